@@ -1,0 +1,90 @@
+"""Ratings in: MovieLens by name or folder, any CSV/TSV/Parquet file, any DataFrame; splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from embedrec.data.files import read_ratings, ratings_from_frame
+from embedrec.data.movielens import (
+    FOLDS_100K,
+    is_movielens_name,
+    load_movielens,
+    load_movielens_fold,
+    movielens_folder,
+)
+from embedrec.data.ratings import IdMap, Ratings
+from embedrec.data.splits import (
+    Split,
+    kfold_splits,
+    random_split,
+    split_from_spec,
+    temporal_split,
+)
+from embedrec.errors import DataError
+
+__all__ = [
+    "FOLDS_100K",
+    "IdMap",
+    "Ratings",
+    "Split",
+    "kfold_splits",
+    "load_movielens",
+    "load_movielens_fold",
+    "load_ratings",
+    "load_split",
+    "movielens_folder",
+    "random_split",
+    "ratings_from_frame",
+    "read_ratings",
+    "split_from_spec",
+    "temporal_split",
+]
+
+
+def load_ratings(
+    data: str | Path | pd.DataFrame,
+    *,
+    data_dir: str | Path | None = None,
+    **columns,
+) -> Ratings:
+    """Ratings from a MovieLens name (`movielens-100k`), a MovieLens folder, a ratings file or a
+    DataFrame. Keyword arguments (`user_col=`, `sep=`, `rating_scale=`, ...) go to the file or
+    DataFrame reader.
+
+    >>> ratings = load_ratings("movielens-100k")  # doctest: +SKIP
+    >>> ratings = load_ratings("my.csv", user_col="customer", item_col="sku")  # doctest: +SKIP
+    """
+    if isinstance(data, pd.DataFrame):
+        columns.pop("sep", None)
+        return ratings_from_frame(data, **columns)
+    path = Path(data).expanduser()
+    if path.is_dir() or (not path.exists() and is_movielens_name(str(data))):
+        return load_movielens(data, data_dir=data_dir)
+    if not path.exists():
+        raise DataError(
+            f"{data}: no such file or folder, and not a MovieLens name such as movielens-100k"
+        )
+    return read_ratings(path, **columns)
+
+
+def load_split(
+    data: str | Path | pd.DataFrame,
+    split: str | None = None,
+    *,
+    valid_pct: float = 0.2,
+    seed: int = 42,
+    data_dir: str | Path | None = None,
+    **columns,
+) -> Split:
+    """Load and split in one step: `split` is a MovieLens 100k fold (`u1`), a spec such as
+    `random:0.1:7` or `temporal:5`, or None for a seeded random `valid_pct` split."""
+    if split in FOLDS_100K:
+        if isinstance(data, pd.DataFrame):
+            raise DataError(f"split {split!r} needs the MovieLens 100k folder, not a DataFrame")
+        return load_movielens_fold(data, split, data_dir=data_dir)
+    ratings = load_ratings(data, data_dir=data_dir, **columns)
+    if split is None:
+        return random_split(ratings, valid_pct, seed)
+    return split_from_spec(ratings, split)

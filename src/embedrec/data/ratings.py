@@ -1,0 +1,198 @@
+"""The `Ratings` container: an encoded ratings table plus the id maps that give it meaning.
+
+Models see dense indices (0..n-1); users see raw ids and titles. `IdMap` converts between the two,
+and every `Ratings` made from the same source (a split's train and valid sides, say) shares the
+same maps, so an index means the same user or item everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from embedrec.errors import DataError
+
+
+class IdMap:
+    """Raw ids <-> dense indices, in sorted raw-id order (as fastai's `Categorify` does).
+
+    >>> m = IdMap(["b", "a", "b"])
+    >>> m.ids.tolist(), m.encode(["b"]).tolist()
+    (['a', 'b'], [1])
+    """
+
+    def __init__(self, raw_ids: Iterable, *, already_unique: bool = False):
+        values = np.asarray(raw_ids if not isinstance(raw_ids, pd.Series) else raw_ids.to_numpy())
+        self.ids: np.ndarray = values if already_unique else pd.unique(values)
+        if not already_unique:
+            self.ids = np.sort(self.ids)
+        self._index = pd.Index(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, raw_id) -> bool:
+        return self.lookup(raw_id) >= 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdMap) and np.array_equal(self.ids, other.ids)
+
+    def __repr__(self) -> str:
+        head = ", ".join(map(repr, self.ids[:3].tolist()))
+        return f"IdMap({len(self)} ids: {head}{', ...' if len(self) > 3 else ''})"
+
+    @property
+    def is_numeric(self) -> bool:
+        return np.issubdtype(self.ids.dtype, np.number)
+
+    def indexer(self, raw_ids: Sequence | np.ndarray | pd.Series) -> np.ndarray:
+        """Indices of `raw_ids`, -1 where an id is unknown (for callers that report unknowns)."""
+        return self._index.get_indexer(pd.Index(np.asarray(raw_ids))).astype(np.int64)
+
+    def encode(self, raw_ids: Sequence | np.ndarray | pd.Series, *, what: str = "id") -> np.ndarray:
+        """Indices of `raw_ids` as int32; raises `DataError` naming the first unknown id."""
+        codes = self.indexer(raw_ids)
+        unknown = np.flatnonzero(codes < 0)
+        if len(unknown):
+            first = np.asarray(raw_ids)[unknown[0]]
+            raise DataError(f"unknown {what} {first!r} ({len(unknown)} unknown in all)")
+        return codes.astype(np.int32)
+
+    def lookup(self, raw_id) -> int:
+        """Index of one raw id, -1 if unknown; tolerates '42' for 42 and 42 for '42'."""
+        index = self._index.get_indexer([raw_id])[0]
+        if index < 0:
+            coerced = _coerce(raw_id, self.ids.dtype)
+            if coerced is not None:
+                index = self._index.get_indexer([coerced])[0]
+        return int(index)
+
+    def decode(self, indices: np.ndarray | Sequence[int]) -> np.ndarray:
+        return self.ids[np.asarray(indices, dtype=np.int64)]
+
+    def to_list(self) -> list:
+        return self.ids.tolist()
+
+
+def _coerce(raw_id, dtype: np.dtype):
+    """The same id in the map's type: ids typed on a command line arrive as strings."""
+    try:
+        if np.issubdtype(dtype, np.integer):
+            as_float = float(raw_id)
+            return int(as_float) if as_float.is_integer() else None
+        if np.issubdtype(dtype, np.floating):
+            return float(raw_id)
+        return str(raw_id)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class Ratings:
+    """Encoded ratings: parallel arrays of user index, item index, rating (and timestamp).
+
+    `rating_scale` is the range the source declares (MovieLens: 1-5 or 0.5-5); predictions are
+    clipped to it. `notes` records what loading did to the data (duplicates dropped, ...).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+    user_map: IdMap
+    item_map: IdMap
+    timestamps: np.ndarray | None = None
+    titles: np.ndarray | None = None  # aligned with item_map.ids; "" where unknown
+    rating_scale: tuple[float, float] | None = None
+    source: str = "DataFrame"
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.users = np.ascontiguousarray(self.users, dtype=np.int32)
+        self.items = np.ascontiguousarray(self.items, dtype=np.int32)
+        self.ratings = np.ascontiguousarray(self.ratings, dtype=np.float32)
+        if self.timestamps is not None:
+            self.timestamps = np.ascontiguousarray(self.timestamps, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ratings)
+
+    def __repr__(self) -> str:
+        return (
+            f"Ratings({len(self):,} ratings, {self.n_users:,} users, {self.n_items:,} items, "
+            f"source={self.source!r})"
+        )
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_map)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_map)
+
+    @property
+    def observed_range(self) -> tuple[float, float]:
+        if not len(self):
+            return (float("nan"), float("nan"))
+        return (float(self.ratings.min()), float(self.ratings.max()))
+
+    def subset(self, rows: np.ndarray, source: str | None = None) -> Ratings:
+        """The given rows (boolean mask or indices), keeping the same id maps and titles."""
+        return replace(
+            self,
+            users=self.users[rows],
+            items=self.items[rows],
+            ratings=self.ratings[rows],
+            timestamps=None if self.timestamps is None else self.timestamps[rows],
+            source=source or self.source,
+            notes=list(self.notes),
+        )
+
+    def user_counts(self) -> np.ndarray:
+        return np.bincount(self.users, minlength=self.n_users)
+
+    def item_counts(self) -> np.ndarray:
+        return np.bincount(self.items, minlength=self.n_items)
+
+    def title_of(self, item_index: int) -> str | None:
+        if self.titles is None:
+            return None
+        return self.titles[item_index] or None
+
+    def to_frame(self, titles: bool = True) -> pd.DataFrame:
+        """The ratings with raw ids (and titles), as a user would write them."""
+        frame = pd.DataFrame(
+            {
+                "user": self.user_map.decode(self.users),
+                "item": self.item_map.decode(self.items),
+                "rating": self.ratings,
+            }
+        )
+        if self.timestamps is not None:
+            frame["timestamp"] = self.timestamps
+        if titles and self.titles is not None:
+            frame["title"] = self.titles[self.items]
+        return frame
+
+    def crosstab(self, n_users: int = 15, n_items: int = 15) -> pd.DataFrame:
+        """The most active users x the most rated items, as the chapter's questionnaire shows.
+
+        Cells are ratings, NaN where the user did not rate the item; columns are titles when known.
+        """
+        top_users = np.argsort(-self.user_counts(), kind="stable")[:n_users]
+        top_items = np.argsort(-self.item_counts(), kind="stable")[:n_items]
+        keep = np.isin(self.users, top_users) & np.isin(self.items, top_items)
+        frame = pd.DataFrame(
+            {"user": self.users[keep], "item": self.items[keep], "rating": self.ratings[keep]}
+        )
+        table = frame.pivot_table(index="user", columns="item", values="rating", aggfunc="last")
+        table = table.reindex(index=top_users, columns=top_items)
+        table.index = pd.Index(self.user_map.decode(top_users), name="user")
+        labels = self.item_map.decode(top_items)
+        if self.titles is not None:
+            labels = [self.titles[i] or str(raw) for i, raw in zip(top_items, labels)]
+        table.columns = pd.Index(labels, name="item")
+        return table

@@ -1,0 +1,130 @@
+"""Train/validation splits, all seeded: random fraction, k-fold, per-user temporal, named specs.
+
+Both sides of a split share the id maps of the full data. Validation rows whose user or item has
+no training rating ("cold" rows) are counted in `Split.cold_rows()` and reported; models never
+score them with an untrained embedding (see `Recommender`, which falls back to a bias baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedrec.data.ratings import Ratings
+from embedrec.errors import DataError
+
+
+@dataclass
+class Split:
+    train: Ratings
+    valid: Ratings
+    name: str = "split"
+
+    def cold_rows(self) -> np.ndarray:
+        """Boolean mask over `valid`: rows whose user or item never occurs in `train`."""
+        seen_users = self.train.user_counts() > 0
+        seen_items = self.train.item_counts() > 0
+        return ~(seen_users[self.valid.users] & seen_items[self.valid.items])
+
+    def describe(self) -> str:
+        cold = int(self.cold_rows().sum())
+        text = f"{self.name}: {len(self.train):,} train / {len(self.valid):,} valid ratings"
+        if cold:
+            text += (
+                f"; {cold} valid rows have a user or item with no training rating "
+                "(scored by the bias baseline, not by an untrained embedding)"
+            )
+        return text
+
+
+def random_split(ratings: Ratings, valid_pct: float = 0.2, seed: int = 42) -> Split:
+    """A seeded random fraction of the rows for validation (fastai's `valid_pct=0.2`)."""
+    if not 0 < valid_pct < 1:
+        raise DataError(f"valid_pct must be between 0 and 1, got {valid_pct}")
+    order = np.random.default_rng(seed).permutation(len(ratings))
+    n_valid = int(round(len(ratings) * valid_pct))
+    valid_rows = np.sort(order[:n_valid])
+    train_rows = np.sort(order[n_valid:])
+    return Split(
+        ratings.subset(train_rows), ratings.subset(valid_rows), f"random:{valid_pct:g}:{seed}"
+    )
+
+
+def kfold_splits(ratings: Ratings, k: int = 5, seed: int = 42) -> list[Split]:
+    """k splits whose validation sides partition the rows (each row validated exactly once)."""
+    if k < 2 or k > len(ratings):
+        raise DataError(f"k-fold needs 2 <= k <= number of ratings ({len(ratings)}), got {k}")
+    folds = np.array_split(np.random.default_rng(seed).permutation(len(ratings)), k)
+    splits = []
+    for i, fold in enumerate(folds):
+        mask = np.zeros(len(ratings), dtype=bool)
+        mask[fold] = True
+        splits.append(
+            Split(ratings.subset(~mask), ratings.subset(mask), f"kfold:{k}:{i}:{seed}")
+        )
+    return splits
+
+
+def temporal_split(
+    ratings: Ratings, last_n: int | None = None, last_frac: float | None = None
+) -> Split:
+    """Each user's latest ratings (the last `last_n`, or the last `last_frac` of them) for
+    validation. Users keep at least one rating in training, so every valid user is known."""
+    if ratings.timestamps is None:
+        raise DataError(f"{ratings.source}: a temporal split needs a timestamp column")
+    if (last_n is None) == (last_frac is None):
+        raise DataError("give exactly one of last_n or last_frac for a temporal split")
+    if last_n is not None and last_n < 1:
+        raise DataError(f"last_n must be at least 1, got {last_n}")
+    if last_frac is not None and not 0 < last_frac < 1:
+        raise DataError(f"last_frac must be between 0 and 1, got {last_frac}")
+    order = np.lexsort((np.arange(len(ratings)), ratings.timestamps, ratings.users))
+    users_sorted = ratings.users[order]
+    counts = ratings.user_counts()
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank_from_end = counts[users_sorted] - (np.arange(len(order)) - starts[users_sorted])
+    if last_n is not None:
+        n_valid = np.minimum(last_n, counts - 1)
+    else:
+        n_valid = np.minimum(np.floor(counts * last_frac).astype(np.int64), counts - 1)
+    is_valid = np.zeros(len(ratings), dtype=bool)
+    is_valid[order] = rank_from_end <= n_valid[users_sorted]
+    name = f"temporal:{last_n}" if last_n is not None else f"temporal:{last_frac:g}"
+    return Split(ratings.subset(~is_valid), ratings.subset(is_valid), name)
+
+
+def split_from_spec(ratings: Ratings, spec: str) -> Split:
+    """A split from a short text spec, as the CLI's `--split` takes it:
+
+    `random:0.2[:SEED]`, `kfold:K:FOLD[:SEED]`, `temporal:N` (last N per user),
+    `temporal:0.1` (last 10% per user). MovieLens folds (`u1`..`ub`) need the folder and are
+    made by `load_movielens_fold`.
+    """
+    kind, *args = spec.split(":")
+    try:
+        if kind == "random":
+            pct = float(args[0]) if args else 0.2
+            return random_split(ratings, pct, int(args[1]) if len(args) > 1 else 42)
+        if kind == "kfold":
+            k, fold = int(args[0]), int(args[1])
+            seed = int(args[2]) if len(args) > 2 else 42
+            if not 0 <= fold < k:
+                raise DataError(f"split {spec!r}: fold must be in 0..{k - 1}")
+            return kfold_splits(ratings, k, seed)[fold]
+        if kind == "temporal":
+            value = float(args[0])
+            if value >= 1:
+                return temporal_split(ratings, last_n=int(value))
+            return temporal_split(ratings, last_frac=value)
+    except (IndexError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"split {spec!r} is malformed ({exc}); {SPEC_HELP}") from None
+    raise DataError(f"unknown split {spec!r}; {SPEC_HELP}")
+
+
+SPEC_HELP = (
+    "use random:PCT[:SEED], kfold:K:FOLD[:SEED], temporal:N, temporal:FRAC, "
+    "or u1..u5/ua/ub for MovieLens 100k"
+)

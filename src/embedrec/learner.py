@@ -1,0 +1,80 @@
+"""`train`: data + hyper-parameters in, a trained `Recommender` out.
+
+This is the glue between the layers: it builds the model the config names, fits the bias
+baseline used for cold pairs, runs an engine with a validation hook that scores exactly as
+`Recommender.evaluate` does, and hands back the Recommender with its epoch history.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from embedrec.data.ratings import Ratings
+from embedrec.data.splits import Split
+from embedrec.errors import ModelError
+from embedrec.models import build_model
+from embedrec.models.baseline import BiasBaseline
+from embedrec.recommender import Recommender
+from embedrec.training.config import TrainConfig
+from embedrec.training.progress import Reporter, RichReporter
+from embedrec.training.torch_engine import fit_torch
+
+ENGINES = ("auto", "torch")
+
+
+def train(
+    data: Split | Ratings,
+    config: TrainConfig | None = None,
+    *,
+    progress: bool | Reporter = False,
+    **overrides,
+) -> Recommender:
+    """Train a model on a `Split` (validated after each epoch) or on all of a `Ratings`.
+
+    Keyword arguments override the config's fields (`model=`, `epochs=`, `lr=`, `wd=`, ...).
+
+    >>> split = load_split("movielens-100k")  # doctest: +SKIP
+    >>> rec = train(split, model="dot-bias", epochs=5, lr=5e-3, wd=0.1, progress=True)  # doctest: +SKIP
+    """
+    config = (config or TrainConfig()).replace(**overrides) if overrides else (
+        config or TrainConfig()
+    )
+    if config.engine not in ENGINES:
+        raise ModelError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
+    train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
+    if len(train_set) == 0:
+        raise ModelError("no training ratings")
+    scale = train_set.rating_scale
+    torch.manual_seed(config.seed)
+    model = build_model(
+        config.model, train_set.n_users, train_set.n_items, **config.model_config(scale)
+    )
+    rec = Recommender(
+        model=model,
+        user_map=train_set.user_map,
+        item_map=train_set.item_map,
+        baseline=BiasBaseline.fit(train_set.users, train_set.items, train_set.ratings,
+                                  train_set.n_users, train_set.n_items),
+        user_counts=train_set.user_counts(),
+        item_counts=train_set.item_counts(),
+        titles=train_set.titles,
+        rating_scale=scale,
+        config=config,
+    )
+    validate = None
+    if valid_set is not None and len(valid_set):
+        def validate(_model):
+            metrics = rec.evaluate(valid_set)
+            return metrics["loss"], metrics["rmse"]
+
+    reporter = progress if isinstance(progress, Reporter) else (
+        RichReporter() if progress else Reporter()
+    )
+    rec.history = fit_torch(
+        model, train_set.users, train_set.items, train_set.ratings,
+        epochs=config.epochs, lr=config.lr, wd=config.wd, bs=config.bs,
+        schedule=config.schedule, seed=config.seed, device=config.device,
+        validate=validate, reporter=reporter,
+    )
+    rec.model.cpu()
+    return rec

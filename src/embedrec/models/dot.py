@@ -1,0 +1,68 @@
+"""The chapter's factorization models: a dot product of user and item embeddings, with biases.
+
+Pure math on index tensors; nothing here knows about files, ids or training.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Squash `x` into (low, high) with a sigmoid, as fastai does for `y_range`."""
+    return torch.sigmoid(x) * (high - low) + low
+
+
+def embedding(n: int, width: int) -> nn.Embedding:
+    """An embedding initialised as fastai's: truncated normal, std 0.01."""
+    layer = nn.Embedding(n, width)
+    with torch.no_grad():
+        nn.init.trunc_normal_(layer.weight, std=0.01, a=-0.02, b=0.02)
+    return layer
+
+
+class DotProduct(nn.Module):
+    """rating ~ user_factors . item_factors, optionally squashed into `y_range`."""
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 50,
+        y_range: tuple[float, float] | None = None,
+    ):
+        super().__init__()
+        self.n_users, self.n_items, self.n_factors = n_users, n_items, n_factors
+        self.y_range = tuple(y_range) if y_range is not None else None
+        self.user_factors = embedding(n_users, n_factors)
+        self.item_factors = embedding(n_items, n_factors)
+
+    def config(self) -> dict:
+        return {"n_factors": self.n_factors, "y_range": self.y_range}
+
+    def raw_score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return (self.user_factors(users) * self.item_factors(items)).sum(dim=1)
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        score = self.raw_score(users, items)
+        return score if self.y_range is None else sigmoid_range(score, *self.y_range)
+
+
+class DotProductBias(DotProduct):
+    """The chapter's best simple model: dot product plus a learned bias per user and per item."""
+
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        n_factors: int = 50,
+        y_range: tuple[float, float] | None = None,
+    ):
+        super().__init__(n_users, n_items, n_factors, y_range)
+        self.user_bias = embedding(n_users, 1)
+        self.item_bias = embedding(n_items, 1)
+
+    def raw_score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        score = super().raw_score(users, items)
+        return score + self.user_bias(users).squeeze(1) + self.item_bias(items).squeeze(1)

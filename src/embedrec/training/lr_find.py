@@ -1,0 +1,125 @@
+"""The learning-rate finder (Smith 2015, as fastai's `lr_find`): train a fresh model for a few
+batches while the learning rate grows exponentially, record the smoothed loss, and suggest the
+rate in the middle of the longest steady descent (fastai's 'valley' rule)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from embedrec.data.ratings import Ratings
+from embedrec.models import build_model
+from embedrec.training.config import TrainConfig
+from embedrec.training.device import resolve_device
+from embedrec.training.torch_engine import as_tensors, make_optimizer
+
+
+@dataclass
+class LRFindResult:
+    lrs: np.ndarray
+    losses: np.ndarray  # smoothed, debiased
+    suggestion: float  # fastai's 'valley'
+    lr_min: float  # a tenth of the rate at the lowest loss, the older rule of thumb
+
+    def plot(self, path: str | Path) -> Path:
+        """Save loss against learning rate (log scale) with the suggestion marked, as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        ax.plot(self.lrs, self.losses)
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("loss (smoothed)")
+        at = int(np.argmin(np.abs(np.log(self.lrs) - np.log(self.suggestion))))
+        ax.plot(self.suggestion, self.losses[at], "o", color="C1",
+                label=f"valley: {self.suggestion:.2e}")
+        ax.legend()
+        ax.set_title("LR finder")
+        fig.tight_layout()
+        path = Path(path)
+        fig.savefig(path)
+        plt.close(fig)
+        return path
+
+
+def valley(losses: np.ndarray) -> int:
+    """Index of fastai's 'valley': two thirds down the longest decreasing run of the loss."""
+    n = len(losses)
+    lds = [1] * n
+    max_start = max_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    return int(max_start + int(sections) + int(sections / 2))
+
+
+def lr_find(
+    ratings: Ratings,
+    config: TrainConfig | None = None,
+    *,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_it: int = 100,
+    stop_div: bool = True,
+    **overrides,
+) -> LRFindResult:
+    """Run the LR finder on a fresh model of the config's kind; the data is untouched.
+
+    >>> result = lr_find(split.train, model="dot-bias")  # doctest: +SKIP
+    >>> result.suggestion, result.plot("lr.png")          # doctest: +SKIP
+    """
+    config = (config or TrainConfig()).replace(**overrides)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model: nn.Module = build_model(
+        config.model, ratings.n_users, ratings.n_items,
+        **config.model_config(ratings.rating_scale),
+    ).to(device)
+    model.train()
+    u, i, r = as_tensors(ratings.users, ratings.items, ratings.ratings, device)
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = make_optimizer(model, start_lr, config.wd)
+    loss_fn = nn.MSELoss()
+    lrs, losses = [], []
+    average, best = 0.0, math.inf
+    order = torch.randperm(len(r), generator=generator).to(device)
+    position = 0
+    for step in range(num_it):
+        lr = start_lr * (end_lr / start_lr) ** (step / max(num_it - 1, 1))
+        if position + config.bs > len(r):
+            order, position = torch.randperm(len(r), generator=generator).to(device), 0
+        batch = order[position : position + config.bs]
+        position += config.bs
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = loss_fn(model(u[batch], i[batch]), r[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        average = 0.98 * average + 0.02 * value
+        smoothed = average / (1 - 0.98 ** (step + 1))
+        if not math.isfinite(smoothed):
+            break
+        lrs.append(lr)
+        losses.append(smoothed)
+        best = min(best, smoothed)
+        if stop_div and smoothed > 4 * best:
+            break
+    lrs_arr, losses_arr = np.array(lrs), np.array(losses)
+    suggestion = float(lrs_arr[min(valley(losses_arr), len(lrs_arr) - 1)])
+    lr_min = float(lrs_arr[int(np.argmin(losses_arr))] / 10)
+    return LRFindResult(lrs_arr, losses_arr, suggestion, lr_min)

@@ -1,0 +1,99 @@
+"""What a user sees while a model trains: a progress bar within the epoch and an epoch table
+(epoch, train_loss, valid_loss, valid_rmse, time), the same for every engine."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    train_loss: float
+    valid_loss: float | None
+    valid_rmse: float | None
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Reporter:
+    """Silent by default; subclasses show progress. Engines call these hooks and nothing else."""
+
+    def start(self, epochs: int, batches_per_epoch: int) -> None: ...
+
+    def advance(self, batches: int) -> None: ...
+
+    def end_epoch(self, stats: EpochStats) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RichReporter(Reporter):
+    """A live progress bar per epoch and a table row as each epoch ends (to stderr by default,
+    so `--json` output on stdout stays clean)."""
+
+    COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_rmse", "time")
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(file=sys.stderr)
+        self.progress: Progress | None = None
+        self.epochs = 0
+
+    def start(self, epochs: int, batches_per_epoch: int) -> None:
+        self.epochs, self.batches = epochs, batches_per_epoch
+        self.console.print("".join(f"{name:>12}" for name in self.COLUMNS), style="bold")
+        self._open_bar(0)
+
+    def _open_bar(self, epoch: int) -> None:
+        if not self.console.is_terminal:  # a bar in a log file is noise; the table is enough
+            return
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch + 1}/{self.epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.task = self.progress.add_task("train", total=self.batches)
+        self.progress.start()
+
+    def advance(self, batches: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=batches)
+
+    def end_epoch(self, stats: EpochStats) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        cells = (
+            str(stats.epoch),
+            f"{stats.train_loss:.6f}",
+            _fmt(stats.valid_loss),
+            _fmt(stats.valid_rmse),
+            _fmt_time(stats.seconds),
+        )
+        self.console.print("".join(f"{cell:>12}" for cell in cells), highlight=False)
+        if stats.epoch + 1 < self.epochs:
+            self._open_bar(stats.epoch + 1)
+        else:
+            self.progress = None
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6f}"
+
+
+def _fmt_time(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes:02d}:{secs:02d}"
