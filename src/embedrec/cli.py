@@ -35,27 +35,47 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 # ---- shared options ------------------------------------------------------------------------
-Data = Annotated[str, typer.Option(
-    "--data", help="movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a "
-    "MovieLens folder, or a CSV/TSV/Parquet ratings file.")]
-DataDir = Annotated[Optional[Path], typer.Option(
-    "--data-dir", help="Where MovieLens folders live [default: $EMBEDREC_DATA or "
-    "~/.cache/embedrec].")]
+Data = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a "
+        "MovieLens folder, or a CSV/TSV/Parquet ratings file.",
+    ),
+]
+DataDir = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--data-dir",
+        help="Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+    ),
+]
 UserCol = Annotated[Optional[str], typer.Option("--user-col", help="User id column.")]
 ItemCol = Annotated[Optional[str], typer.Option("--item-col", help="Item id column.")]
 RatingCol = Annotated[Optional[str], typer.Option("--rating-col", help="Rating column.")]
 TimeCol = Annotated[Optional[str], typer.Option("--timestamp-col", help="Timestamp column.")]
 TitleCol = Annotated[Optional[str], typer.Option("--title-col", help="Item title column.")]
-Sep = Annotated[Optional[str], typer.Option(
-    "--sep", help="Field separator (default: detected among '::', tab, ',', ';', '|').")]
-Scale = Annotated[Optional[tuple[float, float]], typer.Option(
-    "--rating-scale", help="Declared rating range LOW HIGH: ratings outside it are an error, "
-    "predictions are clipped to it.")]
+Sep = Annotated[
+    Optional[str],
+    typer.Option(
+        "--sep", help="Field separator (default: detected among '::', tab, ',', ';', '|')."
+    ),
+]
+Scale = Annotated[
+    Optional[tuple[float, float]],
+    typer.Option(
+        "--rating-scale",
+        help="Declared rating range LOW HIGH: ratings outside it are an error, "
+        "predictions are clipped to it.",
+    ),
+]
 ValidPct = Annotated[float, typer.Option("--valid-pct", help="Random validation fraction.")]
-SplitOpt = Annotated[Optional[str], typer.Option(
-    "--split", help=f"Instead of --valid-pct: {SPEC_HELP}.")]
-Seed = Annotated[Optional[int], typer.Option(
-    "--seed", help="Seed for the split and the model [default: 42].")]
+SplitOpt = Annotated[
+    Optional[str], typer.Option("--split", help=f"Instead of --valid-pct: {SPEC_HELP}.")
+]
+Seed = Annotated[
+    Optional[int], typer.Option("--seed", help="Seed for the split and the model [default: 42].")
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
@@ -73,12 +93,33 @@ def handle_errors(command):
     return wrapper
 
 
-def _split(data, split, valid_pct, seed, data_dir, user_col, item_col, rating_col,
-           timestamp_col, title_col, sep, rating_scale):
+def _split(
+    data,
+    split,
+    valid_pct,
+    seed,
+    data_dir,
+    user_col,
+    item_col,
+    rating_col,
+    timestamp_col,
+    title_col,
+    sep,
+    rating_scale,
+):
     return load_split(
-        data, split, valid_pct=valid_pct, seed=seed, data_dir=data_dir, user_col=user_col,
-        item_col=item_col, rating_col=rating_col, timestamp_col=timestamp_col,
-        title_col=title_col, sep=sep, rating_scale=rating_scale,
+        data,
+        split,
+        valid_pct=valid_pct,
+        seed=seed,
+        data_dir=data_dir,
+        user_col=user_col,
+        item_col=item_col,
+        rating_col=rating_col,
+        timestamp_col=timestamp_col,
+        title_col=title_col,
+        sep=sep,
+        rating_scale=rating_scale,
     )
 
 
@@ -127,47 +168,85 @@ def train(
     rating_scale: Scale = None,
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
-    model: Annotated[Optional[str], typer.Option(
-        "--model", help="dot, dot-bias or nn [default: dot-bias].")] = None,
-    factors: Annotated[Optional[int], typer.Option(
-        "--factors", help="Embedding width of the dot models [default: 50].")] = None,
-    layers: Annotated[Optional[str], typer.Option(
-        "--layers", help="Hidden layer sizes of the nn model [default: 100,50].")] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", help="dot, dot-bias or nn [default: dot-bias].")
+    ] = None,
+    factors: Annotated[
+        Optional[int],
+        typer.Option("--factors", help="Embedding width of the dot models [default: 50]."),
+    ] = None,
+    layers: Annotated[
+        Optional[str],
+        typer.Option("--layers", help="Hidden layer sizes of the nn model [default: 100,50]."),
+    ] = None,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="nn dropout.")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="[default: 5]")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak LR [default: 5e-3].")] = None,
-    wd: Annotated[Optional[float], typer.Option(
-        "--wd", help="Decoupled weight decay [default: 0.1].")] = None,
+    wd: Annotated[
+        Optional[float], typer.Option("--wd", help="Decoupled weight decay [default: 0.1].")
+    ] = None,
     bs: Annotated[Optional[int], typer.Option("--bs", help="Batch size [default: 64].")] = None,
-    y_range: Annotated[Optional[tuple[float, float]], typer.Option(
-        "--y-range", help="Output range LOW HIGH [default: (0, 1.1 x max rating)].")] = None,
-    no_y_range: Annotated[bool, typer.Option(
-        "--no-y-range", help="No sigmoid on the output.")] = False,
-    schedule: Annotated[Optional[str], typer.Option(
-        "--schedule", help="one-cycle or constant [default: one-cycle].")] = None,
+    y_range: Annotated[
+        Optional[tuple[float, float]],
+        typer.Option("--y-range", help="Output range LOW HIGH [default: (0, 1.1 x max rating)]."),
+    ] = None,
+    no_y_range: Annotated[
+        bool, typer.Option("--no-y-range", help="No sigmoid on the output.")
+    ] = False,
+    schedule: Annotated[
+        Optional[str],
+        typer.Option("--schedule", help="one-cycle or constant [default: one-cycle]."),
+    ] = None,
     seed: Seed = None,
-    device: Annotated[Optional[str], typer.Option(
-        "--device", help="auto, cpu, cuda or mps [default: auto].")] = None,
+    device: Annotated[
+        Optional[str], typer.Option("--device", help="auto, cpu, cuda or mps [default: auto].")
+    ] = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="auto or torch.")] = None,
-    config_file: Annotated[Optional[Path], typer.Option(
-        "--config", help="JSON training config; typed options override it.")] = None,
+    config_file: Annotated[
+        Optional[Path],
+        typer.Option("--config", help="JSON training config; typed options override it."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out.")] = False,
     as_json: JsonOut = False,
 ):
     """Train a model and save it to --out (the epoch table goes to stderr)."""
     if out_dir.exists() and not force:
-        raise typer.BadParameter(f"{out_dir} already exists; add --force to replace it",
-                                 param_hint="--out")
+        raise typer.BadParameter(
+            f"{out_dir} already exists; add --force to replace it", param_hint="--out"
+        )
     config = _config(
-        config_file, model=model, n_factors=factors, layers=layers, dropout=dropout,
-        epochs=epochs, lr=lr, wd=wd, bs=bs, y_range=None if no_y_range else y_range,
-        schedule=schedule, seed=seed, device=device, engine=engine,
+        config_file,
+        model=model,
+        n_factors=factors,
+        layers=layers,
+        dropout=dropout,
+        epochs=epochs,
+        lr=lr,
+        wd=wd,
+        bs=bs,
+        y_range=None if no_y_range else y_range,
+        schedule=schedule,
+        seed=seed,
+        device=device,
+        engine=engine,
     )
     if no_y_range:
         config = config.replace(y_range=None)
     started = time.perf_counter()
-    the_split = _split(data, split, valid_pct, config.seed, data_dir, user_col, item_col, rating_col,
-                       timestamp_col, title_col, sep, rating_scale)
+    the_split = _split(
+        data,
+        split,
+        valid_pct,
+        config.seed,
+        data_dir,
+        user_col,
+        item_col,
+        rating_col,
+        timestamp_col,
+        title_col,
+        sep,
+        rating_scale,
+    )
     for note in the_split.train.notes:
         err.print(f"note: {note}", highlight=False)
     if not as_json:
@@ -177,23 +256,29 @@ def train(
     rec.save(out_dir, overwrite=force)
     seconds = time.perf_counter() - started
     if not as_json:
-        out.print(f"saved {rec.model_name} model to {out_dir} ({seconds:.1f} s)"
-                  + (f", valid RMSE {metrics['rmse']:.4f}" if metrics else ""), highlight=False)
-    _emit(as_json, {
-        "model_dir": str(out_dir),
-        "model": rec.model_name,
-        "split": the_split.name,
-        "n_train": len(the_split.train),
-        "n_valid": len(the_split.valid),
-        "n_cold": metrics.get("n_cold", 0),
-        "config": config.to_dict(),
-        "history": rec.history,
-        "valid_rmse": metrics.get("rmse"),
-        "valid_mae": metrics.get("mae"),
-        "valid_loss": metrics.get("loss"),
-        "seconds": seconds,
-        "notes": the_split.train.notes,
-    })
+        out.print(
+            f"saved {rec.model_name} model to {out_dir} ({seconds:.1f} s)"
+            + (f", valid RMSE {metrics['rmse']:.4f}" if metrics else ""),
+            highlight=False,
+        )
+    _emit(
+        as_json,
+        {
+            "model_dir": str(out_dir),
+            "model": rec.model_name,
+            "split": the_split.name,
+            "n_train": len(the_split.train),
+            "n_valid": len(the_split.valid),
+            "n_cold": metrics.get("n_cold", 0),
+            "config": config.to_dict(),
+            "history": rec.history,
+            "valid_rmse": metrics.get("rmse"),
+            "valid_mae": metrics.get("mae"),
+            "valid_loss": metrics.get("loss"),
+            "seconds": seconds,
+            "notes": the_split.train.notes,
+        },
+    )
 
 
 @app.command()
@@ -217,17 +302,32 @@ def evaluate(
     """RMSE and MAE of a saved model on the validation side of a split (the same defaults as
     train, so the same flags give the split the model was validated on)."""
     rec = Recommender.load(model_dir)
-    the_split = _split(data, split, valid_pct, 42 if seed is None else seed, data_dir, user_col, item_col, rating_col,
-                       timestamp_col, title_col, sep, rating_scale)
+    the_split = _split(
+        data,
+        split,
+        valid_pct,
+        42 if seed is None else seed,
+        data_dir,
+        user_col,
+        item_col,
+        rating_col,
+        timestamp_col,
+        title_col,
+        sep,
+        rating_scale,
+    )
     valid, unknown = rec.encode(the_split.valid)
     metrics = rec.evaluate(valid)
     metrics.update(split=the_split.name, n_unknown=unknown)
     if as_json:
         _emit(True, metrics)
         return
-    out.print(f"{the_split.name}: RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}  "
-              f"({metrics['n']:,} ratings; {metrics['n_cold']} scored by the bias baseline; "
-              f"{unknown} with ids the model never saw, skipped)", highlight=False)
+    out.print(
+        f"{the_split.name}: RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}  "
+        f"({metrics['n']:,} ratings; {metrics['n_cold']} scored by the bias baseline; "
+        f"{unknown} with ids the model never saw, skipped)",
+        highlight=False,
+    )
 
 
 @app.command("lr-find")
@@ -251,23 +351,48 @@ def lr_find(
     bs: Annotated[Optional[int], typer.Option("--bs")] = None,
     seed: Seed = None,
     plot: Annotated[Path, typer.Option("--plot", help="Where to save the plot.")] = Path(
-        "lr_find.png"),
+        "lr_find.png"
+    ),
     config_file: Annotated[Optional[Path], typer.Option("--config")] = None,
     as_json: JsonOut = False,
 ):
     """Sweep the learning rate on the training side, save the loss curve, suggest a rate."""
-    config = _config(config_file, model=model, n_factors=factors, layers=layers, wd=wd, bs=bs,
-                     seed=seed)
-    the_split = _split(data, split, valid_pct, config.seed, data_dir, user_col, item_col, rating_col,
-                       timestamp_col, title_col, sep, rating_scale)
+    config = _config(
+        config_file, model=model, n_factors=factors, layers=layers, wd=wd, bs=bs, seed=seed
+    )
+    the_split = _split(
+        data,
+        split,
+        valid_pct,
+        config.seed,
+        data_dir,
+        user_col,
+        item_col,
+        rating_col,
+        timestamp_col,
+        title_col,
+        sep,
+        rating_scale,
+    )
     result = run_lr_find(the_split.train, config)
     result.plot(plot)
     if as_json:
-        _emit(True, {"suggestion": result.suggestion, "lr_min": result.lr_min,
-                     "plot": str(plot), "lrs": result.lrs, "losses": result.losses})
+        _emit(
+            True,
+            {
+                "suggestion": result.suggestion,
+                "lr_min": result.lr_min,
+                "plot": str(plot),
+                "lrs": result.lrs,
+                "losses": result.losses,
+            },
+        )
         return
-    out.print(f"suggested lr (valley): {result.suggestion:.2e}   lr_min/10: {result.lr_min:.2e}"
-              f"\nplot saved to {plot}", highlight=False)
+    out.print(
+        f"suggested lr (valley): {result.suggestion:.2e}   lr_min/10: {result.lr_min:.2e}"
+        f"\nplot saved to {plot}",
+        highlight=False,
+    )
 
 
 def main() -> None:

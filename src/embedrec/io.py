@@ -45,13 +45,17 @@ def save_recommender(rec: Recommender, path: str | Path, overwrite: bool = False
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise ModelError(f"{path} already exists; choose another directory or allow overwrite "
-                         "(overwrite=True, --force)")
+        raise ModelError(
+            f"{path} already exists; choose another directory or allow overwrite "
+            "(overwrite=True, --force)"
+        )
     if path.exists() and not (path / "config.json").is_file():
         raise ModelError(f"{path} exists and is not an embedrec model directory; not replacing it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous().numpy()
-               for k, v in rec.model.state_dict().items()}
+    tensors = {
+        f"model.{k}": v.detach().cpu().contiguous().numpy()
+        for k, v in rec.model.state_dict().items()
+    }
     tensors["baseline.user_offsets"] = rec.baseline.user_offsets
     tensors["baseline.item_offsets"] = rec.baseline.item_offsets
     tensors["counts.users"] = rec.user_counts.astype(np.int64)
@@ -77,8 +81,7 @@ def save_recommender(rec: Recommender, path: str | Path, overwrite: bool = False
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         save_numpy(tensors, str(staging / "weights.safetensors"))
-        for name, value in (("config.json", config), ("ids.json", ids),
-                            ("history.json", history)):
+        for name, value in (("config.json", config), ("ids.json", ids), ("history.json", history)):
             (staging / name).write_text(json.dumps(value, indent=1 if name != "ids.json" else None))
         _default_permissions(staging)
         _swap_into_place(staging, path)
@@ -115,7 +118,9 @@ def _read_json(path: Path):
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise ModelError(f"{path.parent} is not a model directory: {path.name} is missing") from None
+        raise ModelError(
+            f"{path.parent} is not a model directory: {path.name} is missing"
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable ({exc})") from None
 
@@ -129,8 +134,10 @@ def load_recommender(path: str | Path, device: str = "cpu") -> Recommender:
     if config.get("format") != FORMAT:
         raise ModelError(f"{path / 'config.json'}: not an embedrec model")
     if config.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelError(f"{path}: written by a newer embedrec (format "
-                         f"{config['format_version']}); upgrade embedrec to load it")
+        raise ModelError(
+            f"{path}: written by a newer embedrec (format "
+            f"{config['format_version']}); upgrade embedrec to load it"
+        )
     ids = _read_json(path / "ids.json")
     history = _read_json(path / "history.json") if (path / "history.json").exists() else []
     try:
@@ -141,12 +148,17 @@ def load_recommender(path: str | Path, device: str = "cpu") -> Recommender:
     if model_config.get("y_range") is not None:
         model_config["y_range"] = tuple(model_config["y_range"])
     model = build_model(config["model"], config["n_users"], config["n_items"], **model_config)
-    state = {k[len("model."):]: torch.from_numpy(v) for k, v in tensors.items()
-             if k.startswith("model.")}
+    state = {
+        k[len("model.") :]: torch.from_numpy(v)
+        for k, v in tensors.items()
+        if k.startswith("model.")
+    }
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ModelError(f"{path / 'weights.safetensors'} does not fit its config ({exc})") from None
+        raise ModelError(
+            f"{path / 'weights.safetensors'} does not fit its config ({exc})"
+        ) from None
     model.to(device).eval()
     titles = ids.get("titles")
     scale = config.get("rating_scale")

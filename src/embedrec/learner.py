@@ -34,11 +34,9 @@ def train(
     Keyword arguments override the config's fields (`model=`, `epochs=`, `lr=`, `wd=`, ...).
 
     >>> split = load_split("movielens-100k")  # doctest: +SKIP
-    >>> rec = train(split, model="dot-bias", epochs=5, lr=5e-3, wd=0.1, progress=True)  # doctest: +SKIP
+    >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
-    config = (config or TrainConfig()).replace(**overrides) if overrides else (
-        config or TrainConfig()
-    )
+    config = (config or TrainConfig()).replace(**overrides)
     if config.engine not in ENGINES:
         raise ModelError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
@@ -53,8 +51,13 @@ def train(
         model=model,
         user_map=train_set.user_map,
         item_map=train_set.item_map,
-        baseline=BiasBaseline.fit(train_set.users, train_set.items, train_set.ratings,
-                                  train_set.n_users, train_set.n_items),
+        baseline=BiasBaseline.fit(
+            train_set.users,
+            train_set.items,
+            train_set.ratings,
+            train_set.n_users,
+            train_set.n_items,
+        ),
         user_counts=train_set.user_counts(),
         item_counts=train_set.item_counts(),
         titles=train_set.titles,
@@ -63,18 +66,28 @@ def train(
     )
     validate = None
     if valid_set is not None and len(valid_set):
+
         def validate(_model):
             metrics = rec.evaluate(valid_set)
             return metrics["loss"], metrics["rmse"]
 
-    reporter = progress if isinstance(progress, Reporter) else (
-        RichReporter() if progress else Reporter()
+    reporter = (
+        progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
     rec.history = fit_torch(
-        model, train_set.users, train_set.items, train_set.ratings,
-        epochs=config.epochs, lr=config.lr, wd=config.wd, bs=config.bs,
-        schedule=config.schedule, seed=config.seed, device=config.device,
-        validate=validate, reporter=reporter,
+        model,
+        train_set.users,
+        train_set.items,
+        train_set.ratings,
+        epochs=config.epochs,
+        lr=config.lr,
+        wd=config.wd,
+        bs=config.bs,
+        schedule=config.schedule,
+        seed=config.seed,
+        device=config.device,
+        validate=validate,
+        reporter=reporter,
     )
     rec.model.cpu()
     return rec

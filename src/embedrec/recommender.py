@@ -81,11 +81,15 @@ class Recommender:
         from embedrec.errors import DataError
 
         if ratings.user_map is not self.user_map and ratings.user_map != self.user_map:
-            raise DataError("these ratings were encoded with other user ids than the model's; "
-                            "use Recommender.encode(ratings) first")
+            raise DataError(
+                "these ratings were encoded with other user ids than the model's; "
+                "use Recommender.encode(ratings) first"
+            )
         if ratings.item_map is not self.item_map and ratings.item_map != self.item_map:
-            raise DataError("these ratings were encoded with other item ids than the model's; "
-                            "use Recommender.encode(ratings) first")
+            raise DataError(
+                "these ratings were encoded with other item ids than the model's; "
+                "use Recommender.encode(ratings) first"
+            )
 
     def encode(self, ratings: Ratings) -> tuple[Ratings, int]:
         """`ratings` re-encoded with this model's id maps; rows with an id the model never saw
@@ -94,10 +98,14 @@ class Recommender:
         items = self.item_map.indexer(ratings.item_map.decode(ratings.items))
         known = (users >= 0) & (items >= 0)
         encoded = Ratings(
-            users=users[known], items=items[known], ratings=ratings.ratings[known],
-            user_map=self.user_map, item_map=self.item_map,
+            users=users[known],
+            items=items[known],
+            ratings=ratings.ratings[known],
+            user_map=self.user_map,
+            item_map=self.item_map,
             timestamps=None if ratings.timestamps is None else ratings.timestamps[known],
-            titles=self.titles, rating_scale=ratings.rating_scale or self.rating_scale,
+            titles=self.titles,
+            rating_scale=ratings.rating_scale or self.rating_scale,
             source=ratings.source,
         )
         return encoded, int((~known).sum())
@@ -106,8 +114,10 @@ class Recommender:
     def predict(self, pairs: pd.DataFrame | list[tuple]) -> pd.DataFrame:
         """Scores for (user, item) pairs given as raw ids; unknown ids are reported in the
         `error` column, not raised."""
-        frame = pairs if isinstance(pairs, pd.DataFrame) else pd.DataFrame(
-            list(pairs), columns=["user", "item"]
+        frame = (
+            pairs
+            if isinstance(pairs, pd.DataFrame)
+            else pd.DataFrame(list(pairs), columns=["user", "item"])
         )
         users = np.array([self.user_map.lookup(u) for u in frame["user"]], dtype=np.int64)
         items = np.array([self.item_map.lookup(i) for i in frame["item"]], dtype=np.int64)
@@ -117,8 +127,12 @@ class Recommender:
             scores[ok] = self.predict_indices(users[ok], items[ok])
         errors = np.where(users < 0, "unknown user", np.where(items < 0, "unknown item", ""))
         return pd.DataFrame(
-            {"user": frame["user"].to_numpy(), "item": frame["item"].to_numpy(),
-             "score": scores, "error": errors}
+            {
+                "user": frame["user"].to_numpy(),
+                "item": frame["item"].to_numpy(),
+                "score": scores,
+                "error": errors,
+            }
         )
 
     # ---- files -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from embedrec.data.files import read_ratings, ratings_from_frame
+from embedrec.data.files import ratings_from_frame, read_ratings
 from embedrec.data.movielens import (
     FOLDS_100K,
     is_movielens_name,

@@ -8,6 +8,7 @@ line and the field, so a user never sees a pandas traceback or silently wrong nu
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def detect_separator(sample: str) -> str:
     >>> detect_separator("1::2::5\\n")
     '::'
     """
-    lines = [line for line in sample.splitlines()[:20] if line.strip()]
+    unquoted = re.sub(r'"[^"\n]*"', '""', sample)  # a quoted title may hold any separator
+    lines = [line for line in unquoted.splitlines()[:20] if line.strip()]
     if not lines:
         raise DataError("cannot detect the separator of an empty file")
     if all("::" in line for line in lines):
@@ -97,6 +99,7 @@ def read_table(
     raw = path.read_bytes()
     if sep is None:
         sep = detect_separator(raw[:65536].decode(encoding, errors="replace"))
+    file_sep = sep  # what a second, line-exact pass must split on
     if sep == "::":  # pyarrow takes one-character delimiters; ids and titles never hold a tab
         raw, sep = raw.replace(b"::", b"\t"), "\t"
     if len(sep) != 1:
@@ -122,16 +125,23 @@ def read_table(
         table = pacsv.read_csv(io.BytesIO(raw), read_options, parse_options, convert_options)
     except pa.ArrowInvalid as exc:
         if as_strings:
-            raise DataError(f"{path}: cannot parse as {SEP_NAMES.get(sep, sep)}-separated ({exc})")
+            sep_name = SEP_NAMES.get(file_sep, file_sep)
+            raise DataError(f"{path}: cannot parse as {sep_name}-separated ({exc})") from None
         return read_table(
-            path, sep=sep, names=names, encoding=encoding, as_strings=True, quoted=quoted
+            path, sep=file_sep, names=names, encoding=encoding, as_strings=True, quoted=quoted
+        )
+    if bad_rows and bad_rows[0].number is None and not as_strings:
+        # threaded parsing loses line numbers; the single-threaded pass reports them
+        return read_table(
+            path, sep=file_sep, names=names, encoding=encoding, as_strings=True, quoted=quoted
         )
     if bad_rows:
         row = bad_rows[0]
         line = f"line {row.number}" if row.number is not None else "a line"
         raise DataError(
             f"{path} {line}: expected {row.expected_columns} fields separated by "
-            f"{SEP_NAMES.get(sep, repr(sep))}, found {row.actual_columns}: {row.text[:80]!r}"
+            f"{SEP_NAMES.get(file_sep, repr(file_sep))}, found {row.actual_columns}: "
+            f"{row.text.replace(chr(9), file_sep)[:80]!r}"
             + (f" ({len(bad_rows)} such lines)" if len(bad_rows) > 1 else "")
         )
     return table.to_pandas(), where
@@ -276,7 +286,7 @@ def _normalise_ids(column: pd.Series) -> np.ndarray:
 def _ids(column: pd.Series, name: str, where: Where) -> np.ndarray:
     missing = column.isna().to_numpy()
     if not pd.api.types.is_numeric_dtype(column):
-        missing |= column.astype(str).str.strip().eq("").to_numpy()
+        missing = missing | column.astype(str).str.strip().eq("").to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         raise DataError(f"{where.row(row)}: field {name!r} is empty ({int(missing.sum())} rows)")
@@ -304,8 +314,7 @@ def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise DataError(
-            f"{where.row(row)}: field {name!r} is {column.iloc[row]!r}, "
-            "neither a number nor a date"
+            f"{where.row(row)}: field {name!r} is {column.iloc[row]!r}, neither a number nor a date"
         )
     seconds = (parsed - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)
     return seconds.to_numpy(dtype=np.int64)

@@ -44,26 +44,41 @@ class Release:
 # time and 10m/32m have no such record, so those are verified by length and zip CRCs only.
 RELEASES = {
     "100k": Release(
-        "ml-100k", "ml-100k.zip", (1, 5), 4924029,
+        "ml-100k",
+        "ml-100k.zip",
+        (1, 5),
+        4924029,
         "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
     ),
     "1m": Release(
-        "ml-1m", "ml-1m.zip", (1, 5), 5917549,
+        "ml-1m",
+        "ml-1m.zip",
+        (1, 5),
+        5917549,
         "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
     ),
     "10m": Release("ml-10m", "ml-10m.zip", (0.5, 5)),
     "20m": Release(
-        "ml-20m", "ml-20m.zip", (0.5, 5), 198702078,
+        "ml-20m",
+        "ml-20m.zip",
+        (0.5, 5),
+        198702078,
         "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
     ),
     "25m": Release(
-        "ml-25m", "ml-25m.zip", (0.5, 5), 261978986,
+        "ml-25m",
+        "ml-25m.zip",
+        (0.5, 5),
+        261978986,
         "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
     ),
     "32m": Release("ml-32m", "ml-32m.zip", (0.5, 5)),
     "latest": Release("ml-latest", "ml-latest.zip", (0.5, 5)),
     "latest-small": Release(
-        "ml-latest-small", "ml-latest-small.zip", (0.5, 5), 978202,
+        "ml-latest-small",
+        "ml-latest-small.zip",
+        (0.5, 5),
+        978202,
         "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
     ),
 }
@@ -79,8 +94,8 @@ def release_key(name: str) -> str | None:
     """'movielens-100k', 'ml-100k' and 'ml100k' all name the 100k release."""
     lowered = name.strip().lower()
     for prefix in ("movielens-", "movielens", "ml-", "ml"):
-        if lowered.startswith(prefix) and lowered[len(prefix):] in RELEASES:
-            return lowered[len(prefix):]
+        if lowered.startswith(prefix) and lowered[len(prefix) :] in RELEASES:
+            return lowered[len(prefix) :]
     return None
 
 
@@ -225,9 +240,15 @@ def load_movielens_fold(
             raise DataError(f"{path}: holds ids that u.data does not")
         sides.append(
             Ratings(
-                users=users, items=items, ratings=side.ratings, user_map=full.user_map,
-                item_map=full.item_map, timestamps=side.timestamps, titles=full.titles,
-                rating_scale=full.rating_scale, source=str(path),
+                users=users,
+                items=items,
+                ratings=side.ratings,
+                user_map=full.user_map,
+                item_map=full.item_map,
+                timestamps=side.timestamps,
+                titles=full.titles,
+                rating_scale=full.rating_scale,
+                source=str(path),
             )
         )
     return Split(train=sides[0], valid=sides[1], name=f"ml100k-{fold}")
@@ -265,14 +286,15 @@ def _fetch(url: str, dest: Path, release: Release) -> None:
 
     with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or release.size
-        with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                      transient=True) as progress:
+        with Progress(
+            *Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(), transient=True
+        ) as progress:
             task = progress.add_task(f"downloading {release.zip_name}", total=total)
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 progress.update(task, advance=len(chunk))
-        if total and dest.stat().st_size != total:
-            raise DataError(f"{url}: download stopped at {dest.stat().st_size} of {total} bytes")
+    if total and dest.stat().st_size != total:
+        raise DataError(f"{url}: download stopped at {dest.stat().st_size} of {total} bytes")
 
 
 def _verify(archive: Path, release: Release) -> None:
@@ -292,4 +314,3 @@ def _verify(archive: Path, release: Release) -> None:
         broken = archive.name
     if broken is not None:
         raise DataError(f"{archive.name}: corrupt archive member {broken}")
-

@@ -25,7 +25,7 @@ class IdMap:
     """
 
     def __init__(self, raw_ids: Iterable, *, already_unique: bool = False):
-        values = np.asarray(raw_ids if not isinstance(raw_ids, pd.Series) else raw_ids.to_numpy())
+        values = _as_array(raw_ids)
         self.ids: np.ndarray = values if already_unique else pd.unique(values)
         if not already_unique:
             self.ids = np.sort(self.ids)
@@ -50,7 +50,7 @@ class IdMap:
 
     def indexer(self, raw_ids: Sequence | np.ndarray | pd.Series) -> np.ndarray:
         """Indices of `raw_ids`, -1 where an id is unknown (for callers that report unknowns)."""
-        return self._index.get_indexer(pd.Index(np.asarray(raw_ids))).astype(np.int64)
+        return self._index.get_indexer(pd.Index(_as_array(raw_ids))).astype(np.int64)
 
     def encode(self, raw_ids: Sequence | np.ndarray | pd.Series, *, what: str = "id") -> np.ndarray:
         """Indices of `raw_ids` as int32; raises `DataError` naming the first unknown id."""
@@ -75,6 +75,13 @@ class IdMap:
 
     def to_list(self) -> list:
         return self.ids.tolist()
+
+
+def _as_array(raw_ids) -> np.ndarray:
+    """Ids as an array without numpy's fixed-width strings (which drop trailing NULs)."""
+    if isinstance(raw_ids, np.ndarray):
+        return raw_ids.astype(object) if raw_ids.dtype.kind == "U" else raw_ids
+    return pd.Index(list(raw_ids) if not isinstance(raw_ids, pd.Series) else raw_ids).to_numpy()
 
 
 def _coerce(raw_id, dtype: np.dtype):

@@ -60,9 +60,7 @@ def kfold_splits(ratings: Ratings, k: int = 5, seed: int = 42) -> list[Split]:
     for i, fold in enumerate(folds):
         mask = np.zeros(len(ratings), dtype=bool)
         mask[fold] = True
-        splits.append(
-            Split(ratings.subset(~mask), ratings.subset(mask), f"kfold:{k}:{i}:{seed}")
-        )
+        splits.append(Split(ratings.subset(~mask), ratings.subset(mask), f"kfold:{k}:{i}:{seed}"))
     return splits
 
 

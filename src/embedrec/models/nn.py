@@ -35,9 +35,11 @@ class EmbeddingNN(nn.Module):
         self.layers = [int(n) for n in layers]
         self.user_size = user_size or embedding_size(n_users)
         self.item_size = item_size or embedding_size(n_items)
-        drops = [float(dropout)] * len(self.layers) if isinstance(dropout, (int, float)) else [
-            float(p) for p in dropout
-        ]
+        drops = (
+            [float(dropout)] * len(self.layers)
+            if isinstance(dropout, (int, float))
+            else [float(p) for p in dropout]
+        )
         if len(drops) != len(self.layers):
             raise ValueError(f"{len(drops)} dropout values for {len(self.layers)} layers")
         self.dropout, self.embed_dropout, self.batchnorm = drops, float(embed_dropout), batchnorm

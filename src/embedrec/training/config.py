@@ -52,9 +52,7 @@ class TrainConfig:
             raise ModelError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         return TrainConfig(**{**asdict(self), **changes})
 
-    def resolved_y_range(
-        self, scale: tuple[float, float] | None
-    ) -> tuple[float, float] | None:
+    def resolved_y_range(self, scale: tuple[float, float] | None) -> tuple[float, float] | None:
         if self.y_range != "auto":
             return self.y_range  # type: ignore[return-value]
         if scale is None:

@@ -39,8 +39,13 @@ class LRFindResult:
         ax.set_xlabel("learning rate")
         ax.set_ylabel("loss (smoothed)")
         at = int(np.argmin(np.abs(np.log(self.lrs) - np.log(self.suggestion))))
-        ax.plot(self.suggestion, self.losses[at], "o", color="C1",
-                label=f"valley: {self.suggestion:.2e}")
+        ax.plot(
+            self.suggestion,
+            self.losses[at],
+            "o",
+            color="C1",
+            label=f"valley: {self.suggestion:.2e}",
+        )
         ax.legend()
         ax.set_title("LR finder")
         fig.tight_layout()
@@ -85,7 +90,9 @@ def lr_find(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model: nn.Module = build_model(
-        config.model, ratings.n_users, ratings.n_items,
+        config.model,
+        ratings.n_users,
+        ratings.n_items,
         **config.model_config(ratings.rating_scale),
     ).to(device)
     model.train()

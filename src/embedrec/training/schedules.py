@@ -32,9 +32,7 @@ def one_cycle(
     warm = pos < pct_start
     up = np.where(warm, pos / max(pct_start, 1e-12), 0.0)
     down = np.where(warm, 0.0, (pos - pct_start) / max(1 - pct_start, 1e-12))
-    lrs = np.where(
-        warm, cosine(lr_max / div, lr_max, up), cosine(lr_max, lr_max / div_final, down)
-    )
+    lrs = np.where(warm, cosine(lr_max / div, lr_max, up), cosine(lr_max, lr_max / div_final, down))
     mom = np.where(warm, cosine(moms[0], moms[1], up), cosine(moms[1], moms[2], down))
     return lrs, mom
 

@@ -24,8 +24,9 @@ Validate = Callable[[nn.Module], tuple[float, float]]
 
 
 def make_optimizer(model: nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5,
-                             weight_decay=wd)
+    return torch.optim.AdamW(
+        model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=wd
+    )
 
 
 def as_tensors(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, device: torch.device):
@@ -92,8 +93,9 @@ def fit_torch(
             if validate is not None:
                 model.eval()
                 valid_loss, valid_rmse = validate(model)
-            stats = EpochStats(epoch, float(total) / n, valid_loss, valid_rmse,
-                               time.perf_counter() - start)
+            stats = EpochStats(
+                epoch, float(total) / n, valid_loss, valid_rmse, time.perf_counter() - start
+            )
             history.append(stats)
             reporter.end_epoch(stats)
     finally:

@@ -1,0 +1,67 @@
+"""Shared fixtures: the real MovieLens 100k from ../shared (skipped with a reason when absent)
+and small synthetic ratings built in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SHARED_MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"
+ML100K = SHARED_MOVIELENS / "ml-100k"
+NO_ML100K = "needs the full MovieLens 100k at ../shared/data/movielens/ml-100k (absent here)"
+
+
+@pytest.fixture(scope="session")
+def ml100k_dir() -> Path:
+    if not (ML100K / "u.data").is_file():
+        pytest.skip(NO_ML100K)
+    return ML100K
+
+
+@pytest.fixture(scope="session")
+def ml100k(ml100k_dir):
+    from embedrec import load_movielens
+
+    return load_movielens(ml100k_dir)
+
+
+@pytest.fixture(scope="session")
+def chapter_split(ml100k):
+    from embedrec import random_split
+
+    return random_split(ml100k, valid_pct=0.2, seed=42)
+
+
+@pytest.fixture(scope="session")
+def chapter_model(chapter_split):
+    """DotProductBias with the chapter's recipe, trained once for every test that reads it."""
+    from embedrec import train
+
+    return train(chapter_split, model="dot-bias", epochs=5, lr=5e-3, wd=0.1, bs=64, seed=42)
+
+
+def low_rank_frame(n_users=40, n_items=30, density=0.5, rank=3, seed=0) -> pd.DataFrame:
+    """Ratings 1-5 from a known low-rank model, with string user ids and int item ids."""
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(n_users, rank))
+    v = rng.normal(size=(n_items, rank))
+    mask = rng.random((n_users, n_items)) < density
+    users, items = np.nonzero(mask)
+    scores = (u[users] * v[items]).sum(1)
+    ratings = np.clip(np.round(3 + scores / scores.std()), 1, 5)
+    return pd.DataFrame(
+        {
+            "user": [f"u{x}" for x in users],
+            "item": items + 100,
+            "rating": ratings,
+            "timestamp": rng.integers(10**9, 2 * 10**9, size=len(users)),
+        }
+    )
+
+
+@pytest.fixture
+def small_frame() -> pd.DataFrame:
+    return low_rank_frame()

@@ -1,0 +1,236 @@
+"""The command line end to end: train -> saved model -> evaluate, lr-find, --json, errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from embedrec.cli import app
+from tests.conftest import low_rank_frame
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def ratings_csv(tmp_path):
+    path = tmp_path / "ratings.csv"
+    low_rank_frame(n_users=40, n_items=30, seed=4).rename(
+        columns={"user": "customer", "item": "sku", "rating": "stars"}
+    ).to_csv(path, index=False)
+    return path
+
+
+def cols():
+    return ["--user-col", "customer", "--item-col", "sku", "--rating-col", "stars"]
+
+
+def test_train_then_evaluate_with_json(ratings_csv, tmp_path):
+    out = tmp_path / "model"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ratings_csv),
+            *cols(),
+            "--epochs",
+            "3",
+            "--lr",
+            "0.03",
+            "--factors",
+            "8",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [h["epoch"] for h in report["history"]] == [0, 1, 2]
+    assert set(report["history"][0]) == {
+        "epoch",
+        "train_loss",
+        "valid_loss",
+        "valid_rmse",
+        "seconds",
+    }
+    assert report["valid_rmse"] == pytest.approx(report["history"][-1]["valid_rmse"])
+    assert (out / "weights.safetensors").is_file()
+    evaluated = runner.invoke(
+        app, ["evaluate", str(out), "--data", str(ratings_csv), *cols(), "--json"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["rmse"] == pytest.approx(report["valid_rmse"])
+    assert metrics["n_unknown"] == 0
+
+
+def test_train_prints_the_epoch_table(ratings_csv, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ratings_csv),
+            *cols(),
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "m"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "train_loss" in result.output and "valid_rmse" in result.output
+    assert "saved dot-bias model" in result.output
+
+
+def test_nn_model_options(ratings_csv, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ratings_csv),
+            *cols(),
+            "--model",
+            "nn",
+            "--layers",
+            "16,8",
+            "--epochs",
+            "1",
+            "--no-y-range",
+            "--out",
+            str(tmp_path / "m"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.stdout)["config"]
+    assert config["layers"] == [16, 8] and config["y_range"] is None
+
+
+def test_config_file_with_typed_override(ratings_csv, tmp_path):
+    (tmp_path / "cfg.json").write_text(json.dumps({"epochs": 2, "wd": 0.05, "bs": 32}))
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(ratings_csv),
+            *cols(),
+            "--config",
+            str(tmp_path / "cfg.json"),
+            "--bs",
+            "16",
+            "--out",
+            str(tmp_path / "m"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads(result.stdout)["config"]
+    assert (config["epochs"], config["wd"], config["bs"]) == (2, 0.05, 16)
+
+
+def test_will_not_overwrite_without_force(ratings_csv, tmp_path):
+    args = [
+        "train",
+        "--data",
+        str(ratings_csv),
+        *cols(),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "m"),
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)
+    assert again.exit_code != 0 and "--force" in again.output
+    assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+
+
+def test_lr_find_saves_a_plot_and_suggests(ratings_csv, tmp_path):
+    plot = tmp_path / "lr.png"
+    result = runner.invoke(
+        app, ["lr-find", "--data", str(ratings_csv), *cols(), "--plot", str(plot), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert 1e-7 < report["suggestion"] < 10
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--data", "missing.csv", "--out", "x"], "missing.csv: no such file"),
+        (["train", "--data", "{csv}", "--out", "x"], "cannot tell which column holds the user"),
+        (
+            [
+                "train",
+                "--data",
+                "{csv}",
+                "--user-col",
+                "customer",
+                "--item-col",
+                "sku",
+                "--rating-col",
+                "stars",
+                "--split",
+                "bogus",
+                "--out",
+                "x",
+            ],
+            "unknown split 'bogus'",
+        ),
+        (["evaluate", "nowhere", "--data", "{csv}"], "nowhere: no such model directory"),
+        (
+            [
+                "train",
+                "--data",
+                "{csv}",
+                *["--user-col", "customer", "--item-col", "sku", "--rating-col", "stars"],
+                "--model",
+                "svd",
+                "--out",
+                "x",
+            ],
+            "unknown model 'svd'",
+        ),
+    ],
+)
+def test_errors_are_one_clear_line(ratings_csv, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    args = [a.replace("{csv}", str(ratings_csv)) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDREC_DATA", str(ml100k_dir.parent))
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            "movielens-100k",
+            "--split",
+            "u1",
+            "--epochs",
+            "3",
+            "--bs",
+            "256",
+            "--lr",
+            "1e-2",
+            "--out",
+            str(tmp_path / "m"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["split"] == "ml100k-u1" and report["n_train"] == 80_000
+    assert report["valid_rmse"] < 0.96

@@ -1,0 +1,133 @@
+"""Reading ratings files: separators, column guessing, and every bad-input case named in the
+error with file, line and field."""
+
+import pandas as pd
+import pytest
+
+from embedrec import DataError, load_ratings, ratings_from_frame, read_ratings
+from embedrec.data.files import detect_separator
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+@pytest.mark.parametrize("sep", [",", "\t", ";", "|", "::"])
+def test_detects_each_separator(tmp_path, sep):
+    lines = ["user", "item", "rating"], ["a", "x", "4"], ["b", "y", "2.5"], ["a", "y", "1"]
+    path = write(tmp_path, "r.txt", "\n".join(sep.join(line) for line in lines) + "\n")
+    ratings = read_ratings(path)
+    assert len(ratings) == 3 and ratings.n_users == 2 and ratings.n_items == 2
+    assert detect_separator(path.read_text()) == sep
+
+
+def test_guesses_movielens_style_column_names_and_keeps_string_ids(tmp_path):
+    path = write(
+        tmp_path, "r.csv", "userId,movieId,rating,timestamp\nann,m1,4.5,100\nbob,m1,3,200\n"
+    )
+    ratings = read_ratings(path)
+    assert ratings.user_map.ids.tolist() == ["ann", "bob"]
+    assert ratings.timestamps.tolist() == [100, 200]
+
+
+def test_named_columns_and_titles(tmp_path):
+    path = write(tmp_path, "r.csv", 'who,what,stars,name\n1,7,5,"Heat, 1995"\n2,7,4,"Heat, 1995"\n')
+    ratings = read_ratings(
+        path, user_col="who", item_col="what", rating_col="stars", title_col="name"
+    )
+    assert ratings.titles.tolist() == ["Heat, 1995"]
+
+
+def test_parquet_and_dataframe(tmp_path, small_frame):
+    path = tmp_path / "r.parquet"
+    small_frame.to_parquet(path)
+    from_file, from_frame = load_ratings(path), load_ratings(small_frame)
+    assert len(from_file) == len(from_frame) == len(small_frame)
+    assert from_file.user_map == from_frame.user_map
+
+
+def test_dates_become_unix_seconds():
+    frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3], "date": ["1970-01-02"]})
+    assert ratings_from_frame(frame).timestamps.tolist() == [86400]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "user,item,rating\n1,2,4\n1,3,abc\n",
+            "r.csv line 3: field 'rating' is 'abc', not a number",
+        ),
+        ("user,item,rating\n1,2,4\n1,3,\n", "r.csv line 3: field 'rating' is empty"),
+        ("user,item,rating\n1,2,4\n,3,5\n", "r.csv line 3: field 'user' is empty"),
+        (
+            "user,item,rating\n1,2,4\n1,3\n",
+            "r.csv line 3: expected 3 fields separated by comma, found 2",
+        ),
+        ("user,item\n1,2\n", "cannot tell which column holds the rating; columns are: user, item"),
+        ("user,item,rating\n", "no ratings"),
+    ],
+)
+def test_bad_files_name_file_line_and_field(tmp_path, text, expected):
+    path = write(tmp_path, "r.csv", text)
+    with pytest.raises(DataError) as info:
+        read_ratings(path)
+    assert expected in str(info.value)
+
+
+def test_rating_nan_in_a_late_row_is_found(tmp_path):
+    rows = "".join(f"{i},{i},4\n" for i in range(5000))
+    path = write(tmp_path, "r.csv", "user,item,rating\n" + rows + "9,9,nan\n")
+    with pytest.raises(DataError, match="line 5002: field 'rating'"):
+        read_ratings(path)
+
+
+def test_empty_file(tmp_path):
+    with pytest.raises(DataError, match="the file is empty"):
+        read_ratings(write(tmp_path, "r.csv", ""))
+
+
+def test_missing_file_and_wrong_name(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_ratings(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="no column 'score'"):
+        read_ratings(write(tmp_path, "r.csv", "user,item,rating\n1,2,3\n"), rating_col="score")
+
+
+def test_wrong_separator_says_so(tmp_path):
+    path = write(tmp_path, "r.tsv", "user\titem\trating\n1\t2\t3\n")
+    with pytest.raises(DataError, match="only one column was found: is the separator right"):
+        read_ratings(path, sep=",")
+
+
+def test_ratings_outside_declared_range(tmp_path):
+    path = write(tmp_path, "r.csv", "user,item,rating\n1,2,4\n1,3,7\n")
+    with pytest.raises(
+        DataError,
+        match=r"line 3: field 'rating' is 7, outside the declared "
+        r"rating range 1\.\.5",
+    ):
+        read_ratings(path, rating_scale=(1, 5))
+
+
+def test_duplicates_keep_last_and_are_reported(tmp_path):
+    path = write(tmp_path, "r.csv", "user,item,rating\n1,2,1\n1,3,4\n1,2,5\n")
+    ratings = read_ratings(path)
+    assert len(ratings) == 2
+    assert ratings.to_frame().set_index("item").loc[2, "rating"] == 5
+    assert "1 duplicate (user, item) rows: kept the last" in ratings.notes[0]
+    assert "line 2" in ratings.notes[0]
+
+
+def test_dataframe_errors_name_the_row():
+    frame = pd.DataFrame({"user": [1, 2], "item": [1, 2], "rating": [4.0, float("nan")]})
+    with pytest.raises(DataError, match="DataFrame row 1: field 'rating' is empty"):
+        ratings_from_frame(frame)
+
+
+def test_double_colon_file_with_a_bad_line(tmp_path):
+    path = write(tmp_path, "ratings.dat", "user::item::rating\n1::2::4\n1::x\n")
+    with pytest.raises(DataError, match=r"line 3: expected 3 fields separated by '::', found 2"):
+        read_ratings(path)

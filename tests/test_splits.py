@@ -1,0 +1,85 @@
+"""Splits are disjoint, complete and seeded (property tests), and report cold rows."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embedrec import DataError, kfold_splits, random_split, ratings_from_frame, temporal_split
+from embedrec.data.splits import split_from_spec
+from tests.conftest import low_rank_frame
+
+RATINGS = ratings_from_frame(low_rank_frame(n_users=25, n_items=20, seed=3))
+
+
+def rows(ratings):
+    return sorted(zip(ratings.users.tolist(), ratings.items.tolist(), ratings.ratings.tolist()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(pct=st.floats(0.05, 0.95), seed=st.integers(0, 2**31))
+def test_random_split_is_disjoint_complete_and_seeded(pct, seed):
+    split = random_split(RATINGS, pct, seed)
+    assert sorted(rows(split.train) + rows(split.valid)) == rows(RATINGS)
+    assert len(split.valid) == round(len(RATINGS) * pct)
+    again = random_split(RATINGS, pct, seed)
+    assert rows(again.valid) == rows(split.valid)
+
+
+def test_different_seeds_give_different_splits():
+    assert rows(random_split(RATINGS, 0.2, 1).valid) != rows(random_split(RATINGS, 0.2, 2).valid)
+
+
+@settings(max_examples=20, deadline=None)
+@given(k=st.integers(2, 10), seed=st.integers(0, 1000))
+def test_kfold_validates_every_row_exactly_once(k, seed):
+    splits = kfold_splits(RATINGS, k, seed)
+    valid_rows = [r for s in splits for r in rows(s.valid)]
+    assert sorted(valid_rows) == rows(RATINGS)
+    for s in splits:
+        assert sorted(rows(s.train) + rows(s.valid)) == rows(RATINGS)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 5))
+def test_temporal_holds_out_each_users_latest(n):
+    split = temporal_split(RATINGS, last_n=n)
+    for user in range(RATINGS.n_users):
+        train_t = split.train.timestamps[split.train.users == user]
+        valid_t = split.valid.timestamps[split.valid.users == user]
+        assert len(train_t) >= 1
+        assert len(valid_t) == min(n, len(train_t) + len(valid_t) - 1)
+        if len(valid_t):
+            assert train_t.max() <= valid_t.min()
+    assert len(split.train) + len(split.valid) == len(RATINGS)
+
+
+def test_temporal_fraction_and_errors():
+    split = temporal_split(RATINGS, last_frac=0.25)
+    assert 0 < len(split.valid) < 0.3 * len(RATINGS)
+    no_time = ratings_from_frame(low_rank_frame().drop(columns="timestamp"))
+    with pytest.raises(DataError, match="needs a timestamp column"):
+        temporal_split(no_time, last_n=1)
+
+
+def test_cold_rows_are_those_unseen_in_training():
+    split = random_split(RATINGS, 0.5, 0)
+    cold = split.cold_rows()
+    seen_u = set(split.train.users.tolist())
+    seen_i = set(split.train.items.tolist())
+    expected = [
+        not (u in seen_u and i in seen_i)
+        for u, i in zip(split.valid.users.tolist(), split.valid.items.tolist())
+    ]
+    assert cold.tolist() == expected
+
+
+@pytest.mark.parametrize("spec, n_valid", [("random:0.1:7", 0.1), ("kfold:4:1", 0.25)])
+def test_specs(spec, n_valid):
+    split = split_from_spec(RATINGS, spec)
+    assert abs(len(split.valid) - n_valid * len(RATINGS)) <= 1
+
+
+@pytest.mark.parametrize("spec", ["nope", "kfold:3:5", "random:x"])
+def test_bad_specs(spec):
+    with pytest.raises(DataError):
+        split_from_spec(RATINGS, spec)
