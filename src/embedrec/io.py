@@ -60,6 +60,9 @@ def save_recommender(rec: Recommender, path: str | Path, overwrite: bool = False
     tensors["baseline.item_offsets"] = rec.baseline.item_offsets
     tensors["counts.users"] = rec.user_counts.astype(np.int64)
     tensors["counts.items"] = rec.item_counts.astype(np.int64)
+    if rec.seen_indptr is not None:
+        tensors["seen.indptr"] = rec.seen_indptr.astype(np.int64)
+        tensors["seen.items"] = rec.seen_items.astype(np.int32)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -177,6 +180,8 @@ def load_recommender(path: str | Path, device: str = "cpu") -> Recommender:
         rating_scale=None if scale is None else tuple(scale),
         config=TrainConfig(**config["train_config"]),
         history=[EpochStats(**h) for h in history],
+        seen_indptr=tensors.get("seen.indptr"),
+        seen_items=tensors.get("seen.items"),
     )
 
 

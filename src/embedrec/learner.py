@@ -64,6 +64,7 @@ def train(
         rating_scale=scale,
         config=config,
     )
+    rec.seen_indptr, rec.seen_items = train_set.items_by_user()
     validate = None
     if valid_set is not None and len(valid_set):
 

@@ -164,6 +164,13 @@ class Ratings:
     def item_counts(self) -> np.ndarray:
         return np.bincount(self.items, minlength=self.n_items)
 
+    def items_by_user(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each user's items in CSR form: user u rated items[indptr[u]:indptr[u + 1]]."""
+        order = np.argsort(self.users, kind="stable")
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(self.user_counts(), out=indptr[1:])
+        return indptr, self.items[order]
+
     def title_of(self, item_index: int) -> str | None:
         if self.titles is None:
             return None

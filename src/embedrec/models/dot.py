@@ -45,8 +45,21 @@ class DotProduct(nn.Module):
         return (self.user_factors(users) * self.item_factors(items)).sum(dim=1)
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        score = self.raw_score(users, items)
+        return self.squash(self.raw_score(users, items))
+
+    def squash(self, score: torch.Tensor) -> torch.Tensor:
         return score if self.y_range is None else sigmoid_range(score, *self.y_range)
+
+    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the model knows of these users: factor rows (and biases, where it has them)."""
+        return self.user_factors(users), None
+
+    def score_user_vectors(
+        self, vectors: torch.Tensor, biases: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scores of every item for each user vector: one matrix product, shape (users, items).
+        Vectors need not belong to a trained user (see fold-in)."""
+        return self.squash(vectors @ self.item_factors.weight.T)
 
 
 class DotProductBias(DotProduct):
@@ -66,3 +79,14 @@ class DotProductBias(DotProduct):
     def raw_score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         score = super().raw_score(users, items)
         return score + self.user_bias(users).squeeze(1) + self.item_bias(items).squeeze(1)
+
+    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.user_factors(users), self.user_bias(users).squeeze(1)
+
+    def score_user_vectors(
+        self, vectors: torch.Tensor, biases: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        raw = vectors @ self.item_factors.weight.T + self.item_bias.weight.T
+        if biases is not None:
+            raw = raw + biases[:, None]
+        return self.squash(raw)

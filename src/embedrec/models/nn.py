@@ -71,6 +71,20 @@ class EmbeddingNN(nn.Module):
         }
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([self.user_factors(users), self.item_factors(items)], dim=1)
+        return self.score_pairs(self.user_factors(users), self.item_factors(items))
+
+    def score_pairs(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([user_vectors, item_vectors], dim=1)
         score = self.mlp(self.embed_drop(x)).squeeze(1)
         return score if self.y_range is None else sigmoid_range(score, *self.y_range)
+
+    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return self.user_factors(users), None
+
+    def score_user_vectors(
+        self, vectors: torch.Tensor, biases: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Scores of every item for each user vector, shape (users, items)."""
+        items = self.item_factors.weight
+        rows = [self.score_pairs(v.expand(len(items), -1), items) for v in vectors]
+        return torch.stack(rows) if rows else items.new_zeros((0, len(items)))

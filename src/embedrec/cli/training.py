@@ -1,158 +1,41 @@
-"""The `embedrec` command: train, evaluate and lr-find, each with `--json` for scripts.
-
-Only the public API is called here. Errors embedrec raises on purpose are printed as one line
-(`error: ...`, exit code 2), never as a traceback.
-"""
+"""Commands that make and measure models: train, evaluate, lr-find."""
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from embedrec.data import load_split
-from embedrec.data.splits import SPEC_HELP
-from embedrec.errors import EmbedrecError
+from embedrec.cli.common import (
+    Data,
+    DataDir,
+    ItemCol,
+    JsonOut,
+    RatingCol,
+    Scale,
+    Seed,
+    Sep,
+    SplitOpt,
+    TimeCol,
+    TitleCol,
+    UserCol,
+    ValidPct,
+    app,
+    build_config,
+    emit,
+    err,
+    handle_errors,
+    load_data_split,
+    out,
+)
+from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.learner import train as train_model
 from embedrec.recommender import Recommender
-from embedrec.training.config import TrainConfig
 from embedrec.training.lr_find import lr_find as run_lr_find
 
-app = typer.Typer(
-    name="embedrec",
-    help="Collaborative filtering with learned embeddings (fastai's collab models, as a tool).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
-# ---- shared options ------------------------------------------------------------------------
-Data = Annotated[
-    str,
-    typer.Option(
-        "--data",
-        help="movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a "
-        "MovieLens folder, or a CSV/TSV/Parquet ratings file.",
-    ),
-]
-DataDir = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--data-dir",
-        help="Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
-    ),
-]
-UserCol = Annotated[Optional[str], typer.Option("--user-col", help="User id column.")]
-ItemCol = Annotated[Optional[str], typer.Option("--item-col", help="Item id column.")]
-RatingCol = Annotated[Optional[str], typer.Option("--rating-col", help="Rating column.")]
-TimeCol = Annotated[Optional[str], typer.Option("--timestamp-col", help="Timestamp column.")]
-TitleCol = Annotated[Optional[str], typer.Option("--title-col", help="Item title column.")]
-Sep = Annotated[
-    Optional[str],
-    typer.Option(
-        "--sep", help="Field separator (default: detected among '::', tab, ',', ';', '|')."
-    ),
-]
-Scale = Annotated[
-    Optional[tuple[float, float]],
-    typer.Option(
-        "--rating-scale",
-        help="Declared rating range LOW HIGH: ratings outside it are an error, "
-        "predictions are clipped to it.",
-    ),
-]
-ValidPct = Annotated[float, typer.Option("--valid-pct", help="Random validation fraction.")]
-SplitOpt = Annotated[
-    Optional[str], typer.Option("--split", help=f"Instead of --valid-pct: {SPEC_HELP}.")
-]
-Seed = Annotated[
-    Optional[int], typer.Option("--seed", help="Seed for the split and the model [default: 42].")
-]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-
-def handle_errors(command):
-    """Turn embedrec's own errors into one clear line and exit code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except EmbedrecError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def _split(
-    data,
-    split,
-    valid_pct,
-    seed,
-    data_dir,
-    user_col,
-    item_col,
-    rating_col,
-    timestamp_col,
-    title_col,
-    sep,
-    rating_scale,
-):
-    return load_split(
-        data,
-        split,
-        valid_pct=valid_pct,
-        seed=seed,
-        data_dir=data_dir,
-        user_col=user_col,
-        item_col=item_col,
-        rating_col=rating_col,
-        timestamp_col=timestamp_col,
-        title_col=title_col,
-        sep=sep,
-        rating_scale=rating_scale,
-    )
-
-
-def _config(config_file, **options) -> TrainConfig:
-    """The config file's values (if any), overridden by the options the user typed."""
-    base = TrainConfig.from_file(config_file) if config_file else TrainConfig()
-    typed = {k: v for k, v in options.items() if v is not None}
-    if typed.get("layers") is not None:
-        typed["layers"] = _int_list(typed["layers"])
-    return base.replace(**typed)
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in str(text).split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"--layers takes sizes like 100,50, got {text!r}") from None
-
-
-def _emit(as_json: bool, payload: dict) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(payload, default=_jsonable) + "\n")
-
-
-def _jsonable(value):
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "as_dict"):
-        return value.as_dict()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-# ---- commands ------------------------------------------------------------------------------
 @app.command()
 @handle_errors
 def train(
@@ -214,7 +97,7 @@ def train(
         raise typer.BadParameter(
             f"{out_dir} already exists; add --force to replace it", param_hint="--out"
         )
-    config = _config(
+    config = build_config(
         config_file,
         model=model,
         n_factors=factors,
@@ -233,7 +116,7 @@ def train(
     if no_y_range:
         config = config.replace(y_range=None)
     started = time.perf_counter()
-    the_split = _split(
+    the_split = load_data_split(
         data,
         split,
         valid_pct,
@@ -261,7 +144,7 @@ def train(
             + (f", valid RMSE {metrics['rmse']:.4f}" if metrics else ""),
             highlight=False,
         )
-    _emit(
+    emit(
         as_json,
         {
             "model_dir": str(out_dir),
@@ -297,12 +180,21 @@ def evaluate(
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
     seed: Seed = None,
+    ranking: Annotated[
+        bool,
+        typer.Option("--ranking", help="Also precision/recall/NDCG/MAP/hit rate@k and coverage."),
+    ] = False,
+    k: Annotated[int, typer.Option("--k", help="Cut-off for the ranking metrics.")] = 10,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="A test rating at least this is relevant.")
+    ] = 4.0,
     as_json: JsonOut = False,
 ):
     """RMSE and MAE of a saved model on the validation side of a split (the same defaults as
-    train, so the same flags give the split the model was validated on)."""
+    train, so the same flags give the split the model was validated on); with --ranking, the
+    top-k metrics too, the user's training items excluded from the candidates."""
     rec = Recommender.load(model_dir)
-    the_split = _split(
+    the_split = load_data_split(
         data,
         split,
         valid_pct,
@@ -319,9 +211,22 @@ def evaluate(
     valid, unknown = rec.encode(the_split.valid)
     metrics = rec.evaluate(valid)
     metrics.update(split=the_split.name, n_unknown=unknown)
+    if ranking:
+        train_side, _ = rec.encode(the_split.train)
+        metrics["ranking"] = evaluate_ranking(rec.score_items, train_side, valid, k, threshold)
     if as_json:
-        _emit(True, metrics)
+        emit(True, metrics)
         return
+    if ranking:
+        out.print(
+            "  ".join(
+                f"{name} {value:.4f}"
+                for name, value in metrics["ranking"].items()
+                if name != "n_users"
+            )
+            + f"  ({metrics['ranking']['n_users']} users)",
+            highlight=False,
+        )
     out.print(
         f"{the_split.name}: RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}  "
         f"({metrics['n']:,} ratings; {metrics['n_cold']} scored by the bias baseline; "
@@ -357,10 +262,10 @@ def lr_find(
     as_json: JsonOut = False,
 ):
     """Sweep the learning rate on the training side, save the loss curve, suggest a rate."""
-    config = _config(
+    config = build_config(
         config_file, model=model, n_factors=factors, layers=layers, wd=wd, bs=bs, seed=seed
     )
-    the_split = _split(
+    the_split = load_data_split(
         data,
         split,
         valid_pct,
@@ -377,7 +282,7 @@ def lr_find(
     result = run_lr_find(the_split.train, config)
     result.plot(plot)
     if as_json:
-        _emit(
+        emit(
             True,
             {
                 "suggestion": result.suggestion,
@@ -393,11 +298,3 @@ def lr_find(
         f"\nplot saved to {plot}",
         highlight=False,
     )
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,64 @@
+"""Pictures: the PCA map of item factors as a labelled scatter plot (PNG via matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def pca_map_plot(coords: pd.DataFrame, path: str | Path, title: str | None = None) -> Path:
+    """A readable labelled scatter: large canvas, small labels nudged apart so titles of
+    neighbouring films do not print over each other."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x_col, y_col = [c for c in coords.columns if c.startswith("pc")][:2]
+    labels = coords["title"] if "title" in coords else coords["item"].astype(str)
+    x, y = coords[x_col].to_numpy(), coords[y_col].to_numpy()
+    fig, ax = plt.subplots(figsize=(14, 11), dpi=110)
+    ax.scatter(x, y, s=18, color="C0", alpha=0.8)
+    widths = np.array([len(str(text)) for text in labels]) * 0.0058  # of the x span, at 8 pt
+    for (tx, ty), px, py, text in zip(_spread(x, y, widths), x, y, labels):
+        moved = abs(ty - py) > 1e-9
+        ax.annotate(
+            str(text),
+            (px, py),
+            xytext=(tx, ty),
+            textcoords="data",
+            fontsize=8,
+            ha="center",
+            va="bottom",
+            arrowprops=dict(arrowstyle="-", color="0.6", lw=0.5) if moved else None,
+        )
+    ax.set_xlabel(f"principal component {x_col[2:]}")
+    ax.set_ylabel(f"principal component {y_col[2:]}")
+    ax.set_title(title or f"Item factors of the {len(coords)} most rated items (PCA)")
+    ax.grid(alpha=0.2)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _spread(x: np.ndarray, y: np.ndarray, widths: np.ndarray, rounds: int = 100) -> np.ndarray:
+    """Label positions pushed apart vertically where labels would overlap (pairwise repulsion
+    in axis-scaled units, each label as wide as its text); points stay where they are."""
+    span = np.array([np.ptp(x) or 1.0, np.ptp(y) or 1.0])
+    pos = np.stack([x, y], axis=1) / span
+    min_dx = (widths[:, None] + widths[None, :]) / 2
+    min_dy = 0.025  # about one label's height
+    for _ in range(rounds):
+        dx = pos[:, None, 0] - pos[None, :, 0]
+        dy = pos[:, None, 1] - pos[None, :, 1]
+        overlap = (np.abs(dx) < min_dx) & (np.abs(dy) < min_dy)
+        np.fill_diagonal(overlap, False)
+        if not overlap.any():
+            break
+        push = np.where(overlap, np.sign(dy + 1e-9) * (min_dy - np.abs(dy)) / 2, 0).sum(1)
+        pos[:, 1] += push
+    return pos * span

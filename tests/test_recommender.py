@@ -1,0 +1,156 @@
+"""Using a trained model: recommend, fold-in, similarity, interpretation; on small data and on
+the real MovieLens 100k."""
+
+import numpy as np
+import pytest
+
+from embedrec import DataError, ModelError, Recommender, Split, random_split, ratings_from_frame
+from embedrec import train as train_model
+from tests.conftest import low_rank_frame
+
+
+@pytest.fixture(scope="module")
+def small():
+    frame = low_rank_frame(n_users=50, n_items=40, density=0.5, seed=8)
+    frame["title"] = [f"Film {i} ({1900 + i})" for i in frame["item"]]
+    split = random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
+    return split, train_model(split, epochs=5, lr=3e-2, n_factors=8)
+
+
+def test_recommend_excludes_seen_items_and_ranks_by_score(small):
+    split, rec = small
+    for user in rec.user_map.ids[:20]:
+        top = rec.recommend(user, n=5)
+        index = rec.user_map.lookup(user)
+        seen = set(rec.item_map.decode(rec.seen(index)).tolist())
+        assert not seen & set(top["item"])
+        assert list(top["score"]) == sorted(top["score"], reverse=True)
+        everything = rec.recommend(user, n=100, exclude_seen=False)
+        assert seen <= set(everything["item"])
+
+
+def test_recommend_scores_equal_predict(small):
+    _, rec = small
+    top = rec.recommend("u3", n=3)
+    again = rec.predict([("u3", item) for item in top["item"]])
+    assert np.allclose(top["score"], again["score"], atol=1e-5)
+
+
+def test_candidates_limit_the_choice(small):
+    _, rec = small
+    top = rec.recommend("u3", n=10, candidates=[100, "Film 101 (1901)"], exclude_seen=False)
+    assert set(top["item"]) <= {100, 101}
+
+
+def test_unknown_user_gets_the_flagged_fallback(small):
+    _, rec = small
+    top = rec.recommend("nobody", n=4)
+    assert (top["fallback"] == "item-bias").all() and len(top) == 4
+    assert rec.recommend_for_ratings({}, n=4)["item"].tolist() == top["item"].tolist()
+
+
+def test_batch_recommend(small):
+    _, rec = small
+    frame = rec.recommend_many(["u1", "u2"], n=3)
+    assert frame["user"].tolist() == ["u1"] * 3 + ["u2"] * 3
+    assert frame["rank"].tolist() == [1, 2, 3, 1, 2, 3]
+
+
+def test_fold_in_recovers_a_known_users_taste(small):
+    split, rec = small
+    user = rec.user_map.lookup("u5")
+    items = rec.seen(user)
+    ratings = {rec.item_map.ids[i].item(): float(r) for i, r in zip(
+        split.train.items[split.train.users == user], split.train.ratings[split.train.users == user])}
+    folded = rec.predict_for_ratings(ratings, [rec.item_map.ids[i].item() for i in items])
+    trained = rec.predict_indices(np.full(len(items), user), items)
+    assert np.corrcoef(folded, trained)[0, 1] > 0.9
+
+
+def test_similar_items_respect_min_ratings(small):
+    _, rec = small
+    result = rec.similar_items("Film 100", n=5, min_ratings=15)
+    assert len(result) == 5 and (result["n_ratings"] >= 15).all()
+    assert 100 not in set(result["item"])
+    assert list(result["score"]) == sorted(result["score"], reverse=True)
+    with pytest.raises(DataError, match="unknown user"):
+        rec.similar_users("nobody")
+
+
+def test_interpretation_tables(small, tmp_path):
+    _, rec = small
+    bias = rec.item_bias()
+    assert list(bias.columns) == ["item", "title", "bias", "n_ratings"]
+    assert bias["bias"].is_monotonic_decreasing
+    factors = rec.item_factors()
+    assert factors.shape == (rec.item_map.ids.size, 3 + 8)
+    coords = rec.pca_map(n_items=10, path=tmp_path / "map.png")
+    assert len(coords) == 10 and {"pc1", "pc2"} <= set(coords.columns)
+    assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_models_without_biases_say_so(small):
+    split, _ = small
+    rec = train_model(split, model="nn", epochs=1)
+    with pytest.raises(ModelError, match="has no learned biases"):
+        rec.item_bias()
+    assert (rec.recommend("nobody", n=3)["fallback"] == "item-bias").all()
+    assert len(rec.recommend_for_ratings({"Film 100": 5, 101: 1}, n=3)) == 3
+
+
+# ---- real data --------------------------------------------------------------------------
+@pytest.mark.slow
+def test_chapter_top_bias_movies(chapter_model):
+    top10 = set(chapter_model.item_bias()["title"].head(10))
+    chapter = {"Shawshank Redemption, The (1994)", "Titanic (1997)", "L.A. Confidential (1997)",
+               "Star Wars (1977)", "Silence of the Lambs, The (1991)"}
+    assert len(top10 & chapter) >= 4
+
+
+@pytest.mark.slow
+def test_real_recommendations_never_repeat_seen_items(chapter_model, chapter_split):
+    train = chapter_split.train
+    for user in chapter_model.user_map.ids[::47]:
+        index = chapter_model.user_map.lookup(user)
+        top = chapter_model.recommend(user, n=20)
+        seen = set(train.items[train.users == index].tolist())
+        assert not seen & set(chapter_model.item_map.indexer(top["item"]).tolist())
+
+
+@pytest.mark.slow
+def test_similar_items_are_not_obscure(chapter_model):
+    result = chapter_model.similar_items("Silence of the Lambs", n=10)
+    assert (result["n_ratings"] >= 20).all()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["dot-bias", "nn"])
+def test_fold_in_beats_the_item_bias_baseline_for_held_out_users(ml100k, model):
+    rng = np.random.default_rng(11)
+    held = rng.choice(ml100k.n_users, 60, replace=False)
+    mask = np.isin(ml100k.users, held)
+    split = Split(ml100k.subset(~mask), ml100k.subset(mask), "held-out users")
+    rec = train_model(split, model=model, epochs=5)
+    folded, baseline = [], []
+    for user in held:
+        rows = rng.permutation(np.flatnonzero(split.valid.users == user))
+        known, test = rows[: int(0.8 * len(rows))], rows[int(0.8 * len(rows)):]
+        given = {rec.item_map.ids[i].item(): float(r)
+                 for i, r in zip(split.valid.items[known], split.valid.ratings[known])}
+        items = split.valid.items[test]
+        predicted = rec.predict_for_ratings(given, [rec.item_map.ids[i].item() for i in items])
+        keep = rec.item_counts[items] > 0
+        truth = split.valid.ratings[test][keep]
+        folded += list((predicted[keep] - truth) ** 2)
+        only_items = rec.baseline.global_mean + rec.baseline.item_offsets[items[keep]]
+        baseline += list((np.clip(only_items, 1, 5) - truth) ** 2)
+    assert np.sqrt(np.mean(folded)) < np.sqrt(np.mean(baseline)) - 0.03
+
+
+@pytest.mark.slow
+def test_loaded_model_predicts_the_same(chapter_model, tmp_path):
+    chapter_model.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    pairs = [(196, 242), (1, 50), (943, 1330)]
+    assert loaded.predict(pairs).equals(chapter_model.predict(pairs))
+    assert loaded.recommend(196).equals(chapter_model.recommend(196))
