@@ -24,10 +24,13 @@ def main() -> None:
     split = embedrec.load_split(args.data, "u1")
     k = args.k
     names = ["precision", "recall", "ndcg", "map", "hit_rate", "coverage"]
-    print(f"| model | valid RMSE | " + " | ".join(f"{n}@{k}" for n in names) + " | seconds |")
+    print("| model | valid RMSE | " + " | ".join(f"{n}@{k}" for n in names) + " | seconds |")
     print("|---|---|" + "---|" * len(names) + "---|")
-    rows = [("popularity", None), ("dot-bias", dict(model="dot-bias")),
-            ("nn [100, 50]", dict(model="nn", layers=[100, 50]))]
+    rows = [
+        ("popularity", None),
+        ("dot-bias", dict(model="dot-bias")),
+        ("nn [100, 50]", dict(model="nn", layers=[100, 50])),
+    ]
     for name, options in rows:
         start = time.perf_counter()
         if options is None:

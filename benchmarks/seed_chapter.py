@@ -21,12 +21,24 @@ import embedrec
 RUNS = [
     ("DotProduct", dict(model="dot", y_range=None, wd=0.0), 0.866, 0.884),
     ("DotProduct, y_range (0, 5.5)", dict(model="dot", y_range=(0, 5.5), wd=0.0), 0.862, 0.878),
-    ("DotProductBias, y_range, wd 0", dict(model="dot-bias", y_range=(0, 5.5), wd=0.0), 0.878,
-     0.893),
-    ("DotProductBias, y_range, wd 0.1", dict(model="dot-bias", y_range=(0, 5.5), wd=0.1), 0.811,
-     0.823),
-    ("EmbeddingNN [100, 50], wd 0.1", dict(model="nn", layers=[100, 50], y_range=(0, 5.5),
-                                          wd=0.1), 0.844, 0.865),
+    (
+        "DotProductBias, y_range, wd 0",
+        dict(model="dot-bias", y_range=(0, 5.5), wd=0.0),
+        0.878,
+        0.893,
+    ),
+    (
+        "DotProductBias, y_range, wd 0.1",
+        dict(model="dot-bias", y_range=(0, 5.5), wd=0.1),
+        0.811,
+        0.823,
+    ),
+    (
+        "EmbeddingNN [100, 50], wd 0.1",
+        dict(model="nn", layers=[100, 50], y_range=(0, 5.5), wd=0.1),
+        0.844,
+        0.865,
+    ),
 ]
 
 
@@ -37,18 +49,24 @@ def main() -> None:
     args = parser.parse_args()
     split = embedrec.load_split(args.data, valid_pct=0.2, seed=args.seed)
     print(f"<!-- {split.describe()} -->")
-    print(f"<!-- torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()} -->")
+    print(
+        f"<!-- torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()} -->"
+    )
     print("| model | valid MSE | valid RMSE | seconds | fastai notebook MSE | book MSE |")
     print("|---|---|---|---|---|---|")
     for name, options, notebook, book in RUNS:
         start = time.perf_counter()
-        rec = embedrec.train(split, epochs=5, lr=5e-3, bs=64, n_factors=50, seed=args.seed,
-                             device="cpu", **options)
+        rec = embedrec.train(
+            split, epochs=5, lr=5e-3, bs=64, n_factors=50, seed=args.seed, device="cpu", **options
+        )
         seconds = time.perf_counter() - start
         metrics = rec.evaluate(split.valid)
-        print(f"| {name} | {metrics['loss']:.3f} | {metrics['rmse']:.3f} | {seconds:.1f} | "
-              f"{notebook:.3f} | {book:.3f} |", flush=True)
+        print(
+            f"| {name} | {metrics['loss']:.3f} | {metrics['rmse']:.3f} | {seconds:.1f} | "
+            f"{notebook:.3f} | {book:.3f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -221,10 +221,6 @@ def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
             "u1",
             "--epochs",
             "3",
-            "--bs",
-            "256",
-            "--lr",
-            "1e-2",
             "--out",
             str(tmp_path / "m"),
             "--json",
@@ -239,8 +235,19 @@ def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
 @pytest.fixture
 def model_dir(ratings_csv, tmp_path):
     out = tmp_path / "model"
-    args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "3", "--lr", "0.03",
-            "--out", str(out)]
+    args = [
+        "train",
+        "--data",
+        str(ratings_csv),
+        *cols(),
+        "--epochs",
+        "3",
+        "--rating-scale",
+        "1",
+        "5",
+        "--out",
+        str(out),
+    ]
     assert runner.invoke(app, args).exit_code == 0
     return out
 
@@ -250,37 +257,52 @@ def test_recommend_json_for_a_user_and_for_new_ratings(model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     items = json.loads(result.stdout)
     assert len(items) == 4 and set(items[0]) == {"item", "title", "score"}
-    new = runner.invoke(app, ["recommend", str(model_dir), "--ratings", '{"100": 5, "101": 1}',
-                              "--json"])
+    new = runner.invoke(
+        app, ["recommend", str(model_dir), "--ratings", '{"100": 5, "101": 1}', "--json"]
+    )
     assert new.exit_code == 0, new.output
     assert {100, 101}.isdisjoint(i["item"] for i in json.loads(new.stdout))
     (tmp_path / "mine.csv").write_text("item,rating\n100,5\n")
-    from_file = runner.invoke(app, ["recommend", str(model_dir), "--ratings-file",
-                                    str(tmp_path / "mine.csv"), "--json"])
+    from_file = runner.invoke(
+        app, ["recommend", str(model_dir), "--ratings-file", str(tmp_path / "mine.csv"), "--json"]
+    )
     assert from_file.exit_code == 0 and len(json.loads(from_file.stdout)) == 10
     unknown = runner.invoke(app, ["recommend", str(model_dir), "--user", "ghost", "--json"])
     assert all(i["fallback"] == "item-bias" for i in json.loads(unknown.stdout))
 
 
 def test_similar_explain_predict_export(model_dir, tmp_path):
-    similar = runner.invoke(app, ["similar", str(model_dir), "100", "--min-ratings", "5",
-                                  "--json"])
+    similar = runner.invoke(app, ["similar", str(model_dir), "100", "--min-ratings", "5", "--json"])
     assert similar.exit_code == 0, similar.output
     assert 100 not in [i["item"] for i in json.loads(similar.stdout)]
-    explain = runner.invoke(app, ["explain", str(model_dir), "--top", "3", "--plot",
-                                  str(tmp_path / "map.png"), "--n-items", "10", "--json"])
+    explain = runner.invoke(
+        app,
+        [
+            "explain",
+            str(model_dir),
+            "--top",
+            "3",
+            "--plot",
+            str(tmp_path / "map.png"),
+            "--n-items",
+            "10",
+            "--json",
+        ],
+    )
     assert explain.exit_code == 0, explain.output
     report = json.loads(explain.stdout)
     assert len(report["item_bias"]["highest"]) == 3 and "user" in report["user_bias"]["lowest"][0]
     assert (tmp_path / "map.png").is_file()
     (tmp_path / "pairs.csv").write_text("user,item\nu1,100\nu1,999\n")
-    predicted = runner.invoke(app, ["predict", str(model_dir), "--pairs",
-                                    str(tmp_path / "pairs.csv"), "--json"])
+    predicted = runner.invoke(
+        app, ["predict", str(model_dir), "--pairs", str(tmp_path / "pairs.csv"), "--json"]
+    )
     rows = json.loads(predicted.stdout)["predictions"]
     assert rows[0]["score"] > 0 and rows[1]["error"] == "unknown item"
     for fmt, target in (("csv", "exp"), ("parquet", "pq"), ("npz", "f.npz")):
-        result = runner.invoke(app, ["export", str(model_dir), "--format", fmt, "--out",
-                                     str(tmp_path / target)])
+        result = runner.invoke(
+            app, ["export", str(model_dir), "--format", fmt, "--out", str(tmp_path / target)]
+        )
         assert result.exit_code == 0, result.output
     import numpy as np
 
@@ -289,9 +311,22 @@ def test_similar_explain_predict_export(model_dir, tmp_path):
 
 
 def test_evaluate_with_ranking(model_dir, ratings_csv):
-    result = runner.invoke(app, ["evaluate", str(model_dir), "--data", str(ratings_csv), *cols(),
-                                 "--ranking", "--k", "5", "--json"])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(model_dir),
+            "--data",
+            str(ratings_csv),
+            *cols(),
+            "--ranking",
+            "--k",
+            "5",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ranking = json.loads(result.stdout)["ranking"]
     assert {"precision@5", "recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5"} <= set(
-        ranking)
+        ranking
+    )

@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedrec import ratings_from_frame
-from embedrec.evaluation.ranking import evaluate_ranking, metrics_from_hits, popularity_scores, top_k
+from embedrec.evaluation.ranking import (
+    evaluate_ranking,
+    metrics_from_hits,
+    popularity_scores,
+    top_k,
+)
 
 
 def test_hand_computed_case():
@@ -74,8 +79,9 @@ def test_matches_the_per_user_reference(seed, k):
 
 
 def test_popularity_baseline_and_coverage():
-    frame = pd.DataFrame({"user": [0, 1, 2, 0, 1, 2], "item": [0, 0, 0, 1, 2, 1],
-                          "rating": [5, 5, 5, 4, 4, 4]})
+    frame = pd.DataFrame(
+        {"user": [0, 1, 2, 0, 1, 2], "item": [0, 0, 0, 1, 2, 1], "rating": [5, 5, 5, 4, 4, 4]}
+    )
     ratings = ratings_from_frame(frame)
     train, test = ratings.subset(np.arange(3)), ratings.subset(np.arange(3, 6))
     m = evaluate_ranking(popularity_scores(train), train, test, k=1)

@@ -60,8 +60,13 @@ def test_fold_in_recovers_a_known_users_taste(small):
     split, rec = small
     user = rec.user_map.lookup("u5")
     items = rec.seen(user)
-    ratings = {rec.item_map.ids[i].item(): float(r) for i, r in zip(
-        split.train.items[split.train.users == user], split.train.ratings[split.train.users == user])}
+    ratings = {
+        rec.item_map.ids[i].item(): float(r)
+        for i, r in zip(
+            split.train.items[split.train.users == user],
+            split.train.ratings[split.train.users == user],
+        )
+    }
     folded = rec.predict_for_ratings(ratings, [rec.item_map.ids[i].item() for i in items])
     trained = rec.predict_indices(np.full(len(items), user), items)
     assert np.corrcoef(folded, trained)[0, 1] > 0.9
@@ -102,8 +107,13 @@ def test_models_without_biases_say_so(small):
 @pytest.mark.slow
 def test_chapter_top_bias_movies(chapter_model):
     top10 = set(chapter_model.item_bias()["title"].head(10))
-    chapter = {"Shawshank Redemption, The (1994)", "Titanic (1997)", "L.A. Confidential (1997)",
-               "Star Wars (1977)", "Silence of the Lambs, The (1991)"}
+    chapter = {
+        "Shawshank Redemption, The (1994)",
+        "Titanic (1997)",
+        "L.A. Confidential (1997)",
+        "Star Wars (1977)",
+        "Silence of the Lambs, The (1991)",
+    }
     assert len(top10 & chapter) >= 4
 
 
@@ -134,9 +144,11 @@ def test_fold_in_beats_the_item_bias_baseline_for_held_out_users(ml100k, model):
     folded, baseline = [], []
     for user in held:
         rows = rng.permutation(np.flatnonzero(split.valid.users == user))
-        known, test = rows[: int(0.8 * len(rows))], rows[int(0.8 * len(rows)):]
-        given = {rec.item_map.ids[i].item(): float(r)
-                 for i, r in zip(split.valid.items[known], split.valid.ratings[known])}
+        known, test = rows[: int(0.8 * len(rows))], rows[int(0.8 * len(rows)) :]
+        given = {
+            rec.item_map.ids[i].item(): float(r)
+            for i, r in zip(split.valid.items[known], split.valid.ratings[known])
+        }
         items = split.valid.items[test]
         predicted = rec.predict_for_ratings(given, [rec.item_map.ids[i].item() for i in items])
         keep = rec.item_counts[items] > 0

@@ -4,8 +4,17 @@ import pytest
 from embedrec import DataError, IdMap
 from embedrec.data.titles import ItemNames, normalise_title
 
-TITLES = np.array(["Star Wars (1977)", "Silence of the Lambs, The (1991)", "Net, The (1995)",
-                   "Chasing Amy (1997)", "Chasing Amy (1997)", "Heat (1995)"], dtype=object)
+TITLES = np.array(
+    [
+        "Star Wars (1977)",
+        "Silence of the Lambs, The (1991)",
+        "Net, The (1995)",
+        "Chasing Amy (1997)",
+        "Chasing Amy (1997)",
+        "Heat (1995)",
+    ],
+    dtype=object,
+)
 NAMES = ItemNames(IdMap([50, 98, 7, 246, 268, 6]), TITLES[np.argsort([50, 98, 7, 246, 268, 6])])
 
 

@@ -15,11 +15,30 @@ from embedrec.errors import ModelError
 from embedrec.models import build_model
 from embedrec.models.baseline import BiasBaseline
 from embedrec.recommender import Recommender
+from embedrec.training import fused_engine
 from embedrec.training.config import TrainConfig
+from embedrec.training.device import resolve_device
 from embedrec.training.progress import Reporter, RichReporter
 from embedrec.training.torch_engine import fit_torch
 
-ENGINES = ("auto", "torch")
+ENGINES = ("auto", "torch", "fused")
+
+
+def choose_engine(config: TrainConfig, model) -> str:
+    """`auto`: the fused engine for the factorization models on the CPU, PyTorch otherwise."""
+    device = resolve_device(config.device)
+    if config.engine == "fused":
+        if not fused_engine.supports(model):
+            raise ModelError(
+                f"the fused engine trains dot and dot-bias models, not {config.model!r}; "
+                "use engine='torch'"
+            )
+        if device.type != "cpu":
+            raise ModelError(f"the fused engine runs on the CPU, not {device}; use engine='torch'")
+        return "fused"
+    if config.engine == "auto" and device.type == "cpu" and fused_engine.supports(model):
+        return "fused"
+    return "torch"
 
 
 def train(
@@ -75,20 +94,23 @@ def train(
     reporter = (
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
-    rec.history = fit_torch(
-        model,
-        train_set.users,
-        train_set.items,
-        train_set.ratings,
+    common = dict(
         epochs=config.epochs,
         lr=config.lr,
         wd=config.wd,
         bs=config.bs,
         schedule=config.schedule,
         seed=config.seed,
-        device=config.device,
         validate=validate,
         reporter=reporter,
     )
+    rec.engine = choose_engine(config, model)
+    users, items, ratings = train_set.users, train_set.items, train_set.ratings
+    if rec.engine == "fused":
+        rec.history = fused_engine.fit_fused(
+            model, users, items, ratings, threads=config.threads, **common
+        )
+    else:
+        rec.history = fit_torch(model, users, items, ratings, device=config.device, **common)
     rec.model.cpu()
     return rec

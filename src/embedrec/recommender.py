@@ -45,6 +45,7 @@ class Recommender:
     # each user's training items, CSR: user u rated seen_items[seen_indptr[u]:seen_indptr[u+1]]
     seen_indptr: np.ndarray | None = None
     seen_items: np.ndarray | None = None
+    engine: str = "torch"  # which engine trained it (the model files are the same either way)
 
     def __repr__(self) -> str:
         return (

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from embedrec.data.encode import duplicate_rows, encode_ids
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError
 
@@ -80,11 +81,13 @@ def read_table(
     encoding: str = "utf-8",
     as_strings: bool = False,
     quoted: bool = True,
-) -> tuple[pd.DataFrame, Where]:
+    arrow: bool = False,
+) -> tuple[pd.DataFrame | pa.Table | ParquetColumns, Where]:
     """A delimited text or Parquet file as a DataFrame, plus how to name its lines in errors.
 
     `names` means the file has no header row. `as_strings` reads every column as text, which the
-    validator uses to find the exact line of a value pyarrow could not convert.
+    validator uses to find the exact line of a value pyarrow could not convert. `arrow=True`
+    returns the pyarrow Table, so a caller converts only the columns it uses.
     """
     path = Path(path)
     if not path.is_file():
@@ -93,6 +96,8 @@ def read_table(
         raise DataError(f"{path}: the file is empty")
     if path.suffix.lower() in (".parquet", ".pq"):
         try:
+            if arrow:  # read column by column later: peak memory stays near one column
+                return ParquetColumns(pq.ParquetFile(path)), Where(str(path))
             return pq.read_table(path).to_pandas(), Where(str(path))
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
@@ -128,12 +133,24 @@ def read_table(
             sep_name = SEP_NAMES.get(file_sep, file_sep)
             raise DataError(f"{path}: cannot parse as {sep_name}-separated ({exc})") from None
         return read_table(
-            path, sep=file_sep, names=names, encoding=encoding, as_strings=True, quoted=quoted
+            path,
+            sep=file_sep,
+            names=names,
+            encoding=encoding,
+            as_strings=True,
+            quoted=quoted,
+            arrow=arrow,
         )
     if bad_rows and bad_rows[0].number is None and not as_strings:
         # threaded parsing loses line numbers; the single-threaded pass reports them
         return read_table(
-            path, sep=file_sep, names=names, encoding=encoding, as_strings=True, quoted=quoted
+            path,
+            sep=file_sep,
+            names=names,
+            encoding=encoding,
+            as_strings=True,
+            quoted=quoted,
+            arrow=arrow,
         )
     if bad_rows:
         row = bad_rows[0]
@@ -144,7 +161,7 @@ def read_table(
             f"{row.text.replace(chr(9), file_sep)[:80]!r}"
             + (f" ({len(bad_rows)} such lines)" if len(bad_rows) > 1 else "")
         )
-    return table.to_pandas(), where
+    return (table if arrow else table.to_pandas()), where
 
 
 def _header(raw: bytes, sep: str, encoding: str) -> list[str]:
@@ -160,8 +177,41 @@ def guess_column(columns: list[str], role: str) -> str | None:
     return None
 
 
+class ParquetColumns:
+    """A Parquet file whose columns are read one at a time, when first asked for."""
+
+    def __init__(self, parquet: pq.ParquetFile):
+        self.parquet = parquet
+        self.column_names = list(parquet.schema_arrow.names)
+        self.num_rows = parquet.metadata.num_rows
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.parquet.read(columns=[name]).column(0)
+
+
+Table = pd.DataFrame | pa.Table | ParquetColumns
+
+
+def _n_rows(table: Table) -> int:
+    return len(table) if isinstance(table, pd.DataFrame) else table.num_rows
+
+
+def _column(table: Table, name: str) -> pd.Series:
+    """One column as a Series; from Arrow or Parquet only the columns used are converted."""
+    if isinstance(table, pd.DataFrame):
+        return table[name]
+    chunked = table.column(name)
+    if chunked.null_count == 0 and pa.types.is_primitive(chunked.type):
+        series = pd.Series(chunked.to_numpy(), name=name)  # one copy into a numpy array
+    else:
+        series = chunked.to_pandas()
+    del chunked
+    pa.default_memory_pool().release_unused()  # hand Arrow's buffers back before the next column
+    return series
+
+
 def ratings_from_frame(
-    frame: pd.DataFrame,
+    frame: Table,
     *,
     user_col: str | None = None,
     item_col: str | None = None,
@@ -180,19 +230,24 @@ def ratings_from_frame(
     2
     """
     where = where or Where("DataFrame")
-    if len(frame) == 0:
+    if _n_rows(frame) == 0:
         raise DataError(f"{where.source}: no ratings (the table has no rows)")
-    columns = [str(c) for c in frame.columns]
-    frame = frame.set_axis(columns, axis=1)
+    if isinstance(frame, pd.DataFrame):
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    columns = (
+        list(frame.columns)
+        if isinstance(frame, pd.DataFrame)
+        else [str(c) for c in frame.column_names]
+    )
     user_col = _pick(columns, user_col, "user", where, required=True)
     item_col = _pick(columns, item_col, "item", where, required=True)
     rating_col = _pick(columns, rating_col, "rating", where, required=True)
     timestamp_col = _pick(columns, timestamp_col, "timestamp", where, required=False)
     title_col = _pick(columns, title_col, "title", where, required=False)
 
-    users = _ids(frame[user_col], user_col, where)
-    items = _ids(frame[item_col], item_col, where)
-    ratings = _numbers(frame[rating_col], rating_col, where)
+    users = _ids(_column(frame, user_col), user_col, where)
+    items = _ids(_column(frame, item_col), item_col, where)
+    ratings = _numbers(_column(frame, rating_col), rating_col, where)
     if rating_scale is not None:
         low, high = rating_scale
         outside = np.flatnonzero((ratings < low) | (ratings > high))
@@ -204,11 +259,12 @@ def ratings_from_frame(
             )
     timestamps = None
     if timestamp_col is not None:
-        timestamps = _timestamps(frame[timestamp_col], timestamp_col, where)
+        timestamps = _timestamps(_column(frame, timestamp_col), timestamp_col, where)
 
+    user_map, user_codes = encode_ids(users)
+    item_map, item_codes = encode_ids(items)
     notes: list[str] = []
-    key = pd.DataFrame({"u": users, "i": items})
-    duplicated = key.duplicated(keep="last").to_numpy()
+    duplicated = duplicate_rows(user_codes, item_codes, len(user_map), len(item_map))
     if duplicated.any():
         first = int(np.flatnonzero(duplicated)[0])
         notes.append(
@@ -216,17 +272,17 @@ def ratings_from_frame(
             f"(first dropped: {where.row(first)}, user {users[first]!r}, item {items[first]!r})"
         )
         keep = ~duplicated
-        users, items, ratings = users[keep], items[keep], ratings[keep]
+        user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
         if timestamps is not None:
             timestamps = timestamps[keep]
-
-    user_map, item_map = IdMap(users), IdMap(items)
+        # a user or item whose only rows were dropped cannot exist: each pair keeps one row
+    del users
     titles = None
     if title_col is not None:
-        titles = titles_for(item_map, frame[item_col], frame[title_col])
+        titles = titles_for(item_map, _column(frame, item_col), _column(frame, title_col))
     return Ratings(
-        users=user_map.encode(users),
-        items=item_map.encode(items),
+        users=user_codes,
+        items=item_codes,
         ratings=ratings,
         user_map=user_map,
         item_map=item_map,
@@ -275,7 +331,7 @@ def _separator_hint(columns: list[str]) -> str:
 def _normalise_ids(column: pd.Series) -> np.ndarray:
     """Integer ids stay int64 (floats like 3.0 too); anything else becomes a string."""
     if pd.api.types.is_integer_dtype(column) and not column.isna().any():
-        return column.to_numpy(dtype=np.int64)
+        return column.to_numpy()  # int32 stays int32: no copy of a 25M-row column
     if pd.api.types.is_float_dtype(column):
         values = column.to_numpy()
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
@@ -294,7 +350,10 @@ def _ids(column: pd.Series, name: str, where: Where) -> np.ndarray:
 
 
 def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_float_dtype(column) and not isinstance(column.dtype, pd.ArrowDtype):
+        values = column.to_numpy()  # no copy for float32/float64 columns
+    else:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -335,7 +394,7 @@ def read_ratings(
 
     >>> ratings = read_ratings("ratings.csv", rating_scale=(0.5, 5))  # doctest: +SKIP
     """
-    frame, where = read_table(path, sep=sep)
+    frame, where = read_table(path, sep=sep, arrow=True)
     return ratings_from_frame(
         frame,
         user_col=user_col,

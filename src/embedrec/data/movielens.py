@@ -141,11 +141,16 @@ def load_movielens(
         ratings = _read_100k_file(folder / "u.data", scale)
     elif layout == "dat":
         frame, where = read_table(
-            folder / "ratings.dat", sep="::", names=_DAT_NAMES, encoding="latin-1", quoted=False
+            folder / "ratings.dat",
+            sep="::",
+            names=_DAT_NAMES,
+            encoding="latin-1",
+            quoted=False,
+            arrow=True,
         )
         ratings = ratings_from_frame(frame, rating_scale=scale, where=where, **_COLS)
     else:
-        frame, where = read_table(folder / "ratings.csv", sep=",")
+        frame, where = read_table(folder / "ratings.csv", sep=",", arrow=True)
         ratings = ratings_from_frame(frame, rating_scale=scale, where=where, **_COLS)
     ratings.titles = _titles(folder, layout, ratings)
     ratings.source = str(folder)
@@ -189,7 +194,7 @@ def _scale(folder: Path, layout: str) -> tuple[float, float]:
 
 
 def _read_100k_file(path: Path, scale) -> Ratings:
-    frame, where = read_table(path, sep="\t", names=_DAT_NAMES, quoted=False)
+    frame, where = read_table(path, sep="\t", names=_DAT_NAMES, quoted=False, arrow=True)
     return ratings_from_frame(frame, rating_scale=scale, where=where, **_COLS)
 
 

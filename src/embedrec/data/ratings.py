@@ -166,10 +166,9 @@ class Ratings:
 
     def items_by_user(self) -> tuple[np.ndarray, np.ndarray]:
         """Each user's items in CSR form: user u rated items[indptr[u]:indptr[u + 1]]."""
-        order = np.argsort(self.users, kind="stable")
-        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-        np.cumsum(self.user_counts(), out=indptr[1:])
-        return indptr, self.items[order]
+        from embedrec.data.encode import group_by_user
+
+        return group_by_user(self.users, self.items, self.n_users)
 
     def title_of(self, item_index: int) -> str | None:
         if self.titles is None:

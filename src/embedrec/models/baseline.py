@@ -29,16 +29,31 @@ class BiasBaseline:
     ) -> BiasBaseline:
         """Offsets shrunk towards zero by `damping` pseudo-ratings, so a user or item with one
         rating moves the prediction a little, not all the way."""
-        mean = float(ratings.mean()) if len(ratings) else 0.0
-        residual = ratings.astype(np.float64) - mean
+        mean = float(ratings.mean(dtype=np.float64)) if len(ratings) else 0.0
         item_count = np.bincount(items, minlength=n_items)
-        item_offsets = np.bincount(items, residual, minlength=n_items) / (item_count + damping)
-        residual -= item_offsets[items]
+        item_sums = _chunked_sums(items, lambda rows: ratings[rows] - mean, n_items, len(items))
+        item_offsets = item_sums / (item_count + damping)
         user_count = np.bincount(users, minlength=n_users)
-        user_offsets = np.bincount(users, residual, minlength=n_users) / (user_count + damping)
+        user_sums = _chunked_sums(
+            users,
+            lambda rows: ratings[rows] - mean - item_offsets[items[rows]],
+            n_users,
+            len(users),
+        )
+        user_offsets = user_sums / (user_count + damping)
         return cls(mean, user_offsets.astype(np.float32), item_offsets.astype(np.float32))
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return (self.global_mean + self.user_offsets[users] + self.item_offsets[items]).astype(
             np.float32
         )
+
+
+def _chunked_sums(keys: np.ndarray, values, length: int, n: int, chunk: int = 1 << 22):
+    """Per-key sums of values(rows), a few million rows at a time: the float64 temporaries of
+    np.bincount stay small on 25M ratings."""
+    sums = np.zeros(length, dtype=np.float64)
+    for start in range(0, n, chunk):
+        rows = slice(start, start + chunk)
+        sums += np.bincount(keys[rows], values(rows), minlength=length)
+    return sums

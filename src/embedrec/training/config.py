@@ -31,6 +31,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     engine: str = "auto"
+    threads: int | None = None  # fused engine only; default: all cores
 
     def __post_init__(self):
         if isinstance(self.y_range, list):

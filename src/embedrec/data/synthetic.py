@@ -1,0 +1,162 @@
+"""Synthetic explicit ratings shaped like MovieLens, from a known low-rank model.
+
+Scale can only be tested here on data of the right shape: Zipf-like item popularity (a few
+blockbusters, a long tail), a long tail of user activity (every user has at least 20 ratings, a
+few have thousands), and ratings from biases + a rank-k dot product + noise, rounded to the
+release's star steps. The `ml-25m` preset matches MovieLens 25M's counts exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from embedrec.errors import DataError
+
+
+@dataclass(frozen=True)
+class Preset:
+    n_users: int
+    n_items: int
+    n_ratings: int
+    rating_scale: tuple[float, float]
+    step: float  # 0.5 for half stars
+
+
+PRESETS = {
+    "ml-100k": Preset(943, 1_682, 100_000, (1.0, 5.0), 1.0),
+    "ml-1m": Preset(6_040, 3_706, 1_000_209, (1.0, 5.0), 1.0),
+    "ml-10m": Preset(69_878, 10_677, 10_000_054, (0.5, 5.0), 0.5),
+    "ml-20m": Preset(138_493, 26_744, 20_000_263, (0.5, 5.0), 0.5),
+    "ml-25m": Preset(162_541, 59_047, 25_000_095, (0.5, 5.0), 0.5),
+}
+MIN_PER_USER = 20
+
+
+def synthetic_ratings(
+    preset: str | Preset = "ml-25m",
+    *,
+    rank: int = 16,
+    noise: float = 0.8,
+    zipf: float = 1.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Ratings as a DataFrame with MovieLens' CSV columns (userId, movieId, rating, timestamp).
+
+    Distinct (user, item) pairs; user and item ids start at 1 in random order of popularity.
+    """
+    spec = PRESETS[preset] if isinstance(preset, str) else preset
+    if spec.n_ratings > spec.n_users * (spec.n_items // 8 - MIN_PER_USER) // 2:
+        raise DataError("too many ratings for that many users and items")
+    rng = np.random.default_rng(seed)
+    counts = _user_activity(spec, rng)
+    popularity = 1.0 / (np.arange(spec.n_items) + 10.0) ** zipf
+    popularity = rng.permutation(popularity / popularity.sum())
+    users, items = _distinct_pairs(counts, popularity, spec.n_items, rng)
+
+    mean = (spec.rating_scale[0] + spec.rating_scale[1]) / 2 + 0.8
+    user_factors = rng.normal(0, 1 / np.sqrt(rank), (spec.n_users, rank)).astype(np.float32)
+    item_factors = rng.normal(0, 1 / np.sqrt(rank), (spec.n_items, rank)).astype(np.float32)
+    user_bias = rng.normal(0, 0.4, spec.n_users).astype(np.float32)
+    item_bias = (rng.normal(0, 0.5, spec.n_items) + 3 * (popularity - popularity.mean())).astype(
+        np.float32
+    )
+    scores = np.empty(len(users), dtype=np.float32)
+    for start in range(0, len(users), 1 << 22):  # chunks keep the (n, rank) product small
+        u, i = users[start : start + (1 << 22)], items[start : start + (1 << 22)]
+        scores[start : start + len(u)] = (
+            np.einsum("ij,ij->i", user_factors[u], item_factors[i]) + user_bias[u] + item_bias[i]
+        )
+    scores += mean + rng.normal(0, noise, len(scores)).astype(np.float32)
+    low, high = spec.rating_scale
+    ratings = np.clip(np.round(scores / spec.step) * spec.step, low, high).astype(np.float32)
+    timestamps = 1_000_000_000 + rng.integers(0, 700_000_000, len(users))
+    id_users = rng.permutation(spec.n_users).astype(np.int32) + 1
+    id_items = rng.permutation(spec.n_items).astype(np.int32) + 1
+    return pd.DataFrame(
+        {
+            "userId": id_users[users],
+            "movieId": id_items[items],
+            "rating": ratings,
+            "timestamp": timestamps,
+        }
+    )
+
+
+def _user_activity(spec: Preset, rng: np.random.Generator) -> np.ndarray:
+    """Ratings per user: at least 20, log-normal tail, summing exactly to n_ratings."""
+    minimum = min(MIN_PER_USER, spec.n_ratings // spec.n_users)
+    extra = rng.lognormal(0.0, 1.3, spec.n_users)
+    budget = spec.n_ratings - minimum * spec.n_users
+    cap = spec.n_items // 8 - minimum
+    counts = np.minimum(np.floor(extra / extra.sum() * budget), cap).astype(np.int64)
+    short = budget - counts.sum()
+    while short > 0:  # hand out what rounding and the cap left, to users below the cap
+        room = np.flatnonzero(counts < cap)
+        take = rng.choice(room, size=min(short, len(room)), replace=False)
+        counts[take] += 1
+        short = budget - counts.sum()
+    return counts + minimum
+
+
+def _distinct_pairs(counts, popularity, n_items, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Items for each user drawn by popularity, without repeats: one big draw, duplicates
+    dropped, then small redraws of only what is missing (uniform after a few rounds, where
+    collisions are rare because no user rates more than 1/8 of the items)."""
+    n_users = len(counts)
+
+    def draw(need, by_popularity):
+        users = np.repeat(np.arange(n_users, dtype=np.int64), need)
+        if by_popularity:
+            items = rng.choice(n_items, size=len(users), p=popularity)
+        else:
+            items = rng.integers(0, n_items, len(users))
+        return _sorted_unique(users * n_items + items)
+
+    keys = draw(counts, True)  # sorted
+    extra = np.zeros(0, dtype=np.int64)  # sorted, disjoint from keys
+    need = counts - np.bincount(keys // n_items, minlength=n_users)
+    attempt = 0
+    while need.any():
+        new = draw(need, attempt < 3)
+        at = np.minimum(np.searchsorted(keys, new), len(keys) - 1)
+        new = new[keys[at] != new]
+        if len(extra):
+            at = np.minimum(np.searchsorted(extra, new), len(extra) - 1)
+            new = new[extra[at] != new]
+        extra = np.sort(np.concatenate([extra, new]))
+        need -= np.bincount(new // n_items, minlength=n_users)
+        attempt += 1
+    keys = np.concatenate([keys, extra])
+    keys = keys[rng.permutation(len(keys))]
+    return (keys // n_items).astype(np.int32), (keys % n_items).astype(np.int32)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2's hash-based unique is far slower on 25M int64 keys)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
+def write_synthetic(path: str | Path, preset: str = "ml-25m", seed: int = 0) -> Path:
+    """Write a preset to Parquet (or CSV, by suffix) atomically; refuses to overwrite."""
+    path = Path(path)
+    if path.exists():
+        raise DataError(f"{path} already exists; choose another file")
+    if preset not in PRESETS:
+        raise DataError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    frame = synthetic_ratings(preset, seed=seed)
+    partial = path.with_name(f".{path.name}.partial")
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(partial, index=False)
+    else:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial)
+    partial.replace(path)
+    return path
