@@ -330,3 +330,30 @@ def test_evaluate_with_ranking(model_dir, ratings_csv):
     assert {"precision@5", "recall@5", "ndcg@5", "map@5", "hit_rate@5", "coverage@5"} <= set(
         ranking
     )
+
+
+def test_synth_then_train_with_the_fused_engine(tmp_path):
+    data = tmp_path / "synthetic.parquet"
+    made = runner.invoke(app, ["synth", "--preset", "ml-100k", "--out", str(data), "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["path"] == str(data)
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--engine",
+            "fused",
+            "--threads",
+            "1",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "m"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["config"]["engine"] == "fused" and report["valid_rmse"] < 1.2

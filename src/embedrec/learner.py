@@ -7,12 +7,13 @@ baseline used for cold pairs, runs an engine with a validation hook that scores 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.errors import ModelError
-from embedrec.models import build_model
+from embedrec.models import DotProductBias, build_model
 from embedrec.models.baseline import BiasBaseline
 from embedrec.recommender import Recommender
 from embedrec.training import fused_engine
@@ -64,8 +65,14 @@ def train(
     scale = train_set.rating_scale
     torch.manual_seed(config.seed)
     model = build_model(
-        config.model, train_set.n_users, train_set.n_items, **config.model_config(scale)
+        config.model,
+        train_set.n_users,
+        train_set.n_items,
+        **config.model_config(scale or train_set.observed_range),
     )
+    if isinstance(model, DotProductBias) and model.y_range is None:
+        with torch.no_grad():  # a linear output starts at the mean rating, not at 0
+            model.item_bias.weight += float(train_set.ratings.mean(dtype=np.float64))
     rec = Recommender(
         model=model,
         user_map=train_set.user_map,

@@ -30,6 +30,7 @@ from embedrec.cli.common import (
     load_data_split,
     out,
 )
+from embedrec.data.synthetic import write_synthetic
 from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.learner import train as train_model
 from embedrec.recommender import Recommender
@@ -84,7 +85,16 @@ def train(
     device: Annotated[
         Optional[str], typer.Option("--device", help="auto, cpu, cuda or mps [default: auto].")
     ] = None,
-    engine: Annotated[Optional[str], typer.Option("--engine", help="auto or torch.")] = None,
+    engine: Annotated[
+        Optional[str],
+        typer.Option(
+            "--engine",
+            help="auto (fused for dot/dot-bias on the CPU, else torch), torch or fused.",
+        ),
+    ] = None,
+    threads: Annotated[
+        Optional[int], typer.Option("--threads", help="Fused engine threads [default: all].")
+    ] = None,
     config_file: Annotated[
         Optional[Path],
         typer.Option("--config", help="JSON training config; typed options override it."),
@@ -112,6 +122,7 @@ def train(
         seed=seed,
         device=device,
         engine=engine,
+        threads=threads,
     )
     if no_y_range:
         config = config.replace(y_range=None)
@@ -298,3 +309,24 @@ def lr_find(
         f"\nplot saved to {plot}",
         highlight=False,
     )
+
+
+@app.command()
+@handle_errors
+def synth(
+    output: Annotated[Path, typer.Option("--out", help="File to write (.parquet or .csv).")],
+    preset: Annotated[
+        str, typer.Option("--preset", help="ml-100k, ml-1m, ml-10m, ml-20m or ml-25m.")
+    ] = "ml-25m",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOut = False,
+):
+    """Write synthetic ratings shaped like a MovieLens release (known low-rank model, Zipf-like
+    item popularity, long-tailed user activity), for scale tests."""
+    started = time.perf_counter()
+    path = write_synthetic(output, preset, seed=seed)
+    seconds = time.perf_counter() - started
+    if as_json:
+        emit(True, {"path": str(path), "preset": preset, "seconds": seconds})
+    else:
+        out.print(f"wrote {preset}-shaped ratings to {path} in {seconds:.1f} s")

@@ -51,7 +51,7 @@ def synthetic_ratings(
     Distinct (user, item) pairs; user and item ids start at 1 in random order of popularity.
     """
     spec = PRESETS[preset] if isinstance(preset, str) else preset
-    if spec.n_ratings > spec.n_users * (spec.n_items // 8 - MIN_PER_USER) // 2:
+    if spec.n_ratings > spec.n_users * _most_per_user(spec) // 2:
         raise DataError("too many ratings for that many users and items")
     rng = np.random.default_rng(seed)
     counts = _user_activity(spec, rng)
@@ -93,7 +93,7 @@ def _user_activity(spec: Preset, rng: np.random.Generator) -> np.ndarray:
     minimum = min(MIN_PER_USER, spec.n_ratings // spec.n_users)
     extra = rng.lognormal(0.0, 1.3, spec.n_users)
     budget = spec.n_ratings - minimum * spec.n_users
-    cap = spec.n_items // 8 - minimum
+    cap = _most_per_user(spec) - minimum
     counts = np.minimum(np.floor(extra / extra.sum() * budget), cap).astype(np.int64)
     short = budget - counts.sum()
     while short > 0:  # hand out what rounding and the cap left, to users below the cap
@@ -104,10 +104,16 @@ def _user_activity(spec: Preset, rng: np.random.Generator) -> np.ndarray:
     return counts + minimum
 
 
+def _most_per_user(spec: Preset) -> int:
+    """The most ratings one user gets: half the catalogue for small sets, an eighth for large
+    ones (where it keeps the redraws of duplicate pairs cheap)."""
+    return spec.n_items // 2 if spec.n_items < 20_000 else spec.n_items // 8
+
+
 def _distinct_pairs(counts, popularity, n_items, rng) -> tuple[np.ndarray, np.ndarray]:
     """Items for each user drawn by popularity, without repeats: one big draw, duplicates
     dropped, then small redraws of only what is missing (uniform after a few rounds, where
-    collisions are rare because no user rates more than 1/8 of the items)."""
+    collisions are rare because heavy users are capped, see `_most_per_user`)."""
     n_users = len(counts)
 
     def draw(need, by_popularity):

@@ -15,7 +15,8 @@ class TrainConfig:
     """Defaults are the fastai chapter's recipe for `DotProductBias`.
 
     `y_range="auto"` becomes (0, 1.1 * max rating) for ratings on a positive scale, fastai's
-    (0, 5.5) for MovieLens; None turns the sigmoid off.
+    (0, 5.5) for MovieLens (the declared rating scale, else the range seen in training);
+    None turns the sigmoid off.
     """
 
     model: str = "dot-bias"

@@ -93,7 +93,7 @@ def lr_find(
         config.model,
         ratings.n_users,
         ratings.n_items,
-        **config.model_config(ratings.rating_scale),
+        **config.model_config(ratings.rating_scale or ratings.observed_range),
     ).to(device)
     model.train()
     u, i, r = as_tensors(ratings.users, ratings.items, ratings.ratings, device)
