@@ -90,11 +90,13 @@ def torch_epoch(ratings, bs: int) -> float:
 def child_peak_rss(data: Path) -> tuple[float, float]:
     """Peak RSS (GiB) and wall time of a fresh process that loads the data and trains one
     fused epoch."""
+    # VmHWM, not ru_maxrss: on Linux a forked child inherits its parent's ru_maxrss
     code = (
-        "import embedrec,resource,time;t=time.time();"
+        "import embedrec,time;t=time.time();"
         f"r=embedrec.load_ratings({str(data)!r});"
         f"embedrec.train(r,epochs=1,n_factors={K},engine='fused');"
-        "print(time.time()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "hwm=open('/proc/self/status').read().split('VmHWM:')[1].split()[0];"
+        "print(time.time()-t, hwm)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

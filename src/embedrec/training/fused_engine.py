@@ -76,9 +76,10 @@ class BlockLayout:
         self.key_offsets, rows = kernels.counting_layout(
             users, items, user_rank, item_group, n_users, grid, order
         )
+        del order  # 25M-row temporaries go as soon as they are used: peak memory matters here
         self.users = users[rows]
         self.items = items[rows]
-        self.ratings = ratings[rows].astype(np.float32)
+        self.ratings = ratings[rows].astype(np.float32, copy=False)
         del rows
         # key_perm[ig * n_users + r]: the user rank visited r-th in item group ig's blocks;
         # reshuffled within each block every epoch
