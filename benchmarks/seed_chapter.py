@@ -1,8 +1,9 @@
 """The fastai chapter's table on MovieLens 100k, with the chapter's recipe.
 
-Random 20% validation (seed 42), batch 64, 5 epochs of one-cycle at lr 5e-3, 50 factors, on the PyTorch engine (Adam, as fastai); prints
-valid MSE (the loss fastai reports as valid_loss), valid RMSE (clipped to 1..5) and seconds per
-model next to fastai's figures, as a Markdown table for BENCHMARKS.md.
+Random 20% validation (seed 42), batch 64, 5 epochs of one-cycle at lr 5e-3, 50 factors, on
+the PyTorch engine (Adam, as fastai); prints valid MSE (the loss fastai reports as
+valid_loss), valid RMSE (clipped to 1..5) and seconds per model next to fastai's figures, as a
+Markdown table for BENCHMARKS.md.
 
     python benchmarks/seed_chapter.py [--data PATH_OR_NAME]
 """
