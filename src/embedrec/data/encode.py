@@ -32,22 +32,29 @@ def encode_ids(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _duplicates_keep_last(users, items, n_users, n_items):
-    # stable counting sort by user, then one sweep per user from the end with a marker per item
-    counts = np.zeros(n_users + 1, dtype=np.int64)
+def _order_by_user(users, n_users):
+    """Stable counting sort: rows of user u are order[indptr[u]:indptr[u + 1]], in file order."""
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
     for u in users:
-        counts[u + 1] += 1
+        indptr[u + 1] += 1
     for u in range(n_users):
-        counts[u + 1] += counts[u]
-    fill = counts[:-1].copy()
+        indptr[u + 1] += indptr[u]
+    fill = indptr[:-1].copy()
     order = np.empty(len(users), dtype=np.int64)
     for row in range(len(users)):
         order[fill[users[row]]] = row
         fill[users[row]] += 1
+    return indptr, order
+
+
+@numba.njit(cache=True)
+def _duplicates_keep_last(users, items, n_users, n_items):
+    # one sweep per user from its last row back, with a marker per item
+    indptr, order = _order_by_user(users, n_users)
     marker = np.full(n_items, -1, dtype=np.int64)
     drop = np.zeros(len(users), dtype=np.bool_)
     for u in range(n_users):
-        for j in range(counts[u + 1] - 1, counts[u] - 1, -1):
+        for j in range(indptr[u + 1] - 1, indptr[u] - 1, -1):
             row = order[j]
             if marker[items[row]] == u:
                 drop[row] = True
@@ -61,21 +68,8 @@ def duplicate_rows(users: np.ndarray, items: np.ndarray, n_users: int, n_items: 
     return _duplicates_keep_last(users, items, n_users, n_items)
 
 
-@numba.njit(cache=True)
-def _group_by_user(users, items, n_users):
-    indptr = np.zeros(n_users + 1, dtype=np.int64)
-    for u in users:
-        indptr[u + 1] += 1
-    for u in range(n_users):
-        indptr[u + 1] += indptr[u]
-    fill = indptr[:-1].copy()
-    grouped = np.empty(len(items), dtype=np.int32)
-    for row in range(len(users)):
-        grouped[fill[users[row]]] = items[row]
-        fill[users[row]] += 1
-    return indptr, grouped
-
-
 def group_by_user(users: np.ndarray, items: np.ndarray, n_users: int):
-    """(indptr, items) in CSR form by a stable counting sort: O(n), no index array."""
-    return _group_by_user(users, items, n_users)
+    """(indptr, items) in CSR form: user u rated items[indptr[u]:indptr[u + 1]], in file order.
+    A counting sort, O(n)."""
+    indptr, order = _order_by_user(users, n_users)
+    return indptr, items[order]
