@@ -31,6 +31,7 @@ from embedrec.cli.common import (
     out,
 )
 from embedrec.data.synthetic import write_synthetic
+from embedrec.evaluation.protocols import PROTOCOL_HELP, run_protocol
 from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.learner import train as train_model
 from embedrec.recommender import Recommender
@@ -330,3 +331,53 @@ def synth(
         emit(True, {"path": str(path), "preset": preset, "seconds": seconds})
     else:
         out.print(f"wrote {preset}-shaped ratings to {path} in {seconds:.1f} s")
+
+
+@app.command()
+@handle_errors
+def benchmark(
+    protocol: Annotated[
+        str, typer.Option("--protocol", help=f"One of: {PROTOCOL_HELP}.")
+    ] = "ml100k-5fold",
+    data: Data = "movielens-100k",
+    data_dir: DataDir = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="dot, dot-bias or nn.")] = None,
+    factors: Annotated[Optional[int], typer.Option("--factors")] = None,
+    layers: Annotated[Optional[str], typer.Option("--layers")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr")] = None,
+    wd: Annotated[Optional[float], typer.Option("--wd")] = None,
+    bs: Annotated[Optional[int], typer.Option("--bs")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine")] = None,
+    seed: Seed = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config")] = None,
+    as_json: JsonOut = False,
+):
+    """Train and evaluate on every split of a named protocol: RMSE/MAE per fold, mean, spread."""
+    config = build_config(
+        config_file,
+        model=model,
+        n_factors=factors,
+        layers=layers,
+        epochs=epochs,
+        lr=lr,
+        wd=wd,
+        bs=bs,
+        engine=engine,
+        seed=seed,
+    )
+    result = run_protocol(protocol, data, config, data_dir=data_dir)
+    if as_json:
+        emit(True, result)
+        return
+    for fold in result["folds"]:
+        out.print(
+            f"{fold['split']:>16}  RMSE {fold['rmse']:.4f}  MAE {fold['mae']:.4f}  "
+            f"{fold['seconds']:.1f} s",
+            highlight=False,
+        )
+    out.print(
+        f"{protocol}: RMSE {result['rmse_mean']:.4f} +- {result['rmse_std']:.4f}, "
+        f"MAE {result['mae_mean']:.4f} ({result['seconds']:.1f} s)",
+        highlight=False,
+    )

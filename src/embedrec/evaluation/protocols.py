@@ -1,0 +1,92 @@
+"""Named, reproducible evaluation protocols: the splits papers and peer libraries report on.
+
+- `ml100k-u1`: MovieLens 100k's canonical u1.base / u1.test;
+- `ml100k-5fold`: u1..u5 (the five canonical folds), mean and spread;
+- `ml100k-random20`: the fastai chapter's seeded random 20% (seed 42);
+- for any data set: `random:PCT[:SEED]`, `kfold:K[:SEED]` (all K folds), `temporal:N|FRAC`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedrec.data import load_movielens_fold, load_ratings
+from embedrec.data.splits import Split, kfold_splits, split_from_spec
+from embedrec.errors import DataError
+from embedrec.learner import train
+from embedrec.training.config import TrainConfig
+
+NAMED = {
+    "ml100k-u1": ["u1"],
+    "ml100k-5fold": ["u1", "u2", "u3", "u4", "u5"],
+    "ml100k-random20": None,
+}
+PROTOCOL_HELP = (
+    "ml100k-u1, ml100k-5fold, ml100k-random20, random:PCT[:SEED], kfold:K[:SEED], "
+    "temporal:N or temporal:FRAC"
+)
+
+
+def protocol_splits(
+    protocol: str, data: str | Path | pd.DataFrame = "movielens-100k", data_dir=None
+) -> list[Split]:
+    """The train/test splits a protocol evaluates on, in order."""
+    if protocol in NAMED:
+        folds = NAMED[protocol]
+        if folds is None:
+            return [split_from_spec(load_ratings(data, data_dir=data_dir), "random:0.2:42")]
+        return [load_movielens_fold(data, fold, data_dir=data_dir) for fold in folds]
+    kind, *args = protocol.split(":")
+    ratings = load_ratings(data, data_dir=data_dir)
+    if kind == "kfold":
+        try:
+            k = int(args[0])
+            seed = int(args[1]) if len(args) > 1 else 42
+        except (IndexError, ValueError):
+            raise DataError(f"protocol {protocol!r}: use kfold:K[:SEED]") from None
+        return kfold_splits(ratings, k, seed)
+    if kind in ("random", "temporal"):
+        return [split_from_spec(ratings, protocol)]
+    raise DataError(f"unknown protocol {protocol!r}; use {PROTOCOL_HELP}")
+
+
+def run_protocol(
+    protocol: str,
+    data: str | Path | pd.DataFrame = "movielens-100k",
+    config: TrainConfig | None = None,
+    *,
+    data_dir=None,
+    progress=False,
+    **overrides,
+) -> dict:
+    """Train and evaluate on every split of the protocol: per-fold RMSE, MAE and seconds, and
+    their mean and (population) standard deviation."""
+    folds = []
+    for split in protocol_splits(protocol, data, data_dir):
+        start = time.perf_counter()
+        rec = train(split, config, progress=progress, **overrides)
+        metrics = rec.evaluate(split.valid)
+        folds.append(
+            {
+                "split": split.name,
+                "rmse": metrics["rmse"],
+                "mae": metrics["mae"],
+                "n_cold": metrics["n_cold"],
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    rmse = np.array([f["rmse"] for f in folds])
+    mae = np.array([f["mae"] for f in folds])
+    return {
+        "protocol": protocol,
+        "rmse_mean": float(rmse.mean()),
+        "rmse_std": float(rmse.std()),
+        "mae_mean": float(mae.mean()),
+        "mae_std": float(mae.std()),
+        "seconds": float(sum(f["seconds"] for f in folds)),
+        "folds": folds,
+    }

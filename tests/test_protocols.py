@@ -1,0 +1,41 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from embedrec import DataError
+from embedrec.cli import app
+from embedrec.evaluation.protocols import protocol_splits, run_protocol
+from tests.conftest import low_rank_frame
+
+
+def test_kfold_protocol_covers_every_rating_once():
+    frame = low_rank_frame(n_users=30, n_items=20, seed=2)
+    splits = protocol_splits("kfold:4:1", frame)
+    assert len(splits) == 4
+    assert sum(len(s.valid) for s in splits) == len(frame)
+
+
+def test_run_protocol_reports_folds_mean_and_spread():
+    frame = low_rank_frame(n_users=30, n_items=20, seed=2)
+    result = run_protocol("kfold:3", frame, epochs=2)
+    rmses = [f["rmse"] for f in result["folds"]]
+    assert len(rmses) == 3
+    assert result["rmse_mean"] == pytest.approx(sum(rmses) / 3)
+    assert result["rmse_std"] >= 0 and result["mae_mean"] > 0
+
+
+def test_unknown_protocol():
+    with pytest.raises(DataError, match="unknown protocol"):
+        protocol_splits("ml100k-u9", low_rank_frame())
+
+
+@pytest.mark.slow
+def test_ml100k_5fold_from_the_cli(ml100k_dir, monkeypatch):
+    monkeypatch.setenv("EMBEDREC_DATA", str(ml100k_dir.parent))
+    result = CliRunner().invoke(app, ["benchmark", "--protocol", "ml100k-5fold", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [f["split"] for f in report["folds"]] == [f"ml100k-u{i}" for i in range(1, 6)]
+    assert {"rmse_mean", "rmse_std", "mae_mean"} <= set(report)
+    assert report["rmse_mean"] < 0.93
