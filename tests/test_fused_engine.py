@@ -29,7 +29,7 @@ def test_same_result_on_one_and_two_threads(split):
     before = numba.get_num_threads()
     one = train(split, engine="fused", epochs=3, threads=1)
     two = train(split, engine="fused", epochs=3, threads=min(2, numba.config.NUMBA_NUM_THREADS))
-    numba.set_num_threads(before)
+    assert numba.get_num_threads() == before  # training leaves the global setting alone
     users, items = split.valid.users, split.valid.items
     # blocks of a stratum share no user and no item: no races, so no dependence on threads
     assert np.array_equal(one.predict_indices(users, items), two.predict_indices(users, items))

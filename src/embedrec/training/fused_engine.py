@@ -126,6 +126,7 @@ def fit_fused(
         raise TypeError(f"the fused engine trains DotProduct models, not {type(model).__name__}")
     reporter = reporter or Reporter()
     model.cpu()
+    threads_before = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)
     users = np.ascontiguousarray(users, dtype=np.int32)
@@ -146,7 +147,7 @@ def fit_fused(
     n = len(ratings)
     steps_per_epoch = grid * SUB_STAGES
     lrs, _ = make_schedule(schedule, epochs * steps_per_epoch, lr)
-    # virtual batch steps taken in each sub-stage, for the lazy weight decay
+    # ratings per stratum, to count virtual batch steps for the lazy weight decay
     stratum_sizes = np.array(
         [
             sum(layout.block_sizes[((ug + s) % grid) * grid + ug] for ug in range(grid))
@@ -172,9 +173,8 @@ def fit_fused(
             for stratum in range(grid):
                 first = epoch * steps_per_epoch + stratum * SUB_STAGES
                 stage_lrs = lrs[first : first + SUB_STAGES]
-                virtual = stratum_sizes[stratum] / SUB_STAGES / bs
-                marks = clock + np.cumsum(stage_lrs * virtual)
-                clock = float(marks[-1])
+                # the decay clock advances by lr per virtual batch step (bs ratings)
+                clock += float(stage_lrs.sum()) * stratum_sizes[stratum] / SUB_STAGES / bs
                 kernels.sgd_stratum(
                     stratum,
                     SUB_STAGES,
@@ -200,7 +200,7 @@ def fit_fused(
                     user_stamp,
                     item_stamp,
                     stage_lrs * LR_SCALE,
-                    marks,
+                    clock,
                     wd,
                     low,
                     high,
@@ -221,4 +221,5 @@ def fit_fused(
             reporter.end_epoch(stats)
     finally:
         reporter.close()
+        numba.set_num_threads(threads_before)
     return history

@@ -89,7 +89,7 @@ def sgd_stratum(
     user_stamp,
     item_stamp,
     lrs,
-    decay_marks,
+    now,
     wd,
     low,
     high,
@@ -107,9 +107,8 @@ def sgd_stratum(
     has_bias = user_b.shape[0] > 0
     zero, one, two = np.float32(0.0), np.float32(1.0), np.float32(2.0)
     span, low32 = np.float32(high - low), np.float32(low)
-    # Decay is brought up to the end of the stratum at a row's first touch in it: once per row
-    # per stratum (per sub-stage would cost an exp and a row scaling per item every slice).
-    now = decay_marks[-1]
+    # `now` is the decay clock at the end of this stratum; a row is decayed up to it at its first
+    # touch in the stratum (per sub-stage would cost an exp and a row scaling every slice).
     for s in range(sub_stages):
         lr = lrs[s]
         for ug in prange(grid):
