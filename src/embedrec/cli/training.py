@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.table import Table
 
 from embedrec.cli.common import (
     Data,
@@ -36,6 +37,7 @@ from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.learner import train as train_model
 from embedrec.recommender import Recommender
 from embedrec.training.lr_find import lr_find as run_lr_find
+from embedrec.tuning import tune as run_tune
 
 
 @app.command()
@@ -379,5 +381,74 @@ def benchmark(
     out.print(
         f"{protocol}: RMSE {result['rmse_mean']:.4f} +- {result['rmse_std']:.4f}, "
         f"MAE {result['mae_mean']:.4f} ({result['seconds']:.1f} s)",
+        highlight=False,
+    )
+
+
+@app.command()
+@handle_errors
+def tune(
+    output: Annotated[Path, typer.Option("--out", help="Where to save the best config (JSON).")],
+    data: Data = "movielens-100k",
+    data_dir: DataDir = None,
+    user_col: UserCol = None,
+    item_col: ItemCol = None,
+    rating_col: RatingCol = None,
+    timestamp_col: TimeCol = None,
+    title_col: TitleCol = None,
+    sep: Sep = None,
+    rating_scale: Scale = None,
+    valid_pct: ValidPct = 0.2,
+    split: SplitOpt = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="dot, dot-bias or nn.")] = None,
+    engine: Annotated[Optional[str], typer.Option("--engine")] = None,
+    trials: Annotated[int, typer.Option("--trials", help="Settings to try.")] = 50,
+    seed: Seed = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config")] = None,
+    as_json: JsonOut = False,
+):
+    """Search hyper-parameters (optuna) on 10% carved from the training side only; save the
+    best as a config for `train --config`, and report it once on the split's test side."""
+    if output.exists():
+        raise typer.BadParameter(f"{output} already exists", param_hint="--out")
+    config = build_config(config_file, model=model, engine=engine, seed=seed)
+    the_split = load_data_split(
+        data,
+        split,
+        valid_pct,
+        config.seed,
+        data_dir,
+        user_col,
+        item_col,
+        rating_col,
+        timestamp_col,
+        title_col,
+        sep,
+        rating_scale,
+    )
+    result = run_tune(the_split, config, trials=trials, seed=config.seed, progress=not as_json)
+    result.save(output)
+    if as_json:
+        emit(
+            True,
+            {
+                "best": result.best.to_dict(),
+                "best_valid_rmse": result.best_valid_rmse,
+                "test_rmse": result.test_rmse,
+                "trials": result.trials,
+                "config": str(output),
+            },
+        )
+        return
+    ranked = sorted(result.trials, key=lambda t: t["valid_rmse"])[:5]
+    table = Table(title=f"best of {trials} trials (valid = 10% of {the_split.name} training)")
+    for column in ranked[0]:
+        table.add_column(column, justify="right")
+    for trial in ranked:
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in trial.values()])
+    out.print(table)
+    out.print(
+        f"best valid RMSE {result.best_valid_rmse:.4f}; retrained on all of the training "
+        f"side: test RMSE {result.test_rmse:.4f}; config saved to {output}",
         highlight=False,
     )
