@@ -19,10 +19,11 @@ from embedrec.recommender import Recommender
 from embedrec.training import fused_engine
 from embedrec.training.config import TrainConfig
 from embedrec.training.device import resolve_device
+from embedrec.training.gibbs import fit_gibbs
 from embedrec.training.progress import Reporter, RichReporter
 from embedrec.training.torch_engine import fit_torch
 
-ENGINES = ("auto", "torch", "fused")
+ENGINES = ("auto", "torch", "fused", "gibbs")
 
 
 def choose_engine(config: TrainConfig, model) -> str:
@@ -64,8 +65,11 @@ def train(
         raise ModelError("no training ratings")
     scale = train_set.rating_scale
     torch.manual_seed(config.seed)
+    bayesian = config.model == "bmf"
+    if bayesian and config.engine not in ("auto", "gibbs"):
+        raise ModelError("the bmf model is trained by Gibbs sampling: use engine='auto'")
     model = build_model(
-        config.model,
+        "dot-bias" if bayesian else config.model,  # bmf: replaced by the posterior mean below
         train_set.n_users,
         train_set.n_items,
         **config.model_config(scale or train_set.observed_range),
@@ -94,7 +98,8 @@ def train(
     validate = None
     if valid_set is not None and len(valid_set):
 
-        def validate(_model):
+        def validate(model):
+            rec.model = model  # the same object for the gradient engines; new for Gibbs
             metrics = rec.evaluate(valid_set)
             return metrics["loss"], metrics["rmse"]
 
@@ -111,9 +116,22 @@ def train(
         validate=validate,
         reporter=reporter,
     )
-    rec.engine = choose_engine(config, model)
+    rec.engine = "gibbs" if bayesian else choose_engine(config, model)
     users, items, ratings = train_set.users, train_set.items, train_set.ratings
-    if rec.engine == "fused":
+    if rec.engine == "gibbs":
+        rec.model, rec.history = fit_gibbs(
+            users,
+            items,
+            ratings,
+            train_set.n_users,
+            train_set.n_items,
+            rank=config.n_factors,
+            sweeps=config.epochs,
+            seed=config.seed,
+            validate=validate,
+            reporter=reporter,
+        )
+    elif rec.engine == "fused":
         rec.history = fused_engine.fit_fused(
             model, users, items, ratings, threads=config.threads, **common
         )

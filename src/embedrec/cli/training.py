@@ -56,7 +56,11 @@ def train(
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
     model: Annotated[
-        Optional[str], typer.Option("--model", help="dot, dot-bias or nn [default: dot-bias].")
+        Optional[str],
+        typer.Option(
+            "--model",
+            help="dot, dot-bias, nn or bmf (Bayesian, Gibbs: --epochs = sweeps) [default: dot-bias].",
+        ),
     ] = None,
     factors: Annotated[
         Optional[int],
@@ -263,7 +267,9 @@ def lr_find(
     rating_scale: Scale = None,
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="dot, dot-bias or nn.")] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", help="dot, dot-bias, nn or bmf.")
+    ] = None,
     factors: Annotated[Optional[int], typer.Option("--factors")] = None,
     layers: Annotated[Optional[str], typer.Option("--layers")] = None,
     wd: Annotated[Optional[float], typer.Option("--wd")] = None,
@@ -343,7 +349,9 @@ def benchmark(
     ] = "ml100k-5fold",
     data: Data = "movielens-100k",
     data_dir: DataDir = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="dot, dot-bias or nn.")] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", help="dot, dot-bias, nn or bmf.")
+    ] = None,
     factors: Annotated[Optional[int], typer.Option("--factors")] = None,
     layers: Annotated[Optional[str], typer.Option("--layers")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs")] = None,
@@ -400,7 +408,9 @@ def tune(
     rating_scale: Scale = None,
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
-    model: Annotated[Optional[str], typer.Option("--model", help="dot, dot-bias or nn.")] = None,
+    model: Annotated[
+        Optional[str], typer.Option("--model", help="dot, dot-bias, nn or bmf.")
+    ] = None,
     engine: Annotated[Optional[str], typer.Option("--engine")] = None,
     trials: Annotated[int, typer.Option("--trials", help="Settings to try.")] = 50,
     seed: Seed = None,

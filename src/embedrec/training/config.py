@@ -68,6 +68,8 @@ class TrainConfig:
         y_range = self.resolved_y_range(scale)
         if self.model == "nn":
             return {"layers": list(self.layers), "dropout": self.dropout, "y_range": y_range}
+        if self.model == "bmf":  # the posterior mean is linear in its samples: no sigmoid
+            return {"n_factors": self.n_factors, "y_range": None}
         return {"n_factors": self.n_factors, "y_range": y_range}
 
     def to_dict(self) -> dict:
