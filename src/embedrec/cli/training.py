@@ -59,7 +59,7 @@ def train(
         Optional[str],
         typer.Option(
             "--model",
-            help="dot, dot-bias, nn or bmf (Bayesian, Gibbs: --epochs = sweeps) [default: dot-bias].",
+            help="dot, dot-bias, nn or bmf (Gibbs; --epochs = sweeps) [default: dot-bias].",
         ),
     ] = None,
     factors: Annotated[
