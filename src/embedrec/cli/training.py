@@ -208,9 +208,11 @@ def evaluate(
     ] = 4.0,
     as_json: JsonOut = False,
 ):
-    """RMSE and MAE of a saved model on the validation side of a split (the same defaults as
-    train, so the same flags give the split the model was validated on); with --ranking, the
-    top-k metrics too, the user's training items excluded from the candidates."""
+    """RMSE and MAE of a saved model on a split's validation side (--ranking: top-k too).
+
+    The split options default as in train, so the same flags give the split the model was
+    validated on; ranking metrics leave each user's training items out of the candidates.
+    """
     rec = Recommender.load(model_dir)
     the_split = load_data_split(
         data,
@@ -330,8 +332,10 @@ def synth(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     as_json: JsonOut = False,
 ):
-    """Write synthetic ratings shaped like a MovieLens release (known low-rank model, Zipf-like
-    item popularity, long-tailed user activity), for scale tests."""
+    """Write synthetic ratings shaped like a MovieLens release, for scale tests.
+
+    A known low-rank model, Zipf-like item popularity, long-tailed user activity.
+    """
     started = time.perf_counter()
     path = write_synthetic(output, preset, seed=seed)
     seconds = time.perf_counter() - started
@@ -417,8 +421,11 @@ def tune(
     config_file: Annotated[Optional[Path], typer.Option("--config")] = None,
     as_json: JsonOut = False,
 ):
-    """Search hyper-parameters (optuna) on 10% carved from the training side only; save the
-    best as a config for `train --config`, and report it once on the split's test side."""
+    """Search hyper-parameters with optuna; save the best as a config for train --config.
+
+    The search scores on 10% carved from the training side only; the best settings are then
+    retrained on the whole training side and reported once on the split's test side.
+    """
     if output.exists():
         raise typer.BadParameter(f"{output} already exists", param_hint="--out")
     config = build_config(config_file, model=model, engine=engine, seed=seed)
