@@ -175,9 +175,4 @@ def sgd_stratum(
 def flush_decay(weights, bias, stamps, now, wd):
     """Bring every row's lazy weight decay up to `now` (before validation or saving)."""
     for row in prange(weights.shape[0]):
-        factor = math.exp(-wd * (now - stamps[row]))
-        for f in range(weights.shape[1]):
-            weights[row, f] *= factor
-        if bias.shape[0] > 0:
-            bias[row] *= factor
-        stamps[row] = now
+        _decay(row, weights, stamps, bias, now, wd)
