@@ -85,34 +85,24 @@ def handle_errors(command):
     return wrapper
 
 
-def load_data_split(
-    data,
-    split,
-    valid_pct,
-    seed,
-    data_dir,
-    user_col,
-    item_col,
-    rating_col,
-    timestamp_col,
-    title_col,
-    sep,
-    rating_scale,
-):
-    return load_split(
-        data,
-        split,
-        valid_pct=valid_pct,
-        seed=seed,
-        data_dir=data_dir,
-        user_col=user_col,
-        item_col=item_col,
-        rating_col=rating_col,
-        timestamp_col=timestamp_col,
-        title_col=title_col,
-        sep=sep,
-        rating_scale=rating_scale,
-    )
+DATA_OPTIONS = (
+    "data_dir",
+    "user_col",
+    "item_col",
+    "rating_col",
+    "timestamp_col",
+    "title_col",
+    "sep",
+    "rating_scale",
+    "valid_pct",
+)
+
+
+def load_data_split(options: dict, seed: int):
+    """The split a command's shared data options describe; `options` is the command's
+    `locals()`, so every command reads --data, --split and the column flags the same way."""
+    picked = {name: options[name] for name in DATA_OPTIONS}
+    return load_split(options["data"], options["split"], seed=seed, **picked)
 
 
 def build_config(config_file, **options) -> TrainConfig:

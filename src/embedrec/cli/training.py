@@ -134,20 +134,7 @@ def train(
     if no_y_range:
         config = config.replace(y_range=None)
     started = time.perf_counter()
-    the_split = load_data_split(
-        data,
-        split,
-        valid_pct,
-        config.seed,
-        data_dir,
-        user_col,
-        item_col,
-        rating_col,
-        timestamp_col,
-        title_col,
-        sep,
-        rating_scale,
-    )
+    the_split = load_data_split(locals(), config.seed)
     for note in the_split.train.notes:
         err.print(f"note: {note}", highlight=False)
     if not as_json:
@@ -214,20 +201,7 @@ def evaluate(
     validated on; ranking metrics leave each user's training items out of the candidates.
     """
     rec = Recommender.load(model_dir)
-    the_split = load_data_split(
-        data,
-        split,
-        valid_pct,
-        42 if seed is None else seed,
-        data_dir,
-        user_col,
-        item_col,
-        rating_col,
-        timestamp_col,
-        title_col,
-        sep,
-        rating_scale,
-    )
+    the_split = load_data_split(locals(), 42 if seed is None else seed)
     valid, unknown = rec.encode(the_split.valid)
     metrics = rec.evaluate(valid)
     metrics.update(split=the_split.name, n_unknown=unknown)
@@ -287,20 +261,7 @@ def lr_find(
     config = build_config(
         config_file, model=model, n_factors=factors, layers=layers, wd=wd, bs=bs, seed=seed
     )
-    the_split = load_data_split(
-        data,
-        split,
-        valid_pct,
-        config.seed,
-        data_dir,
-        user_col,
-        item_col,
-        rating_col,
-        timestamp_col,
-        title_col,
-        sep,
-        rating_scale,
-    )
+    the_split = load_data_split(locals(), config.seed)
     result = run_lr_find(the_split.train, config)
     result.plot(plot)
     if as_json:
@@ -429,20 +390,7 @@ def tune(
     if output.exists():
         raise typer.BadParameter(f"{output} already exists", param_hint="--out")
     config = build_config(config_file, model=model, engine=engine, seed=seed)
-    the_split = load_data_split(
-        data,
-        split,
-        valid_pct,
-        config.seed,
-        data_dir,
-        user_col,
-        item_col,
-        rating_col,
-        timestamp_col,
-        title_col,
-        sep,
-        rating_scale,
-    )
+    the_split = load_data_split(locals(), config.seed)
     result = run_tune(the_split, config, trials=trials, seed=config.seed, progress=not as_json)
     result.save(output)
     if as_json:

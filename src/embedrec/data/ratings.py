@@ -44,10 +44,6 @@ class IdMap:
         head = ", ".join(map(repr, self.ids[:3].tolist()))
         return f"IdMap({len(self)} ids: {head}{', ...' if len(self) > 3 else ''})"
 
-    @property
-    def is_numeric(self) -> bool:
-        return np.issubdtype(self.ids.dtype, np.number)
-
     def indexer(self, raw_ids: Sequence | np.ndarray | pd.Series) -> np.ndarray:
         """Indices of `raw_ids`, -1 where an id is unknown (for callers that report unknowns)."""
         return self._index.get_indexer(pd.Index(_as_array(raw_ids))).astype(np.int64)
@@ -169,11 +165,6 @@ class Ratings:
         from embedrec.data.encode import group_by_user
 
         return group_by_user(self.users, self.items, self.n_users)
-
-    def title_of(self, item_index: int) -> str | None:
-        if self.titles is None:
-            return None
-        return self.titles[item_index] or None
 
     def to_frame(self, titles: bool = True) -> pd.DataFrame:
         """The ratings with raw ids (and titles), as a user would write them."""
