@@ -81,7 +81,7 @@ def test_train_prints_the_epoch_table(ratings_csv, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "train_loss" in result.output and "valid_rmse" in result.output
-    assert "saved dot-bias model" in result.output
+    assert "saved bmf model" in result.output
 
 
 def test_nn_model_options(ratings_csv, tmp_path):
@@ -219,8 +219,6 @@ def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
             "movielens-100k",
             "--split",
             "u1",
-            "--epochs",
-            "3",
             "--out",
             str(tmp_path / "m"),
             "--json",
@@ -229,7 +227,7 @@ def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["split"] == "ml100k-u1" and report["n_train"] == 80_000
-    assert report["valid_rmse"] < 0.96
+    assert report["valid_rmse"] <= 0.895  # issue 5's u1 target, with default settings
 
 
 @pytest.fixture
@@ -343,6 +341,8 @@ def test_synth_then_train_with_the_fused_engine(tmp_path):
             "train",
             "--data",
             str(data),
+            "--model",
+            "dot-bias",
             "--engine",
             "fused",
             "--threads",

@@ -27,18 +27,24 @@ def test_fused_learns_and_auto_picks_it_on_cpu(split, model):
 
 def test_same_result_on_one_and_two_threads(split):
     before = numba.get_num_threads()
-    one = train(split, engine="fused", epochs=3, threads=1)
-    two = train(split, engine="fused", epochs=3, threads=min(2, numba.config.NUMBA_NUM_THREADS))
+    one = train(split, model="dot-bias", engine="fused", epochs=3, threads=1)
+    two = train(
+        split,
+        model="dot-bias",
+        engine="fused",
+        epochs=3,
+        threads=min(2, numba.config.NUMBA_NUM_THREADS),
+    )
     assert numba.get_num_threads() == before  # training leaves the global setting alone
     users, items = split.valid.users, split.valid.items
     # blocks of a stratum share no user and no item: no races, so no dependence on threads
     assert np.array_equal(one.predict_indices(users, items), two.predict_indices(users, items))
-    again = train(split, engine="fused", epochs=3, threads=1)
+    again = train(split, model="dot-bias", engine="fused", epochs=3, threads=1)
     assert np.array_equal(one.predict_indices(users, items), again.predict_indices(users, items))
 
 
 def test_fused_models_save_and_load_like_any_other(split, tmp_path):
-    rec = train(split, engine="fused", epochs=2)
+    rec = train(split, model="dot-bias", engine="fused", epochs=2)
     rec.save(tmp_path / "m")
     loaded = Recommender.load(tmp_path / "m")
     users, items = split.valid.users, split.valid.items
@@ -70,6 +76,10 @@ def test_groups_balance_ratings():
 
 @pytest.mark.slow
 def test_chapter_recipe_fused_matches_torch(chapter_split):
-    fused = train(chapter_split, engine="fused").evaluate(chapter_split.valid)["rmse"]
-    torch_rmse = train(chapter_split, engine="torch").evaluate(chapter_split.valid)["rmse"]
+    fused = train(chapter_split, model="dot-bias", engine="fused").evaluate(chapter_split.valid)[
+        "rmse"
+    ]
+    torch_rmse = train(chapter_split, model="dot-bias", engine="torch").evaluate(
+        chapter_split.valid
+    )["rmse"]
     assert fused <= torch_rmse + 0.005

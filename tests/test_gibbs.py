@@ -1,10 +1,18 @@
-"""Bayesian MF by Gibbs sampling: learns, and its posterior mean is an ordinary model."""
+"""Bayesian MF by Gibbs sampling: the conditionals are the right ones, the bookkeeping of the
+implicit terms stays exact, it learns, and its posterior mean is an ordinary model."""
 
 import numpy as np
 import pytest
+import torch
 
 from embedrec import ModelError, Recommender, random_split, ratings_from_frame, train
-from embedrec.training.gibbs import posterior_mean_model
+from embedrec.training.gibbs import (
+    PosteriorMean,
+    _grouped,
+    _Noise,
+    _sample_implicit,
+    _sample_own,
+)
 from tests.conftest import low_rank_frame
 
 
@@ -14,9 +22,10 @@ def split():
     return random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
 
 
-def test_bmf_learns_and_reports_each_sweep(split):
-    rec = train(split, model="bmf", n_factors=4, epochs=40)
-    assert rec.engine == "gibbs" and len(rec.history) == 40
+def test_bmf_is_the_default_and_learns_and_reports(split):
+    rec = train(split, epochs=40)
+    assert rec.model_name == "bmf" and rec.engine == "gibbs" and len(rec.history) == 40
+    assert rec.config.n_factors == 10 and rec.config.implicit and rec.config.robust
     baseline = float(np.sqrt(np.mean((split.valid.ratings - split.train.ratings.mean()) ** 2)))
     assert rec.evaluate(split.valid)["rmse"] < 0.9 * baseline
     assert rec.history[-1].valid_rmse == pytest.approx(rec.evaluate(split.valid)["rmse"])
@@ -25,9 +34,11 @@ def test_bmf_learns_and_reports_each_sweep(split):
 def test_posterior_mean_is_the_average_of_sample_predictions():
     rng = np.random.default_rng(0)
     kept = [(rng.normal(size=(3, 5)), rng.normal(size=(4, 5))) for _ in range(7)]
-    model = posterior_mean_model(kept, mean=3.0)
-    import torch
-
+    average = PosteriorMean(3, 4, rank=4, slots=10, mean=3.0)
+    for u, i in kept:
+        average.add(u, i)
+    model = average.model()
+    assert model.n_factors == 7 * 4  # unfilled slots are not part of the model
     users, items = torch.tensor([0, 2, 1]), torch.tensor([3, 0, 1])
     got = model(users, items).detach().numpy()
     want = np.mean(
@@ -37,12 +48,106 @@ def test_posterior_mean_is_the_average_of_sample_predictions():
     assert np.allclose(got, want, atol=1e-4)
 
 
+def _state(seed=0, n_users=7, n_items=5, d=3):
+    """Random ratings and parameters for checking one Gibbs step against dense algebra."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_users, n_items)) < 0.7
+    users, items = (a.astype(np.int32) for a in np.nonzero(mask))
+    ratings = rng.normal(size=len(users))
+    precisions = rng.uniform(0.5, 2.0, len(users))
+    by_user = _grouped(users, items, ratings, n_users)
+    by_item = _grouped(items, users, ratings, n_items)
+    return rng, users, items, ratings, precisions, by_user, by_item
+
+
+def test_implicit_draw_matches_the_dense_conditional_and_keeps_bookkeeping_exact():
+    """With zero noise a draw is the conditional mean; after the pass the effective rows and
+    residual projections equal a recomputation from scratch."""
+    rng, users, items, ratings, prec_r, by_user, by_item = _state()
+    n_users, n_items, d = 7, 5, 3
+    item_rows = rng.normal(size=(n_items, d))  # the other side's effective rows
+    own = rng.normal(size=(n_users, d))
+    implicit = rng.normal(size=(n_items, d))  # Y_j
+    weight = 1 / np.sqrt(np.diff(by_user[0]).clip(1))
+    indptr, cols, targets, order = by_user
+
+    def implicit_sums(y):
+        return np.stack([weight[u] * y[cols[indptr[u] : indptr[u + 1]]].sum(0) for u in range(7)])
+
+    gram, proj = np.zeros((n_users, d, d)), np.zeros((n_users, d))
+    prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
+    alpha = 1.7
+    zero = np.zeros((n_users, d))
+    sums = implicit_sums(implicit)
+    _sample_own(
+        indptr, cols, targets, prec_r[order], item_rows, own, sums, gram, proj, prior, alpha, zero
+    )
+    effective = own + sums
+
+    # dense conditional of Y_0: rows (u, i) for every rating of a user who rated item 0
+    x = np.column_stack([np.ones(len(items)), item_rows[items, 1:]])
+    offset = item_rows[items, 0]
+    y_prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
+    owners = set(users[items == 0])
+    rows = np.isin(users, list(owners))
+    w = weight[users[rows]][:, None]
+    design = w * x[rows]
+    rest = effective[users[rows]] - w * implicit[0]
+    target = ratings[rows] - offset[rows] - (rest * x[rows]).sum(1)
+    c = prec_r[rows]
+    precision = np.diag(y_prior[1]) + alpha * design.T @ (c[:, None] * design)
+    want = np.linalg.solve(precision, y_prior[1] * y_prior[0] + alpha * design.T @ (c * target))
+
+    t_indptr, t_cols = by_item[0], by_item[1]
+    _sample_implicit(
+        t_indptr, t_cols, weight, implicit, effective, gram, proj, y_prior, alpha,
+        np.zeros((n_items, d)),
+    )  # fmt: skip
+    assert np.allclose(implicit[0], want)
+    assert np.allclose(effective, own + implicit_sums(implicit))
+    residual = ratings - offset - (effective[users] * x).sum(1)
+    for u in range(n_users):
+        mine = users == u
+        assert np.allclose(proj[u], (x[mine] * (prec_r[mine] * residual[mine])[:, None]).sum(0))
+
+
+def test_robust_noise_trusts_an_erratic_user_less():
+    users = np.repeat(np.arange(4), 50)
+    items = np.tile(np.arange(50), 4)
+    residuals = np.random.default_rng(0).normal(0, 0.5, 200)
+    residuals[users == 2] *= 6  # user 2 rates at random
+    noise = _Noise(users, items, 4, 50, robust=True)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        noise.sample(residuals, rng)
+    assert noise.user[2] < 0.2 * np.delete(noise.user, 2).min()
+    plain = _Noise(users, items, 4, 50, robust=False)
+    plain.sample(residuals, rng)
+    assert np.all(plain.per_rating == 1.0)
+
+
+@pytest.mark.slow
+def test_implicit_and_robust_terms_help_on_ml100k(ml100k_dir):
+    from embedrec.data import load_movielens_fold
+
+    fold = load_movielens_fold(ml100k_dir, "u1")
+    rmse = {
+        flags: train(fold, epochs=40, implicit=flags[0], robust=flags[1]).evaluate(fold.valid)[
+            "rmse"
+        ]
+        for flags in [(False, False), (True, True)]
+    }
+    assert rmse[(True, True)] < rmse[(False, False)] - 0.01
+    assert rmse[(True, True)] < 0.90
+
+
 def test_bmf_saves_loads_and_folds_in(split, tmp_path):
     rec = train(split, model="bmf", n_factors=4, epochs=20, seed=3)
     rec.save(tmp_path / "m")
     loaded = Recommender.load(tmp_path / "m")
     users, items = split.valid.users, split.valid.items
     assert np.allclose(rec.predict_indices(users, items), loaded.predict_indices(users, items))
+    assert loaded.config.implicit and loaded.config.n_factors == 4
     assert len(loaded.recommend_for_ratings({100: 5, 101: 1}, n=3)) == 3
     again = train(split, model="bmf", n_factors=4, epochs=20, seed=3)
     assert np.array_equal(rec.predict_indices(users, items), again.predict_indices(users, items))

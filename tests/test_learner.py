@@ -33,28 +33,30 @@ def test_each_model_learns_the_low_rank_data(split, model):
     assert len(rec.history) == 8
 
 
-def test_same_seed_same_model(split):
-    a = train(split, epochs=2, seed=7)
-    b = train(split, epochs=2, seed=7)
-    c = train(split, epochs=2, seed=8)
+@pytest.mark.parametrize("model", ["dot-bias", "bmf"])
+def test_same_seed_same_model(split, model):
+    a = train(split, model=model, epochs=2, seed=7)
+    b = train(split, model=model, epochs=2, seed=7)
+    c = train(split, model=model, epochs=2, seed=8)
     pa = a.predict_indices(split.valid.users, split.valid.items)
     assert np.array_equal(pa, b.predict_indices(split.valid.users, split.valid.items))
     assert not np.array_equal(pa, c.predict_indices(split.valid.users, split.valid.items))
 
 
 def test_predictions_are_clipped_to_the_declared_scale(split):
-    rec = train(split, epochs=1, y_range=(-10, 20), lr=1.0)
+    rec = train(split, model="dot-bias", epochs=1, y_range=(-10, 20), lr=1.0)
     preds = rec.predict_indices(split.valid.users, split.valid.items)
     assert preds.min() >= 1 and preds.max() <= 5
 
 
-def test_cold_rows_use_the_bias_baseline_not_an_untrained_embedding():
+@pytest.mark.parametrize("model", ["dot-bias", "bmf"])
+def test_cold_rows_use_the_bias_baseline_not_an_untrained_embedding(model):
     frame = low_rank_frame(n_users=30, n_items=20, seed=1)
     ratings = ratings_from_frame(frame)
     split = random_split(ratings, 0.3, 0)
     keep = split.train.items != 0  # item 0 gets no training rating at all
     split.train = split.train.subset(keep)
-    rec = train(split, epochs=2)
+    rec = train(split, model=model, epochs=2)
     cold_item_rows = split.valid.items == 0
     assert cold_item_rows.any()
     got = rec.predict_indices(split.valid.users[cold_item_rows], split.valid.items[cold_item_rows])
@@ -72,7 +74,7 @@ def test_reporter_sees_every_epoch(split):
         def end_epoch(self, stats):
             seen.append(stats)
 
-    train(split, epochs=3, progress=Recording())
+    train(split, model="dot-bias", epochs=3, progress=Recording())
     assert [s.epoch for s in seen] == [0, 1, 2]
     assert all(s.valid_rmse is not None and s.seconds > 0 for s in seen)
 
@@ -89,6 +91,14 @@ def test_bad_options():
         TrainConfig().replace(epoch=3)
     with pytest.raises(ModelError, match="unknown engine"):
         train(ratings_from_frame(low_rank_frame()), engine="warp")
+
+
+def test_each_model_gets_its_own_defaults():
+    assert TrainConfig().resolved().model == "bmf"
+    assert (TrainConfig().resolved().n_factors, TrainConfig().resolved().epochs) == (10, 100)
+    chapter = TrainConfig(model="dot-bias").resolved()
+    assert (chapter.n_factors, chapter.epochs, chapter.lr, chapter.wd) == (50, 5, 5e-3, 0.1)
+    assert TrainConfig(model="dot-bias", epochs=9).resolved().epochs == 9
 
 
 def test_auto_y_range_is_fastais_for_movielens_scales():
@@ -109,6 +119,6 @@ def test_chapter_recipe_on_real_movielens(chapter_model, chapter_split):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
 def test_cuda_matches_cpu_closely(split):
-    cpu = train(split, epochs=2, device="cpu")
-    gpu = train(split, epochs=2, device="cuda")
+    cpu = train(split, model="dot-bias", epochs=2, device="cpu")
+    gpu = train(split, model="dot-bias", epochs=2, device="cuda")
     assert abs(cpu.history[-1].valid_rmse - gpu.history[-1].valid_rmse) < 0.02

@@ -38,4 +38,4 @@ def test_ml100k_5fold_from_the_cli(ml100k_dir, monkeypatch):
     report = json.loads(result.stdout)
     assert [f["split"] for f in report["folds"]] == [f"ml100k-u{i}" for i in range(1, 6)]
     assert {"rmse_mean", "rmse_std", "mae_mean"} <= set(report)
-    assert report["rmse_mean"] < 0.93
+    assert report["rmse_mean"] <= 0.89  # issue 5: the 5-fold target with default settings

@@ -14,7 +14,7 @@ def small():
     frame = low_rank_frame(n_users=50, n_items=40, density=0.5, seed=8)
     frame["title"] = [f"Film {i} ({1900 + i})" for i in frame["item"]]
     split = random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
-    return split, train_model(split, epochs=5, lr=3e-2, n_factors=8)
+    return split, train_model(split, model="dot-bias", epochs=5, lr=3e-2, n_factors=8)
 
 
 def test_recommend_excludes_seen_items_and_ranks_by_score(small):

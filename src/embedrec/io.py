@@ -27,7 +27,7 @@ from safetensors.numpy import save_file as save_numpy
 
 from embedrec.data.ratings import IdMap
 from embedrec.errors import ModelError
-from embedrec.models import build_model
+from embedrec.models import build_model, model_name
 from embedrec.models.baseline import BiasBaseline
 from embedrec.recommender import Recommender
 from embedrec.training.config import TrainConfig
@@ -67,7 +67,7 @@ def save_recommender(rec: Recommender, path: str | Path, overwrite: bool = False
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "embedrec_version": __version__,
-        "model": rec.model_name,
+        "model": model_name(rec.model),  # the stored network; train_config says how it was made
         "model_config": rec.model.config(),
         "n_users": len(rec.user_map),
         "n_items": len(rec.item_map),

@@ -57,7 +57,7 @@ def train(
     >>> split = load_split("movielens-100k")  # doctest: +SKIP
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
-    config = (config or TrainConfig()).replace(**overrides)
+    config = (config or TrainConfig()).replace(**overrides).resolved()
     if config.engine not in ENGINES:
         raise ModelError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
@@ -127,6 +127,8 @@ def train(
             train_set.n_items,
             rank=config.n_factors,
             sweeps=config.epochs,
+            implicit=config.implicit,
+            robust=config.robust,
             seed=config.seed,
             validate=validate,
             reporter=reporter,

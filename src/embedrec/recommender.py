@@ -49,13 +49,16 @@ class Recommender:
 
     def __repr__(self) -> str:
         return (
-            f"Recommender({model_name(self.model)}, {len(self.user_map):,} users, "
+            f"Recommender({self.model_name}, {len(self.user_map):,} users, "
             f"{len(self.item_map):,} items)"
         )
 
     @property
     def model_name(self) -> str:
-        return model_name(self.model)
+        """The kind of model trained: `bmf` is stored as its posterior mean, a dot-bias network,
+        and is still called bmf here; the stored network's own name is `models.model_name`."""
+        stored = model_name(self.model)
+        return "bmf" if stored == "dot-bias" and self.config.model == "bmf" else stored
 
     # ---- scoring on indices -------------------------------------------------------------
     def predict_indices(

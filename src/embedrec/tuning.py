@@ -38,8 +38,13 @@ class TuneResult:
 
 
 def suggest(trial, base: TrainConfig) -> TrainConfig:
-    """The search space: widths, decay, rate and length for every model; layers and dropout
-    for the neural one."""
+    """The search space: rank and sweeps for bmf; widths, decay, rate and length for the
+    gradient-trained models, with layers and dropout for the neural one."""
+    if base.model == "bmf":
+        return base.replace(
+            n_factors=trial.suggest_int("n_factors", 4, 64, log=True),
+            epochs=trial.suggest_int("epochs", 40, 300, log=True),
+        )
     changes = {
         "wd": trial.suggest_float("wd", 1e-3, 0.5, log=True),
         "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),

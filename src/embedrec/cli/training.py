@@ -59,19 +59,37 @@ def train(
         Optional[str],
         typer.Option(
             "--model",
-            help="dot, dot-bias, nn or bmf (Gibbs; --epochs = sweeps) [default: dot-bias].",
+            help="bmf (Bayesian MF by Gibbs sampling; --epochs = sweeps), dot, dot-bias or nn "
+            "[default: bmf].",
         ),
     ] = None,
     factors: Annotated[
         Optional[int],
-        typer.Option("--factors", help="Embedding width of the dot models [default: 50]."),
+        typer.Option(
+            "--factors", help="Rank of bmf, width of the dot models [default: 10; dot: 50]."
+        ),
     ] = None,
     layers: Annotated[
         Optional[str],
         typer.Option("--layers", help="Hidden layer sizes of the nn model [default: 100,50]."),
     ] = None,
     dropout: Annotated[Optional[float], typer.Option("--dropout", help="nn dropout.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="[default: 5]")] = None,
+    epochs: Annotated[
+        Optional[int], typer.Option("--epochs", help="[default: 5; bmf: 100 sweeps]")
+    ] = None,
+    implicit: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--implicit/--no-implicit",
+            help="bmf: use which items each user rated, as SVD++ does [default: on].",
+        ),
+    ] = None,
+    robust: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--robust/--no-robust", help="bmf: a noise level per user and item [default: on]."
+        ),
+    ] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak LR [default: 5e-3].")] = None,
     wd: Annotated[
         Optional[float], typer.Option("--wd", help="Decoupled weight decay [default: 0.1].")
@@ -121,6 +139,8 @@ def train(
         layers=layers,
         dropout=dropout,
         epochs=epochs,
+        implicit=implicit,
+        robust=robust,
         lr=lr,
         wd=wd,
         bs=bs,
@@ -244,7 +264,8 @@ def lr_find(
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
     model: Annotated[
-        Optional[str], typer.Option("--model", help="dot, dot-bias, nn or bmf.")
+        Optional[str],
+        typer.Option("--model", help="dot, dot-bias or nn [default: dot-bias]."),
     ] = None,
     factors: Annotated[Optional[int], typer.Option("--factors")] = None,
     layers: Annotated[Optional[str], typer.Option("--layers")] = None,
@@ -261,6 +282,8 @@ def lr_find(
     config = build_config(
         config_file, model=model, n_factors=factors, layers=layers, wd=wd, bs=bs, seed=seed
     )
+    if model is None and config_file is None:
+        config = config.replace(model="dot-bias")  # the default bmf has no learning rate
     the_split = load_data_split(locals(), config.seed)
     result = run_lr_find(the_split.train, config)
     result.plot(plot)
@@ -315,11 +338,14 @@ def benchmark(
     data: Data = "movielens-100k",
     data_dir: DataDir = None,
     model: Annotated[
-        Optional[str], typer.Option("--model", help="dot, dot-bias, nn or bmf.")
+        Optional[str],
+        typer.Option("--model", help="bmf, dot, dot-bias or nn [default: bmf]."),
     ] = None,
     factors: Annotated[Optional[int], typer.Option("--factors")] = None,
     layers: Annotated[Optional[str], typer.Option("--layers")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs")] = None,
+    implicit: Annotated[Optional[bool], typer.Option("--implicit/--no-implicit")] = None,
+    robust: Annotated[Optional[bool], typer.Option("--robust/--no-robust")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr")] = None,
     wd: Annotated[Optional[float], typer.Option("--wd")] = None,
     bs: Annotated[Optional[int], typer.Option("--bs")] = None,
@@ -335,6 +361,8 @@ def benchmark(
         n_factors=factors,
         layers=layers,
         epochs=epochs,
+        implicit=implicit,
+        robust=robust,
         lr=lr,
         wd=wd,
         bs=bs,
@@ -374,7 +402,8 @@ def tune(
     valid_pct: ValidPct = 0.2,
     split: SplitOpt = None,
     model: Annotated[
-        Optional[str], typer.Option("--model", help="dot, dot-bias, nn or bmf.")
+        Optional[str],
+        typer.Option("--model", help="bmf, dot, dot-bias or nn [default: bmf]."),
     ] = None,
     engine: Annotated[Optional[str], typer.Option("--engine")] = None,
     trials: Annotated[int, typer.Option("--trials", help="Settings to try.")] = 50,

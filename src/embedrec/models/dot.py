@@ -76,6 +76,32 @@ class DotProductBias(DotProduct):
         self.user_bias = embedding(n_users, 1)
         self.item_bias = embedding(n_items, 1)
 
+    @classmethod
+    def from_arrays(
+        cls,
+        user_factors,
+        item_factors,
+        user_bias,
+        item_bias,
+        y_range: tuple[float, float] | None = None,
+    ) -> DotProductBias:
+        """A model holding these weights (arrays or tensors), built without initialising random
+        weights first: the Gibbs sampler's posterior mean and averages of models are made so."""
+        tensors = {
+            "user_factors.weight": user_factors,
+            "item_factors.weight": item_factors,
+            "user_bias.weight": user_bias,
+            "item_bias.weight": item_bias,
+        }
+        tensors = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in tensors.items()}
+        for name in ("user_bias.weight", "item_bias.weight"):
+            tensors[name] = tensors[name].reshape(-1, 1)
+        n_users, n_factors = tensors["user_factors.weight"].shape
+        with torch.device("meta"):
+            model = cls(n_users, len(tensors["item_factors.weight"]), n_factors, y_range)
+        model.load_state_dict(tensors, assign=True)
+        return model
+
     def raw_score(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         score = super().raw_score(users, items)
         return score + self.user_bias(users).squeeze(1) + self.item_bias(items).squeeze(1)

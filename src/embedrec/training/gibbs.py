@@ -1,15 +1,24 @@
 """Bayesian matrix factorization trained by Gibbs sampling (Salakhutdinov & Mnih 2008, in the
-per-dimension-prior form of Rendle's Bayesian factorization machines).
+per-dimension-prior form of Rendle's Bayesian factorization machines), with two optional
+extensions that each measurably help on MovieLens (BENCHMARKS.md): the implicit-feedback terms of
+SVD++ on both sides (Rendle et al. 2019's Bayesian SVD++ "flipped"; myFM's relational blocks),
+and per-user and per-item noise levels (Lakshminarayanan et al. 2011).
 
-rating ~ Normal(mean + user_bias + item_bias + user . item, 1/alpha); each user's (bias, factors)
-has a Gaussian prior whose per-dimension mean and precision get their own hyperpriors, and so do
-the items'. Every sweep samples alpha, then each user's row given the items, each item's row given
-the users, then the hyperparameters. Nothing to tune but the rank and the number of sweeps.
+    rating ~ Normal(mean + U_u[0] + I_i[0] + U_u[1:] . I_i[1:], 1 / (alpha * c_u * c_i))
+    U_u = P_u + |R(u)|^-1/2 * sum of Y_j over the items j that u rated
+    I_i = Q_i + |R(i)|^-1/2 * sum of Z_v over the users v who rated i
 
-The prediction is the average over the kept samples of their predictions. Because an average of
-dot products is one dot product of concatenated, scaled vectors, the posterior mean is stored as
-an ordinary `DotProductBias` (width = rank x kept samples): it saves, loads, serves and folds in
-new users like any other model.
+Column 0 of every row is a bias (so Y_j[0] is the linear "rated j" term), the rest are factors.
+Each group (P, Q, Y, Z) has a Gaussian prior with per-dimension mean and precision under their
+own hyperpriors. A sweep samples the noise, then the user side given the item side (the group's
+hyperparameters, every P_u as a block, in parallel; then every Y_j as a block, one after another,
+keeping each user's Gram matrix and residual projection up to date), then the item side the same
+way. Nothing to tune but the rank and the number of sweeps.
+
+The prediction is the average over the kept samples of their predictions. An average of dot
+products is one dot product of concatenated, scaled vectors, so the posterior mean is stored as an
+ordinary `DotProductBias` (width = rank x kept samples) built from the effective rows U and I: it
+saves, loads, serves and folds in new users like any other model.
 """
 
 from __future__ import annotations
@@ -19,90 +28,236 @@ import time
 
 import numba
 import numpy as np
-import torch
 
 from embedrec.data.encode import _order_by_user
 from embedrec.models import DotProductBias
 from embedrec.training.progress import EpochStats, Reporter
 from embedrec.training.torch_engine import Validate
 
+NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robust mode)
+
 
 @numba.njit(cache=True)
-def _cholesky(a):
-    n = a.shape[0]
-    low = np.zeros_like(a)
-    for i in range(n):
+def _draw(prec, h, noise, out):
+    """out = prec^-1 h + a draw with covariance prec^-1 (prec is overwritten by nothing)."""
+    d = prec.shape[0]
+    low = np.zeros((d, d))
+    for i in range(d):
         for j in range(i + 1):
-            s = a[i, j]
+            s = prec[i, j]
             for k in range(j):
                 s -= low[i, k] * low[j, k]
             if i == j:
                 low[i, i] = math.sqrt(max(s, 1e-12))
             else:
                 low[i, j] = s / low[j, j]
-    return low
+    y = np.empty(d)
+    for a in range(d):
+        s = h[a]
+        for b in range(a):
+            s -= low[a, b] * y[b]
+        y[a] = s / low[a, a]
+    for a in range(d - 1, -1, -1):
+        s = y[a] + noise[a]  # solving L^T w = y + z gives mean + a draw with covariance prec^-1
+        for b in range(a + 1, d):
+            s -= low[b, a] * out[b]
+        out[a] = s / low[a, a]
 
 
 @numba.njit(cache=True)
-def _sample_rows(indptr, cols, targets, other, own, prior_mean, prior_prec, alpha, mean):
-    """Sample every row of `own` ([bias, factors]) given the other side's rows."""
+def _matvec(m, v):
+    out = np.zeros(m.shape[0])
+    for a in range(m.shape[0]):
+        for b in range(m.shape[1]):
+            out[a] += m[a, b] * v[b]
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _sample_own(
+    indptr, cols, targets, precisions, other, own, implicit, gram, proj, prior, alpha, noise
+):
+    """Sample every row of `own` (P or Q) given the other side's effective rows.
+
+    `implicit` holds each row's current implicit sum (U - P). On return `gram[r]` is the row's
+    sum of x x^T over its ratings, with x = [1, other factors], and `proj[r]` the sum of x times
+    the residual (rating minus the full prediction with the new row)."""
     d = own.shape[1]
-    for row in range(own.shape[0]):
-        prec = np.diag(prior_prec).copy()
-        h = prior_prec * prior_mean
-        for j in range(indptr[row], indptr[row + 1]):
-            o = other[cols[j]]
-            x = np.empty(d)
+    prior_mean, prior_prec = prior[0], prior[1]
+    for row in numba.prange(own.shape[0]):
+        g = np.zeros((d, d))
+        t_x = np.zeros(d)  # sum of x * (rating - offset)
+        x = np.empty(d)
+        for p in range(indptr[row], indptr[row + 1]):
+            o = other[cols[p]]
             x[0] = 1.0
             x[1:] = o[1:]
-            t = targets[j] - mean - o[0]
+            t = targets[p] - o[0]
+            c = precisions[p]
             for a in range(d):
-                h[a] += alpha * x[a] * t
+                t_x[a] += c * x[a] * t
                 for b in range(a + 1):
-                    prec[a, b] += alpha * x[a] * x[b]
+                    g[a, b] += c * x[a] * x[b]
+        for a in range(d):
+            for b in range(a):
+                g[b, a] = g[a, b]
+        s = implicit[row]
+        h = prior_prec * prior_mean + alpha * (t_x - _matvec(g, s))
+        prec = alpha * g
+        for a in range(d):
+            prec[a, a] += prior_prec[a]
+        _draw(prec, h, noise[row], own[row])
+        gram[row] = g
+        proj[row] = t_x - _matvec(g, own[row] + s)
+
+
+@numba.njit(cache=True)
+def _sample_implicit(
+    t_indptr, t_cols, weight, implicit_rows, effective, gram, proj, prior, alpha, noise
+):
+    """Sample each implicit row Y_j given everything else, one after another.
+
+    Y_j enters the effective row of every owner r in t_cols[j] with coefficient weight[r]; its
+    conditional needs only those owners' Gram matrices and residual projections, which are
+    updated after each draw so the next one sees the new residuals. Written as plain loops: this
+    is the inner loop of the sampler, and temporaries here cost more than the arithmetic."""
+    d = implicit_rows.shape[1]
+    prior_mean, prior_prec = prior[0], prior[1]
+    new = np.empty(d)
+    delta = np.empty(d)
+    prec = np.empty((d, d))
+    h = np.empty(d)
+    for j in range(implicit_rows.shape[0]):
+        start, end = t_indptr[j], t_indptr[j + 1]
+        if start == end:
+            for a in range(d):
+                implicit_rows[j, a] = prior_mean[a] + noise[j, a] / math.sqrt(prior_prec[a])
+            continue
+        prec[:] = 0.0
+        h[:] = 0.0
+        for p in range(start, end):
+            r = t_cols[p]
+            w = weight[r]
+            w2 = w * w
+            for a in range(d):
+                h[a] += w * proj[r, a]
+                for b in range(a + 1):
+                    prec[a, b] += w2 * gram[r, a, b]
         for a in range(d):
             for b in range(a):
                 prec[b, a] = prec[a, b]
-        low = _cholesky(prec)
-        # mean = prec^-1 h: forward then backward substitution
-        y = np.empty(d)
+        # the residuals in proj include Y_j's own part: add it back (h += sum w^2 G Y_j)
         for a in range(d):
-            s = h[a]
-            for b in range(a):
-                s -= low[a, b] * y[b]
-            y[a] = s / low[a, a]
-        z = np.random.standard_normal(d)
-        for a in range(d - 1, -1, -1):
-            s = y[a] + z[a]  # solving L^T w = y + z gives mean + a draw with covariance prec^-1
-            for b in range(a + 1, d):
-                s -= low[b, a] * own[row, b]
-            own[row, a] = s / low[a, a]
+            s = 0.0
+            for b in range(d):
+                s += prec[a, b] * implicit_rows[j, b]
+            h[a] = alpha * (h[a] + s) + prior_prec[a] * prior_mean[a]
+            for b in range(d):
+                prec[a, b] *= alpha
+            prec[a, a] += prior_prec[a]
+        _draw(prec, h, noise[j], new)
+        for a in range(d):
+            delta[a] = new[a] - implicit_rows[j, a]
+            implicit_rows[j, a] = new[a]
+        for p in range(start, end):
+            r = t_cols[p]
+            w = weight[r]
+            for a in range(d):
+                effective[r, a] += w * delta[a]
+                s = 0.0
+                for b in range(d):
+                    s += gram[r, a, b] * delta[b]
+                proj[r, a] -= w * s
 
 
 @numba.njit(cache=True)
-def _sse(users, items, ratings, user_rows, item_rows, mean):
-    total = 0.0
+def _residuals(users, items, ratings, user_rows, item_rows, mean):
+    out = np.empty(len(ratings))
     for j in range(len(ratings)):
         u, i = user_rows[users[j]], item_rows[items[j]]
         pred = mean + u[0] + i[0]
         for f in range(1, u.shape[0]):
             pred += u[f] * i[f]
-        total += (ratings[j] - pred) ** 2
-    return total
+        out[j] = ratings[j] - pred
+    return out
 
 
 def _grouped(keys, others, values, n_keys):
     indptr, order = _order_by_user(keys, n_keys)
-    return indptr, others[order].astype(np.int64), values[order].astype(np.float64)
+    return indptr.astype(np.int64), others[order].astype(np.int64), values[order], order
 
 
 def _sample_hyper(rows, rng):
-    """Per-dimension prior precision and mean (Gamma(1, 1) and Normal hyperpriors)."""
+    """Per-dimension prior mean and precision (Normal and Gamma(1, 1) hyperpriors)."""
     n = rows.shape[0]
     mu = rows.mean(axis=0)
     prec = rng.gamma(1.0 + n / 2, 1.0 / (1.0 + 0.5 * ((rows - mu) ** 2).sum(axis=0)))
     mean = rng.normal(rows.sum(axis=0) / (n + 1.0), 1.0 / np.sqrt((n + 1.0) * prec))
-    return mean, prec
+    return np.stack([mean, prec])
+
+
+class _Side:
+    """One side's parameters: own rows (P or Q), implicit rows indexed by the other side (Y or
+    Z), and the effective rows the other side sees."""
+
+    def __init__(self, n_own, n_other, d, by_own, implicit, rng):
+        self.indptr, self.cols, self.targets, self.order = by_own
+        counts = np.diff(self.indptr)
+        self.own = np.zeros((n_own, d))
+        self.own[:, 1:] = rng.normal(0, 0.1, (n_own, d - 1))
+        self.implicit = np.zeros((n_other, d)) if implicit else None
+        self.weight = 1.0 / np.sqrt(np.maximum(counts, 1)).astype(np.float64)
+        self.gram = np.zeros((n_own, d, d))
+        self.proj = np.zeros((n_own, d))
+        self.effective = self.own.copy()
+
+    def sample(self, other: _Side, mean: float, noise: _Noise, rng) -> None:
+        """Own rows given the other side, then the implicit rows (whose owners the other side
+        indexes: Y_j's owners are the users who rated item j)."""
+        implicit = self.effective - self.own  # the implicit sums, kept up to date by the draws
+        _sample_own(
+            self.indptr, self.cols, self.targets - mean, noise.per_rating[self.order],
+            other.effective, self.own, implicit, self.gram, self.proj,
+            _sample_hyper(self.own, rng), noise.alpha, rng.standard_normal(self.own.shape),
+        )  # fmt: skip
+        self.effective = self.own + implicit
+        if self.implicit is not None:
+            _sample_implicit(
+                other.indptr, other.cols, self.weight, self.implicit, self.effective,
+                self.gram, self.proj, _sample_hyper(self.implicit, rng), noise.alpha,
+                rng.standard_normal(self.implicit.shape),
+            )  # fmt: skip
+
+
+class _Noise:
+    """Rating noise precision: a global alpha, times (when `robust`) a per-user and a per-item
+    factor with Gamma(dof/2, dof/2) priors, so the ratings of erratic users and of divisive
+    items count less (Lakshminarayanan et al. 2011, "Robust Bayesian matrix factorisation")."""
+
+    def __init__(self, users, items, n_users, n_items, robust: bool):
+        self.users, self.items, self.robust = users, items, robust
+        self.user_counts = np.bincount(users, minlength=n_users)
+        self.item_counts = np.bincount(items, minlength=n_items)
+        self.user = np.ones(n_users)
+        self.item = np.ones(n_items)
+        self.per_rating = np.ones(len(users))
+        self.alpha = 1.0
+
+    def sample(self, residuals, rng):
+        squared = residuals**2
+        self.alpha = rng.gamma(
+            1.0 + len(squared) / 2, 1.0 / (1.0 + (self.per_rating * squared).sum() / 2)
+        )
+        if not self.robust:
+            return
+        half = NOISE_DOF / 2
+        for ids, own, other, other_ids, counts in (
+            (self.users, self.user, self.item, self.items, self.user_counts),
+            (self.items, self.item, self.user, self.users, self.item_counts),
+        ):
+            weighted = np.bincount(ids, self.alpha * squared * other[other_ids], len(own))
+            own[:] = rng.gamma(half + counts / 2, 1.0 / (half + weighted / 2))
+        self.per_rating = self.user[self.users] * self.item[self.items]
 
 
 def fit_gibbs(
@@ -113,81 +268,93 @@ def fit_gibbs(
     n_items: int,
     *,
     rank: int = 10,
-    sweeps: int = 200,
+    sweeps: int = 150,
     burn_in: int | None = None,
     keep: int = 100,
+    implicit: bool = True,
+    robust: bool = True,
     seed: int = 42,
     validate: Validate | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[DotProductBias, list[EpochStats]]:
     """Sample `sweeps` times; average the predictions of the samples after `burn_in` (default:
-    a fifth of the sweeps), keeping at most `keep` of them (evenly spaced) in the model."""
+    a fifth of the sweeps), keeping at most `keep` of them (evenly spaced) in the model.
+
+    `implicit` adds the SVD++ terms (which items a user rated, which users rated an item);
+    `robust` gives each user and item its own noise level. Both off is the classic BPMF.
+    `validate` runs on the running posterior mean about 10 times in all, not every sweep: the
+    average is wide, and scoring it each sweep would cost more than the sampling."""
     reporter = reporter or Reporter()
     rng = np.random.default_rng(seed)
-    _seed_numba(seed)
-    burn_in = sweeps // 5 if burn_in is None else burn_in
+    burn_in = min(sweeps - 1, sweeps // 5 if burn_in is None else burn_in)
     mean = float(ratings.mean(dtype=np.float64))
-    user_rows = np.zeros((n_users, rank + 1))
-    item_rows = np.zeros((n_items, rank + 1))
-    user_rows[:, 1:] = rng.normal(0, 0.1, (n_users, rank))
-    item_rows[:, 1:] = rng.normal(0, 0.1, (n_items, rank))
-    by_user = _grouped(users, items, ratings, n_users)
-    by_item = _grouped(items, users, ratings, n_items)
+    targets = ratings.astype(np.float64)
+    by_user = _grouped(users, items, targets, n_users)
+    by_item = _grouped(items, users, targets, n_items)
+    user_side = _Side(n_users, n_items, rank + 1, by_user, implicit, rng)
+    item_side = _Side(n_items, n_users, rank + 1, by_item, implicit, rng)
+    noise = _Noise(users, items, n_users, n_items, robust)
     kept_every = max(1, math.ceil((sweeps - burn_in) / keep))
-    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    slots = math.ceil((sweeps - burn_in) / kept_every)
+    validate_every = max(1, math.ceil(slots / 10))
+    average = PosteriorMean(n_users, n_items, rank, slots, mean)
     history: list[EpochStats] = []
-    model = None
     reporter.start(sweeps, 1)
     try:
         for sweep in range(sweeps):
             start = time.perf_counter()
-            sse = _sse(users, items, ratings, user_rows, item_rows, mean)
-            alpha = rng.gamma(1.0 + len(ratings) / 2, 1.0 / (1.0 + sse / 2))
-            for (indptr, cols, targets), own, other in (
-                (by_user, user_rows, item_rows),
-                (by_item, item_rows, user_rows),
-            ):
-                prior_mean, prior_prec = _sample_hyper(own, rng)
-                _sample_rows(indptr, cols, targets, other, own, prior_mean, prior_prec, alpha, mean)
+            residuals = _residuals(
+                users, items, targets, user_side.effective, item_side.effective, mean
+            )
+            noise.sample(residuals, rng)
+            user_side.sample(item_side, mean, noise, rng)
+            item_side.sample(user_side, mean, noise, rng)
             after = sweep - burn_in
-            if after >= 0 and after % kept_every == 0:
-                kept.append((user_rows.copy(), item_rows.copy()))
-                model = posterior_mean_model(kept, mean)
-            reporter.advance(1)
             valid_loss = valid_rmse = None
-            if validate is not None and model is not None:
-                valid_loss, valid_rmse = validate(model)
+            if after >= 0 and after % kept_every == 0:
+                average.add(user_side.effective, item_side.effective)
+                last = sweep + kept_every >= sweeps
+                if validate is not None and (average.count % validate_every == 0 or last):
+                    valid_loss, valid_rmse = validate(average.model())
+            reporter.advance(1)
+            train_loss = float(residuals @ residuals) / len(residuals)
             stats = EpochStats(
-                sweep, sse / len(ratings), valid_loss, valid_rmse, time.perf_counter() - start
+                sweep, train_loss, valid_loss, valid_rmse, time.perf_counter() - start
             )
             history.append(stats)
             reporter.end_epoch(stats)
     finally:
         reporter.close()
-    if model is None:
-        kept.append((user_rows.copy(), item_rows.copy()))
-        model = posterior_mean_model(kept, mean)
-    return model, history
+    return average.model(), history
 
 
-def posterior_mean_model(kept, mean: float) -> DotProductBias:
-    """One DotProductBias predicting the average of the kept samples' predictions: factors are
-    the samples' factors side by side, each scaled by 1/sqrt(samples); biases are averaged and the
-    global mean goes into the item biases."""
-    s = len(kept)
-    users = np.concatenate([u[:, 1:] for u, _ in kept], axis=1) / math.sqrt(s)
-    items = np.concatenate([i[:, 1:] for _, i in kept], axis=1) / math.sqrt(s)
-    user_bias = np.mean([u[:, 0] for u, _ in kept], axis=0)
-    item_bias = np.mean([i[:, 0] for _, i in kept], axis=0) + mean
-    model = DotProductBias(len(users), len(items), n_factors=users.shape[1], y_range=None)
-    with torch.no_grad():
-        model.user_factors.weight.copy_(torch.from_numpy(users))
-        model.item_factors.weight.copy_(torch.from_numpy(items))
-        model.user_bias.weight.copy_(torch.from_numpy(user_bias)[:, None])
-        model.item_bias.weight.copy_(torch.from_numpy(item_bias)[:, None])
-    return model.eval()
+class PosteriorMean:
+    """The average of the kept samples' predictions as one `DotProductBias`: factors are the
+    samples' factors side by side, each scaled by 1/sqrt(samples); biases are averaged and the
+    global mean goes into the item biases. Slots are preallocated, so asking for the current
+    average after a sweep costs a copy of what is filled, not a growing concatenation."""
 
+    def __init__(self, n_users: int, n_items: int, rank: int, slots: int, mean: float):
+        self.rank, self.mean, self.count = rank, mean, 0
+        self.user_factors = np.zeros((n_users, rank * slots))
+        self.item_factors = np.zeros((n_items, rank * slots))
+        self.user_bias = np.zeros(n_users)
+        self.item_bias = np.zeros(n_items)
 
-@numba.njit(cache=True)
-def _seed_numba(seed):
-    np.random.seed(seed)
+    def add(self, user_rows: np.ndarray, item_rows: np.ndarray) -> None:
+        cols = slice(self.count * self.rank, (self.count + 1) * self.rank)
+        self.user_factors[:, cols] = user_rows[:, 1:]
+        self.item_factors[:, cols] = item_rows[:, 1:]
+        self.user_bias += user_rows[:, 0]
+        self.item_bias += item_rows[:, 0]
+        self.count += 1
+
+    def model(self) -> DotProductBias:
+        s, width = self.count, self.count * self.rank
+        scale = 1.0 / math.sqrt(s)
+        return DotProductBias.from_arrays(
+            self.user_factors[:, :width] * scale,
+            self.item_factors[:, :width] * scale,
+            self.user_bias / s,
+            self.item_bias / s + self.mean,
+        ).eval()

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
 from embedrec.models import build_model
 from embedrec.training.config import TrainConfig
 from embedrec.training.device import resolve_device
@@ -86,7 +87,9 @@ def lr_find(
     >>> result = lr_find(split.train, model="dot-bias")  # doctest: +SKIP
     >>> result.suggestion, result.plot("lr.png")          # doctest: +SKIP
     """
-    config = (config or TrainConfig()).replace(**overrides)
+    config = (config or TrainConfig(model="dot-bias")).replace(**overrides).resolved()
+    if config.model == "bmf":
+        raise ModelError("bmf is sampled, not trained by gradient steps: it has no learning rate")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model: nn.Module = build_model(
