@@ -22,7 +22,9 @@ def main() -> None:
     for seed in args.seeds:
         split = embedrec.random_split(ratings, 0.2, seed)
         for engine, scores in results.items():
-            rec = embedrec.train(split, engine=engine, seed=seed)  # chapter recipe defaults
+            rec = embedrec.train(
+                split, model="dot-bias", engine=engine, seed=seed
+            )  # chapter recipe
             scores.append(rec.evaluate(split.valid)["rmse"])
     print("| engine | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
     print("|---|" + "---|" * (len(args.seeds) + 1))

@@ -94,7 +94,7 @@ def child_peak_rss(data: Path) -> tuple[float, float]:
     code = (
         "import embedrec,time;t=time.time();"
         f"r=embedrec.load_ratings({str(data)!r});"
-        f"embedrec.train(r,epochs=1,n_factors={K},engine='fused');"
+        f"embedrec.train(r,model='dot-bias',epochs=1,n_factors={K},engine='fused');"
         "hwm=open('/proc/self/status').read().split('VmHWM:')[1].split()[0];"
         "print(time.time()-t, hwm)"
     )
@@ -107,13 +107,13 @@ def child_peak_rss(data: Path) -> tuple[float, float]:
 def ml100k(data: str) -> None:
     split = embedrec.load_split(data)
     for engine in ("torch", "fused"):
-        rec = embedrec.train(split, engine=engine)
+        rec = embedrec.train(split, model="dot-bias", engine=engine)
         print(
             f"ML-100k chapter recipe, {engine:5s} engine: valid RMSE "
             f"{rec.evaluate(split.valid)['rmse']:.4f}"
         )
     with tempfile.TemporaryDirectory() as tmp:
-        command = ["embedrec", "train", "--data", data, "--out", f"{tmp}/m"]
+        command = ["embedrec", "train", "--data", data, "--model", "dot-bias", "--out", f"{tmp}/m"]
         subprocess.run(command, check=True, capture_output=True)  # warm the numba cache
         start = time.perf_counter()
         subprocess.run(command + ["--force"], check=True, capture_output=True)

@@ -13,7 +13,7 @@ import torch
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.errors import ModelError
-from embedrec.models import DotProductBias, build_model
+from embedrec.models import AverageModel, DotProductBias, build_model
 from embedrec.models.baseline import BiasBaseline
 from embedrec.recommender import Recommender
 from embedrec.training import fused_engine
@@ -58,6 +58,8 @@ def train(
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
     config = (config or TrainConfig()).replace(**overrides).resolved()
+    if config.model == "average":
+        return train_average(data, config, progress)
     if config.engine not in ENGINES:
         raise ModelError(f"unknown engine {config.engine!r}; choose one of {', '.join(ENGINES)}")
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
@@ -140,4 +142,18 @@ def train(
     else:
         rec.history = fit_torch(model, users, items, ratings, device=config.device, **common)
     rec.model.cpu()
+    return rec
+
+
+def train_average(
+    data: Split | Ratings, config: TrainConfig, progress: bool | Reporter = False
+) -> Recommender:
+    """Train each member of `config.members` on the same data, then average their predictions
+    with `config.weights` (equal by default) into one model that saves and serves as one."""
+    members = [train(data, member, progress=progress) for member in config.member_configs()]
+    rec = members[0]
+    rec.model = AverageModel.of([m.model for m in members], config.weights)
+    rec.config = config
+    rec.history = [stats for m in members for stats in m.history]
+    rec.engine = "+".join(m.engine for m in members)
     return rec

@@ -237,9 +237,8 @@ class Recommender:
         self.model.cpu().eval()
         with torch.enable_grad():
             vector, bias = fold_in(self.model, items, values, reg=reg)
-        scores = self.model.score_user_vectors(
-            vector[None], None if bias is None else bias.reshape(1)
-        )[0].numpy()
+        scores = self.model.score_user_vectors(vector[None], None if bias is None else bias[None])
+        scores = scores[0].numpy()
         if self.rating_scale is not None:
             scores = np.clip(scores, *self.rating_scale)
         scores[self.item_counts == 0] = -np.inf

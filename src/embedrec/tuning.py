@@ -75,6 +75,8 @@ def tune(
         raise DataError("tuning needs optuna: pip install 'embedrec[tune]'") from None
 
     base = base or TrainConfig()
+    if base.model == "average":
+        raise DataError("tune the members of an average one at a time (--model bmf, ...)")
     inner = random_split(split.train, valid_pct, seed)
     records: list[dict] = []
 

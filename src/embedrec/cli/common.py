@@ -111,6 +111,16 @@ def build_config(config_file, **options) -> TrainConfig:
     typed = {k: v for k, v in options.items() if v is not None}
     if typed.get("layers") is not None:
         typed["layers"] = int_list(typed["layers"])
+    if typed.get("members") is not None:
+        typed["members"] = [{"model": name.strip()} for name in typed["members"].split(",")]
+        typed.setdefault("model", "average")
+    if typed.get("weights") is not None:
+        try:
+            typed["weights"] = [float(w) for w in typed["weights"].split(",")]
+        except ValueError:
+            raise typer.BadParameter(
+                f"--weights takes numbers like 0.4,0.4,0.2, got {typed['weights']!r}"
+            ) from None
     return base.replace(**typed)
 
 

@@ -59,8 +59,8 @@ def train(
         Optional[str],
         typer.Option(
             "--model",
-            help="bmf (Bayesian MF by Gibbs sampling; --epochs = sweeps), dot, dot-bias or nn "
-            "[default: bmf].",
+            help="bmf (Bayesian MF by Gibbs sampling; --epochs = sweeps), dot, dot-bias, nn, "
+            "or average (of --members) [default: bmf].",
         ),
     ] = None,
     factors: Annotated[
@@ -89,6 +89,18 @@ def train(
         typer.Option(
             "--robust/--no-robust", help="bmf: a noise level per user and item [default: on]."
         ),
+    ] = None,
+    members: Annotated[
+        Optional[str],
+        typer.Option(
+            "--members",
+            help="average: the models to average, e.g. bmf,bmf,nn (each with its own "
+            "defaults; more options per member via --config) [default: bmf,bmf,bmf].",
+        ),
+    ] = None,
+    weights: Annotated[
+        Optional[str],
+        typer.Option("--weights", help="average: one weight per member [default: equal]."),
     ] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Peak LR [default: 5e-3].")] = None,
     wd: Annotated[
@@ -141,6 +153,8 @@ def train(
         epochs=epochs,
         implicit=implicit,
         robust=robust,
+        members=members,
+        weights=weights,
         lr=lr,
         wd=wd,
         bs=bs,
@@ -339,13 +353,15 @@ def benchmark(
     data_dir: DataDir = None,
     model: Annotated[
         Optional[str],
-        typer.Option("--model", help="bmf, dot, dot-bias or nn [default: bmf]."),
+        typer.Option("--model", help="bmf, dot, dot-bias, nn or average [default: bmf]."),
     ] = None,
     factors: Annotated[Optional[int], typer.Option("--factors")] = None,
     layers: Annotated[Optional[str], typer.Option("--layers")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs")] = None,
     implicit: Annotated[Optional[bool], typer.Option("--implicit/--no-implicit")] = None,
     robust: Annotated[Optional[bool], typer.Option("--robust/--no-robust")] = None,
+    members: Annotated[Optional[str], typer.Option("--members")] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr")] = None,
     wd: Annotated[Optional[float], typer.Option("--wd")] = None,
     bs: Annotated[Optional[int], typer.Option("--bs")] = None,
@@ -363,6 +379,8 @@ def benchmark(
         epochs=epochs,
         implicit=implicit,
         robust=robust,
+        members=members,
+        weights=weights,
         lr=lr,
         wd=wd,
         bs=bs,
@@ -403,7 +421,7 @@ def tune(
     split: SplitOpt = None,
     model: Annotated[
         Optional[str],
-        typer.Option("--model", help="bmf, dot, dot-bias or nn [default: bmf]."),
+        typer.Option("--model", help="bmf, dot, dot-bias, nn or average [default: bmf]."),
     ] = None,
     engine: Annotated[Optional[str], typer.Option("--engine")] = None,
     trials: Annotated[int, typer.Option("--trials", help="Settings to try.")] = 50,

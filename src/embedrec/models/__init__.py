@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from embedrec.errors import ModelError
+from embedrec.models.average import AverageModel
 from embedrec.models.dot import DotProduct, DotProductBias, sigmoid_range
 from embedrec.models.nn import EmbeddingNN
 from embedrec.models.sizes import embedding_size
@@ -13,10 +14,12 @@ MODELS: dict[str, type[nn.Module]] = {
     "dot": DotProduct,
     "dot-bias": DotProductBias,
     "nn": EmbeddingNN,
+    "average": AverageModel,
 }
 
 __all__ = [
     "MODELS",
+    "AverageModel",
     "DotProduct",
     "DotProductBias",
     "EmbeddingNN",
@@ -28,7 +31,7 @@ __all__ = [
 
 
 def build_model(name: str, n_users: int, n_items: int, **config) -> nn.Module:
-    """A fresh model by its short name (`dot`, `dot-bias`, `nn`) and its config."""
+    """A fresh model by its short name (`dot`, `dot-bias`, `nn`, `average`) and its config."""
     if name not in MODELS:
         raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name](n_users, n_items, **config)

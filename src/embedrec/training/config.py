@@ -17,7 +17,11 @@ MODEL_DEFAULTS = {
     "dot-bias": {"n_factors": 50, "epochs": 5},
     "nn": {"n_factors": 50, "epochs": 5},  # nn sizes its embeddings by fastai's rule instead
     "bmf": {"n_factors": 10, "epochs": 100},  # rank; Gibbs sweeps
+    "average": {},  # each member takes its own model's defaults
 }
+# `model="average"` without members: three bmf chains with different seeds (averaging
+# independent chains is the standard way to make an MCMC posterior mean sturdier).
+DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
 DEFAULT_MODEL = "bmf"
 
 
@@ -51,6 +55,8 @@ class TrainConfig:
     threads: int | None = None  # fused engine only; default: all cores
     implicit: bool = True
     robust: bool = True
+    members: list[dict] | None = None  # average: each member's options (model=..., ...)
+    weights: list[float] | None = None  # average: one per member, default equal
 
     def __post_init__(self):
         if isinstance(self.y_range, list):
@@ -64,6 +70,20 @@ class TrainConfig:
             raise ModelError(f"wd must be zero or positive, got {self.wd}")
         if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
+        if self.members is not None:
+            for member in self.members:
+                if not isinstance(member, dict) or member.get("model") in (None, "average"):
+                    raise ModelError(
+                        "each member of an average is a dict of training options naming its "
+                        f"model (not another average), got {member!r}"
+                    )
+        if self.weights is not None:
+            count = len(self.members or DEFAULT_MEMBERS)
+            if len(self.weights) != count or min(self.weights) < 0 or sum(self.weights) <= 0:
+                raise ModelError(
+                    f"weights: one non-negative weight per member ({count}), not all zero; "
+                    f"got {self.weights}"
+                )
 
     def replace(self, **changes) -> TrainConfig:
         known = {f.name for f in fields(self)}
@@ -77,6 +97,22 @@ class TrainConfig:
         defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["dot-bias"])
         missing = {k: v for k, v in defaults.items() if getattr(self, k) is None}
         return self.replace(**missing)
+
+    def member_configs(self) -> list[TrainConfig]:
+        """An average's members as configs. A member takes what it names, else any option set
+        on the average itself (e.g. `epochs`), else its own model's defaults; its seed is the
+        run's seed plus its position unless it names one."""
+        default = TrainConfig()
+        shared = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("model", "members", "weights", "seed")
+            and getattr(self, f.name) != getattr(default, f.name)
+        }
+        return [
+            TrainConfig(**{**shared, "seed": self.seed + k, **member}).resolved()
+            for k, member in enumerate(self.members or DEFAULT_MEMBERS)
+        ]
 
     def resolved_y_range(self, scale: tuple[float, float] | None) -> tuple[float, float] | None:
         if self.y_range != "auto":

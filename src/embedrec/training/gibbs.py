@@ -297,6 +297,7 @@ def fit_gibbs(
     kept_every = max(1, math.ceil((sweeps - burn_in) / keep))
     slots = math.ceil((sweeps - burn_in) / kept_every)
     validate_every = max(1, math.ceil(slots / 10))
+    report_every = max(1, sweeps // 10)
     average = PosteriorMean(n_users, n_items, rank, slots, mean)
     history: list[EpochStats] = []
     reporter.start(sweeps, 1)
@@ -322,7 +323,8 @@ def fit_gibbs(
                 sweep, train_loss, valid_loss, valid_rmse, time.perf_counter() - start
             )
             history.append(stats)
-            reporter.end_epoch(stats)
+            if valid_rmse is not None or sweep % report_every == 0 or sweep == sweeps - 1:
+                reporter.end_epoch(stats)  # the table shows about 10-20 of the sweeps
     finally:
         reporter.close()
     return average.model(), history

@@ -88,8 +88,10 @@ def lr_find(
     >>> result.suggestion, result.plot("lr.png")          # doctest: +SKIP
     """
     config = (config or TrainConfig(model="dot-bias")).replace(**overrides).resolved()
-    if config.model == "bmf":
-        raise ModelError("bmf is sampled, not trained by gradient steps: it has no learning rate")
+    if config.model in ("bmf", "average"):
+        raise ModelError(
+            f"the LR finder is for gradient-trained models (dot, dot-bias, nn), not {config.model}"
+        )
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model: nn.Module = build_model(
