@@ -82,6 +82,17 @@ def test_train_prints_the_epoch_table(ratings_csv, tmp_path):
     assert result.exit_code == 0, result.output
     assert "train_loss" in result.output and "valid_rmse" in result.output
     assert "saved bmf model" in result.output
+    assert "--model dot-bias trains an epoch" not in result.output
+
+
+def test_train_warns_that_bmf_is_slow_on_large_data(ratings_csv, tmp_path, monkeypatch):
+    import embedrec.cli.training as training
+
+    monkeypatch.setattr(training, "LARGE_FOR_BMF", 100)  # the toy file stands in for 2M+ rows
+    args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "2", "--out"]
+    result = runner.invoke(app, [*args, str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert "--model dot-bias trains an epoch" in " ".join(result.output.split())
 
 
 def test_nn_model_options(ratings_csv, tmp_path):

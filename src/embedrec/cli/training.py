@@ -39,6 +39,8 @@ from embedrec.recommender import Recommender
 from embedrec.training.lr_find import lr_find as run_lr_find
 from embedrec.tuning import tune as run_tune
 
+LARGE_FOR_BMF = 2_000_000  # ratings; above this a bmf run takes minutes (BENCHMARKS.md)
+
 
 @app.command()
 @handle_errors
@@ -173,6 +175,13 @@ def train(
         err.print(f"note: {note}", highlight=False)
     if not as_json:
         err.print(the_split.describe(), highlight=False)
+    if config.model == "bmf" and len(the_split.train) > LARGE_FOR_BMF:
+        err.print(
+            f"note: bmf takes about 1.3 s per million ratings per sweep on 2 cores "
+            f"({config.resolved().epochs} sweeps here); --model dot-bias trains an epoch of "
+            "this size in seconds",
+            highlight=False,
+        )
     rec = train_model(the_split, config, progress=True)
     metrics = rec.evaluate(the_split.valid) if len(the_split.valid) else {}
     rec.save(out_dir, overwrite=force)
