@@ -39,7 +39,7 @@ NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robu
 
 @numba.njit(cache=True)
 def _draw(prec, h, noise, out):
-    """out = prec^-1 h + a draw with covariance prec^-1 (prec is overwritten by nothing)."""
+    """out = prec^-1 h + noise mapped to covariance prec^-1 (prec itself is left unchanged)."""
     d = prec.shape[0]
     low = np.zeros((d, d))
     for i in range(d):
@@ -79,8 +79,9 @@ def _sample_own(
 ):
     """Sample every row of `own` (P or Q) given the other side's effective rows.
 
-    `implicit` holds each row's current implicit sum (U - P). On return `gram[r]` is the row's
-    sum of x x^T over its ratings, with x = [1, other factors], and `proj[r]` the sum of x times
+    `precisions` holds each rating's noise-precision factor, `implicit` each row's current
+    implicit sum (U - P). On return `gram[r]` is the row's sum of c x x^T over its ratings, with
+    x = [1, other factors] and c the rating's precision factor, and `proj[r]` the sum of c x times
     the residual (rating minus the full prediction with the new row)."""
     d = own.shape[1]
     prior_mean, prior_prec = prior[0], prior[1]
