@@ -1,13 +1,13 @@
 """embedrec: collaborative filtering with learned embeddings.
 
->>> from embedrec import load_split, train
->>> split = load_split("movielens-100k")                          # doctest: +SKIP
->>> rec = train(split, model="dot-bias", epochs=5, wd=0.1)        # doctest: +SKIP
->>> rec.evaluate(split.valid)["rmse"]                             # doctest: +SKIP
+>>> import embedrec
+>>> split = embedrec.load_split("movielens-100k")                    # doctest: +SKIP
+>>> rec = embedrec.train(split, model="dot-bias", epochs=5, wd=0.1)  # doctest: +SKIP
+>>> embedrec.evaluate(rec, split.valid)["rmse"]                      # doctest: +SKIP
+>>> rec.recommend(196, n=10)                                         # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
-
+from embedrec.config import TrainConfig
 from embedrec.data import (
     IdMap,
     Ratings,
@@ -22,16 +22,46 @@ from embedrec.data import (
     read_ratings,
     temporal_split,
 )
-from embedrec.errors import DataError, EmbedrecError, ModelError
+from embedrec.data.synthetic import write_synthetic
+from embedrec.errors import (
+    DataError,
+    EmbedrecError,
+    ModelError,
+    OutputExistsError,
+    UnknownIdError,
+)
+from embedrec.evaluation import evaluate, evaluate_ranking, popularity_scores
+from embedrec.evaluation.protocols import PROTOCOL_HELP, run_protocol
+from embedrec.interpret import (
+    bias_extremes,
+    bias_table,
+    export_factors,
+    factor_frame,
+    pca_map,
+)
+from embedrec.io import check_output
 from embedrec.learner import train
-from embedrec.models import DotProduct, DotProductBias, EmbeddingNN, embedding_size, sigmoid_range
-from embedrec.recommender import Recommender
-from embedrec.training.config import TrainConfig
+from embedrec.models import (
+    DotProduct,
+    DotProductBias,
+    EmbeddingNN,
+    Model,
+    embedding_size,
+    model_names,
+    models_help,
+    sigmoid_range,
+)
+from embedrec.recommender import MIN_RATINGS, Recommender
+from embedrec.training import engine_names
 from embedrec.training.lr_find import LRFindResult, lr_find
+from embedrec.tuning import TuneResult, tune
+from embedrec.version import __version__
 
 load = Recommender.load
 
 __all__ = [
+    "MIN_RATINGS",
+    "PROTOCOL_HELP",
     "DataError",
     "DotProduct",
     "DotProductBias",
@@ -39,12 +69,25 @@ __all__ = [
     "EmbedrecError",
     "IdMap",
     "LRFindResult",
+    "Model",
     "ModelError",
+    "OutputExistsError",
     "Ratings",
     "Recommender",
     "Split",
     "TrainConfig",
+    "TuneResult",
+    "UnknownIdError",
+    "__version__",
+    "bias_extremes",
+    "bias_table",
+    "check_output",
     "embedding_size",
+    "engine_names",
+    "evaluate",
+    "evaluate_ranking",
+    "export_factors",
+    "factor_frame",
     "kfold_splits",
     "load",
     "load_movielens",
@@ -52,10 +95,17 @@ __all__ = [
     "load_ratings",
     "load_split",
     "lr_find",
+    "model_names",
+    "models_help",
+    "pca_map",
+    "popularity_scores",
     "random_split",
     "ratings_from_frame",
     "read_ratings",
+    "run_protocol",
     "sigmoid_range",
     "temporal_split",
     "train",
+    "tune",
+    "write_synthetic",
 ]

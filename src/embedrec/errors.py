@@ -15,3 +15,14 @@ class DataError(EmbedrecError, ValueError):
 
 class ModelError(EmbedrecError, ValueError):
     """A model directory, configuration or request that does not fit the model."""
+
+
+class UnknownIdError(DataError, KeyError):
+    """A user or item id (or title) the model was not trained on."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class OutputExistsError(EmbedrecError, FileExistsError):
+    """A file or directory would be replaced, and the caller did not say `force`."""

@@ -1,81 +1,53 @@
-"""What a trained model has learned, in the chapter's terms: biases, factors, neighbours by
-cosine similarity, and a PCA map of item factors. Functions of a `Recommender`; the Recommender's
-methods of the same names call these."""
+"""What a trained model has learned, in the chapter's terms: tables of biases and factors, the
+extremes the chapter looks at, a PCA map of item factors, and an export of everything learned.
+Functions of a `Recommender`; the pictures come from `embedrec.plots`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from embedrec.errors import ModelError
-from embedrec.models import DotProductBias
+from embedrec.io import atomic_dir, atomic_file
+from embedrec.plots import pca_map_plot
+from embedrec.recommender import Recommender
 
-if TYPE_CHECKING:
-    from embedrec.recommender import Recommender
-
-# Items or users with fewer training ratings than this are left out of neighbour lists and the
-# PCA map: their factors are mostly initialisation noise shrunk by weight decay (fastai's naive
-# neighbours of "Silence of the Lambs" start with films rated once or twice).
-MIN_RATINGS = 20
+EXPORT_FORMATS = ("parquet", "csv", "npz")
 
 
-def _side(rec: Recommender, which: str):
-    if which == "item":
-        return rec.model.item_factors, rec.item_map, rec.item_counts
-    if which == "user":
-        return rec.model.user_factors, rec.user_map, rec.user_counts
-    raise ValueError(f"which must be 'item' or 'user', got {which!r}")
-
-
-def _frame(rec: Recommender, which: str, indices: np.ndarray) -> pd.DataFrame:
-    _, id_map, counts = _side(rec, which)
-    frame = pd.DataFrame({which: id_map.decode(indices)})
-    if which == "item" and rec.titles is not None:
-        frame["title"] = rec.titles[indices]
-    frame["n_ratings"] = counts[indices]
-    return frame
-
-
-def bias_table(rec: Recommender, which: str = "item") -> pd.DataFrame:
-    """Learned biases of every trained item (or user), highest first."""
-    if not isinstance(rec.model, DotProductBias):
-        raise ModelError(
-            f"a {rec.model_name} model has no learned biases; train --model dot-bias to get them"
-        )
-    layer = rec.model.item_bias if which == "item" else rec.model.user_bias
-    _, _, counts = _side(rec, which)
+def bias_table(rec: Recommender, is_item: bool = True) -> pd.DataFrame:
+    """Learned biases of every trained item (or user), highest first: the chapter's films
+    "liked beyond their factors" at the top."""
+    counts = rec.item_counts if is_item else rec.user_counts
     trained = np.flatnonzero(counts > 0)
-    bias = layer.weight.detach().cpu().numpy()[trained, 0]
-    frame = _frame(rec, which, trained)
-    frame.insert(len(frame.columns) - 1, "bias", bias)
+    frame = rec.describe(trained, is_item)
+    frame.insert(len(frame.columns) - 1, "bias", rec.bias(None, is_item)[trained])
     return frame.sort_values("bias", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def factor_frame(rec: Recommender, which: str = "item") -> pd.DataFrame:
+def bias_extremes(rec: Recommender, top: int = 10) -> dict[str, dict[str, pd.DataFrame]]:
+    """The `top` lowest and highest biases of items and of users (what `explain` shows)."""
+    if top < 1:
+        raise ModelError(f"top must be at least 1, got {top}")
+    result = {}
+    for which, is_item in (("item", True), ("user", False)):
+        table = bias_table(rec, is_item)
+        result[which] = {
+            "lowest": table.tail(top).iloc[::-1].reset_index(drop=True),
+            "highest": table.head(top),
+        }
+    return result
+
+
+def factor_frame(rec: Recommender, is_item: bool = True) -> pd.DataFrame:
     """All learned factors, one row per item (or user), columns f0..f{k-1}."""
-    layer, id_map, _ = _side(rec, which)
-    weights = layer.weight.detach().cpu().numpy()
-    frame = _frame(rec, which, np.arange(len(id_map)))
+    weights = rec.weight(None, is_item)
+    frame = rec.describe(np.arange(len(weights)), is_item)
     factors = pd.DataFrame(weights, columns=[f"f{i}" for i in range(weights.shape[1])])
     return pd.concat([frame, factors], axis=1)
-
-
-def neighbours(rec: Recommender, which: str, index: int, n: int, min_ratings: int) -> pd.DataFrame:
-    """The n most cosine-similar items (users) to `index` among those with enough ratings."""
-    layer, _, counts = _side(rec, which)
-    weights = layer.weight.detach().cpu()
-    similarity = torch.nn.functional.cosine_similarity(weights, weights[index][None], dim=1)
-    similarity = similarity.numpy().astype(np.float64)
-    eligible = counts >= min_ratings
-    eligible[index] = False
-    similarity[~eligible] = -np.inf
-    order = np.argsort(-similarity, kind="stable")[: min(n, int(eligible.sum()))]
-    frame = _frame(rec, which, order)
-    frame.insert(len(frame.columns) - 1, "score", similarity[order])
-    return frame
 
 
 def pca_coordinates(
@@ -83,16 +55,80 @@ def pca_coordinates(
 ) -> pd.DataFrame:
     """Item factors projected on principal components: the axes are fitted on the `pool` most
     rated items (as the chapter does with 1,000), the `n_items` most rated are returned."""
-    weights = rec.model.item_factors.weight.detach().cpu().numpy().astype(np.float64)
+    if n_items < 1:
+        raise ModelError(f"n_items must be at least 1, got {n_items}")
+    weights = rec.weight(None, True).astype(np.float64)
     most_rated = np.argsort(-rec.item_counts, kind="stable")
     fit_on = most_rated[:pool]
-    centred = weights[fit_on] - weights[fit_on].mean(0)
-    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    centre = weights[fit_on].mean(0)
+    _, _, axes = np.linalg.svd(weights[fit_on] - centre, full_matrices=False)
     if max(components) >= len(axes):
         raise ModelError(f"the model has only {len(axes)} principal components")
     shown = most_rated[:n_items]
-    coords = (weights[shown] - weights[fit_on].mean(0)) @ axes[list(components)].T
-    frame = _frame(rec, "item", shown)
+    coords = (weights[shown] - centre) @ axes[list(components)].T
+    frame = rec.describe(shown, True)
     frame[f"pc{components[0] + 1}"] = coords[:, 0]
     frame[f"pc{components[1] + 1}"] = coords[:, 1]
     return frame
+
+
+def pca_map(
+    rec: Recommender,
+    n_items: int = 50,
+    components: tuple[int, int] = (0, 1),
+    path: str | Path | None = None,
+    force: bool = False,
+) -> pd.DataFrame:
+    """`pca_coordinates`; with `path`, also saved as a labelled scatter plot (PNG)."""
+    coords = pca_coordinates(rec, n_items, components)
+    if path is not None:
+        pca_map_plot(coords, path, force=force)
+    return coords
+
+
+def learned_tables(rec: Recommender) -> dict[str, pd.DataFrame]:
+    """Factors (and biases, where the model has them) of every item and user, with ids."""
+    tables = {}
+    for name, is_item in (("items", True), ("users", False)):
+        table = factor_frame(rec, is_item)
+        biases = rec.model.biases("item" if is_item else "user")
+        if biases is not None:
+            table["bias"] = biases
+        tables[name] = table
+    return tables
+
+
+def export_factors(
+    rec: Recommender, path: str | Path, fmt: str = "parquet", force: bool = False
+) -> list[Path]:
+    """Write everything learned for use elsewhere: a folder of `items` and `users` tables
+    (parquet or csv), or one `.npz` file of arrays. Returns the files written."""
+    if fmt not in EXPORT_FORMATS:
+        raise ModelError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    path = Path(path)
+    if fmt == "npz" and path.suffix != ".npz":
+        raise ModelError("the npz format writes one file: give a path ending in .npz")
+    tables = learned_tables(rec)
+    if fmt == "npz":
+        arrays: dict[str, Any] = {}
+        for name, table in tables.items():
+            key = name[:-1]
+            factor_cols = [c for c in table.columns if c.startswith("f") and c[1:].isdigit()]
+            arrays[f"{key}_ids"] = table[key].to_numpy()
+            arrays[f"{key}_factors"] = table[factor_cols].to_numpy(np.float32)
+            if "bias" in table:
+                arrays[f"{key}_bias"] = table["bias"].to_numpy(np.float32)
+            if "title" in table:
+                arrays[f"{key}_titles"] = table["title"].astype(str).to_numpy()
+        arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()}
+        with atomic_file(path, force) as partial, open(partial, "wb") as handle:
+            np.savez(handle, **arrays)
+        return [path]
+    with atomic_dir(path, force) as staging:
+        for name, table in tables.items():
+            target = staging / f"{name}.{fmt}"
+            if fmt == "parquet":
+                table.to_parquet(target, index=False)
+            else:
+                table.to_csv(target, index=False)
+    return [path / f"{name}.{fmt}" for name in tables]

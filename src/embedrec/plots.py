@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
+from embedrec.io import atomic_file
 
-def pca_map_plot(coords: pd.DataFrame, path: str | Path, title: str | None = None) -> Path:
+matplotlib.use("Agg")  # files only: never open a window
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+
+
+def pca_map_plot(
+    coords: pd.DataFrame, path: str | Path, title: str | None = None, force: bool = False
+) -> Path:
     """A readable labelled scatter: large canvas, small labels nudged apart so titles of
     neighbouring films do not print over each other."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x_col, y_col = [c for c in coords.columns if c.startswith("pc")][:2]
     labels = coords["title"] if "title" in coords else coords["item"].astype(str)
     x, y = coords[x_col].to_numpy(), coords[y_col].to_numpy()
@@ -39,10 +42,12 @@ def pca_map_plot(coords: pd.DataFrame, path: str | Path, title: str | None = Non
     ax.set_title(title or f"Item factors of the {len(coords)} most rated items (PCA)")
     ax.grid(alpha=0.2)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    try:
+        with atomic_file(path, force) as partial:
+            fig.savefig(partial, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def _spread(x: np.ndarray, y: np.ndarray, widths: np.ndarray, rounds: int = 100) -> np.ndarray:

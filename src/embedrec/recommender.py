@@ -1,38 +1,42 @@
 """`Recommender`: the one object a user holds after training (or loading) a model.
 
-It joins the pure model with what gives it meaning: the id maps and titles, the rating scale,
-how often each user and item was seen in training, and the bias baseline that scores pairs the
-embeddings cannot (a user or item with no training rating).
+It joins a trained model kind (`embedrec.models.Model`) with what gives it meaning: the id maps
+and titles, the rating scale, how often each user and item was seen in training (and which items
+each user rated), and the bias baseline that scores pairs the model cannot (a user or item with
+no training rating). Everything here speaks raw ids and titles; evaluation, interpretation
+tables and plots are functions of a Recommender in their own modules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
+from embedrec import io
+from embedrec.config import TrainConfig
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
-from embedrec.errors import DataError
-from embedrec.evaluation.metrics import mae, mse, rmse
-from embedrec.evaluation.ranking import top_k
-from embedrec.interpret import MIN_RATINGS, bias_table, factor_frame, neighbours, pca_coordinates
-from embedrec.models import DotProductBias, model_name
-from embedrec.models.baseline import BiasBaseline
-from embedrec.models.foldin import fold_in
-from embedrec.plots import pca_map_plot
-from embedrec.training.config import TrainConfig
+from embedrec.errors import DataError, ModelError, UnknownIdError
+from embedrec.models import BiasBaseline, Model, Side, get_kind
+from embedrec.topk import top_k
 from embedrec.training.progress import EpochStats
-from embedrec.training.torch_engine import predict_torch
+from embedrec.version import __version__
+
+FORMAT_VERSION = 2  # 2: the model kind's own name and state; 1 stored bmf as dot-bias
+# Items or users with fewer training ratings than this are left out of neighbour lists: their
+# factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
+# "Silence of the Lambs" start with films rated once or twice).
+MIN_RATINGS = 20
 
 
 @dataclass
 class Recommender:
-    model: nn.Module
+    model: Model
     user_map: IdMap
     item_map: IdMap
     baseline: BiasBaseline
@@ -45,7 +49,7 @@ class Recommender:
     # each user's training items, CSR: user u rated seen_items[seen_indptr[u]:seen_indptr[u+1]]
     seen_indptr: np.ndarray | None = None
     seen_items: np.ndarray | None = None
-    engine: str = "torch"  # which engine trained it (the model files are the same either way)
+    engine: str = "torch"  # which engine trained it (recorded in the model directory)
 
     def __repr__(self) -> str:
         return (
@@ -55,53 +59,35 @@ class Recommender:
 
     @property
     def model_name(self) -> str:
-        """The kind of model trained: `bmf` is stored as its posterior mean, a dot-bias network,
-        and is still called bmf here; the stored network's own name is `models.model_name`."""
-        stored = model_name(self.model)
-        return "bmf" if stored == "dot-bias" and self.config.model == "bmf" else stored
+        return self.model.name
 
-    # ---- scoring on indices -------------------------------------------------------------
-    def predict_indices(
-        self, users: np.ndarray, items: np.ndarray, clip: bool = True
-    ) -> np.ndarray:
-        """Predicted ratings for index pairs: the model where both sides were trained, the bias
-        baseline elsewhere; clipped to the declared rating scale unless `clip=False`."""
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
-        warm = (self.user_counts[users] > 0) & (self.item_counts[items] > 0)
-        scores = self.baseline.predict(users, items)
-        if warm.any():
-            scores[warm] = predict_torch(self.model, users[warm], items[warm])
-        if clip and self.rating_scale is not None:
-            np.clip(scores, *self.rating_scale, out=scores)
-        return scores
+    @property
+    def n_users(self) -> int:
+        return len(self.user_map)
 
-    def evaluate(self, ratings: Ratings) -> dict:
-        """RMSE and MAE (clipped predictions), the unclipped MSE loss, and how many rows were
-        scored by the baseline because their user or item is cold."""
-        self._check_maps(ratings)
-        raw = self.predict_indices(ratings.users, ratings.items, clip=False)
-        clipped = raw if self.rating_scale is None else np.clip(raw, *self.rating_scale)
-        cold = (self.user_counts[ratings.users] == 0) | (self.item_counts[ratings.items] == 0)
-        return {
-            "rmse": rmse(clipped, ratings.ratings),
-            "mae": mae(clipped, ratings.ratings),
-            "loss": mse(raw, ratings.ratings),
-            "n": len(ratings),
-            "n_cold": int(cold.sum()),
-        }
+    @property
+    def n_items(self) -> int:
+        return len(self.item_map)
 
-    def _check_maps(self, ratings: Ratings) -> None:
-        if ratings.user_map is not self.user_map and ratings.user_map != self.user_map:
-            raise DataError(
-                "these ratings were encoded with other user ids than the model's; "
-                "use Recommender.encode(ratings) first"
+    # ---- ids ---------------------------------------------------------------------------
+    @property
+    def item_names(self) -> ItemNames:
+        if getattr(self, "_item_names", None) is None:
+            self._item_names = ItemNames(self.item_map, self.titles)
+        return self._item_names
+
+    def item_index(self, item: Any) -> int:
+        """The index of an item named by raw id or (forgivingly) by title."""
+        return self.item_names.resolve(item)
+
+    def user_index(self, user: Any) -> int:
+        index = self.user_map.lookup(user)
+        if index < 0:
+            raise UnknownIdError(
+                f"unknown user {user!r}: not in the training data; a new user is recommended "
+                "for from their ratings (ratings={item: rating}, --ratings)"
             )
-        if ratings.item_map is not self.item_map and ratings.item_map != self.item_map:
-            raise DataError(
-                "these ratings were encoded with other item ids than the model's; "
-                "use Recommender.encode(ratings) first"
-            )
+        return index
 
     def encode(self, ratings: Ratings) -> tuple[Ratings, int]:
         """`ratings` re-encoded with this model's id maps; rows with an id the model never saw
@@ -122,8 +108,37 @@ class Recommender:
         )
         return encoded, int((~known).sum())
 
-    # ---- raw ids -----------------------------------------------------------------------
-    def predict(self, pairs: pd.DataFrame | list[tuple]) -> pd.DataFrame:
+    def check_encoding(self, ratings: Ratings) -> None:
+        """Raise unless `ratings` use this model's id maps (see `encode`)."""
+        for side, theirs, ours in (
+            ("user", ratings.user_map, self.user_map),
+            ("item", ratings.item_map, self.item_map),
+        ):
+            if theirs is not ours and theirs != ours:
+                raise DataError(
+                    f"these ratings were encoded with other {side} ids than the model's; "
+                    "use Recommender.encode(ratings) first"
+                )
+
+    # ---- rating predictions --------------------------------------------------------------
+    def predict_indices(
+        self, users: np.ndarray, items: np.ndarray, clip: bool = True
+    ) -> np.ndarray:
+        """Predicted ratings for index pairs: the model where both sides were trained, the bias
+        baseline elsewhere; clipped to the declared rating scale unless `clip=False`."""
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        warm = self.is_warm(users, items)
+        scores = self.baseline.predict(users, items)
+        if warm.any():
+            scores[warm] = self.model.predict(users[warm], items[warm])
+        return self._clip(scores) if clip else scores
+
+    def is_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Pairs whose user and item both had training ratings (scored by the model)."""
+        return (self.user_counts[users] > 0) & (self.item_counts[items] > 0)
+
+    def predict(self, pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
         """Scores for (user, item) pairs given as raw ids; unknown ids are reported in the
         `error` column, not raised."""
         frame = (
@@ -147,119 +162,191 @@ class Recommender:
             }
         )
 
-    # ---- ranking -----------------------------------------------------------------------
-    @torch.no_grad()
+    def _clip(self, scores: np.ndarray) -> np.ndarray:
+        if self.rating_scale is not None and self.model.predicts_ratings:
+            np.clip(scores, *self.rating_scale, out=scores)
+        return scores
+
+    # ---- ranking ---------------------------------------------------------------------------
     def score_items(self, users: np.ndarray) -> np.ndarray:
         """Scores of every item for each user index, shape (users, items). Users with no
         training rating get the bias baseline; items with none get -inf (never recommended)."""
         users = np.asarray(users, dtype=np.int64)
-        all_items = np.arange(len(self.item_map))
-        scores = np.empty((len(users), len(all_items)), dtype=np.float32)
+        scores = np.empty((len(users), self.n_items), dtype=np.float32)
         warm = self.user_counts[users] > 0
         if warm.any():
-            self.model.eval()
-            device = next(self.model.parameters()).device
-            vectors, biases = self.model.user_vectors(torch.as_tensor(users[warm], device=device))
-            scores[warm] = self.model.score_user_vectors(vectors, biases).float().cpu().numpy()
-        for row in np.flatnonzero(~warm):
-            scores[row] = self.baseline.predict(np.full_like(all_items, users[row]), all_items)
-        if self.rating_scale is not None:
-            np.clip(scores, *self.rating_scale, out=scores)
+            scores[warm] = self.model.score_items(users[warm])
+        cold = np.flatnonzero(~warm)
+        if len(cold):
+            item_part = self.baseline.global_mean + self.baseline.item_offsets
+            scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
+        self._clip(scores)
         scores[:, self.item_counts == 0] = -np.inf
         return scores
 
     def seen(self, user_index: int) -> np.ndarray:
-        if self.seen_indptr is None:
+        """Item indices the user rated in training."""
+        if self.seen_indptr is None or self.seen_items is None:
             return np.zeros(0, dtype=np.int64)
         return self.seen_items[self.seen_indptr[user_index] : self.seen_indptr[user_index + 1]]
 
+    def _seen_pairs(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, item) positions of what each of `users` rated in training, for masking a
+        (len(users), n_items) score block."""
+        if self.seen_indptr is None or self.seen_items is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        starts = self.seen_indptr[users]
+        lengths = self.seen_indptr[users + 1] - starts
+        rows = np.repeat(np.arange(len(users)), lengths)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return rows, self.seen_items[np.repeat(starts, lengths) + within]
+
     def recommend(
-        self, user, n: int = 10, exclude_seen: bool = True, candidates=None
+        self,
+        user: Any = None,
+        n: int = 10,
+        *,
+        ratings: Mapping[Any, float] | None = None,
+        exclude_seen: bool = True,
+        items: Iterable[Any] | None = None,
+        batch_users: int = 1024,
     ) -> pd.DataFrame:
-        """The top-n items for a known user (raw id), best first: columns item, title, score.
+        """The top-n items, best first, as a frame with columns item, title, score.
 
-        Items the user rated in training are left out unless `exclude_seen=False`; `candidates`
-        (raw ids or titles) limits the choice. An unknown user gets the fallback ranking (see
-        `recommend_for_ratings`), flagged in a `fallback` column.
+        - `user`: a raw id from training; a list of ids gives every user's list in one frame
+          (columns user, rank, item, title, score), scored in batches;
+        - `ratings={item id or title: rating}` instead: a new user, folded in without
+          retraining; with no usable rating the list is ranked by learned item bias and
+          flagged in a `fallback` column;
+        - `exclude_seen`: leave out what the user rated (in training, or in `ratings`);
+        - `items`: only these candidates (raw ids or titles).
         """
-        index = self.user_map.lookup(user)
-        if index < 0 or self.user_counts[index] == 0:
-            return self._fallback(n, candidates)
-        scores = self.score_items(np.array([index]))[0]
-        if exclude_seen:
-            scores[self.seen(index)] = -np.inf
-        return self._top(scores, n, candidates)
+        _check_n(n)
+        allowed = None if items is None else self._candidates(items)
+        if ratings is not None:
+            if user is not None:
+                raise ModelError("recommend takes a user or ratings, not both")
+            return self._recommend_new(ratings, n, exclude_seen, allowed)
+        if user is None:
+            raise ModelError("recommend needs a user id (or ratings= for a new user)")
+        if isinstance(user, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+            return self._recommend_batch(list(user), n, exclude_seen, allowed, batch_users)
+        index = self.user_index(user)
+        if self.user_counts[index] == 0:
+            return self._fallback(n, allowed)
+        return self._recommend_batch([user], n, exclude_seen, allowed, 1).drop(
+            columns=["user", "rank"]
+        )
 
-    def recommend_many(self, users, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
-        """`recommend` for many users at once: columns user, rank, item, title, score."""
+    def _recommend_batch(
+        self,
+        users: list[Any],
+        n: int,
+        exclude_seen: bool,
+        allowed: np.ndarray | None,
+        batch_users: int,
+    ) -> pd.DataFrame:
+        indices = np.array([self.user_index(u) for u in users], dtype=np.int64)
         frames = []
-        for user in users:
-            frame = self.recommend(user, n, exclude_seen)
-            frame.insert(0, "rank", np.arange(1, len(frame) + 1))
-            frame.insert(0, "user", user)
+        for start in range(0, len(indices), batch_users):
+            chunk = indices[start : start + batch_users]
+            scores = self.score_items(chunk)
+            if exclude_seen:
+                scores[self._seen_pairs(chunk)] = -np.inf
+            if allowed is not None:
+                scores[:, ~allowed] = -np.inf
+            top = top_k(scores, n)
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            keep = np.isfinite(top_scores)
+            row_of = np.repeat(np.arange(len(chunk)), keep.sum(1))
+            frame = self._item_frame(top[keep], top_scores[keep])
+            frame.insert(0, "rank", (np.cumsum(keep, axis=1)[keep]).astype(np.int64))
+            frame.insert(0, "user", np.asarray(users, dtype=object)[start + row_of])
             frames.append(frame)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not frames:
+            return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
+        return pd.concat(frames, ignore_index=True)
 
-    def recommend_for_ratings(
-        self, ratings: dict, n: int = 10, exclude_rated: bool = True, reg: float | None = None
-    ) -> pd.DataFrame:
-        """Recommendations for a new user from a few ratings ({item id or title: rating}),
-        without retraining: the user is folded in (see `embedrec.models.foldin`).
+    def fold_in(self, ratings: Mapping[Any, float], reg: float | None = None) -> Any:
+        """A new user as the model sees them, from {item id or title: rating}; None when no
+        rated item has training ratings (nothing to go on). Score it with `score_folded`."""
+        items, values = self._usable_ratings(ratings)
+        if len(items) == 0:
+            return None
+        return self.model.fold_in(items, values, reg)
 
-        With no usable ratings, the fallback: items ranked by their learned bias (the bias
-        baseline's item offsets for models without biases), flagged in a `fallback` column.
-        """
-        items, scores = self._fold_in_scores(ratings, reg)
-        if items is None:
-            return self._fallback(n, None)
-        if exclude_rated:
-            scores[items] = -np.inf
-        return self._top(scores, n, None)
+    def _usable_ratings(self, ratings: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
+        if not isinstance(ratings, Mapping):
+            raise DataError("ratings must be a mapping {item id or title: rating}")
+        pairs = []
+        for item, value in ratings.items():
+            index = self.item_index(item)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise DataError(f"the rating of {item!r} is not a number: {value!r}") from None
+            if not np.isfinite(number):
+                raise DataError(f"the rating of {item!r} is not a finite number: {value!r}")
+            low, high = self.rating_scale or (-np.inf, np.inf)
+            if not low <= number <= high:
+                raise DataError(
+                    f"the rating of {item!r} is {number:g}, outside the model's scale "
+                    f"{low:g}-{high:g}"
+                )
+            if self.item_counts[index] > 0:  # an untrained item carries no signal
+                pairs.append((index, number))
+        items = np.array([i for i, _ in pairs], dtype=np.int64)
+        return items, np.array([r for _, r in pairs], dtype=np.float32)
 
-    def predict_for_ratings(self, ratings: dict, items, reg: float | None = None) -> np.ndarray:
-        """Predicted ratings of `items` for a new user folded in from `ratings`."""
-        names = self.item_names
-        wanted = np.array([names.resolve(i) for i in items], dtype=np.int64)
-        _, scores = self._fold_in_scores(ratings, reg)
-        if scores is None:
-            return self.baseline.global_mean + self.baseline.item_offsets[wanted]
-        return scores[wanted]
-
-    @torch.no_grad()
-    def _fold_in_scores(self, ratings: dict, reg: float | None):
-        names = self.item_names
-        pairs = [(names.resolve(item), float(r)) for item, r in ratings.items()]
-        pairs = [(i, r) for i, r in pairs if self.item_counts[i] > 0]  # untrained: no signal
-        if not pairs:
-            return None, None
-        items = torch.tensor([i for i, _ in pairs])
-        values = torch.tensor([r for _, r in pairs], dtype=torch.float32)
-        self.model.cpu().eval()
-        with torch.enable_grad():
-            vector, bias = fold_in(self.model, items, values, reg=reg)
-        scores = self.model.score_user_vectors(vector[None], None if bias is None else bias[None])
-        scores = scores[0].numpy()
-        if self.rating_scale is not None:
-            scores = np.clip(scores, *self.rating_scale)
+    def score_folded(self, folded: Any) -> np.ndarray:
+        """Scores of every item for a user from `fold_in`; -inf for untrained items."""
+        scores = self._clip(self.model.score_folded(folded).astype(np.float32, copy=True))
         scores[self.item_counts == 0] = -np.inf
-        return items.numpy(), scores
+        return scores
 
-    def _top(self, scores: np.ndarray, n: int, candidates) -> pd.DataFrame:
-        if candidates is not None:
-            allowed = np.zeros(len(scores), dtype=bool)
-            allowed[[self.item_names.resolve(c) for c in candidates]] = True
+    def _recommend_new(
+        self,
+        ratings: Mapping[Any, float],
+        n: int,
+        exclude_seen: bool,
+        allowed: np.ndarray | None,
+    ) -> pd.DataFrame:
+        folded = self.fold_in(ratings)
+        if folded is None:
+            return self._fallback(n, allowed)
+        scores = self.score_folded(folded)
+        if exclude_seen:
+            scores[self._usable_ratings(ratings)[0]] = -np.inf
+        return self._top(scores, n, allowed)
+
+    def predict_new(self, ratings: Mapping[Any, float], items: Iterable[Any]) -> np.ndarray:
+        """Predicted ratings of `items` for a new user folded in from `ratings`."""
+        wanted = np.array([self.item_index(i) for i in items], dtype=np.int64)
+        folded = self.fold_in(ratings)
+        if folded is None:
+            return self.baseline.global_mean + self.baseline.item_offsets[wanted]
+        return self.score_folded(folded)[wanted]
+
+    def _candidates(self, items: Iterable[Any]) -> np.ndarray:
+        allowed = np.zeros(self.n_items, dtype=bool)
+        allowed[[self.item_index(c) for c in items]] = True
+        return allowed
+
+    def _top(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
+        if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
         top = top_k(scores[None], n)[0]
         top = top[np.isfinite(scores[top])]
         return self._item_frame(top, scores[top])
 
-    def _fallback(self, n: int, candidates) -> pd.DataFrame:
-        if isinstance(self.model, DotProductBias):
-            bias = self.model.item_bias.weight.detach().cpu().numpy()[:, 0].astype(np.float64)
-        else:
-            bias = self.baseline.item_offsets.astype(np.float64)
-        bias = np.where(self.item_counts > 0, bias, -np.inf)
-        frame = self._top(bias, n, candidates)
+    def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
+        """Items by learned bias (the baseline's item offsets where the model has none)."""
+        bias = self.model.biases("item")
+        if bias is None:
+            bias = self.baseline.item_offsets
+        bias = np.where(self.item_counts > 0, bias.astype(np.float64), -np.inf)
+        frame = self._top(bias, n, allowed)
         frame["fallback"] = "item-bias"
         return frame
 
@@ -269,63 +356,161 @@ class Recommender:
         frame["score"] = scores.astype(np.float64)
         return frame
 
-    # ---- interpretation ----------------------------------------------------------------
-    @property
-    def item_names(self) -> ItemNames:
-        if getattr(self, "_item_names", None) is None:
-            self._item_names = ItemNames(self.item_map, self.titles)
-        return self._item_names
+    # ---- what the model learned -----------------------------------------------------------
+    def _side(self, is_item: bool) -> tuple[Side, IdMap, np.ndarray]:
+        if is_item:
+            return "item", self.item_map, self.item_counts
+        return "user", self.user_map, self.user_counts
 
-    def item_index(self, item) -> int:
-        """The index of an item named by raw id or (forgivingly) by title."""
-        return self.item_names.resolve(item)
+    def _indices(self, names: Iterable[Any] | None, is_item: bool) -> np.ndarray:
+        if names is None:
+            return np.arange(self.n_items if is_item else self.n_users)
+        if isinstance(names, (str, bytes, int, np.integer)):
+            raise DataError("give a list of ids or titles (or None for all)")
+        lookup = self.item_index if is_item else self.user_index
+        return np.array([lookup(name) for name in names], dtype=np.int64)
 
-    def similar_items(self, item, n: int = 10, min_ratings: int = MIN_RATINGS) -> pd.DataFrame:
-        """The n items whose factors are most cosine-similar to `item` (id or title), among
-        items with at least `min_ratings` training ratings."""
-        return neighbours(self, "item", self.item_index(item), n, min_ratings)
+    def bias(self, items: Iterable[Any] | None = None, is_item: bool = True) -> np.ndarray:
+        """Learned biases of these items (ids or titles; None: all), or users with
+        `is_item=False`, as fastai's `learn.model.bias(items)`."""
+        side, _, _ = self._side(is_item)
+        values = self.model.biases(side)
+        if values is None:
+            raise ModelError(
+                f"a {self.model_name} model has no learned biases; train --model dot-bias or bmf"
+            )
+        return values[self._indices(items, is_item)]
 
-    def similar_users(self, user, n: int = 10, min_ratings: int = MIN_RATINGS) -> pd.DataFrame:
-        index = self.user_map.lookup(user)
-        if index < 0:
-            raise DataError(f"unknown user {user!r}")
-        return neighbours(self, "user", index, n, min_ratings)
+    def weight(self, items: Iterable[Any] | None = None, is_item: bool = True) -> np.ndarray:
+        """Learned factors of these items (ids or titles; None: all), or users with
+        `is_item=False`, as fastai's `learn.model.weight(items)`."""
+        side, _, _ = self._side(is_item)
+        values = self.model.factors(side)
+        if values is None:
+            raise ModelError(f"a {self.model_name} model has no learned factors")
+        return values[self._indices(items, is_item)]
 
-    def item_bias(self) -> pd.DataFrame:
-        """Learned item biases, highest first (the chapter's 'liked beyond their factors')."""
-        return bias_table(self, "item")
+    def similar_items(self, item: Any, n: int = 10, min_ratings: int = MIN_RATINGS) -> pd.DataFrame:
+        """The n items most similar to `item` (id or title) by what the model learned (cosine
+        of the factors), among items with at least `min_ratings` training ratings."""
+        return self._neighbours(self.item_index(item), True, n, min_ratings)
 
-    def user_bias(self) -> pd.DataFrame:
-        return bias_table(self, "user")
+    def similar_users(self, user: Any, n: int = 10, min_ratings: int = MIN_RATINGS) -> pd.DataFrame:
+        return self._neighbours(self.user_index(user), False, n, min_ratings)
 
-    def item_factors(self) -> pd.DataFrame:
-        return factor_frame(self, "item")
+    def _neighbours(self, index: int, is_item: bool, n: int, min_ratings: int) -> pd.DataFrame:
+        _check_n(n)
+        side, id_map, counts = self._side(is_item)
+        similarity = self.model.similarity(side, index).astype(np.float64)
+        eligible = counts >= min_ratings
+        eligible[index] = False
+        similarity[~eligible] = -np.inf
+        order = np.argsort(-similarity, kind="stable")[: min(n, int(eligible.sum()))]
+        frame = self.describe(order, is_item)
+        frame.insert(len(frame.columns) - 1, "score", similarity[order])
+        return frame
 
-    def user_factors(self) -> pd.DataFrame:
-        return factor_frame(self, "user")
-
-    def pca_map(
-        self,
-        n_items: int = 50,
-        components: tuple[int, int] = (0, 1),
-        path: str | Path | None = None,
-    ) -> pd.DataFrame:
-        """Item factors of the `n_items` most rated items on two principal components; with
-        `path`, also saved as a labelled scatter plot (PNG)."""
-        coords = pca_coordinates(self, n_items, components)
-        if path is not None:
-            pca_map_plot(coords, path)
-        return coords
+    def describe(self, indices: np.ndarray, is_item: bool = True) -> pd.DataFrame:
+        """Ids (titles for items) and training rating counts of these indices, as a frame."""
+        side, id_map, counts = self._side(is_item)
+        frame = pd.DataFrame({side: id_map.decode(indices)})
+        if is_item and self.titles is not None:
+            frame["title"] = self.titles[indices]
+        frame["n_ratings"] = counts[indices]
+        return frame
 
     # ---- files -------------------------------------------------------------------------
-    def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write the model directory (safetensors + JSON), atomically."""
-        from embedrec.io import save_recommender
-
-        return save_recommender(self, path, overwrite=overwrite)
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write the model directory (safetensors + JSON) atomically; an existing one is
+        replaced only with `force=True`, and never a directory that is not a model."""
+        arrays = {f"model.{k}": v for k, v in self.model.arrays().items()}
+        arrays["baseline.user_offsets"] = self.baseline.user_offsets
+        arrays["baseline.item_offsets"] = self.baseline.item_offsets
+        arrays["counts.users"] = self.user_counts.astype(np.int64)
+        arrays["counts.items"] = self.item_counts.astype(np.int64)
+        if self.seen_indptr is not None and self.seen_items is not None:
+            arrays["seen.indptr"] = self.seen_indptr.astype(np.int64)
+            arrays["seen.items"] = self.seen_items.astype(np.int32)
+        config = {
+            "format": io.MODEL_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "embedrec_version": __version__,
+            "model": self.model.name,
+            "model_config": self.model.config(),
+            "engine": self.engine,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "rating_scale": self.rating_scale,
+            "baseline_global_mean": self.baseline.global_mean,
+            "train_config": self.config.to_dict(),
+        }
+        ids = {
+            "users": self.user_map.to_list(),
+            "items": self.item_map.to_list(),
+            "titles": None if self.titles is None else [str(t) for t in self.titles],
+        }
+        history = [h.as_dict() for h in self.history]
+        documents = {"config": config, "ids": ids, "history": history}
+        return io.write_model_dir(path, documents, arrays, force=force)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> Recommender:
-        from embedrec.io import load_recommender
+    def load(cls, path: str | Path) -> Recommender:
+        """A Recommender from a model directory written by `save`."""
+        documents, arrays = io.read_model_dir(path)
+        config, ids = documents["config"], documents.get("ids")
+        where = Path(path) / "config.json"
+        if ids is None:
+            raise ModelError(f"{path} is not a model directory: ids.json is missing")
+        if config.get("format_version", 0) > FORMAT_VERSION:
+            raise ModelError(
+                f"{path}: written by a newer embedrec (format {config['format_version']}); "
+                "upgrade embedrec to load it"
+            )
+        try:
+            train_config = TrainConfig(**config["train_config"])
+            name = config["model"]
+            if config.get("format_version", 1) == 1 and train_config.model == "bmf":
+                name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
+            own = {k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")}
+            model = get_kind(name).from_state(
+                config["n_users"], config["n_items"], config["model_config"], own
+            )
+            titles = ids.get("titles")
+            scale = config.get("rating_scale")
+            return cls(
+                model=model,
+                user_map=IdMap(_id_array(ids["users"]), already_unique=True),
+                item_map=IdMap(_id_array(ids["items"]), already_unique=True),
+                baseline=BiasBaseline(
+                    config["baseline_global_mean"],
+                    arrays["baseline.user_offsets"],
+                    arrays["baseline.item_offsets"],
+                ),
+                user_counts=arrays["counts.users"],
+                item_counts=arrays["counts.items"],
+                titles=None if titles is None else np.array(titles, dtype=object),
+                rating_scale=None if scale is None else (float(scale[0]), float(scale[1])),
+                config=train_config,
+                history=[EpochStats(**h) for h in documents.get("history", [])],
+                seen_indptr=arrays.get("seen.indptr"),
+                seen_items=arrays.get("seen.items"),
+                engine=str(config.get("engine", "unknown")),
+            )
+        except KeyError as exc:
+            raise ModelError(f"{where}: missing {exc}") from None
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ModelError):
+                raise ModelError(f"{path}: {exc}") from None
+            raise ModelError(f"{where}: does not fit this embedrec ({exc})") from None
 
-        return load_recommender(path, device=device)
+
+def _check_n(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ModelError(f"n must be a whole number of at least 1, got {n!r}")
+
+
+def _id_array(values: list) -> np.ndarray:
+    """Ids as saved: integers back to int64, anything else as Python strings (object)."""
+    if values and all(isinstance(v, int) for v in values):
+        return np.array(values, dtype=np.int64)
+    return np.array(values, dtype=object)

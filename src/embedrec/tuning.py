@@ -7,16 +7,20 @@ retrained on the whole training side and evaluated once on the test side, for th
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from rich.progress import Progress
+
+from embedrec.config import TrainConfig
 from embedrec.data.splits import Split, random_split
-from embedrec.errors import DataError
+from embedrec.errors import ModelError
+from embedrec.evaluation.rating import evaluate
+from embedrec.io import check_output, write_json
 from embedrec.learner import train
-from embedrec.training.config import TrainConfig
+from embedrec.models import get_kind
 
 
 @dataclass
@@ -26,37 +30,14 @@ class TuneResult:
     test_rmse: float | None  # the best settings retrained on all training data, on the test side
     trials: list[dict]  # every trial: its settings, valid RMSE and seconds
 
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, force: bool = False) -> Path:
         """The best settings as a JSON training config (`embedrec train --config PATH`)."""
-        path = Path(path)
-        if path.exists():
-            raise DataError(f"{path} already exists; choose another file")
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(json.dumps(self.best.to_dict(), indent=1))
-        os.replace(partial, path)
-        return path
+        return write_json(path, self.best.to_dict(), force)
 
 
-def suggest(trial, base: TrainConfig) -> TrainConfig:
-    """The search space: rank and sweeps for bmf; widths, decay, rate and length for the
-    gradient-trained models, with layers and dropout for the neural one."""
-    if base.model == "bmf":
-        return base.replace(
-            n_factors=trial.suggest_int("n_factors", 4, 64, log=True),
-            epochs=trial.suggest_int("epochs", 40, 300, log=True),
-        )
-    changes = {
-        "wd": trial.suggest_float("wd", 1e-3, 0.5, log=True),
-        "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
-        "epochs": trial.suggest_int("epochs", 3, 30),
-    }
-    if base.model == "nn":
-        width = trial.suggest_categorical("width", [50, 100, 200, 400])
-        changes["layers"] = [width, width // 2]
-        changes["dropout"] = trial.suggest_float("dropout", 0.0, 0.5)
-    else:
-        changes["n_factors"] = trial.suggest_int("n_factors", 8, 256, log=True)
-    return base.replace(**changes)
+def suggest(trial: Any, base: TrainConfig) -> TrainConfig:
+    """The settings a trial tries: the model kind's own search space around `base`."""
+    return base.replace(**get_kind(base.model).search_space(trial, base))
 
 
 def tune(
@@ -67,23 +48,30 @@ def tune(
     valid_pct: float = 0.1,
     seed: int = 42,
     progress: bool = False,
+    out: str | Path | None = None,
+    force: bool = False,
 ) -> TuneResult:
-    """Search `trials` settings around `base` (its model, engine, schedule are kept)."""
+    """Search `trials` settings around `base` (its model, engine, schedule are kept); with
+    `out`, the best config is saved there (checked before the search starts)."""
     try:
-        import optuna
+        import optuna  # an optional dependency: embedrec[tune]
     except ImportError:
-        raise DataError("tuning needs optuna: pip install 'embedrec[tune]'") from None
+        raise ModelError("tuning needs optuna: pip install 'embedrec[tune]'") from None
 
+    if trials < 1:
+        raise ModelError(f"trials must be at least 1, got {trials}")
+    if out is not None:
+        check_output(out, force)
     base = base or TrainConfig()
     if base.model == "average":
-        raise DataError("tune the members of an average one at a time (--model bmf, ...)")
+        raise ModelError("tune the members of an average one at a time (--model bmf, ...)")
     inner = random_split(split.train, valid_pct, seed)
     records: list[dict] = []
 
     def objective(trial) -> float:
         config = suggest(trial, base)
         start = time.perf_counter()
-        rmse = train(inner, config).evaluate(inner.valid)["rmse"]
+        rmse = evaluate(train(inner, config), inner.valid)["rmse"]
         records.append({**trial.params, "valid_rmse": rmse, "seconds": time.perf_counter() - start})
         return rmse
 
@@ -92,8 +80,6 @@ def tune(
     callbacks = []
     bar = None
     if progress:
-        from rich.progress import Progress
-
         bar = Progress(transient=True)
         task = bar.add_task("tuning", total=trials)
         callbacks.append(lambda study, trial: bar.update(task, advance=1))
@@ -106,5 +92,8 @@ def tune(
     best = suggest(optuna.trial.FixedTrial(study.best_params), base)
     test_rmse = None
     if len(split.valid):
-        test_rmse = train(split, best).evaluate(split.valid)["rmse"]
-    return TuneResult(best, float(study.best_value), test_rmse, records)
+        test_rmse = evaluate(train(split, best), split.valid)["rmse"]
+    result = TuneResult(best, float(study.best_value), test_rmse, records)
+    if out is not None:
+        result.save(out, force)
+    return result

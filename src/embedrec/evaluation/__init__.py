@@ -1,6 +1,9 @@
-"""Metrics and evaluation protocols."""
+"""Evaluation as functions of a `Recommender`: rating metrics, top-k ranking metrics, and (in
+`embedrec.evaluation.protocols`) the named train/test protocols that train and score."""
 
 from embedrec.evaluation.metrics import mae, mse, rmse
-from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores, top_k
+from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores
+from embedrec.evaluation.rating import evaluate
+from embedrec.topk import top_k
 
-__all__ = ["evaluate_ranking", "mae", "mse", "popularity_scores", "rmse", "top_k"]
+__all__ = ["evaluate", "evaluate_ranking", "mae", "mse", "popularity_scores", "rmse", "top_k"]

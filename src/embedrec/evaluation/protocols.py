@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embedrec.config import TrainConfig
 from embedrec.data import load_movielens_fold, load_ratings
 from embedrec.data.splits import Split, kfold_splits, split_from_spec
 from embedrec.errors import DataError
+from embedrec.evaluation.rating import evaluate
 from embedrec.learner import train
-from embedrec.training.config import TrainConfig
 
 NAMED = {
     "ml100k-u1": ["u1"],
@@ -69,7 +70,7 @@ def run_protocol(
     for split in protocol_splits(protocol, data, data_dir):
         start = time.perf_counter()
         rec = train(split, config, progress=progress, **overrides)
-        metrics = rec.evaluate(split.valid)
+        metrics = evaluate(rec, split.valid)
         folds.append(
             {
                 "split": split.name,

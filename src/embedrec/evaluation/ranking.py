@@ -12,16 +12,10 @@ from collections.abc import Callable
 import numpy as np
 
 from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.topk import top_k
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]  # user indices -> (users, items) scores
-
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Item indices of the k highest scores per row, best first (ties: lower index first)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1)
 
 
 def metrics_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, float]:
@@ -56,7 +50,11 @@ def evaluate_ranking(
     """Ranking metrics of `score_fn` on `test`, excluding each user's `train` items.
 
     Also reports `coverage@k` (share of the catalogue in anyone's top k) and `n_users`.
+
+    >>> evaluate_ranking(rec.score_items, split.train, split.valid, k=10)  # doctest: +SKIP
     """
+    if k < 1:
+        raise ModelError(f"k must be at least 1, got {k}")
     relevant_rows = test.ratings >= threshold
     users = np.unique(test.users[relevant_rows])
     indptr, seen = train.items_by_user()

@@ -1,44 +1,40 @@
-"""Model definitions (torch modules on index tensors) and the names the CLI and files use."""
+"""Model kinds, one file each, known by name through the registry.
 
-from __future__ import annotations
+The torch modules (`DotProduct`, `DotProductBias`, `EmbeddingNN`) are the chapter's models and
+work on their own; the kinds wrap them (or any other learned state) behind one protocol,
+`embedrec.models.base.Model`. Adding a kind: its file, and one import line below.
+"""
 
-from torch import nn
-
-from embedrec.errors import ModelError
-from embedrec.models.average import AverageModel
-from embedrec.models.dot import DotProduct, DotProductBias, sigmoid_range
-from embedrec.models.nn import EmbeddingNN
+from embedrec.models import average, bmf, dot, nn  # noqa: F401  (each registers its kind)
+from embedrec.models.average import AverageKind
+from embedrec.models.base import Model, Side, TorchModel
+from embedrec.models.baseline import BiasBaseline
+from embedrec.models.bmf import BayesianMFKind
+from embedrec.models.dot import DotProduct, DotProductBias, DotProductBiasKind, DotProductKind
+from embedrec.models.dot import sigmoid_range
+from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
+from embedrec.models.registry import KINDS, build, get_kind, model_names, models_help, resolve
 from embedrec.models.sizes import embedding_size
 
-MODELS: dict[str, type[nn.Module]] = {
-    "dot": DotProduct,
-    "dot-bias": DotProductBias,
-    "nn": EmbeddingNN,
-    "average": AverageModel,
-}
-
 __all__ = [
-    "MODELS",
-    "AverageModel",
+    "KINDS",
+    "AverageKind",
+    "BayesianMFKind",
+    "BiasBaseline",
     "DotProduct",
     "DotProductBias",
+    "DotProductBiasKind",
+    "DotProductKind",
     "EmbeddingNN",
-    "build_model",
+    "EmbeddingNNKind",
+    "Model",
+    "Side",
+    "TorchModel",
+    "build",
     "embedding_size",
-    "model_name",
+    "get_kind",
+    "model_names",
+    "models_help",
+    "resolve",
     "sigmoid_range",
 ]
-
-
-def build_model(name: str, n_users: int, n_items: int, **config) -> nn.Module:
-    """A fresh model by its short name (`dot`, `dot-bias`, `nn`, `average`) and its config."""
-    if name not in MODELS:
-        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](n_users, n_items, **config)
-
-
-def model_name(model: nn.Module) -> str:
-    for name, cls in MODELS.items():
-        if type(model) is cls:
-            return name
-    raise ModelError(f"{type(model).__name__} is not one of embedrec's models")

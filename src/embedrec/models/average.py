@@ -1,108 +1,115 @@
-"""A weighted average of trained models: the oldest reliable way to gain accuracy (every strong
-Netflix-prize and MovieLens result is a blend), kept as one module so an average saves, loads,
-serves, recommends and folds in new users like a single model."""
+"""`average`: a weighted average of trained models, the oldest reliable way to gain accuracy
+(every strong Netflix-prize and MovieLens result is a blend), kept as one model so an average
+saves, loads, serves, recommends and folds in new users like a single one.
+
+Its members are models of any kind, trained one after another on the same data by the training
+layer (the `members` engine); a new user is folded into each member and the scores averaged.
+"""
 
 from __future__ import annotations
 
-import math
-from types import SimpleNamespace
+from typing import Any, ClassVar
 
-import torch
-from torch import nn
+import numpy as np
+
+from embedrec.config import TrainConfig
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.models.base import Model, Side
+from embedrec.models.registry import get_kind, register, resolve
 
 
-class AverageModel(nn.Module):
-    """prediction = sum of weight_k * member_k(user, item), weights summing to 1.
+@register
+class AverageKind(Model):
+    """prediction = sum of weight_k * member_k(user, item), weights summing to 1."""
 
-    A user's vector is the members' vectors side by side (biases: one column per member), so
-    the Recommender's batch scoring and fold-in work unchanged."""
+    name = "average"
+    summary = "weighted average of --members (default: three bmf chains), --weights"
+    engines = ("members",)
+    defaults: ClassVar[dict[str, Any]] = {}  # each member takes its own kind's defaults
 
-    def __init__(self, n_users: int, n_items: int, members: list[dict], weights: list[float]):
-        from embedrec.models import build_model  # the registry lists this class too
-
-        super().__init__()
-        if len(members) < 1 or len(weights) != len(members):
-            raise ValueError("an average needs one weight per member, and at least one member")
-        self.n_users, self.n_items = n_users, n_items
-        self.members = nn.ModuleList(
-            build_model(m["model"], n_users, n_items, **_tuples(m["config"])) for m in members
-        )
-        total = float(sum(weights))
-        self.weights = [float(w) / total for w in weights]
+    def __init__(
+        self,
+        members: list[Model],
+        weights: list[float] | None = None,
+        member_configs: list[TrainConfig] | None = None,
+    ):
+        if not members:
+            raise ModelError("an average needs at least one member")
+        shapes = {(m.n_users, m.n_items) for m in members}
+        if len(shapes) != 1:
+            raise ModelError("averaged models must be trained on the same users and items")
+        weights = [1.0] * len(members) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
+            raise ModelError(f"an average needs one non-negative weight per member, not {weights}")
+        self.members = members
+        self.weights = [w / sum(weights) for w in weights]
+        self.member_configs = member_configs  # how each member is trained (not saved)
+        self.n_users, self.n_items = shapes.pop()
 
     @classmethod
-    def of(cls, models: list[nn.Module], weights: list[float] | None = None) -> AverageModel:
-        """An average of these trained modules (same users and items), equal weights unless
-        given; the members are shared, not copied."""
-        from embedrec.models import model_name
+    def build(cls, config: TrainConfig, data: Ratings) -> AverageKind:
+        configs = [resolve(member) for member in config.member_configs()]
+        members = [get_kind(c.model).build(c, data) for c in configs]
+        return cls(members, config.weights, configs)
 
-        weights = [1.0] * len(models) if weights is None else list(weights)
-        shapes = {(m.n_users, m.n_items) for m in models}
-        if len(shapes) != 1:
-            raise ValueError("averaged models must be trained on the same users and items")
-        with torch.device("meta"):
-            average = cls(
-                *shapes.pop(),
-                [{"model": model_name(m), "config": m.config()} for m in models],
-                weights,
-            )
-        average.members = nn.ModuleList(models)
-        return average
-
-    def config(self) -> dict:
-        from embedrec.models import model_name
-
+    def config(self) -> dict[str, Any]:
         return {
-            "members": [{"model": model_name(m), "config": m.config()} for m in self.members],
+            "members": [{"model": m.name, "config": m.config()} for m in self.members],
             "weights": self.weights,
         }
 
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return sum(w * m(users, items) for w, m in zip(self.weights, self.members))
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            f"members.{k}.{key}": value
+            for k, member in enumerate(self.members)
+            for key, value in member.arrays().items()
+        }
 
-    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        parts = [m.user_vectors(users) for m in self.members]
-        return self.pack(parts, len(users))
+    @classmethod
+    def from_state(
+        cls, n_users: int, n_items: int, config: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> AverageKind:
+        members = []
+        for k, member in enumerate(config["members"]):
+            prefix = f"members.{k}."
+            own = {key[len(prefix) :]: v for key, v in arrays.items() if key.startswith(prefix)}
+            kind = get_kind(member["model"])
+            members.append(kind.from_state(n_users, n_items, member["config"], own))
+        return cls(members, config["weights"])
 
-    def pack(self, parts, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Members' (vectors, biases) as one (vectors, biases) pair: vectors side by side, one
-        bias column per member (zero where a member has none)."""
-        vectors = torch.cat([v.reshape(n, -1) for v, _ in parts], dim=1)
-        biases = [
-            torch.zeros(n, device=vectors.device) if b is None else b.reshape(n) for _, b in parts
-        ]
-        return vectors, torch.stack(biases, dim=1)
+    def _mix(self, parts: list[np.ndarray]) -> np.ndarray:
+        total = self.weights[0] * parts[0]
+        for weight, part in zip(self.weights[1:], parts[1:]):
+            total = total + weight * part
+        return total.astype(np.float32, copy=False)
 
-    def score_user_vectors(
-        self, vectors: torch.Tensor, biases: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        total, start = None, 0
-        for k, (w, member) in enumerate(zip(self.weights, self.members)):
-            width = member.user_factors.weight.shape[1]
-            bias = None if biases is None or not hasattr(member, "user_bias") else biases[:, k]
-            scores = w * member.score_user_vectors(vectors[:, start : start + width], bias)
-            total = scores if total is None else total + scores
-            start += width
-        return total
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self._mix([m.predict(users, items) for m in self.members])
 
-    @property
-    def item_factors(self):
-        return self._joined("item_factors")
+    def score_items(self, users: np.ndarray) -> np.ndarray:
+        return self._mix([m.score_items(users) for m in self.members])
 
-    @property
-    def user_factors(self):
-        return self._joined("user_factors")
+    def fold_in(self, items: np.ndarray, ratings: np.ndarray, reg: float | None = None) -> Any:
+        return [m.fold_in(items, ratings, reg) for m in self.members]
 
-    def _joined(self, name: str):
+    def score_folded(self, folded: Any) -> np.ndarray:
+        return self._mix([m.score_folded(f) for m, f in zip(self.members, folded)])
+
+    def factors(self, side: Side) -> np.ndarray | None:
         """Each member's factors, row-normalised and scaled by sqrt(weight), side by side: the
         cosine similarity of two joined rows is the weighted mean of the members' cosines."""
-        blocks = [
-            nn.functional.normalize(getattr(m, name).weight.detach(), dim=1) * math.sqrt(w)
-            for w, m in zip(self.weights, self.members)
-        ]
-        return SimpleNamespace(weight=torch.cat(blocks, dim=1))
+        blocks = []
+        for weight, member in zip(self.weights, self.members):
+            rows = member.factors(side)
+            if rows is None:
+                return None
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            blocks.append(rows / np.where(norms == 0, 1.0, norms) * np.sqrt(weight))
+        return np.concatenate(blocks, axis=1)
 
-
-def _tuples(config: dict) -> dict:
-    """JSON turns y_range tuples into lists; the models take either, but keep them tuples."""
-    return {k: tuple(v) if k == "y_range" and isinstance(v, list) else v for k, v in config.items()}
+    def biases(self, side: Side) -> np.ndarray | None:
+        parts = [m.biases(side) for m in self.members]
+        if any(p is None for p in parts):
+            return None
+        return self._mix([p for p in parts if p is not None])

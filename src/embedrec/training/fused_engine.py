@@ -22,17 +22,20 @@ validation and saving see them without copies.
 
 from __future__ import annotations
 
-import time
-
 import numba
 import numpy as np
+import torch
 from torch import nn
 
-from embedrec.models import DotProduct, DotProductBias
+from embedrec.config import TrainConfig
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.models.base import Model
+from embedrec.models.dot import DotProduct, DotProductBias, DotProductKind
 from embedrec.training import fused_kernels as kernels
-from embedrec.training.progress import EpochStats, Reporter
+from embedrec.training.loop import EpochLoop
+from embedrec.training.progress import EpochStats
 from embedrec.training.schedules import schedule as make_schedule
-from embedrec.training.torch_engine import Validate
 
 # Chosen on ML-100k random 20% splits (seeds 1, 2, 3, 42; chapter recipe): mean valid RMSE
 # 0.908 at 30, 0.909 at 35, 0.918 at 45 (the PyTorch engine: 0.904).
@@ -40,10 +43,6 @@ LR_SCALE = 30.0
 GRID = 8  # groups per side: 8 blocks per stratum keep 2-16 threads busy
 SUB_STAGES = 16  # schedule steps per stratum
 ACC0 = 1.0  # Adagrad accumulators start at 1, as LIBMF's do: early steps are plain SGD
-
-
-def supports(model: nn.Module) -> bool:
-    return isinstance(model, DotProduct)
 
 
 def balanced_groups(counts: np.ndarray, grid: int, rng: np.random.Generator) -> np.ndarray:
@@ -105,7 +104,7 @@ def _views(model: DotProduct):
 
 
 def fit_fused(
-    model: nn.Module,
+    network: nn.Module,
     users: np.ndarray,
     items: np.ndarray,
     ratings: np.ndarray,
@@ -117,32 +116,34 @@ def fit_fused(
     schedule: str = "one-cycle",
     seed: int = 42,
     threads: int | None = None,
-    validate: Validate | None = None,
-    reporter: Reporter | None = None,
+    loop: EpochLoop | None = None,
+    model: Model | None = None,
 ) -> list[EpochStats]:
-    """Train a `DotProduct`/`DotProductBias` in place on the CPU; same contract as
+    """Train a `DotProduct`/`DotProductBias` network in place on the CPU; same contract as
     `fit_torch`. `threads` defaults to numba's (all cores)."""
-    if not supports(model):
-        raise TypeError(f"the fused engine trains DotProduct models, not {type(model).__name__}")
-    reporter = reporter or Reporter()
-    model.cpu()
+    if not isinstance(network, DotProduct):
+        raise ModelError(
+            f"the fused engine trains DotProduct networks, not {type(network).__name__}"
+        )
+    loop = loop or EpochLoop()
+    network.cpu()
     threads_before = numba.get_num_threads()
     if threads is not None:
         numba.set_num_threads(threads)
     users = np.ascontiguousarray(users, dtype=np.int32)
     items = np.ascontiguousarray(items, dtype=np.int32)
-    n_users, n_items = model.n_users, model.n_items
+    n_users, n_items = network.n_users, network.n_items
     grid = max(1, min(GRID, n_users, n_items))
     layout = BlockLayout(users, items, ratings, n_users, n_items, grid, seed)
-    user_w, item_w, user_b, item_b = _views(model)
+    user_w, item_w, user_b, item_b = _views(network)
     user_acc = np.full(n_users, ACC0, dtype=np.float32)
     item_acc = np.full(n_items, ACC0, dtype=np.float32)
     user_bacc = np.full(len(user_b), ACC0, dtype=np.float32)
     item_bacc = np.full(len(item_b), ACC0, dtype=np.float32)
     user_stamp = np.zeros(n_users, dtype=np.float64)
     item_stamp = np.zeros(n_items, dtype=np.float64)
-    low, high = model.y_range if model.y_range is not None else (0.0, 1.0)
-    squash = model.y_range is not None
+    low, high = network.y_range if network.y_range is not None else (0.0, 1.0)
+    squash = network.y_range is not None
 
     n = len(ratings)
     steps_per_epoch = grid * SUB_STAGES
@@ -155,71 +156,93 @@ def fit_fused(
         ],
         dtype=np.float64,
     )
-    history: list[EpochStats] = []
     clock = 0.0  # sum of lr over virtual steps so far
-    reporter.start(epochs, grid)
+
+    def one_epoch(epoch: int) -> tuple[float, Model | None]:
+        nonlocal clock
+        kernels.shuffle_runs(
+            layout.key_perm, layout.group_starts, grid, n_users, seed * 1000 + epoch
+        )
+        block_pos = np.empty(grid * grid, dtype=np.int64)
+        for ig in range(grid):
+            for ug in range(grid):
+                block_pos[ig * grid + ug] = ig * n_users + layout.group_starts[ug]
+        block_done = np.zeros(grid * grid, dtype=np.int64)
+        block_sqerr = np.zeros(grid * grid, dtype=np.float64)
+        for stratum in range(grid):
+            first = epoch * steps_per_epoch + stratum * SUB_STAGES
+            stage_lrs = lrs[first : first + SUB_STAGES]
+            # the decay clock advances by lr per virtual batch step (bs ratings)
+            clock += float(stage_lrs.sum()) * stratum_sizes[stratum] / SUB_STAGES / bs
+            kernels.sgd_stratum(
+                stratum,
+                SUB_STAGES,
+                grid,
+                n_users,
+                layout.key_offsets,
+                layout.key_perm,
+                layout.group_starts,
+                block_pos,
+                block_done,
+                block_sqerr,
+                layout.users,
+                layout.items,
+                layout.ratings,
+                user_w,
+                item_w,
+                user_b,
+                item_b,
+                user_acc,
+                item_acc,
+                user_bacc,
+                item_bacc,
+                user_stamp,
+                item_stamp,
+                stage_lrs * LR_SCALE,
+                clock,
+                wd,
+                low,
+                high,
+                squash,
+            )
+            loop.advance(1)
+        kernels.flush_decay(user_w, user_b, user_stamp, clock, wd)
+        kernels.flush_decay(item_w, item_b, item_stamp, clock, wd)
+        network.eval()
+        return float(block_sqerr.sum()) / n, model
+
     try:
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            kernels.shuffle_runs(
-                layout.key_perm, layout.group_starts, grid, n_users, seed * 1000 + epoch
-            )
-            block_pos = np.empty(grid * grid, dtype=np.int64)
-            for ig in range(grid):
-                for ug in range(grid):
-                    block_pos[ig * grid + ug] = ig * n_users + layout.group_starts[ug]
-            block_done = np.zeros(grid * grid, dtype=np.int64)
-            block_sqerr = np.zeros(grid * grid, dtype=np.float64)
-            for stratum in range(grid):
-                first = epoch * steps_per_epoch + stratum * SUB_STAGES
-                stage_lrs = lrs[first : first + SUB_STAGES]
-                # the decay clock advances by lr per virtual batch step (bs ratings)
-                clock += float(stage_lrs.sum()) * stratum_sizes[stratum] / SUB_STAGES / bs
-                kernels.sgd_stratum(
-                    stratum,
-                    SUB_STAGES,
-                    grid,
-                    n_users,
-                    layout.key_offsets,
-                    layout.key_perm,
-                    layout.group_starts,
-                    block_pos,
-                    block_done,
-                    block_sqerr,
-                    layout.users,
-                    layout.items,
-                    layout.ratings,
-                    user_w,
-                    item_w,
-                    user_b,
-                    item_b,
-                    user_acc,
-                    item_acc,
-                    user_bacc,
-                    item_bacc,
-                    user_stamp,
-                    item_stamp,
-                    stage_lrs * LR_SCALE,
-                    clock,
-                    wd,
-                    low,
-                    high,
-                    squash,
-                )
-                reporter.advance(1)
-            kernels.flush_decay(user_w, user_b, user_stamp, clock, wd)
-            kernels.flush_decay(item_w, item_b, item_stamp, clock, wd)
-            train_loss = float(block_sqerr.sum()) / n
-            valid_loss = valid_rmse = None
-            if validate is not None:
-                model.eval()
-                valid_loss, valid_rmse = validate(model)
-            stats = EpochStats(
-                epoch, train_loss, valid_loss, valid_rmse, time.perf_counter() - start
-            )
-            history.append(stats)
-            reporter.end_epoch(stats)
+        return loop.run(epochs, grid, one_epoch)
     finally:
-        reporter.close()
         numba.set_num_threads(threads_before)
-    return history
+
+
+class FusedEngine:
+    """`fused`: the default for `dot` and `dot-bias` on the CPU."""
+
+    name = "fused"
+
+    def supports(self, model: Model, device: torch.device) -> bool:
+        return isinstance(model, DotProductKind) and device.type == "cpu"
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]:
+        if not isinstance(model, DotProductKind):
+            raise ModelError(f"the fused engine trains dot and dot-bias models, not {model.name}")
+        assert config.epochs is not None
+        return fit_fused(
+            model.network,
+            data.users,
+            data.items,
+            data.ratings,
+            epochs=config.epochs,
+            lr=config.lr,
+            wd=config.wd,
+            bs=config.bs,
+            schedule=config.schedule,
+            seed=config.seed,
+            threads=config.threads,
+            loop=loop,
+            model=model,
+        )

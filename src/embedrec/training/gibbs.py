@@ -24,15 +24,21 @@ saves, loads, serves and folds in new users like any other model.
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Callable
 
 import numba
 import numpy as np
+import torch
 
+from embedrec.config import TrainConfig
 from embedrec.data.encode import _order_by_user
-from embedrec.models import DotProductBias
-from embedrec.training.progress import EpochStats, Reporter
-from embedrec.training.torch_engine import Validate
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.models.base import Model
+from embedrec.models.bmf import BayesianMFKind
+from embedrec.models.dot import DotProductBias
+from embedrec.training.loop import EpochLoop
+from embedrec.training.progress import EpochStats
 
 NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robust mode)
 
@@ -268,24 +274,26 @@ def fit_gibbs(
     n_users: int,
     n_items: int,
     *,
-    rank: int = 10,
-    sweeps: int = 150,
+    n_factors: int = 10,
+    epochs: int = 100,
     burn_in: int | None = None,
     keep: int = 100,
     implicit: bool = True,
     robust: bool = True,
     seed: int = 42,
-    validate: Validate | None = None,
-    reporter: Reporter | None = None,
+    loop: EpochLoop | None = None,
+    on_sample: Callable[[DotProductBias], Model] | None = None,
 ) -> tuple[DotProductBias, list[EpochStats]]:
-    """Sample `sweeps` times; average the predictions of the samples after `burn_in` (default:
-    a fifth of the sweeps), keeping at most `keep` of them (evenly spaced) in the model.
+    """Sample `epochs` sweeps at rank `n_factors`; average the predictions of the samples after
+    `burn_in` (default: a fifth of the sweeps), keeping at most `keep` of them (evenly spaced).
 
     `implicit` adds the SVD++ terms (which items a user rated, which users rated an item);
     `robust` gives each user and item its own noise level. Both off is the classic BPMF.
-    `validate` runs on the running posterior mean about 10 times in all, not every sweep: the
-    average is wide, and scoring it each sweep would cost more than the sampling."""
-    reporter = reporter or Reporter()
+    The loop validates the running posterior mean (`on_sample` turns it into the model to
+    validate) about 10 times in all, not every sweep: the average is wide, and scoring it each
+    sweep would cost more than the sampling."""
+    loop = loop or EpochLoop()
+    sweeps, rank = epochs, n_factors
     rng = np.random.default_rng(seed)
     burn_in = min(sweeps - 1, sweeps // 5 if burn_in is None else burn_in)
     mean = float(ratings.mean(dtype=np.float64))
@@ -298,37 +306,62 @@ def fit_gibbs(
     kept_every = max(1, math.ceil((sweeps - burn_in) / keep))
     slots = math.ceil((sweeps - burn_in) / kept_every)
     validate_every = max(1, math.ceil(slots / 10))
-    report_every = max(1, sweeps // 10)
     average = PosteriorMean(n_users, n_items, rank, slots, mean)
-    history: list[EpochStats] = []
-    reporter.start(sweeps, 1)
-    try:
-        for sweep in range(sweeps):
-            start = time.perf_counter()
-            residuals = _residuals(
-                users, items, targets, user_side.effective, item_side.effective, mean
-            )
-            noise.sample(residuals, rng)
-            user_side.sample(item_side, mean, noise, rng)
-            item_side.sample(user_side, mean, noise, rng)
-            after = sweep - burn_in
-            valid_loss = valid_rmse = None
-            if after >= 0 and after % kept_every == 0:
-                average.add(user_side.effective, item_side.effective)
-                last = sweep + kept_every >= sweeps
-                if validate is not None and (average.count % validate_every == 0 or last):
-                    valid_loss, valid_rmse = validate(average.model())
-            reporter.advance(1)
-            train_loss = float(residuals @ residuals) / len(residuals)
-            stats = EpochStats(
-                sweep, train_loss, valid_loss, valid_rmse, time.perf_counter() - start
-            )
-            history.append(stats)
-            if valid_rmse is not None or sweep % report_every == 0 or sweep == sweeps - 1:
-                reporter.end_epoch(stats)  # the table shows about 10-20 of the sweeps
-    finally:
-        reporter.close()
+
+    def one_sweep(sweep: int) -> tuple[float, Model | None]:
+        residuals = _residuals(users, items, targets, user_side.effective, item_side.effective, mean)
+        noise.sample(residuals, rng)
+        user_side.sample(item_side, mean, noise, rng)
+        item_side.sample(user_side, mean, noise, rng)
+        loop.advance(1)
+        after = sweep - burn_in
+        candidate = None
+        if after >= 0 and after % kept_every == 0:
+            average.add(user_side.effective, item_side.effective)
+            last = sweep + kept_every >= sweeps
+            if on_sample is not None and (average.count % validate_every == 0 or last):
+                candidate = on_sample(average.model())
+        return float(residuals @ residuals) / len(residuals), candidate
+
+    history = loop.run(sweeps, 1, one_sweep, show_every=max(1, sweeps // 10))
     return average.model(), history
+
+
+class GibbsEngine:
+    """`gibbs`: trains `bmf` and nothing else."""
+
+    name = "gibbs"
+
+    def supports(self, model: Model, device: torch.device) -> bool:
+        return isinstance(model, BayesianMFKind)
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]:
+        if not isinstance(model, BayesianMFKind):
+            raise ModelError(f"the gibbs engine trains bmf models, not {model.name}")
+        assert config.n_factors is not None and config.epochs is not None
+
+        def as_model(network: DotProductBias) -> Model:
+            model.network = network
+            return model
+
+        network, history = fit_gibbs(
+            data.users,
+            data.items,
+            data.ratings,
+            data.n_users,
+            data.n_items,
+            n_factors=config.n_factors,
+            epochs=config.epochs,
+            implicit=config.implicit,
+            robust=config.robust,
+            seed=config.seed,
+            loop=loop,
+            on_sample=as_model,
+        )
+        model.network = network
+        return history
 
 
 class PosteriorMean:

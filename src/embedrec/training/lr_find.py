@@ -8,16 +8,21 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
-from torch import nn
 
+from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models import build_model
-from embedrec.training.config import TrainConfig
+from embedrec.io import atomic_file
+from embedrec.models.base import TorchModel
+from embedrec.models.registry import build, get_kind, resolve
 from embedrec.training.device import resolve_device
-from embedrec.training.torch_engine import as_tensors, make_optimizer
+from embedrec.training.torch_engine import TorchSteps, as_tensors
+
+matplotlib.use("Agg")  # files only: never open a window
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
 
 @dataclass
@@ -27,13 +32,8 @@ class LRFindResult:
     suggestion: float  # fastai's 'valley'
     lr_min: float  # a tenth of the rate at the lowest loss, the older rule of thumb
 
-    def plot(self, path: str | Path) -> Path:
+    def plot(self, path: str | Path, force: bool = False) -> Path:
         """Save loss against learning rate (log scale) with the suggestion marked, as a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
         ax.plot(self.lrs, self.losses)
         ax.set_xscale("log")
@@ -50,10 +50,12 @@ class LRFindResult:
         ax.legend()
         ax.set_title("LR finder")
         fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path)
-        plt.close(fig)
-        return path
+        try:
+            with atomic_file(path, force) as partial:
+                fig.savefig(partial, format="png")
+        finally:
+            plt.close(fig)
+        return Path(path)
 
 
 def valley(losses: np.ndarray) -> int:
@@ -87,25 +89,22 @@ def lr_find(
     >>> result = lr_find(split.train, model="dot-bias")  # doctest: +SKIP
     >>> result.suggestion, result.plot("lr.png")          # doctest: +SKIP
     """
-    config = (config or TrainConfig(model="dot-bias")).replace(**overrides).resolved()
-    if config.model in ("bmf", "average"):
+    config = resolve((config or TrainConfig(model="dot-bias")).replace(**overrides))
+    if "torch" not in get_kind(config.model).engines:
         raise ModelError(
-            f"the LR finder is for gradient-trained models (dot, dot-bias, nn), not {config.model}"
+            f"the LR finder is for models trained by gradient steps (dot, dot-bias, nn), "
+            f"not {config.model}"
         )
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model: nn.Module = build_model(
-        config.model,
-        ratings.n_users,
-        ratings.n_items,
-        **config.model_config(ratings.rating_scale or ratings.observed_range),
-    ).to(device)
-    model.train()
+    model = build(config, ratings)
+    assert isinstance(model, TorchModel)
+    network = model.network.to(device).train()
     u, i, r = as_tensors(ratings.users, ratings.items, ratings.ratings, device)
     generator = torch.Generator().manual_seed(config.seed)
-    optimizer = make_optimizer(model, start_lr, config.wd)
-    loss_fn = nn.MSELoss()
-    lrs, losses = [], []
+    steps = TorchSteps(network, start_lr, config.wd)
+    lrs: list[float] = []
+    losses: list[float] = []
     average, best = 0.0, math.inf
     order = torch.randperm(len(r), generator=generator).to(device)
     position = 0
@@ -115,13 +114,7 @@ def lr_find(
             order, position = torch.randperm(len(r), generator=generator).to(device), 0
         batch = order[position : position + config.bs]
         position += config.bs
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        loss = loss_fn(model(u[batch], i[batch]), r[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = float(loss.detach())
+        value = float(steps.step(u[batch], i[batch], r[batch], lr))
         average = 0.98 * average + 0.02 * value
         smoothed = average / (1 - 0.98 ** (step + 1))
         if not math.isfinite(smoothed):

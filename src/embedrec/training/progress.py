@@ -33,6 +33,9 @@ class Reporter:
 
     def close(self) -> None: ...
 
+    def note(self, text: str) -> None:
+        """Something the user should know about the run (printed before it starts)."""
+
 
 class RichReporter(Reporter):
     """A live progress bar per epoch and a table row as each epoch ends (to stderr by default,
@@ -88,6 +91,9 @@ class RichReporter(Reporter):
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+    def note(self, text: str) -> None:
+        self.console.print(f"note: {text}", highlight=False)
 
 
 def _fmt(value: float | None) -> str:

@@ -1,35 +1,33 @@
-"""The PyTorch engine: fits any embedrec model on CPU, CUDA or MPS.
+"""The PyTorch engine: fits any torch-backed model kind on CPU, CUDA or MPS.
 
 Batches are slices of a shuffled index into tensors already on the device, so a step costs one
 gather, not a Python DataLoader round trip per row. Optimiser: Adam with decoupled weight decay
 (AdamW, as fastai's `Adam(..., decouple_wd=True)`), betas (0.9, 0.99), eps 1e-5 like fastai;
-the schedule drives both the learning rate and beta1.
+the schedule drives both the learning rate and beta1. `TorchSteps` is the one batch step,
+shared by training and the LR finder.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from embedrec.config import TrainConfig
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.models.base import Model, TorchModel
 from embedrec.training.device import resolve_device
-from embedrec.training.progress import EpochStats, Reporter
+from embedrec.training.loop import EpochLoop
+from embedrec.training.progress import EpochStats
 from embedrec.training.schedules import schedule as make_schedule
 
-Validate = Callable[[nn.Module], tuple[float, float]]
 
-
-def make_optimizer(model: nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(
-        model.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=wd
-    )
-
-
-def as_tensors(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, device: torch.device):
+def as_tensors(
+    users: np.ndarray, items: np.ndarray, ratings: np.ndarray, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return (
         torch.as_tensor(users, dtype=torch.int64).to(device),
         torch.as_tensor(items, dtype=torch.int64).to(device),
@@ -37,8 +35,36 @@ def as_tensors(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, device
     )
 
 
+class TorchSteps:
+    """One optimiser step on one batch with MSE loss, at the learning rate and beta1 given."""
+
+    def __init__(self, network: nn.Module, lr: float, wd: float):
+        self.network = network
+        self.optimizer = torch.optim.AdamW(
+            network.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=wd
+        )
+        self.loss_fn = nn.MSELoss()
+
+    def step(
+        self,
+        users: torch.Tensor,
+        items: torch.Tensor,
+        ratings: torch.Tensor,
+        lr: float,
+        beta1: float = 0.9,
+    ) -> torch.Tensor:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+            group["betas"] = (beta1, 0.99)
+        loss = self.loss_fn(self.network(users, items), ratings)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+
 def fit_torch(
-    model: nn.Module,
+    network: nn.Module,
     users: np.ndarray,
     items: np.ndarray,
     ratings: np.ndarray,
@@ -50,71 +76,71 @@ def fit_torch(
     schedule: str = "one-cycle",
     seed: int = 42,
     device: str | torch.device = "auto",
-    validate: Validate | None = None,
-    reporter: Reporter | None = None,
+    loop: EpochLoop | None = None,
+    model: Model | None = None,
 ) -> list[EpochStats]:
-    """Train `model` in place on parallel index/rating arrays with MSE loss; returns the epoch
-    history. `validate(model)` gives (valid_loss, valid_rmse) after each epoch."""
-    reporter = reporter or Reporter()
-    device = resolve_device(device)
-    model.to(device)
+    """Train `network` in place on parallel index/rating arrays; returns the epoch history.
+    `loop` validates `model` (the kind holding the network) after each epoch."""
+    loop = loop or EpochLoop()
+    resolved = resolve_device(device)
+    network.to(resolved)
     torch.manual_seed(seed)
     shuffler = torch.Generator().manual_seed(seed)
-    u, i, r = as_tensors(users, items, ratings, device)
+    u, i, r = as_tensors(users, items, ratings, resolved)
     n = len(r)
     n_batches = math.ceil(n / bs)
     lrs, moms = make_schedule(schedule, epochs * n_batches, lr)
-    optimizer = make_optimizer(model, float(lrs[0]), wd)
-    loss_fn = nn.MSELoss()
-    history: list[EpochStats] = []
-    step = 0
-    reporter.start(epochs, n_batches)
-    try:
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            model.train()
-            order = torch.randperm(n, generator=shuffler).to(device)
-            total = torch.zeros((), device=device)
-            for b in range(n_batches):
-                batch = order[b * bs : (b + 1) * bs]
-                for group in optimizer.param_groups:
-                    group["lr"] = float(lrs[step])
-                    group["betas"] = (float(moms[step]), 0.99)
-                loss = loss_fn(model(u[batch], i[batch]), r[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * len(batch)
-                step += 1
-                if b % 64 == 63:
-                    reporter.advance(64)
-            reporter.advance(n_batches % 64)
-            valid_loss = valid_rmse = None
-            if validate is not None:
-                model.eval()
-                valid_loss, valid_rmse = validate(model)
-            stats = EpochStats(
-                epoch, float(total) / n, valid_loss, valid_rmse, time.perf_counter() - start
+    steps = TorchSteps(network, float(lrs[0]), wd)
+
+    def one_epoch(epoch: int) -> tuple[float, Model | None]:
+        network.train()
+        order = torch.randperm(n, generator=shuffler).to(resolved)
+        total = torch.zeros((), device=resolved)
+        first = epoch * n_batches
+        for b in range(n_batches):
+            batch = order[b * bs : (b + 1) * bs]
+            loss = steps.step(
+                u[batch], i[batch], r[batch], float(lrs[first + b]), float(moms[first + b])
             )
-            history.append(stats)
-            reporter.end_epoch(stats)
+            total += loss * len(batch)
+            if b % 64 == 63:
+                loop.advance(64)
+        loop.advance(n_batches % 64)
+        network.eval()
+        return float(total) / n, model
+
+    try:
+        return loop.run(epochs, n_batches, one_epoch)
     finally:
-        reporter.close()
-    model.eval()
-    return history
+        network.eval()
 
 
-@torch.no_grad()
-def predict_torch(
-    model: nn.Module, users: np.ndarray, items: np.ndarray, batch_size: int = 1 << 16
-) -> np.ndarray:
-    """Model outputs for index pairs, in large batches on the model's device."""
-    model.eval()
-    device = next(model.parameters()).device
-    out = np.empty(len(users), dtype=np.float32)
-    for start in range(0, len(users), batch_size):
-        stop = start + batch_size
-        u = torch.as_tensor(users[start:stop], dtype=torch.int64, device=device)
-        i = torch.as_tensor(items[start:stop], dtype=torch.int64, device=device)
-        out[start:stop] = model(u, i).float().cpu().numpy()
-    return out
+class TorchEngine:
+    name = "torch"
+
+    def supports(self, model: Model, device: torch.device) -> bool:
+        return isinstance(model, TorchModel)
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]:
+        if not isinstance(model, TorchModel):
+            raise ModelError(f"the torch engine trains torch models, not {model.name}")
+        assert config.epochs is not None
+        history = fit_torch(
+            model.network,
+            data.users,
+            data.items,
+            data.ratings,
+            epochs=config.epochs,
+            lr=config.lr,
+            wd=config.wd,
+            bs=config.bs,
+            schedule=config.schedule,
+            seed=config.seed,
+            device=config.device,
+            loop=loop,
+            model=model,
+        )
+        model.network.cpu()
+        return history

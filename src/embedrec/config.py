@@ -6,19 +6,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from embedrec.errors import ModelError
 
-# What `n_factors` and `epochs` mean and default to, per model. The gradient-trained models take
-# the fastai chapter's recipe; bmf's rank and sweeps were chosen on validation sets carved from
-# the training side of the ML-100k protocols (BENCHMARKS.md), never on a test fold.
-MODEL_DEFAULTS = {
-    "dot": {"n_factors": 50, "epochs": 5},
-    "dot-bias": {"n_factors": 50, "epochs": 5},
-    "nn": {"n_factors": 50, "epochs": 5},  # nn sizes its embeddings by fastai's rule instead
-    "bmf": {"n_factors": 10, "epochs": 100},  # rank; Gibbs sweeps
-    "average": {},  # each member takes its own model's defaults
-}
 # `model="average"` without members: three bmf chains with different seeds (averaging
 # independent chains is the standard way to make an MCMC posterior mean sturdier).
 DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
@@ -29,9 +20,12 @@ DEFAULT_MODEL = "bmf"
 class TrainConfig:
     """Every hyper-parameter of a run. The default model is `bmf` (Bayesian MF with implicit
     feedback and per-user/item noise: the most accurate here without tuning); `n_factors` and
-    `epochs` left as None take the chosen model's defaults (`MODEL_DEFAULTS`), so
+    `epochs` left as None take the chosen model kind's defaults (`Model.defaults`), so
     `model="dot-bias"` alone is the fastai chapter's recipe (50 factors, 5 epochs, lr 5e-3,
     wd 0.1, one-cycle).
+
+    Every kind reads the fields it needs (`embedrec.models`: `dot` and `dot-bias` the SGD
+    options, `bmf` only `n_factors`, `epochs`, `implicit`, `robust`, `seed`).
 
     `y_range="auto"` becomes (0, 1.1 * max rating) for ratings on a positive scale, fastai's
     (0, 5.5) for MovieLens (the declared rating scale, else the range seen in training);
@@ -52,7 +46,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     engine: str = "auto"
-    threads: int | None = None  # fused engine only; default: all cores
+    threads: int | None = None  # CPU threads of the engine; default: all cores
     implicit: bool = True
     robust: bool = True
     members: list[dict] | None = None  # average: each member's options (model=..., ...)
@@ -92,11 +86,11 @@ class TrainConfig:
             raise ModelError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         return TrainConfig(**{**asdict(self), **changes})
 
-    def resolved(self) -> TrainConfig:
-        """This config with the model's defaults filled in (what a trained model records)."""
-        defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["dot-bias"])
+    def with_defaults(self, defaults: dict[str, Any]) -> TrainConfig:
+        """This config with `defaults` filled in where it leaves a field unset (None): a model
+        kind's own defaults (`embedrec.models.resolve` calls this with them)."""
         missing = {k: v for k, v in defaults.items() if getattr(self, k) is None}
-        return self.replace(**missing)
+        return self.replace(**missing) if missing else self
 
     def member_configs(self) -> list[TrainConfig]:
         """An average's members as configs. A member takes what it names, else any option set
@@ -110,7 +104,7 @@ class TrainConfig:
             and getattr(self, f.name) != getattr(default, f.name)
         }
         return [
-            TrainConfig(**{**shared, "seed": self.seed + k, **member}).resolved()
+            TrainConfig(**{**shared, "seed": self.seed + k, **member})
             for k, member in enumerate(self.members or DEFAULT_MEMBERS)
         ]
 
@@ -122,16 +116,6 @@ class TrainConfig:
         low, high = scale
         low = 0.0 if low >= 0 else low - 0.1 * (high - low)
         return (low, round(high + 0.1 * (high - low), 6))
-
-    def model_config(self, scale: tuple[float, float] | None) -> dict:
-        """The keyword arguments the chosen model class takes."""
-        self = self.resolved()
-        y_range = self.resolved_y_range(scale)
-        if self.model == "nn":
-            return {"layers": list(self.layers), "dropout": self.dropout, "y_range": y_range}
-        if self.model == "bmf":  # the posterior mean is linear in its samples: no sigmoid
-            return {"n_factors": self.n_factors, "y_range": None}
-        return {"n_factors": self.n_factors, "y_range": y_range}
 
     def to_dict(self) -> dict:
         return asdict(self)

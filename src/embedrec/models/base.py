@@ -1,0 +1,209 @@
+"""The protocol every model kind follows, so that training, the `Recommender`, files, tuning and
+the CLI treat all kinds alike and adding a kind is one file.
+
+A model kind (think of implicit's `MatrixFactorizationBase` or a scikit-learn estimator) says
+- which `TrainConfig` fields it reads and its own defaults for them (`defaults`);
+- which engines can train it, preferred first (`engines`; `embedrec.training` dispatches);
+- how to build a fresh model from a config and the training ratings (`build`);
+- how it scores: pairs (`predict`), every item for a batch of users (`score_items`), and a new
+  user folded in from a few ratings without retraining (`fold_in` then `score_folded`);
+- what it has learned, where that exists: factors, biases, neighbours by similarity;
+- its tuning search space (`search_space`);
+- its state, as JSON-able structure and named arrays (`config`, `arrays`, `from_state`).
+
+Scores are numpy arrays of float32; indices are the encoded ids of `embedrec.data.IdMap`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Literal, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from embedrec.config import TrainConfig
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+
+Side = Literal["user", "item"]
+
+
+class Model(ABC):
+    """One model kind. Subclasses set the class attributes and implement the abstract methods;
+    `embedrec.models.register` makes the kind known by its `name`."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]  # one line for `--help` and error messages
+    engines: ClassVar[tuple[str, ...]]  # engines that train it, preferred first
+    defaults: ClassVar[dict[str, Any]] = {}  # this kind's values for unset config fields
+    predicts_ratings: ClassVar[bool] = True  # False: scores only order items (a ranking model)
+
+    n_users: int
+    n_items: int
+
+    @classmethod
+    @abstractmethod
+    def build(cls, config: TrainConfig, data: Ratings) -> Model:
+        """A fresh, untrained model for `data`'s users and items, shaped by `config`."""
+
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """The model's structure as JSON (what `from_state` needs besides the arrays)."""
+
+    @abstractmethod
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The learned state as named arrays (saved in safetensors)."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(
+        cls, n_users: int, n_items: int, config: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> Model:
+        """The model `config()` and `arrays()` describe; ModelError where they disagree."""
+
+    @abstractmethod
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores of (user, item) index pairs, unclipped."""
+
+    @abstractmethod
+    def score_items(self, users: np.ndarray) -> np.ndarray:
+        """Scores of every item for each user index: shape (len(users), n_items)."""
+
+    @abstractmethod
+    def fold_in(self, items: np.ndarray, ratings: np.ndarray, reg: float | None = None) -> Any:
+        """What the model makes of a new user from their ratings of `items`, without retraining
+        (`reg=None`: the kind's default strength); scored by `score_folded`."""
+
+    @abstractmethod
+    def score_folded(self, folded: Any) -> np.ndarray:
+        """Scores of every item for a user folded in by `fold_in`: shape (n_items,)."""
+
+    def factors(self, side: Side) -> np.ndarray | None:
+        """Learned factor rows of every user or item, where the kind has them."""
+        return None
+
+    def biases(self, side: Side) -> np.ndarray | None:
+        """Learned bias of every user or item, where the kind has them (before the output's
+        `sigmoid_range`, if it has one, so in rating units only for linear outputs)."""
+        return None
+
+    def similarity(self, side: Side, index: int) -> np.ndarray:
+        """Similarity of every user (item) to one of them: cosine of the learned factors."""
+        rows = self.factors(side)
+        if rows is None:
+            raise ModelError(f"a {self.name} model has no {side} factors to compare")
+        rows = rows.astype(np.float64, copy=False)
+        norms = np.linalg.norm(rows, axis=1)
+        norms[norms == 0] = 1.0
+        return (rows @ rows[index]) / (norms * norms[index])
+
+    @classmethod
+    def search_space(cls, trial: Any, base: TrainConfig) -> dict[str, Any]:
+        """Config changes an optuna `trial` suggests for this kind (`embedrec tune`)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.n_users:,} users, {self.n_items:,} items)"
+
+
+class FactorNetwork(Protocol):
+    """What the torch-backed kinds need of their `nn.Module`: one vector per user, scored
+    against every item in one call (the vector need not be a trained user's: see fold-in)."""
+
+    n_users: int
+    n_items: int
+    user_factors: nn.Embedding
+    item_factors: nn.Embedding
+
+    def __call__(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor: ...
+
+    def config(self) -> dict[str, Any]: ...
+
+    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def score_user_vectors(
+        self, vectors: torch.Tensor, biases: torch.Tensor | None = None
+    ) -> torch.Tensor: ...
+
+
+class TorchModel(Model):
+    """A kind whose learned state is a torch `nn.Module` (`network`): it predicts, scores and
+    saves through the module. Subclasses build the module and fold new users in."""
+
+    network_class: ClassVar[type[nn.Module]]
+    batch_users: ClassVar[int] = 1024  # users scored at once: bounds the (users x items) block
+
+    def __init__(self, network: nn.Module):
+        self.network = network
+        self.n_users, self.n_items = int(network.n_users), int(network.n_items)
+
+    @property
+    def net(self) -> FactorNetwork:
+        return self.network  # type: ignore[return-value]
+
+    def config(self) -> dict[str, Any]:
+        return self.net.config()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            key: value.detach().cpu().contiguous().numpy()
+            for key, value in self.network.state_dict().items()
+        }
+
+    @classmethod
+    def from_state(
+        cls, n_users: int, n_items: int, config: dict[str, Any], arrays: dict[str, np.ndarray]
+    ) -> Model:
+        options = dict(config)
+        if options.get("y_range") is not None:
+            options["y_range"] = tuple(options["y_range"])
+        try:
+            with torch.device("meta"):
+                network = cls.network_class(n_users, n_items, **options)
+            network.load_state_dict(
+                {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}, assign=True
+            )
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ModelError(f"the weights do not fit the {cls.name} config ({exc})") from None
+        return cls(network.eval())
+
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    @torch.no_grad()
+    def predict(self, users: np.ndarray, items: np.ndarray, batch: int = 1 << 16) -> np.ndarray:
+        self.network.eval()
+        device = self.device()
+        out = np.empty(len(users), dtype=np.float32)
+        for start in range(0, len(users), batch):
+            u = torch.as_tensor(users[start : start + batch], dtype=torch.int64, device=device)
+            i = torch.as_tensor(items[start : start + batch], dtype=torch.int64, device=device)
+            out[start : start + batch] = self.net(u, i).float().cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def score_items(self, users: np.ndarray) -> np.ndarray:
+        self.network.eval()
+        device = self.device()
+        out = np.empty((len(users), self.n_items), dtype=np.float32)
+        for start in range(0, len(users), self.batch_users):
+            chunk = torch.as_tensor(
+                users[start : start + self.batch_users], dtype=torch.int64, device=device
+            )
+            vectors, biases = self.net.user_vectors(chunk)
+            scores = self.net.score_user_vectors(vectors, biases)
+            out[start : start + len(chunk)] = scores.float().cpu().numpy()
+        return out
+
+    @torch.no_grad()
+    def score_folded(self, folded: tuple[torch.Tensor, torch.Tensor | None]) -> np.ndarray:
+        vector, bias = folded
+        self.network.eval()
+        scores = self.net.score_user_vectors(vector[None], None if bias is None else bias[None])
+        return scores[0].float().cpu().numpy()
+
+    def factors(self, side: Side) -> np.ndarray:
+        layer = self.net.user_factors if side == "user" else self.net.item_factors
+        return layer.weight.detach().cpu().numpy()

@@ -1,0 +1,46 @@
+"""Model kinds by name: the name a user types (`train(model="dot-bias")`, `--model dot-bias`)
+and the name a model directory records. A kind registers itself with `@register`; the package
+`embedrec.models` imports each kind's module once, which is the one line a new kind adds."""
+
+from __future__ import annotations
+
+from embedrec.config import TrainConfig
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.models.base import Model
+
+KINDS: dict[str, type[Model]] = {}
+
+
+def register(kind: type[Model]) -> type[Model]:
+    """Class decorator: make `kind` known by `kind.name`."""
+    if kind.name in KINDS and KINDS[kind.name] is not kind:
+        raise ValueError(f"two model kinds are called {kind.name!r}")
+    KINDS[kind.name] = kind
+    return kind
+
+
+def model_names() -> list[str]:
+    return list(KINDS)
+
+
+def models_help() -> str:
+    """Every kind with its one-line summary, for `--help`."""
+    return "; ".join(f"{name}: {kind.summary}" for name, kind in KINDS.items())
+
+
+def get_kind(name: str) -> type[Model]:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(KINDS)}") from None
+
+
+def resolve(config: TrainConfig) -> TrainConfig:
+    """`config` with its model kind's defaults filled in (what a trained model records)."""
+    return config.with_defaults(get_kind(config.model).defaults)
+
+
+def build(config: TrainConfig, data: Ratings) -> Model:
+    """A fresh model of the kind `config.model` names, for `data`'s users and items."""
+    return get_kind(config.model).build(resolve(config), data)

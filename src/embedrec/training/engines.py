@@ -1,0 +1,111 @@
+"""Engines behind one contract, and the choice between them.
+
+An engine has a `name`, says whether it `supports` a model on a device, and `fit`s it in place
+on training ratings with a `TrainConfig`, running its epochs through the shared `EpochLoop`.
+A model kind lists the engines that can train it, preferred first; `engine="auto"` takes the
+first that supports the model on the configured device.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from embedrec.config import TrainConfig
+from embedrec.data.ratings import Ratings
+from embedrec.errors import ModelError
+from embedrec.models.average import AverageKind
+from embedrec.models.base import Model
+from embedrec.models.registry import resolve
+from embedrec.training.device import resolve_device
+from embedrec.training.fused_engine import FusedEngine
+from embedrec.training.gibbs import GibbsEngine
+from embedrec.training.loop import EpochLoop, Validate
+from embedrec.training.progress import EpochStats, Reporter
+from embedrec.training.torch_engine import TorchEngine
+
+
+class Engine(Protocol):
+    name: str
+
+    def supports(self, model: Model, device: torch.device) -> bool: ...
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]: ...
+
+
+class MembersEngine:
+    """`members`: trains each member of an average with its own config and engine."""
+
+    name = "members"
+
+    def supports(self, model: Model, device: torch.device) -> bool:
+        return isinstance(model, AverageKind)
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]:
+        if not isinstance(model, AverageKind) or model.member_configs is None:
+            raise ModelError("the members engine trains averages built by train()")
+        history: list[EpochStats] = []
+        for member, member_config in zip(model.members, model.member_configs):
+            history += choose_engine(member, member_config).fit(member, data, member_config, loop)
+        return history
+
+
+ENGINES: dict[str, Engine] = {
+    engine.name: engine for engine in (FusedEngine(), TorchEngine(), GibbsEngine(), MembersEngine())
+}
+
+
+def engine_names() -> list[str]:
+    return ["auto", *ENGINES]
+
+
+def choose_engine(model: Model, config: TrainConfig) -> Engine:
+    """The engine `config.engine` names, or for `auto` the model kind's first engine that runs
+    on the configured device; a clear error when the pair does not go together."""
+    device = resolve_device(config.device)
+    if config.engine == "auto":
+        for name in model.engines:
+            if ENGINES[name].supports(model, device):
+                return ENGINES[name]
+        raise ModelError(f"no engine trains a {model.name} model on {device}")
+    if config.engine not in ENGINES:
+        raise ModelError(
+            f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
+        )
+    engine = ENGINES[config.engine]
+    if config.engine not in model.engines:
+        raise ModelError(
+            f"the {engine.name} engine does not train {model.name} models; "
+            f"use engine 'auto' or one of: {', '.join(model.engines)}"
+        )
+    if not engine.supports(model, device):
+        raise ModelError(f"the {engine.name} engine does not run on {device}; use engine 'torch'")
+    return engine
+
+
+def fit(
+    model: Model,
+    data: Ratings,
+    config: TrainConfig,
+    validate: Validate | None = None,
+    reporter: Reporter | None = None,
+) -> tuple[list[EpochStats], str]:
+    """Train `model` in place; returns the epoch history and the name of the engine used."""
+    config = resolve(config)
+    engine = choose_engine(model, config)
+    history = engine.fit(model, data, config, EpochLoop(validate, reporter))
+    return history, engine_label(model, config)
+
+
+def engine_label(model: Model, config: TrainConfig) -> str:
+    """The engine that trains `model`, as a trained model records it (`gibbs+gibbs+torch` for
+    an average of three)."""
+    if isinstance(model, AverageKind) and model.member_configs is not None:
+        parts = zip(model.members, model.member_configs)
+        return "+".join(choose_engine(m, resolve(c)).name for m, c in parts)
+    return choose_engine(model, resolve(config)).name
