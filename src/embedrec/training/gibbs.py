@@ -29,7 +29,7 @@ import time
 import numba
 import numpy as np
 
-from embedrec.data.encode import _order_by_user
+from embedrec.data.encode import order_by_user
 from embedrec.models import DotProductBias
 from embedrec.training.progress import EpochStats, Reporter
 from embedrec.training.torch_engine import Validate
@@ -184,7 +184,7 @@ def _residuals(users, items, ratings, user_rows, item_rows, mean):
 
 
 def _grouped(keys, others, values, n_keys):
-    indptr, order = _order_by_user(keys, n_keys)
+    indptr, order = order_by_user(keys, n_keys)
     return indptr.astype(np.int64), others[order].astype(np.int64), values[order], order
 
 
