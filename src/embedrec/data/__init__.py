@@ -1,7 +1,8 @@
 """Ratings in: MovieLens by name or folder, any CSV/TSV/Parquet file, any DataFrame; splits.
 
 Modules: `files` reads tables, `validate` turns them into `Ratings`, `movielens` knows the
-official releases and `splits` makes train/validation splits.
+official releases, `splits` makes train/validation splits, `user_input` reads what a user hands
+a trained model (pairs to score, a new user's ratings).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from embedrec.data.splits import (
     split_from_spec,
     temporal_split,
 )
+from embedrec.data.user_input import read_pairs, read_user_ratings
 from embedrec.data.validate import ratings_from_frame, read_ratings
 from embedrec.errors import DataError
 
@@ -42,7 +44,9 @@ __all__ = [
     "movielens_folder",
     "random_split",
     "ratings_from_frame",
+    "read_pairs",
     "read_ratings",
+    "read_user_ratings",
     "split_from_spec",
     "temporal_split",
 ]
