@@ -1,12 +1,17 @@
-"""Ratings in: MovieLens by name or folder, any CSV/TSV/Parquet file, any DataFrame; splits."""
+"""Ratings in: MovieLens by name or folder, any CSV/TSV/Parquet file, any DataFrame; splits.
+
+Modules: `files` reads tables, `validate` turns them into `Ratings`, `movielens` knows the
+official releases, `splits` makes train/validation splits, `user_input` reads what a user hands
+a trained model (pairs to score, a new user's ratings).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from embedrec.data.files import ratings_from_frame, read_ratings
 from embedrec.data.movielens import (
     FOLDS_100K,
     is_movielens_name,
@@ -22,6 +27,8 @@ from embedrec.data.splits import (
     split_from_spec,
     temporal_split,
 )
+from embedrec.data.user_input import read_pairs, read_user_ratings
+from embedrec.data.validate import ratings_from_frame, read_ratings
 from embedrec.errors import DataError
 
 __all__ = [
@@ -37,7 +44,9 @@ __all__ = [
     "movielens_folder",
     "random_split",
     "ratings_from_frame",
+    "read_pairs",
     "read_ratings",
+    "read_user_ratings",
     "split_from_spec",
     "temporal_split",
 ]
@@ -47,7 +56,7 @@ def load_ratings(
     data: str | Path | pd.DataFrame,
     *,
     data_dir: str | Path | None = None,
-    **columns,
+    **columns: Any,
 ) -> Ratings:
     """Ratings from a MovieLens name (`movielens-100k`), a MovieLens folder, a ratings file or a
     DataFrame. Keyword arguments (`user_col=`, `sep=`, `rating_scale=`, ...) go to the file or
@@ -76,7 +85,7 @@ def load_split(
     valid_pct: float = 0.2,
     seed: int = 42,
     data_dir: str | Path | None = None,
-    **columns,
+    **columns: Any,
 ) -> Split:
     """Load and split in one step: `split` is a MovieLens 100k fold (`u1`), a spec such as
     `random:0.1:7` or `temporal:5`, or None for a seeded random `valid_pct` split."""

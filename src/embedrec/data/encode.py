@@ -1,5 +1,9 @@
-"""Fast encoding of id columns and duplicate detection, in O(n), for tables of tens of millions
-of ratings (MovieLens 25M encodes in about a second)."""
+"""Fast encoding of id columns, grouping by user and duplicate detection, in O(n), for tables of
+tens of millions of ratings (MovieLens 25M encodes in about a second).
+
+Everything here works on plain numpy arrays and knows nothing of `Ratings` or `IdMap`, so the
+container in `ratings.py` can build on these kernels without an import cycle.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,20 @@ import numba
 import numpy as np
 import pandas as pd
 
-from embedrec.data.ratings import IdMap
-
 DENSE_LIMIT = 4  # use a lookup table when the largest id is at most this many times the row count
 
 
-def encode_ids(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
-    """The id map (sorted raw ids) and int32 codes of a column of raw ids, in one pass.
+def encode_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct raw ids and the int32 code of each value, in one pass.
 
+    `ids[codes]` gives `values` back; `IdMap(ids, already_unique=True)` is the id map.
     Non-negative integer ids of moderate range go through a dense lookup table; anything else
-    through pandas' hash factorisation."""
+    through pandas' hash factorisation.
+
+    >>> ids, codes = encode_ids(np.array([30, 10, 30]))
+    >>> ids.tolist(), codes.tolist()
+    ([10, 30], [1, 0, 1])
+    """
     if values.dtype.kind in "iu" and len(values):
         low, high = int(values.min()), int(values.max())
         if low >= 0 and high <= DENSE_LIMIT * len(values) + 1024:
@@ -25,15 +33,20 @@ def encode_ids(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
             ids = np.flatnonzero(present)
             table = np.full(high + 1, -1, dtype=np.int32)
             table[ids] = np.arange(len(ids), dtype=np.int32)
-            return IdMap(ids.astype(np.int64), already_unique=True), table[values]
+            return ids.astype(np.int64), table[values]
     codes, uniques = pd.factorize(values, sort=True)
-    uniques = np.asarray(uniques)
-    return IdMap(uniques, already_unique=True), codes.astype(np.int32)
+    return np.asarray(uniques), codes.astype(np.int32)
 
 
 @numba.njit(cache=True)
-def _order_by_user(users, n_users):
-    """Stable counting sort: rows of user u are order[indptr[u]:indptr[u + 1]], in file order."""
+def order_by_user(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows grouped by user, by a stable counting sort in O(n): the rows of user u are
+    `order[indptr[u]:indptr[u + 1]]`, in file order.
+
+    `users` holds codes 0..n_users-1. Public because the Gibbs sampler
+    (`embedrec.training.gibbs`) groups its ratings by user and by item with it; numba-compiled,
+    so other numba functions may call it too.
+    """
     indptr = np.zeros(n_users + 1, dtype=np.int64)
     for u in users:
         indptr[u + 1] += 1
@@ -48,9 +61,11 @@ def _order_by_user(users, n_users):
 
 
 @numba.njit(cache=True)
-def _duplicates_keep_last(users, items, n_users, n_items):
+def _duplicates_keep_last(
+    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int
+) -> np.ndarray:
     # one sweep per user from its last row back, with a marker per item
-    indptr, order = _order_by_user(users, n_users)
+    indptr, order = order_by_user(users, n_users)
     marker = np.full(n_items, -1, dtype=np.int64)
     drop = np.zeros(len(users), dtype=np.bool_)
     for u in range(n_users):
@@ -68,8 +83,10 @@ def duplicate_rows(users: np.ndarray, items: np.ndarray, n_users: int, n_items: 
     return _duplicates_keep_last(users, items, n_users, n_items)
 
 
-def group_by_user(users: np.ndarray, items: np.ndarray, n_users: int):
+def group_by_user(
+    users: np.ndarray, items: np.ndarray, n_users: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, items) in CSR form: user u rated items[indptr[u]:indptr[u + 1]], in file order.
     A counting sort, O(n)."""
-    indptr, order = _order_by_user(users, n_users)
+    indptr, order = order_by_user(users, n_users)
     return indptr, items[order]

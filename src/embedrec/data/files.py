@@ -1,25 +1,26 @@
-"""Ratings from any CSV/TSV/Parquet file or pandas DataFrame with named columns.
+"""Reading tables from CSV/TSV/Parquet files: separator detection, header, column guessing.
 
-Reading goes through pyarrow (multi-threaded, a few seconds for MovieLens-25M); validation goes
-through `ratings_from_frame`, which turns every problem into a `DataError` naming the file, the
-line and the field, so a user never sees a pandas traceback or silently wrong numbers.
+Reading goes through pyarrow (multi-threaded, a few seconds for MovieLens-25M) and only reads:
+a file that cannot be parsed is a `DataError` naming the file and line, but what the values mean
+is checked by `embedrec.data.validate`, which builds `Ratings` on top of this module. Keeping the
+two apart lets other readers (prediction pairs, a new user's ratings) share the parsing without
+the ratings checks, and keeps the dependency one-way: validate imports files, never the reverse.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, TypeAlias, overload
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from embedrec.data.encode import duplicate_rows, encode_ids
-from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError
 
 SEPARATORS = ("::", "\t", ",", ";", "|")
@@ -73,6 +74,61 @@ def detect_separator(sample: str) -> str:
     return best
 
 
+class ParquetColumns:
+    """A Parquet file whose columns are read one at a time, when first asked for."""
+
+    def __init__(self, parquet: pq.ParquetFile):
+        self.parquet = parquet
+        self.column_names = list(parquet.schema_arrow.names)
+        self.num_rows = parquet.metadata.num_rows
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.parquet.read(columns=[name]).column(0)
+
+
+# What `read_table` returns: a DataFrame, or with arrow=True a pyarrow Table or ParquetColumns.
+Table: TypeAlias = pd.DataFrame | pa.Table | ParquetColumns
+
+
+@overload
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = ...,
+    names: list[str] | None = ...,
+    encoding: str = ...,
+    as_strings: bool = ...,
+    quoted: bool = ...,
+    arrow: Literal[False] = ...,
+) -> tuple[pd.DataFrame, Where]: ...
+
+
+@overload
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = ...,
+    names: list[str] | None = ...,
+    encoding: str = ...,
+    as_strings: bool = ...,
+    quoted: bool = ...,
+    arrow: Literal[True],
+) -> tuple[pa.Table | ParquetColumns, Where]: ...
+
+
+@overload
+def read_table(
+    path: str | Path,
+    *,
+    sep: str | None = ...,
+    names: list[str] | None = ...,
+    encoding: str = ...,
+    as_strings: bool = ...,
+    quoted: bool = ...,
+    arrow: bool = ...,
+) -> tuple[Table, Where]: ...
+
+
 def read_table(
     path: str | Path,
     *,
@@ -82,12 +138,15 @@ def read_table(
     as_strings: bool = False,
     quoted: bool = True,
     arrow: bool = False,
-) -> tuple[pd.DataFrame | pa.Table | ParquetColumns, Where]:
+) -> tuple[Table, Where]:
     """A delimited text or Parquet file as a DataFrame, plus how to name its lines in errors.
 
     `names` means the file has no header row. `as_strings` reads every column as text, which the
     validator uses to find the exact line of a value pyarrow could not convert. `arrow=True`
-    returns the pyarrow Table, so a caller converts only the columns it uses.
+    returns the pyarrow Table (or, for Parquet, a `ParquetColumns`), so a caller converts only
+    the columns it uses.
+
+    >>> frame, where = read_table("ratings.csv")  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():
@@ -110,9 +169,9 @@ def read_table(
     if len(sep) != 1:
         raise DataError(f"separator {sep!r} is not supported: use one character or '::'")
     where = Where(str(path), first_line=1 if names else 2)
-    bad_rows: list = []
+    bad_rows: list[Any] = []  # pyarrow's InvalidRow records
 
-    def remember(row) -> str:
+    def remember(row: Any) -> str:
         bad_rows.append(row)
         return "skip"
 
@@ -127,7 +186,7 @@ def read_table(
         header = names or _header(raw, sep, encoding)
         convert_options = pacsv.ConvertOptions(column_types={n: pa.string() for n in header})
 
-    def line_exact_pass():
+    def line_exact_pass() -> tuple[Table, Where]:
         """Every column as text, one thread: slower, but it names the exact bad line."""
         return read_table(
             path,
@@ -165,7 +224,13 @@ def _header(raw: bytes, sep: str, encoding: str) -> list[str]:
     return [name.strip('"') for name in first.split(sep)]
 
 
-def guess_column(columns: list[str], role: str) -> str | None:
+def guess_column(columns: Sequence[str], role: str) -> str | None:
+    """The column that holds `role` (a key of `COLUMN_GUESSES`: user, item, rating, timestamp,
+    title), matching the usual names case-insensitively; None when no name fits.
+
+    >>> guess_column(["userId", "movieId", "rating"], "item")
+    'movieId'
+    """
     lowered = {str(c).lower(): c for c in columns}
     for guess in COLUMN_GUESSES[role]:
         if guess in lowered:
@@ -173,26 +238,18 @@ def guess_column(columns: list[str], role: str) -> str | None:
     return None
 
 
-class ParquetColumns:
-    """A Parquet file whose columns are read one at a time, when first asked for."""
-
-    def __init__(self, parquet: pq.ParquetFile):
-        self.parquet = parquet
-        self.column_names = list(parquet.schema_arrow.names)
-        self.num_rows = parquet.metadata.num_rows
-
-    def column(self, name: str) -> pa.ChunkedArray:
-        return self.parquet.read(columns=[name]).column(0)
+def row_count(table: Table) -> int:
+    """The number of data rows of a table `read_table` returned."""
+    return len(table) if isinstance(table, pd.DataFrame) else int(table.num_rows)
 
 
-Table = pd.DataFrame | pa.Table | ParquetColumns
+def column_names(table: Table) -> list[str]:
+    """The column names of a table `read_table` returned, as strings."""
+    names = table.columns if isinstance(table, pd.DataFrame) else table.column_names
+    return [str(c) for c in names]
 
 
-def _n_rows(table: Table) -> int:
-    return len(table) if isinstance(table, pd.DataFrame) else table.num_rows
-
-
-def _column(table: Table, name: str) -> pd.Series:
+def column_values(table: Table, name: str) -> pd.Series:
     """One column as a Series; from Arrow or Parquet only the columns used are converted."""
     if isinstance(table, pd.DataFrame):
         return table[name]
@@ -204,200 +261,3 @@ def _column(table: Table, name: str) -> pd.Series:
     del chunked
     pa.default_memory_pool().release_unused()  # hand Arrow's buffers back before the next column
     return series
-
-
-def ratings_from_frame(
-    frame: Table,
-    *,
-    user_col: str | None = None,
-    item_col: str | None = None,
-    rating_col: str | None = None,
-    timestamp_col: str | None = None,
-    title_col: str | None = None,
-    rating_scale: tuple[float, float] | None = None,
-    where: Where | None = None,
-) -> Ratings:
-    """Validate and encode a ratings table; columns are guessed when not named.
-
-    Duplicate (user, item) rows keep the last one and are reported in `Ratings.notes`.
-
-    >>> df = pd.DataFrame({"userId": ["u1", "u2"], "movieId": [10, 20], "rating": [4.0, 3.5]})
-    >>> ratings_from_frame(df).n_items
-    2
-    """
-    where = where or Where("DataFrame")
-    if _n_rows(frame) == 0:
-        raise DataError(f"{where.source}: no ratings (the table has no rows)")
-    if isinstance(frame, pd.DataFrame):
-        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
-    columns = (
-        list(frame.columns)
-        if isinstance(frame, pd.DataFrame)
-        else [str(c) for c in frame.column_names]
-    )
-    user_col = _pick(columns, user_col, "user", where, required=True)
-    item_col = _pick(columns, item_col, "item", where, required=True)
-    rating_col = _pick(columns, rating_col, "rating", where, required=True)
-    timestamp_col = _pick(columns, timestamp_col, "timestamp", where, required=False)
-    title_col = _pick(columns, title_col, "title", where, required=False)
-
-    users = _ids(_column(frame, user_col), user_col, where)
-    items = _ids(_column(frame, item_col), item_col, where)
-    ratings = _numbers(_column(frame, rating_col), rating_col, where)
-    if rating_scale is not None:
-        low, high = rating_scale
-        outside = np.flatnonzero((ratings < low) | (ratings > high))
-        if len(outside):
-            row = outside[0]
-            raise DataError(
-                f"{where.row(row)}: field {rating_col!r} is {ratings[row]:g}, outside the "
-                f"declared rating range {low:g}..{high:g} ({len(outside)} such rows)"
-            )
-    timestamps = None
-    if timestamp_col is not None:
-        timestamps = _timestamps(_column(frame, timestamp_col), timestamp_col, where)
-
-    user_map, user_codes = encode_ids(users)
-    item_map, item_codes = encode_ids(items)
-    notes: list[str] = []
-    duplicated = duplicate_rows(user_codes, item_codes, len(user_map), len(item_map))
-    if duplicated.any():
-        first = int(np.flatnonzero(duplicated)[0])
-        notes.append(
-            f"{int(duplicated.sum())} duplicate (user, item) rows: kept the last of each "
-            f"(first dropped: {where.row(first)}, user {users[first]!r}, item {items[first]!r})"
-        )
-        keep = ~duplicated
-        user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
-        if timestamps is not None:
-            timestamps = timestamps[keep]
-        # a user or item whose only rows were dropped cannot exist: each pair keeps one row
-    del users
-    titles = None
-    if title_col is not None:
-        titles = titles_for(item_map, _column(frame, item_col), _column(frame, title_col))
-    return Ratings(
-        users=user_codes,
-        items=item_codes,
-        ratings=ratings,
-        user_map=user_map,
-        item_map=item_map,
-        timestamps=timestamps,
-        titles=titles,
-        rating_scale=rating_scale,
-        source=where.source,
-        notes=notes,
-    )
-
-
-def titles_for(item_map: IdMap, item_ids, titles) -> np.ndarray:
-    """Titles aligned with `item_map` ('' where an item has none); ids absent from the map are
-    ignored (a titles file lists movies nobody rated)."""
-    aligned = np.full(len(item_map), "", dtype=object)
-    codes = item_map.indexer(_normalise_ids(pd.Series(item_ids)))
-    known = codes >= 0
-    aligned[codes[known]] = pd.Series(titles).fillna("").astype(str).to_numpy()[known]
-    return aligned
-
-
-def _pick(columns: list[str], name: str | None, role: str, where: Where, required: bool):
-    if name is not None:
-        if name in columns:
-            return name
-        raise DataError(
-            f"{where.source}: no column {name!r} (the {role} column); columns are: "
-            f"{', '.join(columns)}" + _separator_hint(columns)
-        )
-    guessed = guess_column(columns, role)
-    if guessed is None and required:
-        flag = f"--{role}-col" if role != "timestamp" else "--timestamp-col"
-        raise DataError(
-            f"{where.source}: cannot tell which column holds the {role}; columns are: "
-            f"{', '.join(columns)}. Name it with {role}_col= / {flag}" + _separator_hint(columns)
-        )
-    return guessed
-
-
-def _separator_hint(columns: list[str]) -> str:
-    if len(columns) == 1:
-        return " (only one column was found: is the separator right? set it with --sep)"
-    return ""
-
-
-def _normalise_ids(column: pd.Series) -> np.ndarray:
-    """Integer ids stay int64 (floats like 3.0 too); anything else becomes a string."""
-    if pd.api.types.is_integer_dtype(column) and not column.isna().any():
-        return column.to_numpy()  # int32 stays int32: no copy of a 25M-row column
-    if pd.api.types.is_float_dtype(column):
-        values = column.to_numpy()
-        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-            return values.astype(np.int64)
-    return column.astype(str).str.strip().to_numpy(dtype=object)
-
-
-def _ids(column: pd.Series, name: str, where: Where) -> np.ndarray:
-    missing = column.isna().to_numpy()
-    if not pd.api.types.is_numeric_dtype(column):
-        missing = missing | column.astype(str).str.strip().eq("").to_numpy()
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise DataError(f"{where.row(row)}: field {name!r} is empty ({int(missing.sum())} rows)")
-    return _normalise_ids(column)
-
-
-def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
-    if pd.api.types.is_float_dtype(column) and not isinstance(column.dtype, pd.ArrowDtype):
-        values = column.to_numpy()  # no copy for float32/float64 columns
-    else:
-        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        shown = column.iloc[row]
-        what = "empty" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
-        raise DataError(
-            f"{where.row(row)}: field {name!r} is {what}, not a number ({int(bad.sum())} such rows)"
-        )
-    return values.astype(np.float32)
-
-
-def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
-    numeric = pd.to_numeric(column, errors="coerce")
-    if numeric.notna().all():
-        return numeric.to_numpy(dtype=np.int64)
-    parsed = pd.to_datetime(column, errors="coerce", utc=True)
-    if parsed.isna().any():
-        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-        raise DataError(
-            f"{where.row(row)}: field {name!r} is {column.iloc[row]!r}, neither a number nor a date"
-        )
-    seconds = (parsed - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)
-    return seconds.to_numpy(dtype=np.int64)
-
-
-def read_ratings(
-    path: str | Path,
-    *,
-    user_col: str | None = None,
-    item_col: str | None = None,
-    rating_col: str | None = None,
-    timestamp_col: str | None = None,
-    title_col: str | None = None,
-    sep: str | None = None,
-    rating_scale: tuple[float, float] | None = None,
-) -> Ratings:
-    """Ratings from a CSV/TSV/Parquet file with a header row; columns guessed when not named.
-
-    >>> ratings = read_ratings("ratings.csv", rating_scale=(0.5, 5))  # doctest: +SKIP
-    """
-    frame, where = read_table(path, sep=sep, arrow=True)
-    return ratings_from_frame(
-        frame,
-        user_col=user_col,
-        item_col=item_col,
-        rating_col=rating_col,
-        timestamp_col=timestamp_col,
-        title_col=title_col,
-        rating_scale=rating_scale,
-        where=where,
-    )

@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-from embedrec.data.files import ratings_from_frame, read_table, titles_for
+from embedrec.data.files import read_table
 from embedrec.data.ratings import Ratings
+from embedrec.data.splits import Split
+from embedrec.data.validate import ratings_from_frame, titles_for
 from embedrec.errors import DataError
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens/"
@@ -174,7 +177,7 @@ _DAT_NAMES = ["user", "item", "rating", "timestamp"]
 _COLS = dict(user_col=None, item_col=None, rating_col=None, timestamp_col=None, title_col=None)
 
 
-def _folder(name_or_path: str | Path, data_dir, download: bool) -> Path:
+def _folder(name_or_path: str | Path, data_dir: str | Path | None, download: bool) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
@@ -193,7 +196,7 @@ def _scale(folder: Path, layout: str) -> tuple[float, float]:
     return (0.5, 5.0)
 
 
-def _read_100k_file(path: Path, scale) -> Ratings:
+def _read_100k_file(path: Path, scale: tuple[float, float]) -> Ratings:
     frame, where = read_table(path, sep="\t", names=_DAT_NAMES, quoted=False, arrow=True)
     return ratings_from_frame(frame, rating_scale=scale, where=where, **_COLS)
 
@@ -221,11 +224,9 @@ def _titles(folder: Path, layout: str, ratings: Ratings) -> np.ndarray | None:
 
 def load_movielens_fold(
     name_or_path: str | Path, fold: str = "u1", data_dir: str | Path | None = None
-):
+) -> Split:
     """A canonical ML-100k fold (`u1`..`u5`, `ua`, `ub`) as a `Split`, ids encoded as in `u.data`
     so a model trained on one fold speaks the same ids as any other."""
-    from embedrec.data.splits import Split
-
     folder = _folder(name_or_path, data_dir, download=True)
     if detect_layout(folder) != "100k":
         raise DataError(f"canonical folds exist only for MovieLens 100k; {folder} is not 100k")
@@ -287,8 +288,6 @@ def _download(release: Release, root: Path) -> Path:
 
 
 def _fetch(url: str, dest: Path, release: Release) -> None:
-    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
-
     with urllib.request.urlopen(url, timeout=30) as response, open(dest, "wb") as out:
         total = int(response.headers.get("Content-Length") or 0) or release.size
         with Progress(

@@ -7,12 +7,14 @@ same maps, so an index means the same user or item everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from embedrec.data.encode import group_by_user
 from embedrec.errors import DataError
 
 
@@ -34,8 +36,8 @@ class IdMap:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __contains__(self, raw_id) -> bool:
-        return self.lookup(raw_id) >= 0
+    def __contains__(self, raw_id: object) -> bool:
+        return isinstance(raw_id, Hashable) and self.lookup(raw_id) >= 0
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IdMap) and np.array_equal(self.ids, other.ids)
@@ -57,7 +59,7 @@ class IdMap:
             raise DataError(f"unknown {what} {first!r} ({len(unknown)} unknown in all)")
         return codes.astype(np.int32)
 
-    def lookup(self, raw_id) -> int:
+    def lookup(self, raw_id: Hashable) -> int:
         """Index of one raw id, -1 if unknown; tolerates '42' for 42 and 42 for '42'."""
         index = self._index.get_indexer([raw_id])[0]
         if index < 0:
@@ -73,14 +75,14 @@ class IdMap:
         return self.ids.tolist()
 
 
-def _as_array(raw_ids) -> np.ndarray:
+def _as_array(raw_ids: Iterable) -> np.ndarray:
     """Ids as an array without numpy's fixed-width strings (which drop trailing NULs)."""
     if isinstance(raw_ids, np.ndarray):
         return raw_ids.astype(object) if raw_ids.dtype.kind == "U" else raw_ids
     return pd.Index(list(raw_ids) if not isinstance(raw_ids, pd.Series) else raw_ids).to_numpy()
 
 
-def _coerce(raw_id, dtype: np.dtype):
+def _coerce(raw_id: Any, dtype: np.dtype) -> int | float | str | None:
     """The same id in the map's type: ids typed on a command line arrive as strings."""
     try:
         if np.issubdtype(dtype, np.integer):
@@ -112,7 +114,7 @@ class Ratings:
     source: str = "DataFrame"
     notes: list[str] = field(default_factory=list)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.users = np.ascontiguousarray(self.users, dtype=np.int32)
         self.items = np.ascontiguousarray(self.items, dtype=np.int32)
         self.ratings = np.ascontiguousarray(self.ratings, dtype=np.float32)
@@ -162,8 +164,6 @@ class Ratings:
 
     def items_by_user(self) -> tuple[np.ndarray, np.ndarray]:
         """Each user's items in CSR form: user u rated items[indptr[u]:indptr[u + 1]]."""
-        from embedrec.data.encode import group_by_user
-
         return group_by_user(self.users, self.items, self.n_users)
 
     def to_frame(self, titles: bool = True) -> pd.DataFrame:
@@ -195,8 +195,12 @@ class Ratings:
         table = frame.pivot_table(index="user", columns="item", values="rating", aggfunc="last")
         table = table.reindex(index=top_users, columns=top_items)
         table.index = pd.Index(self.user_map.decode(top_users), name="user")
-        labels = self.item_map.decode(top_items)
-        if self.titles is not None:
-            labels = [self.titles[i] or str(raw) for i, raw in zip(top_items, labels)]
+        raw_ids = self.item_map.decode(top_items)
+        titles = self.titles
+        labels = (
+            raw_ids
+            if titles is None
+            else [titles[i] or str(raw) for i, raw in zip(top_items, raw_ids)]
+        )
         table.columns = pd.Index(labels, name="item")
         return table

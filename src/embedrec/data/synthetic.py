@@ -110,13 +110,15 @@ def _most_per_user(spec: Preset) -> int:
     return spec.n_items // 2 if spec.n_items < 20_000 else spec.n_items // 8
 
 
-def _distinct_pairs(counts, popularity, n_items, rng) -> tuple[np.ndarray, np.ndarray]:
+def _distinct_pairs(
+    counts: np.ndarray, popularity: np.ndarray, n_items: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Items for each user drawn by popularity, without repeats: one big draw, duplicates
     dropped, then small redraws of only what is missing (uniform after a few rounds, where
     collisions are rare because heavy users are capped, see `_most_per_user`)."""
     n_users = len(counts)
 
-    def draw(need, by_popularity):
+    def draw(need: np.ndarray, by_popularity: bool) -> np.ndarray:
         users = np.repeat(np.arange(n_users, dtype=np.int64), need)
         if by_popularity:
             items = rng.choice(n_items, size=len(users), p=popularity)

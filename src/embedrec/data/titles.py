@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
+from collections.abc import Hashable
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class ItemNames:
         title = self.titles[index] if self.titles is not None else ""
         return f"{raw!r} {title!r}" if title else repr(raw)
 
-    def resolve(self, name) -> int:
+    def resolve(self, name: Hashable) -> int:
         """The index of the item called `name` (an id first, then a title); raises `DataError`
         listing matches or near misses when it is ambiguous or unknown."""
         index = self.item_map.lookup(name)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from embedrec.config import TrainConfig
-from embedrec.data.encode import _order_by_user
+from embedrec.data.encode import order_by_user
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
@@ -190,7 +190,7 @@ def _residuals(users, items, ratings, user_rows, item_rows, mean):
 
 
 def _grouped(keys, others, values, n_keys):
-    indptr, order = _order_by_user(keys, n_keys)
+    indptr, order = order_by_user(keys, n_keys)
     return indptr.astype(np.int64), others[order].astype(np.int64), values[order], order
 
 

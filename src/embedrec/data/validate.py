@@ -1,0 +1,237 @@
+"""Validated `Ratings` from a table: a file `read_table` read, or any pandas DataFrame.
+
+`ratings_from_frame` picks the user, item, rating (and timestamp, title) columns, checks every
+value and encodes the ids. Every problem becomes a `DataError` naming the file, the line and the
+field, so a user never sees a pandas traceback or silently wrong numbers. Parsing files is
+`embedrec.data.files`' job; this module imports it, never the reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedrec.data.encode import duplicate_rows, encode_ids
+from embedrec.data.files import (
+    Table,
+    Where,
+    column_names,
+    column_values,
+    guess_column,
+    read_table,
+    row_count,
+)
+from embedrec.data.ratings import IdMap, Ratings
+from embedrec.errors import DataError
+
+
+def ratings_from_frame(
+    frame: Table,
+    *,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    timestamp_col: str | None = None,
+    title_col: str | None = None,
+    rating_scale: tuple[float, float] | None = None,
+    where: Where | None = None,
+) -> Ratings:
+    """Validate and encode a ratings table; columns are guessed when not named.
+
+    Duplicate (user, item) rows keep the last one and are reported in `Ratings.notes`.
+
+    >>> df = pd.DataFrame({"userId": ["u1", "u2"], "movieId": [10, 20], "rating": [4.0, 3.5]})
+    >>> ratings_from_frame(df).n_items
+    2
+    """
+    where = where or Where("DataFrame")
+    if row_count(frame) == 0:
+        raise DataError(f"{where.source}: no ratings (the table has no rows)")
+    if isinstance(frame, pd.DataFrame):
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    columns = column_names(frame)
+    user = _require(columns, user_col, "user", where)
+    item = _require(columns, item_col, "item", where)
+    rating = _require(columns, rating_col, "rating", where)
+    timestamp = _pick(columns, timestamp_col, "timestamp", where)
+    title = _pick(columns, title_col, "title", where)
+
+    users = _ids(column_values(frame, user), user, where)
+    items = _ids(column_values(frame, item), item, where)
+    ratings = _numbers(column_values(frame, rating), rating, where)
+    if rating_scale is not None:
+        low, high = rating_scale
+        outside = np.flatnonzero((ratings < low) | (ratings > high))
+        if len(outside):
+            row = outside[0]
+            raise DataError(
+                f"{where.row(row)}: field {rating!r} is {ratings[row]:g}, outside the "
+                f"declared rating range {low:g}..{high:g} ({len(outside)} such rows)"
+            )
+    timestamps = None
+    if timestamp is not None:
+        timestamps = _timestamps(column_values(frame, timestamp), timestamp, where)
+
+    user_map, user_codes = _encode(users)
+    item_map, item_codes = _encode(items)
+    notes: list[str] = []
+    duplicated = duplicate_rows(user_codes, item_codes, len(user_map), len(item_map))
+    if duplicated.any():
+        first = int(np.flatnonzero(duplicated)[0])
+        notes.append(
+            f"{int(duplicated.sum())} duplicate (user, item) rows: kept the last of each "
+            f"(first dropped: {where.row(first)}, user {users[first]!r}, item {items[first]!r})"
+        )
+        keep = ~duplicated
+        user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
+        if timestamps is not None:
+            timestamps = timestamps[keep]
+        # a user or item whose only rows were dropped cannot exist: each pair keeps one row
+    del users
+    titles = None
+    if title is not None:
+        titles = titles_for(item_map, column_values(frame, item), column_values(frame, title))
+    return Ratings(
+        users=user_codes,
+        items=item_codes,
+        ratings=ratings,
+        user_map=user_map,
+        item_map=item_map,
+        timestamps=timestamps,
+        titles=titles,
+        rating_scale=rating_scale,
+        source=where.source,
+        notes=notes,
+    )
+
+
+def titles_for(
+    item_map: IdMap,
+    item_ids: Sequence | np.ndarray | pd.Series,
+    titles: Sequence | np.ndarray | pd.Series,
+) -> np.ndarray:
+    """Titles aligned with `item_map` ('' where an item has none); ids absent from the map are
+    ignored (a titles file lists movies nobody rated)."""
+    aligned = np.full(len(item_map), "", dtype=object)
+    codes = item_map.indexer(_normalise_ids(pd.Series(item_ids)))
+    known = codes >= 0
+    aligned[codes[known]] = pd.Series(titles).fillna("").astype(str).to_numpy()[known]
+    return aligned
+
+
+def _encode(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
+    """The id map of a column of raw ids and each row's code."""
+    ids, codes = encode_ids(values)
+    return IdMap(ids, already_unique=True), codes
+
+
+def _pick(columns: list[str], name: str | None, role: str, where: Where) -> str | None:
+    """The column named `name` (an error if absent), else the guessed one, else None."""
+    if name is not None:
+        if name in columns:
+            return name
+        raise DataError(
+            f"{where.source}: no column {name!r} (the {role} column); columns are: "
+            f"{', '.join(columns)}" + _separator_hint(columns)
+        )
+    return guess_column(columns, role)
+
+
+def _require(columns: list[str], name: str | None, role: str, where: Where) -> str:
+    """As `_pick`, but a column that cannot be found is an error saying how to name it."""
+    picked = _pick(columns, name, role, where)
+    if picked is None:
+        raise DataError(
+            f"{where.source}: cannot tell which column holds the {role}; columns are: "
+            f"{', '.join(columns)}. Name it with {role}_col= / --{role}-col"
+            + _separator_hint(columns)
+        )
+    return picked
+
+
+def _separator_hint(columns: list[str]) -> str:
+    if len(columns) == 1:
+        return " (only one column was found: is the separator right? set it with --sep)"
+    return ""
+
+
+def _normalise_ids(column: pd.Series) -> np.ndarray:
+    """Integer ids stay int64 (floats like 3.0 too); anything else becomes a string."""
+    if pd.api.types.is_integer_dtype(column) and not column.isna().any():
+        return column.to_numpy()  # int32 stays int32: no copy of a 25M-row column
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy()
+        if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+            return values.astype(np.int64)
+    return column.astype(str).str.strip().to_numpy(dtype=object)
+
+
+def _ids(column: pd.Series, name: str, where: Where) -> np.ndarray:
+    missing = column.isna().to_numpy()
+    if not pd.api.types.is_numeric_dtype(column):
+        missing = missing | column.astype(str).str.strip().eq("").to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise DataError(f"{where.row(row)}: field {name!r} is empty ({int(missing.sum())} rows)")
+    return _normalise_ids(column)
+
+
+def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
+    if pd.api.types.is_float_dtype(column) and not isinstance(column.dtype, pd.ArrowDtype):
+        values = column.to_numpy()  # no copy for float32/float64 columns
+    else:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        shown = column.iloc[row]
+        what = "empty" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
+        raise DataError(
+            f"{where.row(row)}: field {name!r} is {what}, not a number ({int(bad.sum())} such rows)"
+        )
+    return values.astype(np.float32)
+
+
+def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().all():
+        return numeric.to_numpy(dtype=np.int64)
+    parsed = pd.to_datetime(column, errors="coerce", utc=True)
+    if parsed.isna().any():
+        row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise DataError(
+            f"{where.row(row)}: field {name!r} is {column.iloc[row]!r}, neither a number nor a date"
+        )
+    seconds = (parsed - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(seconds=1)
+    return seconds.to_numpy(dtype=np.int64)
+
+
+def read_ratings(
+    path: str | Path,
+    *,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    timestamp_col: str | None = None,
+    title_col: str | None = None,
+    sep: str | None = None,
+    rating_scale: tuple[float, float] | None = None,
+) -> Ratings:
+    """Ratings from a CSV/TSV/Parquet file with a header row; columns guessed when not named.
+
+    >>> ratings = read_ratings("ratings.csv", rating_scale=(0.5, 5))  # doctest: +SKIP
+    """
+    frame, where = read_table(path, sep=sep, arrow=True)
+    return ratings_from_frame(
+        frame,
+        user_col=user_col,
+        item_col=item_col,
+        rating_col=rating_col,
+        timestamp_col=timestamp_col,
+        title_col=title_col,
+        rating_scale=rating_scale,
+        where=where,
+    )
