@@ -19,9 +19,13 @@ from embedrec.data import (
     load_split,
     random_split,
     ratings_from_frame,
+    read_pairs,
     read_ratings,
+    read_user_ratings,
     temporal_split,
 )
+from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
+from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
 from embedrec.data.synthetic import write_synthetic
 from embedrec.errors import (
     DataError,
@@ -39,7 +43,7 @@ from embedrec.interpret import (
     factor_frame,
     pca_map,
 )
-from embedrec.io import check_output
+from embedrec.io import check_output, write_table
 from embedrec.learner import train
 from embedrec.models import (
     DotProduct,
@@ -62,6 +66,8 @@ load = Recommender.load
 __all__ = [
     "MIN_RATINGS",
     "PROTOCOL_HELP",
+    "SPLIT_HELP",
+    "SYNTHETIC_PRESETS",
     "DataError",
     "DotProduct",
     "DotProductBias",
@@ -101,11 +107,14 @@ __all__ = [
     "popularity_scores",
     "random_split",
     "ratings_from_frame",
+    "read_pairs",
     "read_ratings",
+    "read_user_ratings",
     "run_protocol",
     "sigmoid_range",
     "temporal_split",
     "train",
     "tune",
     "write_synthetic",
+    "write_table",
 ]

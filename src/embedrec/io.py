@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from safetensors import SafetensorError
 from safetensors.numpy import load_file as load_arrays
 from safetensors.numpy import save_file as save_arrays
@@ -99,6 +100,16 @@ def atomic_dir(path: str | Path, force: bool = False, *, model_dir: bool = False
 def write_json(path: str | Path, value: Any, force: bool = False) -> Path:
     with atomic_file(path, force) as partial:
         partial.write_text(json.dumps(value, indent=1))
+    return Path(path)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path, force: bool = False) -> Path:
+    """A DataFrame as CSV (or Parquet, by the `.parquet` suffix), written atomically."""
+    with atomic_file(path, force) as partial:
+        if Path(path).suffix.lower() == ".parquet":
+            frame.to_parquet(partial, index=False)
+        else:
+            frame.to_csv(partial, index=False)
     return Path(path)
 
 

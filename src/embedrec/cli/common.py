@@ -1,21 +1,27 @@
-"""What every command shares: the app, consoles, data and split options, error handling and
-JSON output."""
+"""What every command shares: the app, the consoles, the option groups (data and split options,
+model and training options) declared once, error handling and JSON output.
+
+Every command is a thin face over the public API (`import embedrec`): it parses, calls one or
+two library functions, and prints.
+"""
 
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, TypeVar, get_type_hints
 
+import pandas as pd
 import typer
 from rich.console import Console
+from rich.table import Table
 
-from embedrec.data import load_split
-from embedrec.data.splits import SPEC_HELP
-from embedrec.errors import EmbedrecError
-from embedrec.training.config import TrainConfig
+import embedrec
 
 app = typer.Typer(
     name="embedrec",
@@ -23,122 +29,295 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: "[default: ...]" must not be eaten as markup
 )
-out = Console()
+out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-Data = Annotated[
-    str,
-    typer.Option(
-        "--data",
-        help="movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a "
-        "MovieLens folder, or a CSV/TSV/Parquet ratings file.",
-    ),
-]
-DataDir = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--data-dir",
-        help="Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
-    ),
-]
-UserCol = Annotated[Optional[str], typer.Option("--user-col", help="User id column.")]
-ItemCol = Annotated[Optional[str], typer.Option("--item-col", help="Item id column.")]
-RatingCol = Annotated[Optional[str], typer.Option("--rating-col", help="Rating column.")]
-TimeCol = Annotated[Optional[str], typer.Option("--timestamp-col", help="Timestamp column.")]
-TitleCol = Annotated[Optional[str], typer.Option("--title-col", help="Item title column.")]
-Sep = Annotated[
-    Optional[str],
-    typer.Option(
-        "--sep", help="Field separator (default: detected among '::', tab, ',', ';', '|')."
-    ),
-]
-Scale = Annotated[
-    Optional[tuple[float, float]],
-    typer.Option(
-        "--rating-scale",
-        help="Declared rating range LOW HIGH: ratings outside it are an error, "
-        "predictions are clipped to it.",
-    ),
-]
-ValidPct = Annotated[float, typer.Option("--valid-pct", help="Random validation fraction.")]
-SplitOpt = Annotated[
-    Optional[str], typer.Option("--split", help=f"Instead of --valid-pct: {SPEC_HELP}.")
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+Force = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output (never a non-model folder).")
 ]
 Seed = Annotated[
     Optional[int], typer.Option("--seed", help="Seed for the split and the model [default: 42].")
 ]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
-def handle_errors(command):
+def handle_errors(command: F) -> F:
     """Turn embedrec's own errors into one clear line and exit code 2."""
 
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except EmbedrecError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        except embedrec.EmbedrecError as exc:
+            err.print(f"error: {exc}", highlight=False, markup=False)
             raise typer.Exit(2) from None
 
-    return wrapper
+    return wrapper  # type: ignore[return-value]
 
 
-DATA_OPTIONS = (
-    "data_dir",
-    "user_col",
-    "item_col",
-    "rating_col",
-    "timestamp_col",
-    "title_col",
-    "sep",
-    "rating_scale",
-    "valid_pct",
-)
+def option_group(target: str, build: Callable[..., Any], options: dict[str, Any]) -> Callable:
+    """A decorator adding the typer `options` (name -> Annotated type with its default) to a
+    command, gathered into one object `build(**values)` passed as the argument `target`: a
+    group of options is declared once and shared by every command that takes it."""
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, (kind, default) in options.items()
+    ]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command)
+        hints = get_type_hints(command, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(name, p.annotation))
+            for name, p in signature.parameters.items()
+            if name != target
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in options}
+            kwargs[target] = build(**values)
+            return command(*args, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{k: v for k, v in hints.items() if k != target},
+            **{p.name: p.annotation for p in added},
+        }
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
-def load_data_split(options: dict, seed: int):
-    """The split a command's shared data options describe; `options` is the command's
-    `locals()`, so every command reads --data, --split and the column flags the same way."""
-    picked = {name: options[name] for name in DATA_OPTIONS}
-    return load_split(options["data"], options["split"], seed=seed, **picked)
+# ---- data and split options -------------------------------------------------------------------
+@dataclass
+class DataOptions:
+    data: str
+    data_dir: Path | None
+    user_col: str | None
+    item_col: str | None
+    rating_col: str | None
+    timestamp_col: str | None
+    title_col: str | None
+    sep: str | None
+    rating_scale: tuple[float, float] | None
+    valid_pct: float
+    split: str | None
+
+    def load_split(self, seed: int | None) -> embedrec.Split:
+        return embedrec.load_split(
+            self.data,
+            self.split,
+            valid_pct=self.valid_pct,
+            seed=42 if seed is None else seed,
+            data_dir=self.data_dir,
+            user_col=self.user_col,
+            item_col=self.item_col,
+            rating_col=self.rating_col,
+            timestamp_col=self.timestamp_col,
+            title_col=self.title_col,
+            sep=self.sep,
+            rating_scale=self.rating_scale,
+        )
 
 
-def build_config(config_file, **options) -> TrainConfig:
+def _option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
+    return Annotated[kind, typer.Option(flag, help=text)]
+
+
+DATA_OPTIONS: dict[str, Any] = {
+    "data": (
+        _option(
+            "--data",
+            "movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a MovieLens "
+            "folder, or a CSV/TSV/Parquet ratings file.",
+            str,
+        ),
+        "movielens-100k",
+    ),
+    "data_dir": (
+        _option(
+            "--data-dir",
+            "Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+            Optional[Path],
+        ),
+        None,
+    ),
+    "user_col": (_option("--user-col", "User id column [default: guessed]."), None),
+    "item_col": (_option("--item-col", "Item id column [default: guessed]."), None),
+    "rating_col": (_option("--rating-col", "Rating column [default: guessed]."), None),
+    "timestamp_col": (_option("--timestamp-col", "Timestamp column [default: guessed]."), None),
+    "title_col": (_option("--title-col", "Item title column [default: guessed]."), None),
+    "sep": (
+        _option("--sep", "Field separator [default: detected among '::', tab, ',', ';', '|']."),
+        None,
+    ),
+    "rating_scale": (
+        _option(
+            "--rating-scale",
+            "Declared rating range LOW HIGH: ratings outside it are an error, predictions are "
+            "clipped to it [default: MovieLens's, else none].",
+            Optional[tuple[float, float]],
+        ),
+        None,
+    ),
+    "valid_pct": (_option("--valid-pct", "Random validation fraction.", float), 0.2),
+    "split": (_option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
+}
+with_data_options = option_group("data", DataOptions, DATA_OPTIONS)
+
+
+# ---- model and training options ----------------------------------------------------------------
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{flag} takes sizes like 100,50, got {text!r}") from None
+
+
+def build_config(
+    config_file: Path | None = None, no_y_range: bool = False, **options: Any
+) -> embedrec.TrainConfig:
     """The config file's values (if any), overridden by the options the user typed."""
-    base = TrainConfig.from_file(config_file) if config_file else TrainConfig()
+    base = embedrec.TrainConfig.from_file(config_file) if config_file else embedrec.TrainConfig()
     typed = {k: v for k, v in options.items() if v is not None}
-    if typed.get("layers") is not None:
-        typed["layers"] = int_list(typed["layers"])
-    if typed.get("members") is not None:
+    if "layers" in typed:
+        typed["layers"] = _int_list(typed["layers"], "--layers")
+    if "members" in typed:
         typed["members"] = [{"model": name.strip()} for name in typed["members"].split(",")]
         typed.setdefault("model", "average")
-    if typed.get("weights") is not None:
+    if "weights" in typed:
         try:
             typed["weights"] = [float(w) for w in typed["weights"].split(",")]
         except ValueError:
             raise typer.BadParameter(
                 f"--weights takes numbers like 0.4,0.4,0.2, got {typed['weights']!r}"
             ) from None
+    if no_y_range:
+        typed["y_range"] = None
     return base.replace(**typed)
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in str(text).split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"--layers takes sizes like 100,50, got {text!r}") from None
+MODEL_OPTIONS: dict[str, Any] = {
+    "model": (
+        _option("--model", f"Model kind [default: bmf]. {embedrec.models_help()}."),
+        None,
+    ),
+    "n_factors": (
+        _option(
+            "--factors",
+            "Rank of bmf, width of the dot models and of nn's embeddings "
+            "[default: bmf 10, dot 50, nn fastai's rule].",
+            Optional[int],
+        ),
+        None,
+    ),
+    "layers": (_option("--layers", "Hidden layer sizes of nn [default: 100,50]."), None),
+    "dropout": (_option("--dropout", "nn dropout [default: 0].", Optional[float]), None),
+    "epochs": (
+        _option("--epochs", "Epochs [default: 5; bmf: 100 sweeps].", Optional[int]),
+        None,
+    ),
+    "implicit": (
+        _option(
+            "--implicit/--no-implicit",
+            "bmf: use which items each user rated, as SVD++ does [default: on].",
+            Optional[bool],
+        ),
+        None,
+    ),
+    "robust": (
+        _option(
+            "--robust/--no-robust",
+            "bmf: a noise level per user and item [default: on].",
+            Optional[bool],
+        ),
+        None,
+    ),
+    "members": (
+        _option(
+            "--members",
+            "average: the models to average, e.g. bmf,bmf,nn (each with its own defaults; "
+            "more options per member via --config) [default: bmf,bmf,bmf].",
+        ),
+        None,
+    ),
+    "weights": (_option("--weights", "average: one weight per member [default: equal]."), None),
+    "lr": (_option("--lr", "Peak learning rate [default: 5e-3].", Optional[float]), None),
+    "wd": (_option("--wd", "Decoupled weight decay [default: 0.1].", Optional[float]), None),
+    "bs": (_option("--bs", "Batch size [default: 64].", Optional[int]), None),
+    "y_range": (
+        _option(
+            "--y-range",
+            "Output range LOW HIGH [default: (0, 1.1 x max rating)].",
+            Optional[tuple[float, float]],
+        ),
+        None,
+    ),
+    "no_y_range": (_option("--no-y-range", "No sigmoid on the output.", bool), False),
+    "schedule": (
+        _option("--schedule", "one-cycle or constant [default: one-cycle]."),
+        None,
+    ),
+    "device": (_option("--device", "auto, cpu, cuda or mps [default: auto]."), None),
+    "engine": (
+        _option(
+            "--engine",
+            f"{', '.join(embedrec.engine_names())} [default: auto: the model's first engine "
+            "that runs on the device].",
+        ),
+        None,
+    ),
+    "threads": (
+        _option("--threads", "CPU threads of the engine [default: all].", Optional[int]),
+        None,
+    ),
+    "config_file": (
+        _option("--config", "JSON training config; typed options override it.", Optional[Path]),
+        None,
+    ),
+}
+with_model_options = option_group("config", build_config, MODEL_OPTIONS)
 
 
-def emit(as_json: bool, payload: dict) -> None:
-    if as_json:
-        sys.stdout.write(json.dumps(payload, default=_jsonable) + "\n")
+# ---- output ----------------------------------------------------------------------------------
+def emit(payload: dict[str, Any]) -> None:
+    """Print one JSON object on stdout."""
+    sys.stdout.write(json.dumps(payload, default=_jsonable) + "\n")
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "as_dict"):
         return value.as_dict()
+    if isinstance(value, Path):
+        return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: numpy scalars to Python, NaN titles to null."""
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [
+        {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def show(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> None:
+    """A DataFrame as a rich table on stdout."""
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if column != "title" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row])
+    out.print(table)
+
+
+def note(text: str) -> None:
+    err.print(f"note: {text}", highlight=False, markup=False)

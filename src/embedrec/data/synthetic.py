@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from embedrec.errors import DataError
+from embedrec.io import atomic_file, check_output
 
 
 @dataclass(frozen=True)
@@ -153,18 +154,18 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
-def write_synthetic(path: str | Path, preset: str = "ml-25m", seed: int = 0) -> Path:
-    """Write a preset to Parquet (or CSV, by suffix) atomically; refuses to overwrite."""
-    path = Path(path)
-    if path.exists():
-        raise DataError(f"{path} already exists; choose another file")
+def write_synthetic(
+    path: str | Path, preset: str = "ml-25m", seed: int = 0, force: bool = False
+) -> Path:
+    """Write a preset to Parquet (or CSV, by suffix) atomically; an existing file is replaced
+    only with `force=True`."""
+    path = check_output(path, force)
     if preset not in PRESETS:
         raise DataError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     frame = synthetic_ratings(preset, seed=seed)
-    partial = path.with_name(f".{path.name}.partial")
-    if path.suffix.lower() == ".csv":
-        frame.to_csv(partial, index=False)
-    else:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial)
-    partial.replace(path)
+    with atomic_file(path, force) as partial:
+        if path.suffix.lower() == ".csv":
+            frame.to_csv(partial, index=False)
+        else:
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial)
     return path

@@ -10,8 +10,13 @@ from embedrec.models.average import AverageKind
 from embedrec.models.base import Model, Side, TorchModel
 from embedrec.models.baseline import BiasBaseline
 from embedrec.models.bmf import BayesianMFKind
-from embedrec.models.dot import DotProduct, DotProductBias, DotProductBiasKind, DotProductKind
-from embedrec.models.dot import sigmoid_range
+from embedrec.models.dot import (
+    DotProduct,
+    DotProductBias,
+    DotProductBiasKind,
+    DotProductKind,
+    sigmoid_range,
+)
 from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
 from embedrec.models.registry import KINDS, build, get_kind, model_names, models_help, resolve
 from embedrec.models.sizes import embedding_size

@@ -25,7 +25,7 @@ class AverageKind(Model):
 
     name = "average"
     summary = "weighted average of --members (default: three bmf chains), --weights"
-    engines = ("members",)
+    engines: ClassVar[tuple[str, ...]] = ("members",)
     defaults: ClassVar[dict[str, Any]] = {}  # each member takes its own kind's defaults
 
     def __init__(

@@ -17,7 +17,7 @@ Scores are numpy arrays of float32; indices are the encoded ids of `embedrec.dat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, cast
 
 import numpy as np
 import torch
@@ -137,11 +137,12 @@ class TorchModel(Model):
 
     def __init__(self, network: nn.Module):
         self.network = network
-        self.n_users, self.n_items = int(network.n_users), int(network.n_items)
+        shaped = cast(FactorNetwork, network)
+        self.n_users, self.n_items = int(shaped.n_users), int(shaped.n_items)
 
     @property
     def net(self) -> FactorNetwork:
-        return self.network  # type: ignore[return-value]
+        return cast(FactorNetwork, self.network)
 
     def config(self) -> dict[str, Any]:
         return self.net.config()

@@ -23,7 +23,7 @@ from embedrec.models.registry import register
 class BayesianMFKind(DotProductBiasKind):
     name = "bmf"
     summary = "Bayesian MF by Gibbs sampling, the default (--epochs = sweeps)"
-    engines = ("gibbs",)
+    engines: ClassVar[tuple[str, ...]] = ("gibbs",)
     # Chosen on validation sets carved from the training side of the ML-100k protocols
     # (benchmarks/bmf_defaults.py), never on a test fold.
     defaults: ClassVar[dict[str, Any]] = {"n_factors": 10, "epochs": 100}

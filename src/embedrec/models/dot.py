@@ -182,7 +182,7 @@ class DotProductKind(TorchModel):
 
     name = "dot"
     summary = "dot product of user and item factors (the chapter's first model)"
-    engines = ("fused", "torch")
+    engines: ClassVar[tuple[str, ...]] = ("fused", "torch")
     defaults: ClassVar[dict[str, Any]] = {"n_factors": 50, "epochs": 5}
     network_class: ClassVar[type[nn.Module]] = DotProduct
     network: DotProduct

@@ -135,7 +135,7 @@ class EmbeddingNNKind(TorchModel):
 
     name = "nn"
     summary = "embeddings through Linear-ReLU-BatchNorm layers (--layers, --dropout)"
-    engines = ("torch",)
+    engines: ClassVar[tuple[str, ...]] = ("torch",)
     defaults: ClassVar[dict[str, Any]] = {"epochs": 5}
     network_class: ClassVar[type[nn.Module]] = EmbeddingNN
     network: EmbeddingNN

@@ -309,7 +309,9 @@ def fit_gibbs(
     average = PosteriorMean(n_users, n_items, rank, slots, mean)
 
     def one_sweep(sweep: int) -> tuple[float, Model | None]:
-        residuals = _residuals(users, items, targets, user_side.effective, item_side.effective, mean)
+        residuals = _residuals(
+            users, items, targets, user_side.effective, item_side.effective, mean
+        )
         noise.sample(residuals, rng)
         user_side.sample(item_side, mean, noise, rng)
         item_side.sample(user_side, mean, noise, rng)

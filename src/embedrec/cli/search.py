@@ -1,0 +1,162 @@
+"""Commands that search settings and compare them: lr-find, tune, benchmark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+import embedrec
+from embedrec.cli.common import (
+    DataOptions,
+    Force,
+    JsonOut,
+    Seed,
+    app,
+    emit,
+    handle_errors,
+    out,
+    with_data_options,
+    with_model_options,
+)
+
+
+@app.command("lr-find")
+@handle_errors
+@with_model_options
+@with_data_options
+def lr_find(
+    data: DataOptions,
+    config: embedrec.TrainConfig,
+    seed: Seed = None,
+    plot: Annotated[Path, typer.Option("--plot", help="Where to save the plot (PNG).")] = Path(
+        "lr_find.png"
+    ),
+    force: Force = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Sweep the learning rate on the training side, save the loss curve, suggest a rate
+    (the model defaults to dot-bias here: the default bmf has no learning rate)."""
+    embedrec.check_output(plot, force)
+    if seed is not None:
+        config = config.replace(seed=seed)
+    if config.model == embedrec.TrainConfig().model:
+        config = config.replace(model="dot-bias")
+    split = data.load_split(config.seed)
+    result = embedrec.lr_find(split.train, config)
+    result.plot(plot, force=force)
+    if as_json:
+        emit(
+            {
+                "suggestion": result.suggestion,
+                "lr_min": result.lr_min,
+                "plot": str(plot),
+                "lrs": result.lrs,
+                "losses": result.losses,
+            }
+        )
+        return
+    out.print(
+        f"suggested lr (valley): {result.suggestion:.2e}   lr_min/10: {result.lr_min:.2e}"
+        f"\nplot saved to {plot}",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
+@handle_errors
+@with_model_options
+@with_data_options
+def tune(
+    output: Annotated[Path, typer.Option("--out", help="Where to save the best config (JSON).")],
+    data: DataOptions,
+    config: embedrec.TrainConfig,
+    trials: Annotated[int, typer.Option("--trials", help="Settings to try.", min=1)] = 50,
+    seed: Seed = None,
+    force: Force = False,
+    as_json: JsonOut = False,
+) -> None:
+    """Search hyper-parameters with optuna; save the best as a config for train --config.
+
+    The search scores on 10% carved from the training side only; the best settings are then
+    retrained on the whole training side and reported once on the split's test side.
+    """
+    embedrec.check_output(output, force)
+    if seed is not None:
+        config = config.replace(seed=seed)
+    split = data.load_split(config.seed)
+    result = embedrec.tune(
+        split,
+        config,
+        trials=trials,
+        seed=config.seed,
+        progress=not as_json,
+        out=output,
+        force=force,
+    )
+    if as_json:
+        emit(
+            {
+                "best": result.best.to_dict(),
+                "best_valid_rmse": result.best_valid_rmse,
+                "test_rmse": result.test_rmse,
+                "trials": result.trials,
+                "config": str(output),
+            }
+        )
+        return
+    ranked = sorted(result.trials, key=lambda t: t["valid_rmse"])[:5]
+    table = Table(title=f"best of {trials} trials (valid = 10% of {split.name} training)")
+    for column in ranked[0]:
+        table.add_column(column, justify="right")
+    for trial in ranked:
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in trial.values()])
+    out.print(table)
+    out.print(
+        f"best valid RMSE {result.best_valid_rmse:.4f}; retrained on all of the training "
+        f"side: test RMSE {result.test_rmse:.4f}; config saved to {output}",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
+@handle_errors
+@with_model_options
+def benchmark(
+    config: embedrec.TrainConfig,
+    protocol: Annotated[
+        str, typer.Option("--protocol", help=f"One of: {embedrec.PROTOCOL_HELP}.")
+    ] = "ml100k-5fold",
+    data: Annotated[
+        str, typer.Option("--data", help="The data set the protocol splits.")
+    ] = "movielens-100k",
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Where MovieLens folders live.")
+    ] = None,
+    seed: Seed = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Train and evaluate on every split of a named protocol: RMSE/MAE per fold, mean, spread."""
+    if seed is not None:
+        config = config.replace(seed=seed)
+    result = embedrec.run_protocol(protocol, data, config, data_dir=data_dir)
+    if as_json:
+        emit(result)
+        return
+    for fold in result["folds"]:
+        out.print(
+            f"{fold['split']:>16}  RMSE {fold['rmse']:.4f}  MAE {fold['mae']:.4f}  "
+            f"{fold['seconds']:.1f} s",
+            highlight=False,
+            markup=False,
+        )
+    out.print(
+        f"{protocol}: RMSE {result['rmse_mean']:.4f} +- {result['rmse_std']:.4f}, "
+        f"MAE {result['mae_mean']:.4f} ({result['seconds']:.1f} s)",
+        highlight=False,
+        markup=False,
+    )
