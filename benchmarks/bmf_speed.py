@@ -25,7 +25,7 @@ def main() -> None:
     print(f"{r}; threads {numba.get_num_threads()}", flush=True)
     start = time.perf_counter()
     _, history = fit_gibbs(
-        r.users, r.items, r.ratings, r.n_users, r.n_items, rank=args.rank, sweeps=args.sweeps
+        r.users, r.items, r.ratings, r.n_users, r.n_items, n_factors=args.rank, epochs=args.sweeps
     )
     total = time.perf_counter() - start
     steady = [h.seconds for h in history[1:]] or [history[0].seconds]

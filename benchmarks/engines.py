@@ -25,7 +25,7 @@ def main() -> None:
             rec = embedrec.train(
                 split, model="dot-bias", engine=engine, seed=seed
             )  # chapter recipe
-            scores.append(rec.evaluate(split.valid)["rmse"])
+            scores.append(embedrec.evaluate(rec, split.valid)["rmse"])
     print("| engine | " + " | ".join(f"seed {s}" for s in args.seeds) + " | mean |")
     print("|---|" + "---|" * (len(args.seeds) + 1))
     for engine, scores in results.items():

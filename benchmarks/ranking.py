@@ -40,7 +40,7 @@ def main() -> None:
             rec = embedrec.train(
                 split, epochs=5, lr=5e-3, bs=64, wd=0.1, seed=42, engine="torch", **options
             )
-            score, rmse = rec.score_items, rec.evaluate(split.valid)["rmse"]
+            score, rmse = rec.score_items, embedrec.evaluate(rec, split.valid)["rmse"]
         evaluated = time.perf_counter()
         metrics = evaluate_ranking(score, split.train, split.valid, k=k)
         seconds = time.perf_counter() - start

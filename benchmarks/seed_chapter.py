@@ -70,7 +70,7 @@ def main() -> None:
             **options,
         )
         seconds = time.perf_counter() - start
-        metrics = rec.evaluate(split.valid)
+        metrics = embedrec.evaluate(rec, split.valid)
         print(
             f"| {name} | {metrics['loss']:.3f} | {metrics['rmse']:.3f} | {seconds:.1f} | "
             f"{notebook:.3f} | {book:.3f} |",

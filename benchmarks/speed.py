@@ -110,7 +110,7 @@ def ml100k(data: str) -> None:
         rec = embedrec.train(split, model="dot-bias", engine=engine)
         print(
             f"ML-100k chapter recipe, {engine:5s} engine: valid RMSE "
-            f"{rec.evaluate(split.valid)['rmse']:.4f}"
+            f"{embedrec.evaluate(rec, split.valid)['rmse']:.4f}"
         )
     with tempfile.TemporaryDirectory() as tmp:
         command = ["embedrec", "train", "--data", data, "--model", "dot-bias", "--out", f"{tmp}/m"]

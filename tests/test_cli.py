@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -86,9 +87,9 @@ def test_train_prints_the_epoch_table(ratings_csv, tmp_path):
 
 
 def test_train_warns_that_bmf_is_slow_on_large_data(ratings_csv, tmp_path, monkeypatch):
-    import embedrec.cli.training as training
+    import embedrec.learner
 
-    monkeypatch.setattr(training, "LARGE_FOR_BMF", 100)  # the toy file stands in for 2M+ rows
+    monkeypatch.setattr(embedrec.learner, "LARGE_FOR_BMF", 100)  # the toy file stands in for 2M+ rows
     args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "2", "--out"]
     result = runner.invoke(app, [*args, str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
@@ -158,6 +159,39 @@ def test_will_not_overwrite_without_force(ratings_csv, tmp_path):
     again = runner.invoke(app, args)
     assert again.exit_code != 0 and "--force" in again.output
     assert runner.invoke(app, [*args, "--force"]).exit_code == 0
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_model(ratings_csv, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text("{}")
+    (project / "train.py").write_text("print('my own code')")
+    args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "1", "--force"]
+    result = runner.invoke(app, [*args, "--out", str(project)])
+    assert result.exit_code == 2 and "not an embedrec model directory" in result.output
+    assert (project / "train.py").read_text() == "print('my own code')"
+
+
+def test_outputs_are_checked_before_any_work(model_dir, tmp_path):
+    existing = tmp_path / "taken.png"
+    existing.write_bytes(b"mine")
+    for command in (
+        ["explain", str(model_dir), "--plot", str(existing)],
+        ["lr-find", "--data", "nowhere.csv", "--plot", str(existing)],
+        ["synth", "--preset", "ml-100k", "--out", str(existing)],
+        ["export", str(model_dir), "--format", "npz", "--out", str(existing)],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "already exists; add --force" in result.output, command
+    assert existing.read_bytes() == b"mine"
+
+
+def test_help_shows_every_default():
+    result = runner.invoke(app, ["train", "--help"])
+    text = " ".join(result.output.split())
+    for default in ("[default: 5e-3]", "[default: 0.1]", "[default: 64]", "[default: bmf]"):
+        assert default in text, default
 
 
 def test_lr_find_saves_a_plot_and_suggests(ratings_csv, tmp_path):
@@ -264,26 +298,30 @@ def model_dir(ratings_csv, tmp_path):
 def test_recommend_json_for_a_user_and_for_new_ratings(model_dir, tmp_path):
     result = runner.invoke(app, ["recommend", str(model_dir), "--user", "u1", "-n", "4", "--json"])
     assert result.exit_code == 0, result.output
-    items = json.loads(result.stdout)
+    report = json.loads(result.stdout)
+    assert report["user"] == "u1" and report["fallback"] is False
+    items = report["items"]
     assert len(items) == 4 and set(items[0]) == {"item", "title", "score"}
     new = runner.invoke(
         app, ["recommend", str(model_dir), "--ratings", '{"100": 5, "101": 1}', "--json"]
     )
     assert new.exit_code == 0, new.output
-    assert {100, 101}.isdisjoint(i["item"] for i in json.loads(new.stdout))
+    assert {100, 101}.isdisjoint(i["item"] for i in json.loads(new.stdout)["items"])
     (tmp_path / "mine.csv").write_text("item,rating\n100,5\n")
     from_file = runner.invoke(
         app, ["recommend", str(model_dir), "--ratings-file", str(tmp_path / "mine.csv"), "--json"]
     )
-    assert from_file.exit_code == 0 and len(json.loads(from_file.stdout)) == 10
+    assert from_file.exit_code == 0 and len(json.loads(from_file.stdout)["items"]) == 10
     unknown = runner.invoke(app, ["recommend", str(model_dir), "--user", "ghost", "--json"])
-    assert all(i["fallback"] == "item-bias" for i in json.loads(unknown.stdout))
+    assert unknown.exit_code == 2 and "unknown user 'ghost'" in unknown.output
+    assert "Traceback" not in unknown.output
 
 
 def test_similar_explain_predict_export(model_dir, tmp_path):
     similar = runner.invoke(app, ["similar", str(model_dir), "100", "--min-ratings", "5", "--json"])
     assert similar.exit_code == 0, similar.output
-    assert 100 not in [i["item"] for i in json.loads(similar.stdout)]
+    report = json.loads(similar.stdout)
+    assert report["item"] == "100" and 100 not in [i["item"] for i in report["similar"]]
     explain = runner.invoke(
         app,
         [
@@ -313,8 +351,6 @@ def test_similar_explain_predict_export(model_dir, tmp_path):
             app, ["export", str(model_dir), "--format", fmt, "--out", str(tmp_path / target)]
         )
         assert result.exit_code == 0, result.output
-    import numpy as np
-
     arrays = np.load(tmp_path / "f.npz")
     assert arrays["item_factors"].shape[0] == arrays["item_ids"].shape[0] == 30
 

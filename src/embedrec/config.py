@@ -51,6 +51,8 @@ class TrainConfig:
     robust: bool = True
     members: list[dict] | None = None  # average: each member's options (model=..., ...)
     weights: list[float] | None = None  # average: one per member, default equal
+    # the model kind's own hyper-parameters (its `Model.Options`), e.g. {"l2": 500} for ease
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.y_range, list):
@@ -64,6 +66,8 @@ class TrainConfig:
             raise ModelError(f"wd must be zero or positive, got {self.wd}")
         if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
+        if not isinstance(self.options, dict):
+            raise ModelError(f"options must be a mapping of name to value, got {self.options!r}")
         if self.members is not None:
             for member in self.members:
                 if not isinstance(member, dict) or member.get("model") in (None, "average"):
@@ -79,12 +83,22 @@ class TrainConfig:
                     f"got {self.weights}"
                 )
 
-    def replace(self, **changes) -> TrainConfig:
+    def replace(self, **changes: Any) -> TrainConfig:
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known
         if unknown:
             raise ModelError(f"unknown training option(s): {', '.join(sorted(unknown))}")
         return TrainConfig(**{**asdict(self), **changes})
+
+    def merged(self, **changes: Any) -> TrainConfig:
+        """`replace` for the config's own fields; any other keyword is one of the model
+        kind's options (`train(split, model="ease", l2=300)`), checked when the kind is known."""
+        known = {f.name for f in fields(self)}
+        extra = {k: v for k, v in changes.items() if k not in known}
+        own = {k: v for k, v in changes.items() if k in known}
+        if extra:
+            own["options"] = {**self.options, **own.get("options", {}), **extra}
+        return self.replace(**own)
 
     def with_defaults(self, defaults: dict[str, Any]) -> TrainConfig:
         """This config with `defaults` filled in where it leaves a field unset (None): a model
@@ -104,7 +118,7 @@ class TrainConfig:
             and getattr(self, f.name) != getattr(default, f.name)
         }
         return [
-            TrainConfig(**{**shared, "seed": self.seed + k, **member})
+            TrainConfig(**shared).merged(**{"seed": self.seed + k, **member})
             for k, member in enumerate(self.members or DEFAULT_MEMBERS)
         ]
 

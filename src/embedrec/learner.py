@@ -34,12 +34,13 @@ def train(
 ) -> Recommender:
     """Train a model on a `Split` (validated after each epoch) or on all of a `Ratings`.
 
-    Keyword arguments override the config's fields (`model=`, `epochs=`, `lr=`, `wd=`, ...).
+    Keyword arguments override the config's fields (`model=`, `epochs=`, `lr=`, `wd=`, ...);
+    any other keyword is an option of the model kind (`model="ease", l2=300`).
 
     >>> split = load_split("movielens-100k")  # doctest: +SKIP
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
-    config = resolve((config or TrainConfig()).replace(**overrides))
+    config = resolve((config or TrainConfig()).merged(**overrides))
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
     if len(train_set) == 0:
         raise ModelError("no training ratings")

@@ -126,6 +126,11 @@ class Recommender:
     ) -> np.ndarray:
         """Predicted ratings for index pairs: the model where both sides were trained, the bias
         baseline elsewhere; clipped to the declared rating scale unless `clip=False`."""
+        if not self.model.predicts_ratings:
+            raise ModelError(
+                f"a {self.model_name} model ranks items and predicts no ratings; for predict "
+                "and evaluate train a rating model (bmf, dot-bias, nn)"
+            )
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         warm = self.is_warm(users, items)

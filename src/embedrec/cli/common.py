@@ -179,12 +179,32 @@ def _int_list(text: str, flag: str) -> list[int]:
         raise typer.BadParameter(f"{flag} takes sizes like 100,50, got {text!r}") from None
 
 
+def _kind_options(pairs: list[str] | None) -> dict[str, Any]:
+    """`--option KEY=VALUE` pairs; values are read as JSON where they parse (numbers, true,
+    lists), else kept as text."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--option takes KEY=VALUE, got {pair!r}")
+        try:
+            parsed[key.strip()] = json.loads(text)
+        except ValueError:
+            parsed[key.strip()] = text
+    return parsed
+
+
 def build_config(
-    config_file: Path | None = None, no_y_range: bool = False, **options: Any
+    config_file: Path | None = None,
+    no_y_range: bool = False,
+    options: list[str] | None = None,
+    **typed_options: Any,
 ) -> embedrec.TrainConfig:
     """The config file's values (if any), overridden by the options the user typed."""
     base = embedrec.TrainConfig.from_file(config_file) if config_file else embedrec.TrainConfig()
-    typed = {k: v for k, v in options.items() if v is not None}
+    typed = {k: v for k, v in typed_options.items() if v is not None}
+    if options:
+        typed["options"] = {**base.options, **_kind_options(options)}
     if "layers" in typed:
         typed["layers"] = _int_list(typed["layers"], "--layers")
     if "members" in typed:
@@ -278,6 +298,15 @@ MODEL_OPTIONS: dict[str, Any] = {
     ),
     "config_file": (
         _option("--config", "JSON training config; typed options override it.", Optional[Path]),
+        None,
+    ),
+    "options": (
+        _option(
+            "--option",
+            "A model kind's own option as KEY=VALUE, repeatable (each kind's options are "
+            "listed under --model).",
+            Optional[list[str]],
+        ),
         None,
     ),
 }

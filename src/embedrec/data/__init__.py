@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.movielens import (
     FOLDS_100K,
     is_movielens_name,
@@ -34,6 +35,8 @@ from embedrec.errors import DataError
 __all__ = [
     "FOLDS_100K",
     "IdMap",
+    "InteractionRule",
+    "Interactions",
     "Ratings",
     "Split",
     "kfold_splits",

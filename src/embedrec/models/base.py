@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, Protocol, cast
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
 from torch import nn
 
 from embedrec.config import TrainConfig
@@ -28,6 +29,13 @@ from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 
 Side = Literal["user", "item"]
+
+
+class NoOptions(BaseModel):
+    """A kind's own hyper-parameters, beyond `TrainConfig`'s shared fields: a pydantic model
+    with a default, a range and a description per field (kinds subclass it as `Options`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Model(ABC):
@@ -38,10 +46,29 @@ class Model(ABC):
     summary: ClassVar[str]  # one line for `--help` and error messages
     engines: ClassVar[tuple[str, ...]]  # engines that train it, preferred first
     defaults: ClassVar[dict[str, Any]] = {}  # this kind's values for unset config fields
+    Options: ClassVar[type[NoOptions]] = NoOptions  # its own hyper-parameters
     predicts_ratings: ClassVar[bool] = True  # False: scores only order items (a ranking model)
 
     n_users: int
     n_items: int
+
+    @classmethod
+    def parse_options(cls, options: dict[str, Any]) -> NoOptions:
+        """This kind's options from a config, validated: one clear error per bad value."""
+        try:
+            return cls.Options(**options)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'options'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            known = ", ".join(cls.Options.model_fields) or "none"
+            raise ModelError(f"{cls.name} model option {problems} (its options: {known})") from None
+
+    @classmethod
+    def options_help(cls) -> str:
+        """`name=default` for each of the kind's options, for `--help`."""
+        return ", ".join(f"{k}={f.default}" for k, f in cls.Options.model_fields.items())
 
     @classmethod
     @abstractmethod
@@ -106,6 +133,17 @@ class Model(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.n_users:,} users, {self.n_items:,} items)"
+
+
+class ClosedFormModel(Model):
+    """A kind fitted in one solve, without epochs (EASE, a closed-form ridge, a count): the
+    `direct` engine calls `solve`."""
+
+    engines: ClassVar[tuple[str, ...]] = ("direct",)
+
+    @abstractmethod
+    def solve(self, data: Ratings, config: TrainConfig) -> float | None:
+        """Fit in place on the training ratings; returns the training loss, where it has one."""
 
 
 class FactorNetwork(Protocol):

@@ -25,8 +25,12 @@ def model_names() -> list[str]:
 
 
 def models_help() -> str:
-    """Every kind with its one-line summary, for `--help`."""
-    return "; ".join(f"{name}: {kind.summary}" for name, kind in KINDS.items())
+    """Every kind with its one-line summary (and its own options), for `--help`."""
+    parts = []
+    for name, kind in KINDS.items():
+        options = kind.options_help()
+        parts.append(f"{name}: {kind.summary}" + (f" (--option {options})" if options else ""))
+    return "; ".join(parts)
 
 
 def get_kind(name: str) -> type[Model]:
@@ -37,8 +41,12 @@ def get_kind(name: str) -> type[Model]:
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """`config` with its model kind's defaults filled in (what a trained model records)."""
-    return config.with_defaults(get_kind(config.model).defaults)
+    """`config` with its model kind's defaults filled in and its options validated (what a
+    trained model records)."""
+    kind = get_kind(config.model)
+    config = config.with_defaults(kind.defaults)
+    options = kind.parse_options(config.options).model_dump()
+    return config if options == config.options else config.replace(options=options)
 
 
 def build(config: TrainConfig, data: Ratings) -> Model:

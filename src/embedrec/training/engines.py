@@ -16,7 +16,7 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.average import AverageKind
-from embedrec.models.base import Model
+from embedrec.models.base import ClosedFormModel, Model
 from embedrec.models.registry import resolve
 from embedrec.training.device import resolve_device
 from embedrec.training.fused_engine import FusedEngine
@@ -55,8 +55,28 @@ class MembersEngine:
         return history
 
 
+class DirectEngine:
+    """`direct`: kinds fitted in one solve (`ClosedFormModel.solve`), shown as one epoch."""
+
+    name = "direct"
+
+    def supports(self, model: Model, device: torch.device) -> bool:
+        return isinstance(model, ClosedFormModel)
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]:
+        if not isinstance(model, ClosedFormModel):
+            raise ModelError(f"the direct engine fits closed-form models, not {model.name}")
+        predicts = model.predicts_ratings
+        return loop.run(
+            1, 1, lambda epoch: (model.solve(data, config), model if predicts else None)
+        )
+
+
 ENGINES: dict[str, Engine] = {
-    engine.name: engine for engine in (FusedEngine(), TorchEngine(), GibbsEngine(), MembersEngine())
+    engine.name: engine
+    for engine in (FusedEngine(), TorchEngine(), GibbsEngine(), DirectEngine(), MembersEngine())
 }
 
 

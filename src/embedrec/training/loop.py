@@ -15,8 +15,9 @@ from embedrec.training.progress import EpochStats, Reporter
 
 # validate(model) -> (valid_loss, valid_rmse); the model is an `embedrec.models.Model`
 Validate = Callable[[Any], tuple[float, float]]
-# one_epoch(epoch) -> (train_loss, model to validate now, or None to skip validation)
-OneEpoch = Callable[[int], tuple[float, Any]]
+# one_epoch(epoch) -> (train_loss or None where the engine has none, model to validate now or
+# None to skip validation)
+OneEpoch = Callable[[int], tuple[float | None, Any]]
 
 
 class EpochLoop:
@@ -39,7 +40,7 @@ class EpochLoop:
             for epoch in range(epochs):
                 start = time.perf_counter()
                 train_loss, candidate = one_epoch(epoch)
-                if not math.isfinite(train_loss):
+                if train_loss is not None and not math.isfinite(train_loss):
                     raise ModelError(
                         f"training diverged in epoch {epoch} (train loss {train_loss}); "
                         "try a lower learning rate (--lr) or more weight decay (--wd)"

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 @dataclass
 class EpochStats:
     epoch: int
-    train_loss: float
+    train_loss: float | None
     valid_loss: float | None
     valid_rmse: float | None
     seconds: float
@@ -76,7 +76,7 @@ class RichReporter(Reporter):
             self.progress.stop()
         cells = (
             str(stats.epoch),
-            f"{stats.train_loss:.6f}",
+            _fmt(stats.train_loss),
             _fmt(stats.valid_loss),
             _fmt(stats.valid_rmse),
             _fmt_time(stats.seconds),
