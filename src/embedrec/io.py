@@ -120,6 +120,8 @@ def write_model_dir(
     (`documents["config"]` must carry the format marker)."""
     if documents.get("config", {}).get("format") != MODEL_FORMAT:
         raise ValueError("a model directory's config needs the format marker")
+    # safetensors writes the raw buffer: a Fortran-ordered array would come back transposed
+    arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
     with atomic_dir(path, force, model_dir=True) as staging:
         save_arrays(arrays, str(staging / WEIGHTS))
         for name, value in documents.items():
