@@ -5,7 +5,7 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 `embedrec.models.base.Model`. Adding a kind: its file, and one import line below.
 """
 
-from embedrec.models import average, bmf, dot, ease, nn  # noqa: F401  (each registers its kind)
+from embedrec.models import average, bmf, dot, ease, ials, nn  # noqa: F401  (each registers)
 from embedrec.models.average import AverageKind
 from embedrec.models.base import Model, Side, TorchModel
 from embedrec.models.baseline import BiasBaseline

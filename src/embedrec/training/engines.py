@@ -18,6 +18,7 @@ from embedrec.errors import ModelError
 from embedrec.models.average import AverageKind
 from embedrec.models.base import ClosedFormModel, Model
 from embedrec.models.registry import resolve
+from embedrec.training.als_engine import ALSEngine
 from embedrec.training.device import resolve_device
 from embedrec.training.fused_engine import FusedEngine
 from embedrec.training.gibbs import GibbsEngine
@@ -76,7 +77,14 @@ class DirectEngine:
 
 ENGINES: dict[str, Engine] = {
     engine.name: engine
-    for engine in (FusedEngine(), TorchEngine(), GibbsEngine(), DirectEngine(), MembersEngine())
+    for engine in (
+        FusedEngine(),
+        TorchEngine(),
+        GibbsEngine(),
+        ALSEngine(),
+        DirectEngine(),
+        MembersEngine(),
+    )
 }
 
 
