@@ -53,6 +53,14 @@ class TrainConfig:
     weights: list[float] | None = None  # average: one per member, default equal
     # the model kind's own hyper-parameters (its `Model.Options`), e.g. {"l2": 500} for ease
     options: dict[str, Any] = field(default_factory=dict)
+    # a ranking model trained beside the rating model, for recommend and similar: a kind name,
+    # None, or "auto" (beside bmf, the default: ease where its items x items solve fits, else
+    # ials; beside any other model: none unless named)
+    ranker: str | None = "auto"
+    ranker_options: dict[str, Any] = field(default_factory=dict)
+    # how much the rating model's predictions re-weigh the ranker's scores (both standardised
+    # per user); None: the default chosen on validation carved from training data
+    blend: float | None = None
 
     def __post_init__(self):
         if isinstance(self.y_range, list):
@@ -66,8 +74,11 @@ class TrainConfig:
             raise ModelError(f"wd must be zero or positive, got {self.wd}")
         if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
-        if not isinstance(self.options, dict):
-            raise ModelError(f"options must be a mapping of name to value, got {self.options!r}")
+        for name in ("options", "ranker_options"):
+            if not isinstance(getattr(self, name), dict):
+                raise ModelError(f"{name} must map names to values, got {getattr(self, name)!r}")
+        if self.blend is not None and not self.blend >= 0:
+            raise ModelError(f"blend must be zero or positive, got {self.blend}")
         if self.members is not None:
             for member in self.members:
                 if not isinstance(member, dict) or member.get("model") in (None, "average"):
@@ -114,13 +125,26 @@ class TrainConfig:
         shared = {
             f.name: getattr(self, f.name)
             for f in fields(self)
-            if f.name not in ("model", "members", "weights", "seed")
+            if f.name not in ("model", "members", "weights", "seed", "ranker", "blend")
+            and f.name != "ranker_options"
             and getattr(self, f.name) != getattr(default, f.name)
         }
         return [
             TrainConfig(**shared).merged(**{"seed": self.seed + k, **member})
             for k, member in enumerate(self.members or DEFAULT_MEMBERS)
         ]
+
+    def ranker_config(self, name: str) -> TrainConfig:
+        """The config the ranking model `name` trains with: this run's seed, threads and device,
+        its own options, and its kind's defaults for everything else."""
+        return TrainConfig(
+            model=name,
+            seed=self.seed,
+            threads=self.threads,
+            device=self.device,
+            options=dict(self.ranker_options),
+            ranker=None,
+        )
 
     def resolved_y_range(self, scale: tuple[float, float] | None) -> tuple[float, float] | None:
         if self.y_range != "auto":

@@ -11,18 +11,22 @@ from typing import Any
 
 import torch
 
-from embedrec.config import TrainConfig
+from embedrec.config import DEFAULT_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.errors import ModelError
 from embedrec.evaluation.rating import evaluate
-from embedrec.models import BiasBaseline, Model, build, resolve
+from embedrec.models import BiasBaseline, Model, build, get_kind, resolve
 from embedrec.recommender import Recommender
 from embedrec.training import Reporter, RichReporter, fit
 
 # Above this many ratings a Gibbs sweep takes seconds (about 1.3 s per million ratings on
 # 2 cores, benchmarks/bmf_speed.py): say so before a long run starts.
 LARGE_FOR_BMF = 2_000_000
+# The ranker "auto" puts beside bmf, and the blend of their standardised scores: chosen on
+# validation carved from the training side (benchmarks/ranking_defaults.py), never a test fold.
+AUTO_RANKERS = ("ease", "ials")  # the first whose build accepts the data
+DEFAULT_BLEND = 0.5
 
 
 def train(
@@ -79,7 +83,32 @@ def train(
 
     rec.history, rec.engine = fit(model, train_set, config, validate, reporter)
     rec.model = model
+    ranker = build_ranker(config, train_set)
+    if ranker is not None:
+        history, engine = fit(ranker, train_set, config.ranker_config(ranker.name), None, reporter)
+        rec.ranker, rec.engine = ranker, f"{rec.engine}+{engine}"
+        rec.history += history
+        rec.blend = DEFAULT_BLEND if config.blend is None else config.blend
     return rec
+
+
+def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
+    """The ranking model `config.ranker` asks for, untrained, or None."""
+    if config.ranker is None or config.ranker == "none":
+        return None
+    if config.ranker != "auto":
+        kind = get_kind(config.ranker)
+        if kind.predicts_ratings:
+            raise ModelError(f"ranker {config.ranker!r} is a rating model; name a ranking model")
+        return build(config.ranker_config(config.ranker), data)
+    if config.model != DEFAULT_MODEL:
+        return None  # a model the user named trains alone unless a ranker is named too
+    for name in AUTO_RANKERS:
+        try:
+            return build(config.ranker_config(name), data)
+        except ModelError:
+            continue  # too large for this kind: the next one
+    return None
 
 
 def training_notes(config: TrainConfig, data: Ratings) -> list[str]:

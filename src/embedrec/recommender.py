@@ -50,6 +50,10 @@ class Recommender:
     seen_indptr: np.ndarray | None = None
     seen_items: np.ndarray | None = None
     engine: str = "torch"  # which engine trained it (recorded in the model directory)
+    # a ranking model beside the rating model: `recommend` ranks by its scores, standardised
+    # per user, plus `blend` times the rating model's standardised predictions
+    ranker: Model | None = None
+    blend: float = 0.0
 
     def __repr__(self) -> str:
         return (
@@ -59,7 +63,8 @@ class Recommender:
 
     @property
     def model_name(self) -> str:
-        return self.model.name
+        """The kind that predicts (with `+ranker` when a ranking model ranks beside it)."""
+        return self.model.name + (f"+{self.ranker.name}" if self.ranker is not None else "")
 
     @property
     def n_users(self) -> int:
@@ -173,9 +178,10 @@ class Recommender:
         return scores
 
     # ---- ranking ---------------------------------------------------------------------------
-    def score_items(self, users: np.ndarray) -> np.ndarray:
-        """Scores of every item for each user index, shape (users, items). Users with no
-        training rating get the bias baseline; items with none get -inf (never recommended)."""
+    def rating_scores(self, users: np.ndarray) -> np.ndarray:
+        """The rating model's scores of every item for each user index, shape (users, items):
+        predicted ratings (clipped) for rating models. Users with no training rating get the
+        bias baseline; items with none get -inf (never recommended)."""
         users = np.asarray(users, dtype=np.int64)
         scores = np.empty((len(users), self.n_items), dtype=np.float32)
         warm = self.user_counts[users] > 0
@@ -188,6 +194,32 @@ class Recommender:
         self._clip(scores)
         scores[:, self.item_counts == 0] = -np.inf
         return scores
+
+    def score_items(self, users: np.ndarray) -> np.ndarray:
+        """What `recommend` ranks by, for each user index: shape (users, items), higher is
+        better, -inf for items without training ratings. Without a ranker these are the rating
+        model's scores; with one, the ranker's (blended with the rating model's)."""
+        return self._scores(np.asarray(users, dtype=np.int64))[0]
+
+    def _scores(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(ranking scores, predicted ratings or None where the model predicts none)."""
+        rating = self.rating_scores(users)
+        predicted = rating if self.model.predicts_ratings else None
+        if self.ranker is None:
+            return rating, predicted
+        ranking = rating.copy()  # users without training ratings keep the baseline's order
+        warm = self.user_counts[users] > 0
+        if warm.any():
+            ranking[warm] = self.ranker.score_items(users[warm])
+        return self._combine(ranking, rating), predicted
+
+    def _combine(self, ranking: np.ndarray, rating: np.ndarray | None) -> np.ndarray:
+        trained = self.item_counts > 0
+        if self.blend and rating is not None and self.model.predicts_ratings:
+            ranking = _standardise(ranking, trained) + self.blend * _standardise(rating, trained)
+        ranking = ranking.astype(np.float32, copy=False)
+        ranking[..., ~trained] = -np.inf
+        return ranking
 
     def seen(self, user_index: int) -> np.ndarray:
         """Item indices the user rated in training."""
@@ -256,7 +288,7 @@ class Recommender:
         frames = []
         for start in range(0, len(indices), batch_users):
             chunk = indices[start : start + batch_users]
-            scores = self.score_items(chunk)
+            scores, predicted = self._scores(chunk)
             if exclude_seen:
                 scores[self._seen_pairs(chunk)] = -np.inf
             if allowed is not None:
@@ -265,7 +297,10 @@ class Recommender:
             top_scores = np.take_along_axis(scores, top, axis=1)
             keep = np.isfinite(top_scores)
             row_of = np.repeat(np.arange(len(chunk)), keep.sum(1))
-            frame = self._item_frame(top[keep], top_scores[keep])
+            rating = None
+            if self.ranker is not None and predicted is not None:
+                rating = predicted[row_of, top[keep]]
+            frame = self._item_frame(top[keep], top_scores[keep], rating)
             frame.insert(0, "rank", (np.cumsum(keep, axis=1)[keep]).astype(np.int64))
             frame.insert(0, "user", np.asarray(users, dtype=object)[start + row_of])
             frames.append(frame)
@@ -273,13 +308,14 @@ class Recommender:
             return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
         return pd.concat(frames, ignore_index=True)
 
-    def fold_in(self, ratings: Mapping[Any, float], reg: float | None = None) -> Any:
-        """A new user as the model sees them, from {item id or title: rating}; None when no
+    def fold_in(self, ratings: Mapping[Any, float], reg: float | None = None) -> Folded | None:
+        """A new user as the models see them, from {item id or title: rating}; None when no
         rated item has training ratings (nothing to go on). Score it with `score_folded`."""
         items, values = self._usable_ratings(ratings)
         if len(items) == 0:
             return None
-        return self.model.fold_in(items, values, reg)
+        ranking = None if self.ranker is None else self.ranker.fold_in(items, values)
+        return Folded(items, self.model.fold_in(items, values, reg), ranking)
 
     def _usable_ratings(self, ratings: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(ratings, Mapping):
@@ -304,11 +340,14 @@ class Recommender:
         items = np.array([i for i, _ in pairs], dtype=np.int64)
         return items, np.array([r for _, r in pairs], dtype=np.float32)
 
-    def score_folded(self, folded: Any) -> np.ndarray:
-        """Scores of every item for a user from `fold_in`; -inf for untrained items."""
-        scores = self._clip(self.model.score_folded(folded).astype(np.float32, copy=True))
-        scores[self.item_counts == 0] = -np.inf
-        return scores
+    def score_folded(self, folded: Folded) -> np.ndarray:
+        """Ranking scores of every item for a user from `fold_in` (as `score_items` gives for
+        a known user); -inf for untrained items."""
+        rating = self._clip(self.model.score_folded(folded.rating).astype(np.float32, copy=True))
+        rating[self.item_counts == 0] = -np.inf
+        if self.ranker is None:
+            return rating
+        return self._combine(self.ranker.score_folded(folded.ranking).astype(np.float32), rating)
 
     def _recommend_new(
         self,
@@ -322,16 +361,22 @@ class Recommender:
             return self._fallback(n, allowed)
         scores = self.score_folded(folded)
         if exclude_seen:
-            scores[self._usable_ratings(ratings)[0]] = -np.inf
-        return self._top(scores, n, allowed)
+            scores[folded.items] = -np.inf
+        frame = self._top(scores, n, allowed)
+        if self.ranker is not None and self.model.predicts_ratings:
+            rating = self._clip(self.model.score_folded(folded.rating).astype(np.float32))
+            frame["rating"] = rating[[self.item_index(i) for i in frame["item"]]].astype(float)
+        return frame
 
     def predict_new(self, ratings: Mapping[Any, float], items: Iterable[Any]) -> np.ndarray:
         """Predicted ratings of `items` for a new user folded in from `ratings`."""
         wanted = np.array([self.item_index(i) for i in items], dtype=np.int64)
+        if not self.model.predicts_ratings:
+            raise ModelError(f"a {self.model.name} model predicts no ratings")
         folded = self.fold_in(ratings)
         if folded is None:
             return self.baseline.global_mean + self.baseline.item_offsets[wanted]
-        return self.score_folded(folded)[wanted]
+        return self._clip(self.model.score_folded(folded.rating).astype(np.float32))[wanted]
 
     def _candidates(self, items: Iterable[Any]) -> np.ndarray:
         allowed = np.zeros(self.n_items, dtype=bool)
@@ -355,10 +400,16 @@ class Recommender:
         frame["fallback"] = "item-bias"
         return frame
 
-    def _item_frame(self, indices: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    def _item_frame(
+        self, indices: np.ndarray, scores: np.ndarray, rating: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """Columns item, title, score (what the list is ranked by) and, when a ranker ranks
+        beside a rating model, rating (the predicted rating, in the data's units)."""
         frame = pd.DataFrame({"item": self.item_map.decode(indices)})
         frame["title"] = self.titles[indices] if self.titles is not None else None
         frame["score"] = scores.astype(np.float64)
+        if rating is not None:
+            frame["rating"] = rating.astype(np.float64)
         return frame
 
     # ---- what the model learned -----------------------------------------------------------
@@ -406,7 +457,10 @@ class Recommender:
     def _neighbours(self, index: int, is_item: bool, n: int, min_ratings: int) -> pd.DataFrame:
         _check_n(n)
         side, id_map, counts = self._side(is_item)
-        similarity = self.model.similarity(side, index).astype(np.float64)
+        judge = self.model
+        if self.ranker is not None and self.model.factors(side) is None:
+            judge = self.ranker
+        similarity = judge.similarity(side, index).astype(np.float64)
         eligible = counts >= min_ratings
         eligible[index] = False
         similarity[~eligible] = -np.inf
@@ -433,6 +487,8 @@ class Recommender:
         arrays["baseline.item_offsets"] = self.baseline.item_offsets
         arrays["counts.users"] = self.user_counts.astype(np.int64)
         arrays["counts.items"] = self.item_counts.astype(np.int64)
+        if self.ranker is not None:
+            arrays.update({f"ranker.{k}": v for k, v in self.ranker.arrays().items()})
         if self.seen_indptr is not None and self.seen_items is not None:
             arrays["seen.indptr"] = self.seen_indptr.astype(np.int64)
             arrays["seen.items"] = self.seen_items.astype(np.int32)
@@ -443,6 +499,9 @@ class Recommender:
             "model": self.model.name,
             "model_config": self.model.config(),
             "engine": self.engine,
+            "ranker": None if self.ranker is None else self.ranker.name,
+            "ranker_config": None if self.ranker is None else self.ranker.config(),
+            "blend": self.blend,
             "n_users": self.n_users,
             "n_items": self.n_items,
             "rating_scale": self.rating_scale,
@@ -477,9 +536,15 @@ class Recommender:
             if config.get("format_version", 1) == 1 and train_config.model == "bmf":
                 name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
             own = {k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")}
-            model = get_kind(name).from_state(
-                config["n_users"], config["n_items"], config["model_config"], own
-            )
+            n_users, n_items = config["n_users"], config["n_items"]
+            model = get_kind(name).from_state(n_users, n_items, config["model_config"], own)
+            ranker = None
+            if config.get("ranker"):
+                prefix = "ranker."
+                theirs = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+                ranker = get_kind(config["ranker"]).from_state(
+                    n_users, n_items, config["ranker_config"], theirs
+                )
             titles = ids.get("titles")
             scale = config.get("rating_scale")
             return cls(
@@ -500,6 +565,8 @@ class Recommender:
                 seen_indptr=arrays.get("seen.indptr"),
                 seen_items=arrays.get("seen.items"),
                 engine=str(config.get("engine", "unknown")),
+                ranker=ranker,
+                blend=float(config.get("blend", 0.0)),
             )
         except KeyError as exc:
             raise ModelError(f"{where}: missing {exc}") from None
@@ -507,6 +574,24 @@ class Recommender:
             if isinstance(exc, ModelError):
                 raise ModelError(f"{path}: {exc}") from None
             raise ModelError(f"{where}: does not fit this embedrec ({exc})") from None
+
+
+@dataclass
+class Folded:
+    """A new user folded into the models: the items they rated, and what the rating model and
+    the ranker (if any) make of them."""
+
+    items: np.ndarray
+    rating: Any
+    ranking: Any = None
+
+
+def _standardise(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Each row minus its mean over `columns`, divided by its spread there (1 where flat)."""
+    part = scores[..., columns].astype(np.float64)
+    mean = part.mean(axis=-1, keepdims=True)
+    spread = part.std(axis=-1, keepdims=True)
+    return (scores - mean) / np.where(spread > 0, spread, 1.0)
 
 
 def _check_n(n: int) -> None:

@@ -198,6 +198,7 @@ def build_config(
     config_file: Path | None = None,
     no_y_range: bool = False,
     options: list[str] | None = None,
+    ranker_options: list[str] | None = None,
     **typed_options: Any,
 ) -> embedrec.TrainConfig:
     """The config file's values (if any), overridden by the options the user typed."""
@@ -205,6 +206,10 @@ def build_config(
     typed = {k: v for k, v in typed_options.items() if v is not None}
     if options:
         typed["options"] = {**base.options, **_kind_options(options)}
+    if ranker_options:
+        typed["ranker_options"] = {**base.ranker_options, **_kind_options(ranker_options)}
+    if typed.get("ranker") == "none":
+        typed["ranker"] = None
     if "layers" in typed:
         typed["layers"] = _int_list(typed["layers"], "--layers")
     if "members" in typed:
@@ -298,6 +303,32 @@ MODEL_OPTIONS: dict[str, Any] = {
     ),
     "config_file": (
         _option("--config", "JSON training config; typed options override it.", Optional[Path]),
+        None,
+    ),
+    "ranker": (
+        _option(
+            "--ranker",
+            "A ranking model trained beside the rating model for recommend and similar: "
+            "ease, ials, or none [default: auto: beside the default bmf, ease where its "
+            "items x items solve fits in memory, else ials; none beside a named --model].",
+        ),
+        None,
+    ),
+    "ranker_options": (
+        _option(
+            "--ranker-option",
+            "An option of the ranker as KEY=VALUE, repeatable.",
+            Optional[list[str]],
+        ),
+        None,
+    ),
+    "blend": (
+        _option(
+            "--blend",
+            "Weight of the rating model's standardised predictions added to the ranker's "
+            "standardised scores [default: 0.5, chosen on validation carved from training].",
+            Optional[float],
+        ),
         None,
     ),
     "options": (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
@@ -50,7 +51,10 @@ class AverageKind(Model):
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> AverageKind:
         configs = [resolve(member) for member in config.member_configs()]
-        members = [get_kind(c.model).build(c, data) for c in configs]
+        members = []
+        for member in configs:
+            torch.manual_seed(member.seed)  # each member starts as `train` alone would start it
+            members.append(get_kind(member.model).build(member, data))
         return cls(members, config.weights, configs)
 
     def config(self) -> dict[str, Any]:
