@@ -39,14 +39,18 @@ def main() -> None:
     for rank, implicit, robust in GRID:
         start = time.perf_counter()
         scores = [
-            embedrec.train(
-                split,
-                model="bmf",
-                n_factors=rank,
-                epochs=args.sweeps,
-                implicit=implicit,
-                robust=robust,
-            ).evaluate(split.valid)["rmse"]
+            embedrec.evaluate(
+                embedrec.train(
+                    split,
+                    model="bmf",
+                    n_factors=rank,
+                    epochs=args.sweeps,
+                    implicit=implicit,
+                    robust=robust,
+                    ranker=None,
+                ),
+                split.valid,
+            )["rmse"]
             for split in carved.values()
         ]
         seconds = (time.perf_counter() - start) / len(carved)

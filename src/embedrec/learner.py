@@ -25,7 +25,10 @@ from embedrec.training import Reporter, RichReporter, fit
 LARGE_FOR_BMF = 2_000_000
 # The ranker "auto" puts beside bmf, and the blend of their standardised scores: chosen on
 # validation carved from the training side (benchmarks/ranking_defaults.py), never a test fold.
-AUTO_RANKERS = ("ease", "ials")  # the first whose build accepts the data
+AUTO_RANKERS: tuple[tuple[str, dict[str, Any]], ...] = (  # the first whose build fits the data
+    ("ease", {"l2": 500.0, "min_rating": 3.0}),
+    ("ials", {"reg": 0.01, "alpha0": 1.0}),
+)
 DEFAULT_BLEND = 0.5
 
 
@@ -103,9 +106,11 @@ def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
         return build(config.ranker_config(config.ranker), data)
     if config.model != DEFAULT_MODEL:
         return None  # a model the user named trains alone unless a ranker is named too
-    for name in AUTO_RANKERS:
+    for name, options in AUTO_RANKERS:
+        ranker_config = config.ranker_config(name)
+        ranker_config = ranker_config.replace(options={**options, **ranker_config.options})
         try:
-            return build(config.ranker_config(name), data)
+            return build(ranker_config, data)
         except ModelError:
             continue  # too large for this kind: the next one
     return None
