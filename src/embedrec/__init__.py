@@ -35,7 +35,7 @@ from embedrec.errors import (
     UnknownIdError,
 )
 from embedrec.evaluation import evaluate, evaluate_ranking, popularity_scores
-from embedrec.evaluation.protocols import PROTOCOL_HELP, run_protocol
+from embedrec.evaluation.protocols import PROTOCOL_HELP, run_protocol, run_ranking_protocol
 from embedrec.interpret import (
     bias_extremes,
     bias_table,
@@ -111,6 +111,7 @@ __all__ = [
     "read_ratings",
     "read_user_ratings",
     "run_protocol",
+    "run_ranking_protocol",
     "sigmoid_range",
     "temporal_split",
     "train",

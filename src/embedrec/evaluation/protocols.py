@@ -3,13 +3,19 @@
 - `ml100k-u1`: MovieLens 100k's canonical u1.base / u1.test;
 - `ml100k-5fold`: u1..u5 (the five canonical folds), mean and spread;
 - `ml100k-random20`: the fastai chapter's seeded random 20% (seed 42);
+- `leave-last-out`: each user's latest rating held out, as neural recommender papers evaluate
+  (with `--ranking`: every held-out item is relevant; HR@10 and NDCG@10 over all items);
 - for any data set: `random:PCT[:SEED]`, `kfold:K[:SEED]` (all K folds), `temporal:N|FRAC`.
+
+Ranking runs (`run_ranking_protocol`) rank every unseen item, never a sample of negatives:
+sampled metrics mislead (Krichene & Rendle 2020).
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +24,7 @@ from embedrec.config import TrainConfig
 from embedrec.data import load_movielens_fold, load_ratings
 from embedrec.data.splits import Split, kfold_splits, split_from_spec
 from embedrec.errors import DataError
+from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores
 from embedrec.evaluation.rating import evaluate
 from embedrec.learner import train
 
@@ -27,9 +34,10 @@ NAMED = {
     "ml100k-random20": None,
 }
 PROTOCOL_HELP = (
-    "ml100k-u1, ml100k-5fold, ml100k-random20, random:PCT[:SEED], kfold:K[:SEED], "
-    "temporal:N or temporal:FRAC"
+    "ml100k-u1, ml100k-5fold, ml100k-random20, leave-last-out, random:PCT[:SEED], "
+    "kfold:K[:SEED], temporal:N or temporal:FRAC"
 )
+LEAVE_LAST_OUT = "leave-last-out"
 
 
 def protocol_splits(
@@ -43,6 +51,8 @@ def protocol_splits(
         return [load_movielens_fold(data, fold, data_dir=data_dir) for fold in folds]
     kind, *args = protocol.split(":")
     ratings = load_ratings(data, data_dir=data_dir)
+    if protocol == LEAVE_LAST_OUT:
+        return [split_from_spec(ratings, "temporal:1")]
     if kind == "kfold":
         try:
             k = int(args[0])
@@ -90,4 +100,48 @@ def run_protocol(
         "mae_std": float(mae.std()),
         "seconds": float(sum(f["seconds"] for f in folds)),
         "folds": folds,
+    }
+
+
+def run_ranking_protocol(
+    protocol: str,
+    data: str | Path | pd.DataFrame = "movielens-100k",
+    configs: dict[str, TrainConfig] | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    k: int = 10,
+    threshold: float | None = 4.0,
+) -> dict[str, Any]:
+    """Top-k metrics of each named config on every split of the protocol (means over folds),
+    beside the most-popular baseline, full ranking over every unseen item. The leave-last-out
+    protocol counts every held-out item as relevant, whatever `threshold` says."""
+    configs = configs or {"default": TrainConfig()}
+    if protocol == LEAVE_LAST_OUT:
+        threshold = None
+    splits = protocol_splits(protocol, data, data_dir)
+    rows: dict[str, list[dict[str, float]]] = {"most popular": []}
+    seconds: dict[str, float] = {"most popular": 0.0}
+    for split in splits:
+        start = time.perf_counter()
+        popular = popularity_scores(split.train)
+        rows["most popular"].append(
+            evaluate_ranking(popular, split.train, split.valid, k, threshold)
+        )
+        seconds["most popular"] += time.perf_counter() - start
+        for name, config in configs.items():
+            start = time.perf_counter()
+            rec = train(split, config)
+            metrics = evaluate_ranking(rec.score_items, split.train, split.valid, k, threshold)
+            rows.setdefault(name, []).append(metrics)
+            seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+    table = []
+    for name, folds in rows.items():
+        means = {key: float(np.mean([f[key] for f in folds])) for key in folds[0]}
+        table.append({"system": name, **means, "seconds": seconds[name]})
+    return {
+        "protocol": protocol,
+        "k": k,
+        "threshold": threshold,
+        "splits": [s.name for s in splits],
+        "rows": table,
     }

@@ -44,18 +44,21 @@ def evaluate_ranking(
     train: Ratings,
     test: Ratings,
     k: int = 10,
-    threshold: float = 4.0,
+    threshold: float | None = 4.0,
     batch_users: int = 2048,
 ) -> dict[str, float]:
     """Ranking metrics of `score_fn` on `test`, excluding each user's `train` items.
 
     Also reports `coverage@k` (share of the catalogue in anyone's top k) and `n_users`.
+    `threshold=None`: every test item is relevant (the leave-last-out protocol).
 
     >>> evaluate_ranking(rec.score_items, split.train, split.valid, k=10)  # doctest: +SKIP
     """
     if k < 1:
         raise ModelError(f"k must be at least 1, got {k}")
-    relevant_rows = test.ratings >= threshold
+    relevant_rows = (
+        np.ones(len(test), dtype=bool) if threshold is None else test.ratings >= threshold
+    )
     users = np.unique(test.users[relevant_rows])
     indptr, seen = train.items_by_user()
     all_hits, all_relevant, shown = [], [], np.zeros(train.n_items, dtype=bool)
