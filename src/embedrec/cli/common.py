@@ -107,11 +107,13 @@ class DataOptions:
     rating_scale: tuple[float, float] | None
     valid_pct: float
     split: str | None
+    valid: Path | None
 
     def load_split(self, seed: int | None) -> embedrec.Split:
         return embedrec.load_split(
             self.data,
             self.split,
+            valid=self.valid,
             valid_pct=self.valid_pct,
             seed=42 if seed is None else seed,
             data_dir=self.data_dir,
@@ -165,8 +167,23 @@ DATA_OPTIONS: dict[str, Any] = {
         ),
         None,
     ),
-    "valid_pct": (_option("--valid-pct", "Random validation fraction.", float), 0.2),
+    "valid_pct": (
+        _option("--valid-pct", "Random validation fraction (0: train on every row).", float),
+        0.2,
+    ),
     "split": (_option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
+    "valid": (
+        Annotated[
+            Optional[Path],
+            typer.Option(
+                "--valid",
+                "--test",
+                help="A validation (test) file with the same columns: all of --data trains; "
+                "its rows with a user or item not in --data are kept and counted as cold.",
+            ),
+        ],
+        None,
+    ),
 }
 with_data_options = option_group("data", DataOptions, DATA_OPTIONS)
 

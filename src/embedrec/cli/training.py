@@ -106,6 +106,11 @@ def evaluate(
     rec = embedrec.load(model_dir)
     split = data.load_split(seed)
     valid, unknown = rec.encode(split.valid)
+    if unknown:
+        note(
+            f"{unknown:,} of {len(split.valid):,} test rows have a user or item this model never "
+            "saw: they are not scored (n_unknown)"
+        )
     metrics: dict[str, Any] = embedrec.evaluate(rec, valid)
     metrics.update(split=split.name, n_unknown=unknown)
     if ranking:

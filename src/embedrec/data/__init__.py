@@ -24,6 +24,7 @@ from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.splits import (
     Split,
     kfold_splits,
+    paired_split,
     random_split,
     split_from_spec,
     temporal_split,
@@ -45,6 +46,7 @@ __all__ = [
     "load_ratings",
     "load_split",
     "movielens_folder",
+    "paired_split",
     "random_split",
     "ratings_from_frame",
     "read_pairs",
@@ -88,10 +90,22 @@ def load_split(
     valid_pct: float = 0.2,
     seed: int = 42,
     data_dir: str | Path | None = None,
+    valid: str | Path | pd.DataFrame | None = None,
     **columns: Any,
 ) -> Split:
     """Load and split in one step: `split` is a MovieLens 100k fold (`u1`), a spec such as
-    `random:0.1:7` or `temporal:5`, or None for a seeded random `valid_pct` split."""
+    `random:0.1:7` or `temporal:5`, or None for a seeded random `valid_pct` split; or `valid`
+    names a validation (test) file of the same layout, and all of `data` trains.
+
+    >>> load_split("train.csv", valid="test.csv", user_col="customer")  # doctest: +SKIP
+    """
+    if valid is not None:
+        if split is not None:
+            raise DataError("give a split or a validation file, not both")
+        return paired_split(
+            load_ratings(data, data_dir=data_dir, **columns),
+            load_ratings(valid, data_dir=data_dir, **columns),
+        )
     if split in FOLDS_100K:
         if isinstance(data, pd.DataFrame):
             raise DataError(f"split {split!r} needs the MovieLens 100k folder, not a DataFrame")

@@ -28,8 +28,30 @@ SEP_NAMES = {"::": "'::'", "\t": "tab", ",": "comma", ";": "semicolon", "|": "pi
 
 # Column names tried, case-insensitively, when the caller names none.
 COLUMN_GUESSES = {
-    "user": ("user", "userid", "user_id", "users", "customer_id", "reviewer_id"),
-    "item": ("item", "itemid", "item_id", "movieid", "movie_id", "movie", "product_id", "asin"),
+    "user": (
+        "user",
+        "userid",
+        "user_id",
+        "users",
+        "customer",
+        "customer_id",
+        "customerid",
+        "reviewer_id",
+        "reviewerid",
+    ),
+    "item": (
+        "item",
+        "itemid",
+        "item_id",
+        "movieid",
+        "movie_id",
+        "movie",
+        "product",
+        "product_id",
+        "productid",
+        "sku",
+        "asin",
+    ),
     "rating": ("rating", "ratings", "score", "stars", "value"),
     "timestamp": ("timestamp", "time", "ts", "date", "datetime", "unix_timestamp"),
     "title": ("title", "name", "item_name", "movie_title"),

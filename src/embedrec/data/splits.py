@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embedrec.data.ratings import Ratings
+from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError
 
 
@@ -39,9 +39,10 @@ class Split:
 
 
 def random_split(ratings: Ratings, valid_pct: float = 0.2, seed: int = 42) -> Split:
-    """A seeded random fraction of the rows for validation (fastai's `valid_pct=0.2`)."""
-    if not 0 < valid_pct < 1:
-        raise DataError(f"valid_pct must be between 0 and 1, got {valid_pct}")
+    """A seeded random fraction of the rows for validation (fastai's `valid_pct=0.2`);
+    `valid_pct=0` trains on every row."""
+    if not 0 <= valid_pct < 1:
+        raise DataError(f"valid_pct must be at least 0 and below 1, got {valid_pct}")
     order = np.random.default_rng(seed).permutation(len(ratings))
     n_valid = int(round(len(ratings) * valid_pct))
     valid_rows = np.sort(order[:n_valid])
@@ -49,6 +50,37 @@ def random_split(ratings: Ratings, valid_pct: float = 0.2, seed: int = 42) -> Sp
     return Split(
         ratings.subset(train_rows), ratings.subset(valid_rows), f"random:{valid_pct:g}:{seed}"
     )
+
+
+def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Split:
+    """A split the user made as two files: both sides re-encoded with id maps covering the ids
+    of either, so a validation row whose user or item is not in `train` is kept and counted as
+    cold, never dropped."""
+    users = IdMap(np.concatenate([train.user_map.ids, valid.user_map.ids]))
+    items = IdMap(np.concatenate([train.item_map.ids, valid.item_map.ids]))
+    titles = None
+    if train.titles is not None or valid.titles is not None:
+        titles = np.full(len(items), "", dtype=object)
+        for side in (valid, train):  # the training file's title wins
+            if side.titles is not None:
+                titles[items.indexer(side.item_map.ids)] = side.titles
+    sides = []
+    for side in (train, valid):
+        sides.append(
+            Ratings(
+                users=users.indexer(side.user_map.decode(side.users)),
+                items=items.indexer(side.item_map.decode(side.items)),
+                ratings=side.ratings,
+                user_map=users,
+                item_map=items,
+                timestamps=side.timestamps,
+                titles=titles,
+                rating_scale=train.rating_scale or valid.rating_scale,
+                source=side.source,
+                notes=list(side.notes),
+            )
+        )
+    return Split(sides[0], sides[1], name or f"{train.source} / {valid.source}")
 
 
 def kfold_splits(ratings: Ratings, k: int = 5, seed: int = 42) -> list[Split]:
