@@ -82,14 +82,16 @@ def test_train_prints_the_epoch_table(ratings_csv, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "train_loss" in result.output and "valid_rmse" in result.output
-    assert "saved bmf model" in result.output
+    assert "saved bmf+ease model" in result.output  # the default: bmf, with ease to rank
     assert "--model dot-bias trains an epoch" not in result.output
 
 
 def test_train_warns_that_bmf_is_slow_on_large_data(ratings_csv, tmp_path, monkeypatch):
     import embedrec.learner
 
-    monkeypatch.setattr(embedrec.learner, "LARGE_FOR_BMF", 100)  # the toy file stands in for 2M+ rows
+    monkeypatch.setattr(
+        embedrec.learner, "LARGE_FOR_BMF", 100
+    )  # the toy file stands in for 2M+ rows
     args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "2", "--out"]
     result = runner.invoke(app, [*args, str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
@@ -209,7 +211,7 @@ def test_lr_find_saves_a_plot_and_suggests(ratings_csv, tmp_path):
     "args, message",
     [
         (["train", "--data", "missing.csv", "--out", "x"], "missing.csv: no such file"),
-        (["train", "--data", "{csv}", "--out", "x"], "cannot tell which column holds the user"),
+        (["train", "--data", "{odd}", "--out", "x"], "cannot tell which column holds the user"),
         (
             [
                 "train",
@@ -246,7 +248,8 @@ def test_lr_find_saves_a_plot_and_suggests(ratings_csv, tmp_path):
 )
 def test_errors_are_one_clear_line(ratings_csv, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
-    args = [a.replace("{csv}", str(ratings_csv)) for a in args]
+    (tmp_path / "odd.csv").write_text("who,what,how\n1,2,3\n")
+    args = [a.replace("{csv}", str(ratings_csv)).replace("{odd}", "odd.csv") for a in args]
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert message in result.output
@@ -301,7 +304,8 @@ def test_recommend_json_for_a_user_and_for_new_ratings(model_dir, tmp_path):
     report = json.loads(result.stdout)
     assert report["user"] == "u1" and report["fallback"] is False
     items = report["items"]
-    assert len(items) == 4 and set(items[0]) == {"item", "title", "score"}
+    # ranked by the default's ranker; the predicted rating comes beside the ranking score
+    assert len(items) == 4 and set(items[0]) == {"item", "title", "score", "rating"}
     new = runner.invoke(
         app, ["recommend", str(model_dir), "--ratings", '{"100": 5, "101": 1}', "--json"]
     )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from embedrec import ModelError, Recommender, random_split, ratings_from_frame, train
+from embedrec import ModelError, Recommender, evaluate, random_split, ratings_from_frame, train
 from embedrec.training.gibbs import (
     PosteriorMean,
     _grouped,
@@ -24,11 +24,17 @@ def split():
 
 def test_bmf_is_the_default_and_learns_and_reports(split):
     rec = train(split, epochs=40)
-    assert rec.model_name == "bmf" and rec.engine == "gibbs" and len(rec.history) == 40
+    assert rec.model.name == "bmf" and rec.engine.split("+")[0] == "gibbs"
     assert rec.config.n_factors == 10 and rec.config.implicit and rec.config.robust
+    sweeps = rec.history  # the rating model's sweeps (the ranker's epochs are shown, not kept)
+    assert [s.epoch for s in sweeps] == list(range(40))
     baseline = float(np.sqrt(np.mean((split.valid.ratings - split.train.ratings.mean()) ** 2)))
-    assert rec.evaluate(split.valid)["rmse"] < 0.9 * baseline
-    assert rec.history[-1].valid_rmse == pytest.approx(rec.evaluate(split.valid)["rmse"])
+    assert evaluate(rec, split.valid)["rmse"] < 0.9 * baseline
+    assert sweeps[-1].valid_rmse == pytest.approx(evaluate(rec, split.valid)["rmse"])
+    alone = train(split, epochs=40, ranker=None)
+    assert alone.model_name == "bmf" and alone.engine == "gibbs" and len(alone.history) == 40
+    users, items = split.valid.users, split.valid.items
+    assert np.array_equal(alone.predict_indices(users, items), rec.predict_indices(users, items))
 
 
 def test_posterior_mean_is_the_average_of_sample_predictions():
@@ -132,7 +138,7 @@ def test_implicit_and_robust_terms_help_on_ml100k(ml100k_dir):
 
     fold = load_movielens_fold(ml100k_dir, "u1")
     rmse = {
-        flags: train(fold, epochs=40, implicit=flags[0], robust=flags[1]).evaluate(fold.valid)[
+        flags: evaluate(train(fold, epochs=40, implicit=flags[0], robust=flags[1]), fold.valid)[
             "rmse"
         ]
         for flags in [(False, False), (True, True)]
@@ -148,11 +154,11 @@ def test_bmf_saves_loads_and_folds_in(split, tmp_path):
     users, items = split.valid.users, split.valid.items
     assert np.allclose(rec.predict_indices(users, items), loaded.predict_indices(users, items))
     assert loaded.config.implicit and loaded.config.n_factors == 4
-    assert len(loaded.recommend_for_ratings({100: 5, 101: 1}, n=3)) == 3
+    assert len(loaded.recommend(ratings={100: 5, 101: 1}, n=3)) == 3
     again = train(split, model="bmf", n_factors=4, epochs=20, seed=3)
     assert np.array_equal(rec.predict_indices(users, items), again.predict_indices(users, items))
 
 
 def test_bmf_refuses_other_engines(split):
-    with pytest.raises(ModelError, match="Gibbs sampling"):
+    with pytest.raises(ModelError, match="torch engine does not train bmf models.*: gibbs"):
         train(split, model="bmf", engine="torch")

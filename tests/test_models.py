@@ -6,9 +6,18 @@ import pytest
 import torch
 from torch import nn
 
-from embedrec import DotProduct, DotProductBias, EmbeddingNN, embedding_size, sigmoid_range
+from embedrec import (
+    DotProduct,
+    DotProductBias,
+    EmbeddingNN,
+    TrainConfig,
+    embedding_size,
+    ratings_from_frame,
+    sigmoid_range,
+)
 from embedrec.errors import ModelError
-from embedrec.models import build_model
+from embedrec.models import DotProductBiasKind, build, get_kind
+from tests.conftest import low_rank_frame
 
 
 def test_embedding_lookup_is_a_one_hot_matrix_product():
@@ -92,9 +101,14 @@ def test_embedding_nn_uses_the_size_rule_and_layers():
 
 
 def test_build_model_by_name():
-    assert isinstance(build_model("dot-bias", 3, 4, n_factors=2), DotProductBias)
+    ratings = ratings_from_frame(low_rank_frame(n_users=3, n_items=4, density=1.0))
+    kind = build(TrainConfig(model="dot-bias", n_factors=2), ratings)
+    assert isinstance(kind, DotProductBiasKind) and isinstance(kind.network, DotProductBias)
+    assert (kind.n_users, kind.n_items, kind.network.n_factors) == (3, 4, 2)
     with pytest.raises(ModelError, match="unknown model 'svd'"):
-        build_model("svd", 3, 4)
+        get_kind("svd")
+    with pytest.raises(ModelError, match="unknown model 'svd'"):
+        build(TrainConfig(model="svd"), ratings)
 
 
 def test_init_is_fastai_small_truncated_normal():

@@ -7,12 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedrec import ratings_from_frame
-from embedrec.evaluation.ranking import (
-    evaluate_ranking,
-    metrics_from_hits,
-    popularity_scores,
-    top_k,
-)
+from embedrec.evaluation.ranking import evaluate_ranking, metrics_from_hits, popularity_scores
+from embedrec.topk import top_k
 
 
 def test_hand_computed_case():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from embedrec import DataError, load_ratings
+from embedrec import DataError, OutputExistsError, load_ratings
 from embedrec.data.synthetic import PRESETS, Preset, synthetic_ratings, write_synthetic
 
 
@@ -31,7 +31,7 @@ def test_write_and_load(tmp_path):
     path = write_synthetic(tmp_path / "s.parquet", "ml-100k")
     ratings = load_ratings(path)
     assert (len(ratings), ratings.n_users) == (100_000, 943)
-    with pytest.raises(DataError, match="already exists"):
+    with pytest.raises(OutputExistsError, match="already exists"):
         write_synthetic(path, "ml-100k")
     with pytest.raises(DataError, match="unknown preset"):
         write_synthetic(tmp_path / "t.parquet", "ml-7b")

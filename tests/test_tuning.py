@@ -3,9 +3,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from embedrec import DataError, random_split, ratings_from_frame
+from embedrec import OutputExistsError, TrainConfig, random_split, ratings_from_frame
 from embedrec.cli import app
-from embedrec.tuning import tune
+from embedrec.tuning import TuneResult, tune
 from tests.conftest import low_rank_frame
 
 
@@ -60,7 +60,7 @@ def test_tune_cli_saves_a_config_train_can_use(tmp_path):
     )
     assert trained.exit_code == 0, trained.output
     assert json.loads(trained.stdout)["config"]["epochs"] == report["best"]["epochs"]
-    with pytest.raises(DataError, match="already exists"):
-        from embedrec.tuning import TuneResult
-
-        TuneResult(None, 0.0, None, []).save(best)
+    saved = best.read_text()
+    with pytest.raises(OutputExistsError, match="already exists"):
+        TuneResult(TrainConfig(model="dot-bias"), 0.0, None, []).save(best)
+    assert best.read_text() == saved

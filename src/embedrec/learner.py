@@ -88,9 +88,9 @@ def train(
     rec.model = model
     ranker = build_ranker(config, train_set)
     if ranker is not None:
-        history, engine = fit(ranker, train_set, config.ranker_config(ranker.name), None, reporter)
+        # its epochs are shown but not kept: the history is the rating model's, validated
+        _, engine = fit(ranker, train_set, config.ranker_config(ranker.name), None, reporter)
         rec.ranker, rec.engine = ranker, f"{rec.engine}+{engine}"
-        rec.history += history
         rec.blend = DEFAULT_BLEND if config.blend is None else config.blend
     return rec
 

@@ -1,0 +1,185 @@
+"""The shape of the package, checked from its source with `ast` (nothing is imported): no import
+cycles between modules, imports at the top of modules only, and modules small enough to read."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "embedrec"
+
+# Imports inside a function body, each with its reason: (path relative to src/, module imported).
+LAZY_IMPORTS = {
+    ("embedrec/tuning.py", "optuna"): "optional dependency (embedrec[tune]), imported on use",
+}
+
+MAX_LINES = 400
+# Modules allowed past MAX_LINES, each with its reason (path relative to src/).
+LONG_MODULES = {
+    "embedrec/recommender.py": (
+        "the Recommender class: ids, predictions, ranking, fold-in, interpretation accessors "
+        "and files; to be split (e.g. fold-in and files into their own modules)"
+    ),
+}
+
+
+def module_files() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package by its `__init__.py`)."""
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    return modules
+
+
+def module_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Import statements that run when the module is imported: outside any function or class
+    body and outside `if TYPE_CHECKING:` blocks."""
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(statements: list[ast.stmt]) -> None:
+        for node in statements:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.append(node)
+            elif isinstance(node, ast.If):
+                if not _is_type_checking(node.test):
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+                for handler in node.handlers:
+                    visit(handler.body)
+                visit(node.orelse)
+                visit(node.finalbody)
+            elif isinstance(node, ast.With):
+                visit(node.body)
+
+    visit(tree.body)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the embedrec modules it imports at module level. `from embedrec.pkg import
+    name` is an edge to the submodule `embedrec.pkg.name` where that file exists, else to
+    `embedrec.pkg`; the implicit import of parent packages' `__init__` is not an edge."""
+    modules = module_files()
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        is_package = path.name == "__init__.py"
+        for node in module_level_imports(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                base = _absolute(node, name, is_package)
+                targets = []
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    targets.append(sub if sub in modules else base)
+            for target in targets:
+                # `import embedrec.a.b` names embedrec.a.b; keep the longest known prefix
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    if node.level == 0:
+        return node.module or ""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as [a, b, ..., a], or None (depth-first search with colours)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_the_graph_sees_the_package_as_written():
+    graph = import_graph()
+    assert "embedrec.models.base" in graph["embedrec.models.dot"]  # from embedrec.models.base
+    assert "embedrec.io" in graph["embedrec.recommender"]  # from embedrec import io
+    assert "embedrec.models" in graph["embedrec.recommender"]  # from embedrec.models import X
+    assert "embedrec" not in graph["embedrec.models.dot"]  # no edge to the parent __init__
+
+
+def test_no_import_cycles():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_imports_only_at_module_level_except_the_allowed_lazy_ones():
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(SRC).as_posix()
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for function in ast.walk(tree):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or "." * node.level]
+                else:
+                    continue
+                for imported in names:
+                    found[(where, imported)] = f"line {node.lineno}, in {function.name}()"
+    unexpected = {key: at for key, at in found.items() if key not in LAZY_IMPORTS}
+    assert not unexpected, "imports inside functions (move them to the top, or allow-list): " + (
+        "; ".join(f"{path}: {module} ({at})" for (path, module), at in sorted(unexpected.items()))
+    )
+    stale = set(LAZY_IMPORTS) - set(found)
+    assert not stale, f"allow-listed lazy imports no longer there (remove them): {sorted(stale)}"
+
+
+def test_no_module_is_longer_than_the_limit():
+    lengths = {
+        path.relative_to(SRC).as_posix(): len(path.read_text().splitlines())
+        for path in sorted(PACKAGE.rglob("*.py"))
+    }
+    too_long = {p: n for p, n in lengths.items() if n > MAX_LINES and p not in LONG_MODULES}
+    assert not too_long, f"modules over {MAX_LINES} lines (split them, or allow-list): " + (
+        ", ".join(f"{p} ({n})" for p, n in sorted(too_long.items()))
+    )
+    back_in_limit = {p: lengths.get(p) for p in LONG_MODULES if lengths.get(p, 0) <= MAX_LINES}
+    assert not back_in_limit, f"allow-listed modules now within the limit or gone: {back_in_limit}"
