@@ -19,15 +19,16 @@ import pandas as pd
 
 from embedrec import io
 from embedrec.config import TrainConfig
+from embedrec.data.encode import csr_rows
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
 from embedrec.errors import DataError, ModelError, UnknownIdError
-from embedrec.models import BiasBaseline, Model, Side, get_kind
+from embedrec.models import BiasBaseline, Model, Side
+from embedrec.recommender_state import from_state, to_state
+from embedrec.scoring import Folded, blend_scores, check_n, checked_ratings, nearest
 from embedrec.topk import top_k
 from embedrec.training.progress import EpochStats
-from embedrec.version import __version__
 
-FORMAT_VERSION = 2  # 2: the model kind's own name and state; 1 stored bmf as dot-bias
 # Items or users with fewer training ratings than this are left out of neighbour lists: their
 # factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
 # "Silence of the Lambs" start with films rated once or twice).
@@ -97,21 +98,10 @@ class Recommender:
     def encode(self, ratings: Ratings) -> tuple[Ratings, int]:
         """`ratings` re-encoded with this model's id maps; rows with an id the model never saw
         are dropped and counted (returned second)."""
-        users = self.user_map.indexer(ratings.user_map.decode(ratings.users))
-        items = self.item_map.indexer(ratings.item_map.decode(ratings.items))
-        known = (users >= 0) & (items >= 0)
-        encoded = Ratings(
-            users=users[known],
-            items=items[known],
-            ratings=ratings.ratings[known],
-            user_map=self.user_map,
-            item_map=self.item_map,
-            timestamps=None if ratings.timestamps is None else ratings.timestamps[known],
-            titles=self.titles,
-            rating_scale=ratings.rating_scale or self.rating_scale,
-            source=ratings.source,
-        )
-        return encoded, int((~known).sum())
+        encoded, unknown = ratings.with_maps(self.user_map, self.item_map, self.titles)
+        if encoded.rating_scale is None:
+            encoded.rating_scale = self.rating_scale
+        return encoded, unknown
 
     def check_encoding(self, ratings: Ratings) -> None:
         """Raise unless `ratings` use this model's id maps (see `encode`)."""
@@ -214,12 +204,8 @@ class Recommender:
         return self._combine(ranking, rating), predicted
 
     def _combine(self, ranking: np.ndarray, rating: np.ndarray | None) -> np.ndarray:
-        trained = self.item_counts > 0
-        if self.blend and rating is not None and self.model.predicts_ratings:
-            ranking = _standardise(ranking, trained) + self.blend * _standardise(rating, trained)
-        ranking = ranking.astype(np.float32, copy=False)
-        ranking[..., ~trained] = -np.inf
-        return ranking
+        usable = rating if self.model.predicts_ratings else None
+        return blend_scores(ranking, usable, self.blend, self.item_counts > 0)
 
     def seen(self, user_index: int) -> np.ndarray:
         """Item indices the user rated in training."""
@@ -233,11 +219,8 @@ class Recommender:
         if self.seen_indptr is None or self.seen_items is None:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        starts = self.seen_indptr[users]
-        lengths = self.seen_indptr[users + 1] - starts
-        rows = np.repeat(np.arange(len(users)), lengths)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return rows, self.seen_items[np.repeat(starts, lengths) + within]
+        row_of, positions = csr_rows(self.seen_indptr, users)
+        return row_of, self.seen_items[positions]
 
     def recommend(
         self,
@@ -259,7 +242,7 @@ class Recommender:
         - `exclude_seen`: leave out what the user rated (in training, or in `ratings`);
         - `items`: only these candidates (raw ids or titles).
         """
-        _check_n(n)
+        check_n(n)
         allowed = None if items is None else self._candidates(items)
         if ratings is not None:
             if user is not None:
@@ -318,27 +301,11 @@ class Recommender:
         return Folded(items, self.model.fold_in(items, values, reg), ranking)
 
     def _usable_ratings(self, ratings: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(ratings, Mapping):
-            raise DataError("ratings must be a mapping {item id or title: rating}")
-        pairs = []
-        for item, value in ratings.items():
-            index = self.item_index(item)
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                raise DataError(f"the rating of {item!r} is not a number: {value!r}") from None
-            if not np.isfinite(number):
-                raise DataError(f"the rating of {item!r} is not a finite number: {value!r}")
-            low, high = self.rating_scale or (-np.inf, np.inf)
-            if not low <= number <= high:
-                raise DataError(
-                    f"the rating of {item!r} is {number:g}, outside the model's scale "
-                    f"{low:g}-{high:g}"
-                )
-            if self.item_counts[index] > 0:  # an untrained item carries no signal
-                pairs.append((index, number))
-        items = np.array([i for i, _ in pairs], dtype=np.int64)
-        return items, np.array([r for _, r in pairs], dtype=np.float32)
+        """The rated items with training ratings (others carry no signal) and their ratings,
+        checked: numbers inside the model's rating scale."""
+        items, values = checked_ratings(ratings, self.item_index, self.rating_scale)
+        trained = self.item_counts[items] > 0
+        return items[trained], values[trained]
 
     def score_folded(self, folded: Folded) -> np.ndarray:
         """Ranking scores of every item for a user from `fold_in` (as `score_items` gives for
@@ -455,16 +422,13 @@ class Recommender:
         return self._neighbours(self.user_index(user), False, n, min_ratings)
 
     def _neighbours(self, index: int, is_item: bool, n: int, min_ratings: int) -> pd.DataFrame:
-        _check_n(n)
+        check_n(n)
         side, id_map, counts = self._side(is_item)
         judge = self.model
         if self.ranker is not None and self.model.factors(side) is None:
             judge = self.ranker
         similarity = judge.similarity(side, index).astype(np.float64)
-        eligible = counts >= min_ratings
-        eligible[index] = False
-        similarity[~eligible] = -np.inf
-        order = np.argsort(-similarity, kind="stable")[: min(n, int(eligible.sum()))]
+        order = nearest(similarity, counts >= min_ratings, index, n)
         frame = self.describe(order, is_item)
         frame.insert(len(frame.columns) - 1, "score", similarity[order])
         return frame
@@ -482,125 +446,11 @@ class Recommender:
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write the model directory (safetensors + JSON) atomically; an existing one is
         replaced only with `force=True`, and never a directory that is not a model."""
-        arrays = {f"model.{k}": v for k, v in self.model.arrays().items()}
-        arrays["baseline.user_offsets"] = self.baseline.user_offsets
-        arrays["baseline.item_offsets"] = self.baseline.item_offsets
-        arrays["counts.users"] = self.user_counts.astype(np.int64)
-        arrays["counts.items"] = self.item_counts.astype(np.int64)
-        if self.ranker is not None:
-            arrays.update({f"ranker.{k}": v for k, v in self.ranker.arrays().items()})
-        if self.seen_indptr is not None and self.seen_items is not None:
-            arrays["seen.indptr"] = self.seen_indptr.astype(np.int64)
-            arrays["seen.items"] = self.seen_items.astype(np.int32)
-        config = {
-            "format": io.MODEL_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "embedrec_version": __version__,
-            "model": self.model.name,
-            "model_config": self.model.config(),
-            "engine": self.engine,
-            "ranker": None if self.ranker is None else self.ranker.name,
-            "ranker_config": None if self.ranker is None else self.ranker.config(),
-            "blend": self.blend,
-            "n_users": self.n_users,
-            "n_items": self.n_items,
-            "rating_scale": self.rating_scale,
-            "baseline_global_mean": self.baseline.global_mean,
-            "train_config": self.config.to_dict(),
-        }
-        ids = {
-            "users": self.user_map.to_list(),
-            "items": self.item_map.to_list(),
-            "titles": None if self.titles is None else [str(t) for t in self.titles],
-        }
-        history = [h.as_dict() for h in self.history]
-        documents = {"config": config, "ids": ids, "history": history}
+        documents, arrays = to_state(self)
         return io.write_model_dir(path, documents, arrays, force=force)
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender:
         """A Recommender from a model directory written by `save`."""
         documents, arrays = io.read_model_dir(path)
-        config, ids = documents["config"], documents.get("ids")
-        where = Path(path) / "config.json"
-        if ids is None:
-            raise ModelError(f"{path} is not a model directory: ids.json is missing")
-        if config.get("format_version", 0) > FORMAT_VERSION:
-            raise ModelError(
-                f"{path}: written by a newer embedrec (format {config['format_version']}); "
-                "upgrade embedrec to load it"
-            )
-        try:
-            train_config = TrainConfig(**config["train_config"])
-            name = config["model"]
-            if config.get("format_version", 1) == 1 and train_config.model == "bmf":
-                name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
-            own = {k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")}
-            n_users, n_items = config["n_users"], config["n_items"]
-            model = get_kind(name).from_state(n_users, n_items, config["model_config"], own)
-            ranker = None
-            if config.get("ranker"):
-                prefix = "ranker."
-                theirs = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
-                ranker = get_kind(config["ranker"]).from_state(
-                    n_users, n_items, config["ranker_config"], theirs
-                )
-            titles = ids.get("titles")
-            scale = config.get("rating_scale")
-            return cls(
-                model=model,
-                user_map=IdMap(_id_array(ids["users"]), already_unique=True),
-                item_map=IdMap(_id_array(ids["items"]), already_unique=True),
-                baseline=BiasBaseline(
-                    config["baseline_global_mean"],
-                    arrays["baseline.user_offsets"],
-                    arrays["baseline.item_offsets"],
-                ),
-                user_counts=arrays["counts.users"],
-                item_counts=arrays["counts.items"],
-                titles=None if titles is None else np.array(titles, dtype=object),
-                rating_scale=None if scale is None else (float(scale[0]), float(scale[1])),
-                config=train_config,
-                history=[EpochStats(**h) for h in documents.get("history", [])],
-                seen_indptr=arrays.get("seen.indptr"),
-                seen_items=arrays.get("seen.items"),
-                engine=str(config.get("engine", "unknown")),
-                ranker=ranker,
-                blend=float(config.get("blend", 0.0)),
-            )
-        except KeyError as exc:
-            raise ModelError(f"{where}: missing {exc}") from None
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, ModelError):
-                raise ModelError(f"{path}: {exc}") from None
-            raise ModelError(f"{where}: does not fit this embedrec ({exc})") from None
-
-
-@dataclass
-class Folded:
-    """A new user folded into the models: the items they rated, and what the rating model and
-    the ranker (if any) make of them."""
-
-    items: np.ndarray
-    rating: Any
-    ranking: Any = None
-
-
-def _standardise(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Each row minus its mean over `columns`, divided by its spread there (1 where flat)."""
-    part = scores[..., columns].astype(np.float64)
-    mean = part.mean(axis=-1, keepdims=True)
-    spread = part.std(axis=-1, keepdims=True)
-    return (scores - mean) / np.where(spread > 0, spread, 1.0)
-
-
-def _check_n(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ModelError(f"n must be a whole number of at least 1, got {n!r}")
-
-
-def _id_array(values: list) -> np.ndarray:
-    """Ids as saved: integers back to int64, anything else as Python strings (object)."""
-    if values and all(isinstance(v, int) for v in values):
-        return np.array(values, dtype=np.int64)
-    return np.array(values, dtype=object)
+        return cls(**from_state(documents, arrays, Path(path)))

@@ -90,3 +90,13 @@ def group_by_user(
     A counting sort, O(n)."""
     indptr, order = order_by_user(users, n_users)
     return indptr, items[order]
+
+
+def csr_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the CSR rows `rows`: (position in `rows` of each stored entry, index of the entry in
+    the CSR arrays), so `dense[row_of, cols[positions]] = values[positions]` fills a block."""
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    row_of = np.repeat(np.arange(len(rows)), lengths)
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return row_of, np.repeat(starts, lengths) + within

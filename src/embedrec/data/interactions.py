@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from embedrec.data.encode import order_by_user
+from embedrec.data.encode import csr_rows, order_by_user
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError
 
@@ -71,13 +71,8 @@ class Interactions:
 
     def rows(self, users: np.ndarray) -> np.ndarray:
         """Dense rows of these users, shape (len(users), n_items), float32."""
-        users = np.asarray(users, dtype=np.int64)
         dense = np.zeros((len(users), self.n_items), dtype=np.float32)
-        starts, stops = self.indptr[users], self.indptr[users + 1]
-        lengths = stops - starts
-        row_of = np.repeat(np.arange(len(users)), lengths)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        positions = np.repeat(starts, lengths) + within
+        row_of, positions = csr_rows(self.indptr, np.asarray(users, dtype=np.int64))
         dense[row_of, self.items[positions]] = self.weights[positions]
         return dense
 

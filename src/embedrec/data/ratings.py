@@ -156,6 +156,28 @@ class Ratings:
             notes=list(self.notes),
         )
 
+    def with_maps(
+        self, user_map: IdMap, item_map: IdMap, titles: np.ndarray | None = None
+    ) -> tuple[Ratings, int]:
+        """These ratings re-encoded with other id maps (a model's, or a union of two files');
+        rows with an id the maps lack are dropped and counted (returned second)."""
+        users = user_map.indexer(self.user_map.decode(self.users))
+        items = item_map.indexer(self.item_map.decode(self.items))
+        known = (users >= 0) & (items >= 0)
+        recoded = Ratings(
+            users=users[known],
+            items=items[known],
+            ratings=self.ratings[known],
+            user_map=user_map,
+            item_map=item_map,
+            timestamps=None if self.timestamps is None else self.timestamps[known],
+            titles=titles,
+            rating_scale=self.rating_scale,
+            source=self.source,
+            notes=list(self.notes),
+        )
+        return recoded, int((~known).sum())
+
     def user_counts(self) -> np.ndarray:
         return np.bincount(self.users, minlength=self.n_users)
 

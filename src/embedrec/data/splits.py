@@ -7,7 +7,7 @@ score them with an untrained embedding (see `Recommender`, which falls back to a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,22 +64,11 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
         for side in (valid, train):  # the training file's title wins
             if side.titles is not None:
                 titles[items.indexer(side.item_map.ids)] = side.titles
-    sides = []
-    for side in (train, valid):
-        sides.append(
-            Ratings(
-                users=users.indexer(side.user_map.decode(side.users)),
-                items=items.indexer(side.item_map.decode(side.items)),
-                ratings=side.ratings,
-                user_map=users,
-                item_map=items,
-                timestamps=side.timestamps,
-                titles=titles,
-                rating_scale=train.rating_scale or valid.rating_scale,
-                source=side.source,
-                notes=list(side.notes),
-            )
-        )
+    scale = train.rating_scale or valid.rating_scale
+    sides = [
+        replace(side.with_maps(users, items, titles)[0], rating_scale=scale)
+        for side in (train, valid)
+    ]
     return Split(sides[0], sides[1], name or f"{train.source} / {valid.source}")
 
 

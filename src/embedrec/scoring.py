@@ -1,0 +1,83 @@
+"""Small pieces of scoring shared by the `Recommender`: a folded-in new user, per-user
+standardisation of scores (so a ranker's and a rating model's scores can be blended), checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embedrec.errors import DataError, ModelError
+
+
+@dataclass
+class Folded:
+    """A new user folded into the models: the items they rated, and what the rating model and
+    the ranker (if any) make of them."""
+
+    items: np.ndarray
+    rating: Any
+    ranking: Any = None
+
+
+def standardise(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Each row minus its mean over `columns`, divided by its spread there (1 where flat)."""
+    part = scores[..., columns].astype(np.float64)
+    mean = part.mean(axis=-1, keepdims=True)
+    spread = part.std(axis=-1, keepdims=True)
+    return (scores - mean) / np.where(spread > 0, spread, 1.0)
+
+
+def check_n(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ModelError(f"n must be a whole number of at least 1, got {n!r}")
+
+
+def blend_scores(
+    ranking: np.ndarray, rating: np.ndarray | None, blend: float, trained: np.ndarray
+) -> np.ndarray:
+    """A ranker's scores, plus `blend` times predicted ratings when given (both standardised
+    per user over the trained items); -inf for items never trained."""
+    if blend and rating is not None:
+        ranking = standardise(ranking, trained) + blend * standardise(rating, trained)
+    ranking = ranking.astype(np.float32, copy=False)
+    ranking[..., ~trained] = -np.inf
+    return ranking
+
+
+def checked_ratings(
+    ratings: Mapping[Any, float],
+    item_index: Callable[[Any], int],
+    scale: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A new user's {item id or title: rating} as (item indices, ratings), every rating a
+    number inside `scale`; DataError naming the item otherwise."""
+    if not isinstance(ratings, Mapping):
+        raise DataError("ratings must be a mapping {item id or title: rating}")
+    low, high = scale or (-np.inf, np.inf)
+    items, values = [], []
+    for item, value in ratings.items():
+        index = item_index(item)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"the rating of {item!r} is not a number: {value!r}") from None
+        if not np.isfinite(number):
+            raise DataError(f"the rating of {item!r} is not a finite number: {value!r}")
+        if not low <= number <= high:
+            raise DataError(
+                f"the rating of {item!r} is {number:g}, outside the model's scale {low:g}-{high:g}"
+            )
+        items.append(index)
+        values.append(number)
+    return np.array(items, dtype=np.int64), np.array(values, dtype=np.float32)
+
+
+def nearest(similarity: np.ndarray, eligible: np.ndarray, index: int, n: int) -> np.ndarray:
+    """The n most similar eligible rows to `index` (never itself), best first."""
+    eligible = eligible.copy()
+    eligible[index] = False
+    masked = np.where(eligible, similarity, -np.inf)
+    return np.argsort(-masked, kind="stable")[: min(n, int(eligible.sum()))]
