@@ -113,6 +113,13 @@ def write_table(frame: pd.DataFrame, path: str | Path, force: bool = False) -> P
     return Path(path)
 
 
+def save_figure(figure: Any, path: str | Path, force: bool = False) -> Path:
+    """A matplotlib figure as a PNG, written atomically (the caller closes the figure)."""
+    with atomic_file(path, force) as partial:
+        figure.savefig(partial, format="png")
+    return Path(path)
+
+
 def write_model_dir(
     path: str | Path, documents: dict[str, Any], arrays: dict[str, np.ndarray], force: bool = False
 ) -> Path:

@@ -8,7 +8,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from embedrec.io import atomic_file
+from embedrec.io import save_figure
 
 matplotlib.use("Agg")  # files only: never open a window
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
@@ -43,11 +43,9 @@ def pca_map_plot(
     ax.grid(alpha=0.2)
     fig.tight_layout()
     try:
-        with atomic_file(path, force) as partial:
-            fig.savefig(partial, format="png")
+        return save_figure(fig, path, force)
     finally:
         plt.close(fig)
-    return Path(path)
 
 
 def _spread(x: np.ndarray, y: np.ndarray, widths: np.ndarray, rounds: int = 100) -> np.ndarray:

@@ -135,6 +135,15 @@ class Model(ABC):
         return f"{type(self).__name__}({self.n_users:,} users, {self.n_items:,} items)"
 
 
+def gradient_search_space(trial: Any) -> dict[str, Any]:
+    """The settings every gradient-trained kind tunes: decay, rate and length."""
+    return {
+        "wd": trial.suggest_float("wd", 1e-3, 0.5, log=True),
+        "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
+        "epochs": trial.suggest_int("epochs", 3, 30),
+    }
+
+
 class ClosedFormModel(Model):
     """A kind fitted in one solve, without epochs (EASE, a closed-form ridge, a count): the
     `direct` engine calls `solve`."""

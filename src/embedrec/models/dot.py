@@ -18,7 +18,7 @@ from torch import nn
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
-from embedrec.models.base import Side, TorchModel
+from embedrec.models.base import Side, TorchModel, gradient_search_space
 from embedrec.models.registry import register
 
 # Fold-in strength, chosen on 100 users held out of ML-100k entirely (80% of each one's ratings
@@ -211,9 +211,7 @@ class DotProductKind(TorchModel):
     @classmethod
     def search_space(cls, trial: Any, base: TrainConfig) -> dict[str, Any]:
         return {
-            "wd": trial.suggest_float("wd", 1e-3, 0.5, log=True),
-            "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
-            "epochs": trial.suggest_int("epochs", 3, 30),
+            **gradient_search_space(trial),
             "n_factors": trial.suggest_int("n_factors", 8, 256, log=True),
         }
 

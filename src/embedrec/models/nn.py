@@ -16,7 +16,7 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import TorchModel
+from embedrec.models.base import TorchModel, gradient_search_space
 from embedrec.models.dot import embedding, sigmoid_range
 from embedrec.models.registry import register
 from embedrec.models.sizes import embedding_size
@@ -168,11 +168,10 @@ class EmbeddingNNKind(TorchModel):
 
     @classmethod
     def search_space(cls, trial: Any, base: TrainConfig) -> dict[str, Any]:
+        changes = gradient_search_space(trial)
         width = trial.suggest_categorical("width", [50, 100, 200, 400])
         return {
-            "wd": trial.suggest_float("wd", 1e-3, 0.5, log=True),
-            "lr": trial.suggest_float("lr", 1e-3, 3e-2, log=True),
-            "epochs": trial.suggest_int("epochs", 3, 30),
+            **changes,
             "layers": [width, width // 2],
             "dropout": trial.suggest_float("dropout", 0.0, 0.5),
         }

@@ -36,6 +36,7 @@ from embedrec.training import fused_kernels as kernels
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 from embedrec.training.schedules import schedule as make_schedule
+from embedrec.training.torch_engine import gradient_options
 
 # Chosen on ML-100k random 20% splits (seeds 1, 2, 3, 42; chapter recipe): mean valid RMSE
 # 0.908 at 30, 0.909 at 35, 0.918 at 45 (the PyTorch engine: 0.904).
@@ -230,19 +231,13 @@ class FusedEngine:
     ) -> list[EpochStats]:
         if not isinstance(model, DotProductKind):
             raise ModelError(f"the fused engine trains dot and dot-bias models, not {model.name}")
-        assert config.epochs is not None
         return fit_fused(
             model.network,
             data.users,
             data.items,
             data.ratings,
-            epochs=config.epochs,
-            lr=config.lr,
-            wd=config.wd,
-            bs=config.bs,
-            schedule=config.schedule,
-            seed=config.seed,
             threads=config.threads,
             loop=loop,
             model=model,
+            **gradient_options(config),
         )

@@ -15,7 +15,7 @@ import torch
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.io import atomic_file
+from embedrec.io import save_figure
 from embedrec.models.base import TorchModel
 from embedrec.models.registry import build, get_kind, resolve
 from embedrec.training.device import resolve_device
@@ -51,11 +51,9 @@ class LRFindResult:
         ax.set_title("LR finder")
         fig.tight_layout()
         try:
-            with atomic_file(path, force) as partial:
-                fig.savefig(partial, format="png")
+            return save_figure(fig, path, force)
         finally:
             plt.close(fig)
-        return Path(path)
 
 
 def valley(losses: np.ndarray) -> int:

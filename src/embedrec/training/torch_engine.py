@@ -10,6 +10,7 @@ shared by training and the LR finder.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +34,13 @@ def as_tensors(
         torch.as_tensor(items, dtype=torch.int64).to(device),
         torch.as_tensor(ratings, dtype=torch.float32).to(device),
     )
+
+
+def gradient_options(config: TrainConfig) -> dict[str, Any]:
+    """The settings every gradient engine (torch, fused) takes from a config, by name."""
+    assert config.epochs is not None
+    names = ("epochs", "lr", "wd", "bs", "schedule", "seed")
+    return {name: getattr(config, name) for name in names}
 
 
 class TorchSteps:
@@ -126,21 +134,15 @@ class TorchEngine:
     ) -> list[EpochStats]:
         if not isinstance(model, TorchModel):
             raise ModelError(f"the torch engine trains torch models, not {model.name}")
-        assert config.epochs is not None
         history = fit_torch(
             model.network,
             data.users,
             data.items,
             data.ratings,
-            epochs=config.epochs,
-            lr=config.lr,
-            wd=config.wd,
-            bs=config.bs,
-            schedule=config.schedule,
-            seed=config.seed,
             device=config.device,
             loop=loop,
             model=model,
+            **gradient_options(config),
         )
         model.network.cpu()
         return history
