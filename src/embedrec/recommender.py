@@ -95,6 +95,14 @@ class Recommender:
             )
         return index
 
+    def user_indices(self, users: Iterable[Any]) -> np.ndarray:
+        """Indices of many raw user ids at once; UnknownIdError naming the first unknown."""
+        wanted = list(users)
+        indices = self.user_map.indexer(wanted)
+        for position in np.flatnonzero(indices < 0):  # tolerate '42' for 42, as lookup does
+            indices[position] = self.user_index(wanted[position])
+        return indices
+
     def encode(self, ratings: Ratings) -> tuple[Ratings, int]:
         """`ratings` re-encoded with this model's id maps; rows with an id the model never saw
         are dropped and counted (returned second)."""
@@ -168,21 +176,25 @@ class Recommender:
         return scores
 
     # ---- ranking ---------------------------------------------------------------------------
-    def rating_scores(self, users: np.ndarray) -> np.ndarray:
+    def rating_scores(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The rating model's scores of every item for each user index, shape (users, items):
         predicted ratings (clipped) for rating models. Users with no training rating get the
         bias baseline; items with none get -inf (never recommended)."""
         users = np.asarray(users, dtype=np.int64)
-        scores = np.empty((len(users), self.n_items), dtype=np.float32)
         warm = self.user_counts[users] > 0
-        if warm.any():
-            scores[warm] = self.model.score_items(users[warm])
-        cold = np.flatnonzero(~warm)
-        if len(cold):
+        if warm.all():  # the common case: no copy of the (users x items) block
+            scores = self.model.score_items(users, out=out)
+        else:
+            scores = np.empty((len(users), self.n_items), dtype=np.float32)
+            if warm.any():
+                scores[warm] = self.model.score_items(users[warm])
+            cold = np.flatnonzero(~warm)
             item_part = self.baseline.global_mean + self.baseline.item_offsets
             scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
         self._clip(scores)
-        scores[:, self.item_counts == 0] = -np.inf
+        untrained = np.flatnonzero(self.item_counts == 0)
+        if len(untrained):
+            scores[:, untrained] = -np.inf
         return scores
 
     def score_items(self, users: np.ndarray) -> np.ndarray:
@@ -191,9 +203,12 @@ class Recommender:
         model's scores; with one, the ranker's (blended with the rating model's)."""
         return self._scores(np.asarray(users, dtype=np.int64))[0]
 
-    def _scores(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(ranking scores, predicted ratings or None where the model predicts none)."""
-        rating = self.rating_scores(users)
+    def _scores(
+        self, users: np.ndarray, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(ranking scores, predicted ratings or None where the model predicts none); `out`:
+        a buffer for the rating model's block."""
+        rating = self.rating_scores(users, out)
         predicted = rating if self.model.predicts_ratings else None
         if self.ranker is None:
             return rating, predicted
@@ -267,11 +282,12 @@ class Recommender:
         allowed: np.ndarray | None,
         batch_users: int,
     ) -> pd.DataFrame:
-        indices = np.array([self.user_index(u) for u in users], dtype=np.int64)
+        indices = self.user_indices(users)
         frames = []
+        buffer = np.empty((min(batch_users, len(indices)), self.n_items), dtype=np.float32)
         for start in range(0, len(indices), batch_users):
             chunk = indices[start : start + batch_users]
-            scores, predicted = self._scores(chunk)
+            scores, predicted = self._scores(chunk, buffer[: len(chunk)])
             if exclude_seen:
                 scores[self._seen_pairs(chunk)] = -np.inf
             if allowed is not None:

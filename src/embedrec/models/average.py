@@ -91,8 +91,12 @@ class AverageKind(Model):
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return self._mix([m.predict(users, items) for m in self.members])
 
-    def score_items(self, users: np.ndarray) -> np.ndarray:
-        return self._mix([m.score_items(users) for m in self.members])
+    def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        mixed = self._mix([m.score_items(users) for m in self.members])
+        if out is None:
+            return mixed
+        out[...] = mixed
+        return out
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray, reg: float | None = None) -> Any:
         return [m.fold_in(items, ratings, reg) for m in self.members]

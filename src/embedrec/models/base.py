@@ -95,8 +95,10 @@ class Model(ABC):
         """Scores of (user, item) index pairs, unclipped."""
 
     @abstractmethod
-    def score_items(self, users: np.ndarray) -> np.ndarray:
-        """Scores of every item for each user index: shape (len(users), n_items)."""
+    def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Scores of every item for each user index: shape (len(users), n_items), float32,
+        written into `out` when given (a buffer reused across batches saves the page faults
+        of a fresh block each time)."""
 
     @abstractmethod
     def fold_in(self, items: np.ndarray, ratings: np.ndarray, reg: float | None = None) -> Any:
@@ -232,10 +234,11 @@ class TorchModel(Model):
         return out
 
     @torch.no_grad()
-    def score_items(self, users: np.ndarray) -> np.ndarray:
+    def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         self.network.eval()
         device = self.device()
-        out = np.empty((len(users), self.n_items), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(users), self.n_items), dtype=np.float32)
         for start in range(0, len(users), self.batch_users):
             chunk = torch.as_tensor(
                 users[start : start + self.batch_users], dtype=torch.int64, device=device

@@ -132,8 +132,8 @@ class EaseKind(ClosedFormModel):
             scores[start : start + 4096] = np.einsum("ij,ji->i", rows, self.weights[:, i])
         return scores
 
-    def score_items(self, users: np.ndarray) -> np.ndarray:
-        return self.seen.rows(users) @ self.weights
+    def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.matmul(self.seen.rows(users), self.weights, out=out)
 
     def fold_in(self, items: np.ndarray, ratings: np.ndarray, reg: float | None = None) -> Any:
         row = np.zeros(self.n_items, dtype=np.float32)

@@ -92,8 +92,8 @@ class IALSKind(Model):
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", self.user_factors[users], self.item_factors[items])
 
-    def score_items(self, users: np.ndarray) -> np.ndarray:
-        return self.user_factors[users] @ self.item_factors.T
+    def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.matmul(self.user_factors[users], self.item_factors.T, out=out)
 
     def regularization(self, count: np.ndarray | float, other_side: int) -> np.ndarray:
         """Rendle's frequency-scaled regularization of rows seen `count` times."""

@@ -21,16 +21,17 @@ from numba import prange
 
 @numba.njit(cache=True, fastmath=True, inline="always")
 def _apply(p, gram, other, cols, weights, start, stop, alpha0, reg, out):
-    """out = A p for one row (see the module docstring)."""
+    """out = A p for one row (see the module docstring); float32 throughout, so that the loops
+    over the k factors vectorise."""
     k = len(p)
     for a in range(k):
-        s = 0.0
+        s = np.float32(0.0)
         for b in range(k):
             s += gram[a, b] * p[b]
         out[a] = alpha0 * s + reg * p[a]
     for j in range(start, stop):
         h = other[cols[j]]
-        dot = 0.0
+        dot = np.float32(0.0)
         for a in range(k):
             dot += h[a] * p[a]
         scale = (weights[j] - alpha0) * dot
@@ -40,47 +41,58 @@ def _apply(p, gram, other, cols, weights, start, stop, alpha0, reg, out):
 
 @numba.njit(cache=True, parallel=True, fastmath=True)
 def cg_half_step(own, other, gram, indptr, cols, weights, alpha0, regs, steps):
-    """Update every row of `own` given `other` by `steps` CG iterations; returns the summed
-    weighted squared error of the observed entries before the update (a training loss)."""
+    """Update every row of `own` given `other` (G = other^T other) by `steps` CG iterations;
+    returns the summed weighted squared error of the observed entries before the update (a
+    training loss). Each row is one task: its vectors stay in cache through all its steps."""
     n, k = own.shape
+    alpha0 = np.float32(alpha0)
     loss = np.zeros(n)
     for row in prange(n):
         start, stop = indptr[row], indptr[row + 1]
         w = own[row]
-        ap = np.empty(k, dtype=np.float32)
-        _apply(w, gram, other, cols, weights, start, stop, alpha0, regs[row], ap)
-        r = np.zeros(k, dtype=np.float32)
+        reg = regs[row]
+        # r = b - A w in one pass over the row's entries (b = sum of c h)
+        r = np.empty(k, dtype=np.float32)
+        for a in range(k):
+            s = np.float32(0.0)
+            for b in range(k):
+                s += gram[a, b] * w[b]
+            r[a] = -(alpha0 * s + reg * w[a])
+        row_loss = 0.0
         for j in range(start, stop):
             h = other[cols[j]]
-            dot = 0.0
+            dot = np.float32(0.0)
             for a in range(k):
                 dot += h[a] * w[a]
-            loss[row] += weights[j] * (dot - 1.0) ** 2
+            c = weights[j]
+            row_loss += c * (dot - 1.0) ** 2
+            scale = c - (c - alpha0) * dot
             for a in range(k):
-                r[a] += weights[j] * h[a]
-        for a in range(k):
-            r[a] -= ap[a]
+                r[a] += scale * h[a]
+        loss[row] = row_loss
         p = r.copy()
-        rs = 0.0
+        ap = np.empty(k, dtype=np.float32)
+        rs = np.float32(0.0)
         for a in range(k):
             rs += r[a] * r[a]
         for _ in range(steps):
             if rs < 1e-20:
                 break
-            _apply(p, gram, other, cols, weights, start, stop, alpha0, regs[row], ap)
-            pap = 0.0
+            _apply(p, gram, other, cols, weights, start, stop, alpha0, reg, ap)
+            pap = np.float32(0.0)
             for a in range(k):
                 pap += p[a] * ap[a]
             if pap <= 0.0:
                 break
             step = rs / pap
-            rs_new = 0.0
+            rs_new = np.float32(0.0)
             for a in range(k):
                 w[a] += step * p[a]
                 r[a] -= step * ap[a]
                 rs_new += r[a] * r[a]
+            beta = rs_new / rs
             for a in range(k):
-                p[a] = r[a] + (rs_new / rs) * p[a]
+                p[a] = r[a] + beta * p[a]
             rs = rs_new
     return loss.sum()
 
