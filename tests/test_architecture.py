@@ -12,6 +12,7 @@ PACKAGE = SRC / "embedrec"
 # Imports inside a function body, each with its reason: (path relative to src/, module imported).
 LAZY_IMPORTS = {
     ("embedrec/tuning.py", "optuna"): "optional dependency (embedrec[tune]), imported on use",
+    ("embedrec/io.py", "matplotlib.figure"): "drawing is on request; the import costs ~0.5 s",
 }
 
 MAX_LINES = 400

@@ -408,3 +408,41 @@ def test_synth_then_train_with_the_fused_engine(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["config"]["engine"] == "fused" and report["valid_rmse"] < 1.2
+
+
+def test_a_split_made_as_two_files(tmp_path):
+    frame = low_rank_frame(n_users=40, n_items=30, seed=6)
+    train_rows, test_rows = frame.iloc[:450].copy(), frame.iloc[450:].copy()
+    test_rows.loc[test_rows.index[:3], "user"] = "stranger"  # a user the training file lacks
+    train_rows.to_csv(tmp_path / "train.csv", index=False)
+    test_rows.to_csv(tmp_path / "test.csv", index=False)
+    files = ["--data", str(tmp_path / "train.csv")]
+    trained = runner.invoke(
+        app,
+        [
+            "train", *files, "--valid", str(tmp_path / "test.csv"), "--model", "dot-bias",
+            "--epochs", "2", "--out", str(tmp_path / "m"), "--json",
+        ],
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    report = json.loads(trained.stdout)
+    assert report["n_train"] == 450 and report["n_valid"] == len(test_rows)  # nothing dropped
+    assert report["n_cold"] >= 3  # the stranger's rows: kept, scored by the baseline
+    test = ["--test", str(tmp_path / "test.csv"), "--json"]
+    evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "m"), *files, *test])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = json.loads(evaluated.stdout)
+    assert metrics["n"] == len(test_rows) and metrics["n_cold"] >= 3
+    assert metrics["rmse"] == pytest.approx(report["valid_rmse"])
+    everything = runner.invoke(
+        app, ["train", *files, "--valid-pct", "0", "--model", "dot", "--epochs", "1",
+              "--out", str(tmp_path / "all"), "--json"],
+    )  # fmt: skip
+    assert everything.exit_code == 0, everything.output
+    assert json.loads(everything.stdout)["n_train"] == 450
+    # a model that never saw the stranger: those rows are counted and reported, not scored
+    unseen = runner.invoke(app, ["evaluate", str(tmp_path / "all"), *files, *test])
+    assert unseen.exit_code == 0, unseen.output
+    metrics = json.loads(unseen.stdout)
+    assert metrics["n_unknown"] >= 3 and metrics["n"] + metrics["n_unknown"] == len(test_rows)
+    assert "never saw" in unseen.output

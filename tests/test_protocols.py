@@ -3,6 +3,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+import embedrec
 from embedrec import DataError
 from embedrec.cli import app
 from embedrec.evaluation.protocols import protocol_splits, run_protocol
@@ -39,3 +40,19 @@ def test_ml100k_5fold_from_the_cli(ml100k_dir, monkeypatch):
     assert [f["split"] for f in report["folds"]] == [f"ml100k-u{i}" for i in range(1, 6)]
     assert {"rmse_mean", "rmse_std", "mae_mean"} <= set(report)
     assert report["rmse_mean"] <= 0.89  # issue 5: the 5-fold target with default settings
+
+
+def test_ranking_protocol_has_the_popularity_row_and_each_system():
+    frame = low_rank_frame(n_users=40, n_items=30, seed=5)
+    configs = {
+        "ease": embedrec.TrainConfig(model="ease"),
+        "ials": embedrec.TrainConfig(model="ials", epochs=2),
+    }
+    report = embedrec.run_ranking_protocol("random:0.2:1", frame, configs, k=5)
+    assert [row["system"] for row in report["rows"]] == ["most popular", "ease", "ials"]
+    assert {"precision@5", "ndcg@5", "hit_rate@5", "coverage@5", "seconds"} <= set(
+        report["rows"][0]
+    )
+    last = embedrec.run_ranking_protocol("leave-last-out", frame, configs, k=5)
+    assert last["threshold"] is None  # every held-out item counts
+    assert all(row["n_users"] == 40 for row in last["rows"])  # one held-out rating per user

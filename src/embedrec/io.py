@@ -113,8 +113,17 @@ def write_table(frame: pd.DataFrame, path: str | Path, force: bool = False) -> P
     return Path(path)
 
 
+def new_figure(width: float, height: float, dpi: int) -> Any:
+    """A matplotlib figure that draws to files only (no window, no pyplot state to close)."""
+    # imported on use: matplotlib costs about half a second at every start, and only the
+    # commands that draw need it
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=dpi)
+
+
 def save_figure(figure: Any, path: str | Path, force: bool = False) -> Path:
-    """A matplotlib figure as a PNG, written atomically (the caller closes the figure)."""
+    """A matplotlib figure as a PNG, written atomically."""
     with atomic_file(path, force) as partial:
         figure.savefig(partial, format="png")
     return Path(path)

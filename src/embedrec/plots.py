@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 
-from embedrec.io import save_figure
-
-matplotlib.use("Agg")  # files only: never open a window
-import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+from embedrec.io import new_figure, save_figure
 
 
 def pca_map_plot(
@@ -22,7 +18,8 @@ def pca_map_plot(
     x_col, y_col = [c for c in coords.columns if c.startswith("pc")][:2]
     labels = coords["title"] if "title" in coords else coords["item"].astype(str)
     x, y = coords[x_col].to_numpy(), coords[y_col].to_numpy()
-    fig, ax = plt.subplots(figsize=(14, 11), dpi=110)
+    fig = new_figure(14, 11, 110)
+    ax = fig.subplots()
     ax.scatter(x, y, s=18, color="C0", alpha=0.8)
     widths = np.array([len(str(text)) for text in labels]) * 0.0058  # of the x span, at 8 pt
     for (tx, ty), px, py, text in zip(_spread(x, y, widths), x, y, labels):
@@ -42,10 +39,7 @@ def pca_map_plot(
     ax.set_title(title or f"Item factors of the {len(coords)} most rated items (PCA)")
     ax.grid(alpha=0.2)
     fig.tight_layout()
-    try:
-        return save_figure(fig, path, force)
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, force)
 
 
 def _spread(x: np.ndarray, y: np.ndarray, widths: np.ndarray, rounds: int = 100) -> np.ndarray:

@@ -8,21 +8,17 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import torch
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.io import save_figure
+from embedrec.io import new_figure, save_figure
 from embedrec.models.base import TorchModel
 from embedrec.models.registry import build, get_kind, resolve
 from embedrec.training.device import resolve_device
 from embedrec.training.torch_engine import TorchSteps, as_tensors
-
-matplotlib.use("Agg")  # files only: never open a window
-import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
 
 @dataclass
@@ -34,7 +30,8 @@ class LRFindResult:
 
     def plot(self, path: str | Path, force: bool = False) -> Path:
         """Save loss against learning rate (log scale) with the suggestion marked, as a PNG."""
-        fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+        fig = new_figure(6, 4, 120)
+        ax = fig.subplots()
         ax.plot(self.lrs, self.losses)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
@@ -50,10 +47,7 @@ class LRFindResult:
         ax.legend()
         ax.set_title("LR finder")
         fig.tight_layout()
-        try:
-            return save_figure(fig, path, force)
-        finally:
-            plt.close(fig)
+        return save_figure(fig, path, force)
 
 
 def valley(losses: np.ndarray) -> int:
