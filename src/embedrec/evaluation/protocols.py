@@ -70,16 +70,20 @@ def run_protocol(
     data: str | Path | pd.DataFrame = "movielens-100k",
     config: TrainConfig | None = None,
     *,
-    data_dir=None,
-    progress=False,
-    **overrides,
+    data_dir: str | Path | None = None,
+    progress: bool = False,
+    **overrides: Any,
 ) -> dict:
     """Train and evaluate on every split of the protocol: per-fold RMSE, MAE and seconds, and
-    their mean and (population) standard deviation."""
+    their mean and (population) standard deviation. Only the rating model is trained: the
+    default's ranker (`ranker="auto"`) scores no rating, so it is left out here."""
+    config = (config or TrainConfig()).merged(**overrides)
+    if config.ranker == "auto":
+        config = config.replace(ranker=None)
     folds = []
     for split in protocol_splits(protocol, data, data_dir):
         start = time.perf_counter()
-        rec = train(split, config, progress=progress, **overrides)
+        rec = train(split, config, progress=progress)
         metrics = evaluate(rec, split.valid)
         folds.append(
             {
