@@ -36,7 +36,8 @@ RUNS = [
     ),
     (
         "EmbeddingNN [100, 50], wd 0.1",
-        dict(model="nn", layers=[100, 50], y_range=(0, 5.5), wd=0.1),
+        # fastai's get_emb_sz widths, as the chapter's collab_learner(use_nn=True) takes them
+        dict(model="nn", layers=[100, 50], y_range=(0, 5.5), wd=0.1, n_factors=None),
         0.844,
         0.865,
     ),
@@ -63,11 +64,10 @@ def main() -> None:
             epochs=5,
             lr=5e-3,
             bs=64,
-            n_factors=50,
+            **{"n_factors": 50, **options},
             seed=args.seed,
             device="cpu",
             engine="torch",
-            **options,
         )
         seconds = time.perf_counter() - start
         metrics = embedrec.evaluate(rec, split.valid)
