@@ -115,7 +115,7 @@ class DataOptions:
             self.split,
             valid=self.valid,
             valid_pct=self.valid_pct,
-            seed=42 if seed is None else seed,
+            seed=seed,
             data_dir=self.data_dir,
             user_col=self.user_col,
             item_col=self.item_col,

@@ -33,6 +33,8 @@ from embedrec.data.user_input import read_pairs, read_user_ratings
 from embedrec.data.validate import ratings_from_frame, read_ratings
 from embedrec.errors import DataError
 
+DEFAULT_SEED = 42  # the split's seed when none is given (TrainConfig's default seed too)
+
 __all__ = [
     "FOLDS_100K",
     "IdMap",
@@ -88,13 +90,14 @@ def load_split(
     split: str | None = None,
     *,
     valid_pct: float = 0.2,
-    seed: int = 42,
+    seed: int | None = None,
     data_dir: str | Path | None = None,
     valid: str | Path | pd.DataFrame | None = None,
     **columns: Any,
 ) -> Split:
     """Load and split in one step: `split` is a MovieLens 100k fold (`u1`), a spec such as
-    `random:0.1:7` or `temporal:5`, or None for a seeded random `valid_pct` split; or `valid`
+    `random:0.1:7` or `temporal:5`, or None for a random `valid_pct` split (seeded by `seed`,
+    None: the default seed, 42, as the training config's); or `valid`
     names a validation (test) file of the same layout, and all of `data` trains.
 
     >>> load_split("train.csv", valid="test.csv", user_col="customer")  # doctest: +SKIP
@@ -112,5 +115,5 @@ def load_split(
         return load_movielens_fold(data, split, data_dir=data_dir)
     ratings = load_ratings(data, data_dir=data_dir, **columns)
     if split is None:
-        return random_split(ratings, valid_pct, seed)
+        return random_split(ratings, valid_pct, DEFAULT_SEED if seed is None else seed)
     return split_from_spec(ratings, split)
