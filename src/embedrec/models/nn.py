@@ -119,12 +119,19 @@ def fold_in_nn(
     vector = nn.Parameter(mean_user.clone())
     optimizer = torch.optim.Adam([vector], lr=lr)
     item_vectors = model.item_factors.weight.detach()[items]
-    for _ in range(steps):
-        predicted = model.score_pairs(vector.expand(len(items), -1), item_vectors)
-        loss = ((predicted - ratings) ** 2).sum() + reg * ((vector - mean_user) ** 2).sum()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    frozen = [(p, p.requires_grad) for p in model.parameters()]
+    for parameter, _ in frozen:  # no gradients for the network: only the new vector learns
+        parameter.requires_grad_(False)
+    try:
+        for _ in range(steps):
+            predicted = model.score_pairs(vector.expand(len(items), -1), item_vectors)
+            loss = ((predicted - ratings) ** 2).sum() + reg * ((vector - mean_user) ** 2).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    finally:
+        for parameter, wanted in frozen:
+            parameter.requires_grad_(wanted)
     return vector.detach(), None
 
 
