@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from embedrec.config import DEFAULT_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.errors import ModelError
 from embedrec.evaluation.rating import evaluate
-from embedrec.models import BiasBaseline, Model, build, get_kind, resolve
+from embedrec.models import BiasBaseline, Model, ModuleKind, build, get_kind, resolve
 from embedrec.recommender import Recommender
 from embedrec.training import Reporter, RichReporter, fit
 
@@ -42,11 +43,15 @@ def train(
     """Train a model on a `Split` (validated after each epoch) or on all of a `Ratings`.
 
     Keyword arguments override the config's fields (`model=`, `epochs=`, `lr=`, `wd=`, ...);
-    any other keyword is an option of the model kind (`model="ease", l2=300`).
+    any other keyword is an option of the model kind (`model="ease", l2=300`). `model=` also
+    takes your own `nn.Module` of (users, items) -> ratings (see `embedrec.models.module`).
 
     >>> split = load_split("movielens-100k")  # doctest: +SKIP
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
+    module = overrides.pop("model") if isinstance(overrides.get("model"), nn.Module) else None
+    if module is not None:
+        overrides["model"] = ModuleKind.name
     config = resolve((config or TrainConfig()).merged(**overrides))
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
     if len(train_set) == 0:
@@ -57,7 +62,7 @@ def train(
     for note in training_notes(config, train_set):
         reporter.note(note)
     torch.manual_seed(config.seed)
-    model = build(config, train_set)
+    model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
     rec = Recommender(
         model=model,
         user_map=train_set.user_map,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torch import nn
 
 from embedrec import io
 from embedrec.config import TrainConfig
@@ -466,7 +467,8 @@ class Recommender:
         return io.write_model_dir(path, documents, arrays, force=force)
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """A Recommender from a model directory written by `save`."""
+    def load(cls, path: str | Path, network: nn.Module | None = None) -> Recommender:
+        """A Recommender from a model directory written by `save`; a model trained from your
+        own module loads into the instance you pass as `network`."""
         documents, arrays = io.read_model_dir(path)
-        return cls(**from_state(documents, arrays, Path(path)))
+        return cls(**from_state(documents, arrays, Path(path), network))

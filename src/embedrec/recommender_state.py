@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from torch import nn
 
 from embedrec import io
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import IdMap
 from embedrec.errors import ModelError
-from embedrec.models import BiasBaseline, Model, get_kind
+from embedrec.models import BiasBaseline, Model, ModuleKind, get_kind
 from embedrec.training.progress import EpochStats
 from embedrec.version import __version__
 
@@ -82,10 +83,14 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def from_state(
-    documents: dict[str, Any], arrays: dict[str, np.ndarray], path: Path
+    documents: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    path: Path,
+    network: nn.Module | None = None,
 ) -> dict[str, Any]:
     """The Recommender's fields from a model directory's contents; ModelError naming the file
-    and what is wrong when they do not fit."""
+    and what is wrong when they do not fit. `network`: the instance a custom module's weights
+    load into."""
     config, ids = documents["config"], documents.get("ids")
     where = path / "config.json"
     if ids is None:
@@ -101,9 +106,11 @@ def from_state(
         if config.get("format_version", 1) == 1 and train_config.model == "bmf":
             name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
         n_users, n_items = config["n_users"], config["n_items"]
-        model = get_kind(name).from_state(
-            n_users, n_items, config["model_config"], _prefixed(arrays, "model.")
-        )
+        own = _prefixed(arrays, "model.")
+        if name == ModuleKind.name and network is not None:
+            model: Model = ModuleKind.load_into(network, n_users, n_items, own)
+        else:
+            model = get_kind(name).from_state(n_users, n_items, config["model_config"], own)
         ranker = None
         if config.get("ranker"):
             ranker = get_kind(config["ranker"]).from_state(

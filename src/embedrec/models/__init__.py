@@ -5,7 +5,7 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 `embedrec.models.base.Model`. Adding a kind: its file, and one import line below.
 """
 
-from embedrec.models import average, bmf, dot, ease, ials, nn  # noqa: F401  (each registers)
+from embedrec.models import average, bmf, dot, ease, ials, module, nn  # noqa: F401  (registers)
 from embedrec.models.average import AverageKind
 from embedrec.models.base import Model, Side, TorchModel
 from embedrec.models.baseline import BiasBaseline
@@ -17,6 +17,7 @@ from embedrec.models.dot import (
     DotProductKind,
     sigmoid_range,
 )
+from embedrec.models.module import ModuleKind
 from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
 from embedrec.models.registry import KINDS, build, get_kind, model_names, models_help, resolve
 from embedrec.models.sizes import embedding_size
@@ -33,6 +34,7 @@ __all__ = [
     "EmbeddingNN",
     "EmbeddingNNKind",
     "Model",
+    "ModuleKind",
     "Side",
     "TorchModel",
     "build",

@@ -48,6 +48,7 @@ class Model(ABC):
     defaults: ClassVar[dict[str, Any]] = {}  # this kind's values for unset config fields
     Options: ClassVar[type[NoOptions]] = NoOptions  # its own hyper-parameters
     predicts_ratings: ClassVar[bool] = True  # False: scores only order items (a ranking model)
+    by_name: ClassVar[bool] = True  # False: not built from its name (train(model=...) only)
 
     n_users: int
     n_items: int
@@ -255,6 +256,6 @@ class TorchModel(Model):
         scores = self.net.score_user_vectors(vector[None], None if bias is None else bias[None])
         return scores[0].float().cpu().numpy()
 
-    def factors(self, side: Side) -> np.ndarray:
+    def factors(self, side: Side) -> np.ndarray | None:
         layer = self.net.user_factors if side == "user" else self.net.item_factors
         return layer.weight.detach().cpu().numpy()

@@ -21,13 +21,15 @@ def register(kind: type[Model]) -> type[Model]:
 
 
 def model_names() -> list[str]:
-    return list(KINDS)
+    """The kinds a user can name (`train(model=NAME)`, `--model NAME`)."""
+    return [name for name, kind in KINDS.items() if kind.by_name]
 
 
 def models_help() -> str:
     """Every kind with its one-line summary (and its own options), for `--help`."""
     parts = []
-    for name, kind in KINDS.items():
+    for name in model_names():
+        kind = KINDS[name]
         options = kind.options_help()
         parts.append(f"{name}: {kind.summary}" + (f" (--option {options})" if options else ""))
     return "; ".join(parts)
@@ -37,7 +39,8 @@ def get_kind(name: str) -> type[Model]:
     try:
         return KINDS[name]
     except KeyError:
-        raise ModelError(f"unknown model {name!r}; choose one of {', '.join(KINDS)}") from None
+        choices = ", ".join(model_names())
+        raise ModelError(f"unknown model {name!r}; choose one of {choices}") from None
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
