@@ -114,3 +114,13 @@ def test_build_model_by_name():
 def test_init_is_fastai_small_truncated_normal():
     w = DotProduct(1000, 10, n_factors=50).user_factors.weight.detach().numpy()
     assert np.abs(w).max() <= 0.02 and 0.007 < w.std() < 0.011
+
+
+def test_embedding_size_of_ratings_is_fastais_get_emb_sz(small_frame):
+    ratings = ratings_from_frame(small_frame)
+    assert embedding_size(ratings) == (
+        embedding_size(ratings.n_users),
+        embedding_size(ratings.n_items),
+    )
+    with pytest.raises(ModelError, match="count of at least 1"):
+        embedding_size(0)
