@@ -123,3 +123,17 @@ def test_cuda_matches_cpu_closely(split):
     cpu = train(split, model="dot-bias", epochs=2, device="cpu")
     gpu = train(split, model="dot-bias", epochs=2, device="cuda")
     assert abs(cpu.history[-1].valid_rmse - gpu.history[-1].valid_rmse) < 0.02
+
+
+def test_keep_best_returns_the_best_validated_epoch_and_patience_stops(small_frame):
+    split = random_split(ratings_from_frame(small_frame), 0.2, 0)
+    options = dict(model="dot-bias", engine="torch", epochs=6, lr=0.1, bs=16, seed=1)
+    best = train(split, keep="best", **options)
+    last = train(split, keep="last", **options)
+    lowest = min(h.valid_rmse for h in last.history)
+    assert evaluate(best, split.valid)["rmse"] == pytest.approx(lowest, abs=1e-6)
+    assert evaluate(last, split.valid)["rmse"] == pytest.approx(last.history[-1].valid_rmse)
+    stopped = train(split, patience=1, **{**options, "epochs": 30, "schedule": "constant"})
+    assert len(stopped.history) < 30
+    rmse = [h.valid_rmse for h in stopped.history]
+    assert rmse[-1] >= min(rmse[:-1])  # it stopped on an epoch that did not improve

@@ -51,6 +51,10 @@ class TrainConfig:
     robust: bool = True
     members: list[dict] | None = None  # average: each member's options (model=..., ...)
     weights: list[float] | None = None  # average: one per member, default equal
+    # which model a validated run returns: the "last" epoch's or the "best" (lowest valid RMSE);
+    # with `patience`, training stops after that many validated epochs without improvement
+    keep: str = "last"
+    patience: int | None = None
     # the model kind's own hyper-parameters (its `Model.Options`), e.g. {"l2": 500} for ease
     options: dict[str, Any] = field(default_factory=dict)
     # a ranking model trained beside the rating model, for recommend and similar: a kind name,
@@ -74,6 +78,10 @@ class TrainConfig:
             raise ModelError(f"wd must be zero or positive, got {self.wd}")
         if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
+        if self.keep not in ("last", "best"):
+            raise ModelError(f"keep must be 'last' or 'best', got {self.keep!r}")
+        if self.patience is not None and self.patience < 1:
+            raise ModelError(f"patience must be at least 1, got {self.patience}")
         for name in ("options", "ranker_options"):
             if not isinstance(getattr(self, name), dict):
                 raise ModelError(f"{name} must map names to values, got {getattr(self, name)!r}")

@@ -89,12 +89,13 @@ def train(
             metrics = evaluate(rec, valid_set)
             return metrics["loss"], metrics["rmse"]
 
-    rec.history, rec.engine = fit(model, train_set, config, validate, reporter)
-    rec.model = model
+    rec.history, rec.engine, rec.model = fit(model, train_set, config, validate, reporter)
     ranker = build_ranker(config, train_set)
     if ranker is not None:
         # its epochs are shown but not kept: the history is the rating model's, validated
-        _, engine = fit(ranker, train_set, config.ranker_config(ranker.name), None, reporter)
+        _, engine, ranker = fit(
+            ranker, train_set, config.ranker_config(ranker.name), None, reporter
+        )
         rec.ranker, rec.engine = ranker, f"{rec.engine}+{engine}"
         rec.blend = DEFAULT_BLEND if config.blend is None else config.blend
     return rec

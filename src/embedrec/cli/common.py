@@ -318,6 +318,21 @@ MODEL_OPTIONS: dict[str, Any] = {
         _option("--threads", "CPU threads of the engine [default: all].", Optional[int]),
         None,
     ),
+    "keep": (
+        _option(
+            "--keep",
+            "Which epoch's model to save: last or best (lowest valid RMSE) [default: last].",
+        ),
+        None,
+    ),
+    "patience": (
+        _option(
+            "--patience",
+            "Stop after this many validated epochs without a better valid RMSE [default: never].",
+            Optional[int],
+        ),
+        None,
+    ),
     "config_file": (
         _option("--config", "JSON training config; typed options override it.", Optional[Path]),
         None,

@@ -91,6 +91,10 @@ class Model(ABC):
     ) -> Model:
         """The model `config()` and `arrays()` describe; ModelError where they disagree."""
 
+    def restored(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Model:
+        """A model of this kind and size holding an earlier state (`keep="best"`)."""
+        return type(self).from_state(self.n_users, self.n_items, config, arrays)
+
     @abstractmethod
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Scores of (user, item) index pairs, unclipped."""

@@ -71,6 +71,9 @@ class ModuleKind(TorchModel):
             raise ModelError(f"the saved weights do not fit this module ({exc})") from None
         return cls(network.eval(), n_users, n_items)
 
+    def restored(self, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> ModuleKind:
+        return self.load_into(self.network, self.n_users, self.n_items, arrays)
+
     @torch.no_grad()
     def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Every item through the module for each user: users x items pairs, in blocks."""

@@ -51,8 +51,16 @@ class MembersEngine:
         if not isinstance(model, AverageKind) or model.member_configs is None:
             raise ModelError("the members engine trains averages built by train()")
         history: list[EpochStats] = []
-        for member, member_config in zip(model.members, model.member_configs):
-            history += choose_engine(member, member_config).fit(member, data, member_config, loop)
+        for k, (member, member_config) in enumerate(zip(model.members, model.member_configs)):
+            own = EpochLoop(
+                loop.validate,
+                loop.reporter,
+                keep_best=member_config.keep == "best",
+                patience=member_config.patience,
+            )
+            history += choose_engine(member, member_config).fit(member, data, member_config, own)
+            if own.best is not None:
+                model.members[k] = own.best
         return history
 
 
@@ -122,12 +130,14 @@ def fit(
     config: TrainConfig,
     validate: Validate | None = None,
     reporter: Reporter | None = None,
-) -> tuple[list[EpochStats], str]:
-    """Train `model` in place; returns the epoch history and the name of the engine used."""
+) -> tuple[list[EpochStats], str, Model]:
+    """Train `model` in place; returns the epoch history, the name of the engine used and the
+    model to keep (`model` itself, or with `keep="best"` the best validated epoch's copy)."""
     config = resolve(config)
     engine = choose_engine(model, config)
-    history = engine.fit(model, data, config, EpochLoop(validate, reporter))
-    return history, engine_label(model, config)
+    loop = EpochLoop(validate, reporter, keep_best=config.keep == "best", patience=config.patience)
+    history = engine.fit(model, data, config, loop)
+    return history, engine_label(model, config), loop.best or model
 
 
 def engine_label(model: Model, config: TrainConfig) -> str:
