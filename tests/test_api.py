@@ -73,3 +73,8 @@ def test_only_our_own_errors_reach_a_user():
     assert issubclass(embedrec.OutputExistsError, embedrec.EmbedrecError)
     with pytest.raises(embedrec.ModelError):
         embedrec.TrainConfig(model="dot").replace(no_such_option=1)
+
+
+def test_version_flag():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"embedrec {embedrec.__version__}"
