@@ -8,13 +8,11 @@ two library functions, and prints.
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar, get_type_hints
+from typing import Annotated, Any, Optional, TypeVar
 
 import pandas as pd
 import typer
@@ -22,6 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 import embedrec
+from embedrec.cli.options import DATA_OPTIONS as DATA_OPTIONS
+from embedrec.cli.options import DataOptions as DataOptions
+from embedrec.cli.options import _option, option_group
+from embedrec.cli.options import with_data_options as with_data_options
 
 app = typer.Typer(
     name="embedrec",
@@ -57,135 +59,6 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def option_group(target: str, build: Callable[..., Any], options: dict[str, Any]) -> Callable:
-    """A decorator adding the typer `options` (name -> Annotated type with its default) to a
-    command, gathered into one object `build(**values)` passed as the argument `target`: a
-    group of options is declared once and shared by every command that takes it."""
-    added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
-        for name, (kind, default) in options.items()
-    ]
-
-    def decorate(command: F) -> F:
-        signature = inspect.signature(command)
-        hints = get_type_hints(command, include_extras=True)
-        own = [
-            p.replace(annotation=hints.get(name, p.annotation))
-            for name, p in signature.parameters.items()
-            if name != target
-        ]
-
-        @functools.wraps(command)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name) for name in options}
-            kwargs[target] = build(**values)
-            return command(*args, **kwargs)
-
-        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {
-            **{k: v for k, v in hints.items() if k != target},
-            **{p.name: p.annotation for p in added},
-        }
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
-
-
-# ---- data and split options -------------------------------------------------------------------
-@dataclass
-class DataOptions:
-    data: str
-    data_dir: Path | None
-    user_col: str | None
-    item_col: str | None
-    rating_col: str | None
-    timestamp_col: str | None
-    title_col: str | None
-    sep: str | None
-    rating_scale: tuple[float, float] | None
-    valid_pct: float
-    split: str | None
-    valid: Path | None
-
-    def load_split(self, seed: int | None) -> embedrec.Split:
-        return embedrec.load_split(
-            self.data,
-            self.split,
-            valid=self.valid,
-            valid_pct=self.valid_pct,
-            seed=seed,
-            data_dir=self.data_dir,
-            user_col=self.user_col,
-            item_col=self.item_col,
-            rating_col=self.rating_col,
-            timestamp_col=self.timestamp_col,
-            title_col=self.title_col,
-            sep=self.sep,
-            rating_scale=self.rating_scale,
-        )
-
-
-def _option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
-    return Annotated[kind, typer.Option(flag, help=text)]
-
-
-DATA_OPTIONS: dict[str, Any] = {
-    "data": (
-        _option(
-            "--data",
-            "movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a MovieLens "
-            "folder, or a CSV/TSV/Parquet ratings file.",
-            str,
-        ),
-        "movielens-100k",
-    ),
-    "data_dir": (
-        _option(
-            "--data-dir",
-            "Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
-            Optional[Path],
-        ),
-        None,
-    ),
-    "user_col": (_option("--user-col", "User id column [default: guessed]."), None),
-    "item_col": (_option("--item-col", "Item id column [default: guessed]."), None),
-    "rating_col": (_option("--rating-col", "Rating column [default: guessed]."), None),
-    "timestamp_col": (_option("--timestamp-col", "Timestamp column [default: guessed]."), None),
-    "title_col": (_option("--title-col", "Item title column [default: guessed]."), None),
-    "sep": (
-        _option("--sep", "Field separator [default: detected among '::', tab, ',', ';', '|']."),
-        None,
-    ),
-    "rating_scale": (
-        _option(
-            "--rating-scale",
-            "Declared rating range LOW HIGH: ratings outside it are an error, predictions are "
-            "clipped to it [default: MovieLens's, else none].",
-            Optional[tuple[float, float]],
-        ),
-        None,
-    ),
-    "valid_pct": (
-        _option("--valid-pct", "Random validation fraction (0: train on every row).", float),
-        0.2,
-    ),
-    "split": (_option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
-    "valid": (
-        Annotated[
-            Optional[Path],
-            typer.Option(
-                "--valid",
-                "--test",
-                help="A validation (test) file with the same columns: all of --data trains; "
-                "its rows with a user or item not in --data are kept and counted as cold.",
-            ),
-        ],
-        None,
-    ),
-}
-with_data_options = option_group("data", DataOptions, DATA_OPTIONS)
 
 
 # ---- model and training options ----------------------------------------------------------------

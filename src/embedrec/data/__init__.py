@@ -66,14 +66,16 @@ def load_ratings(
     **columns: Any,
 ) -> Ratings:
     """Ratings from a MovieLens name (`movielens-100k`), a MovieLens folder, a ratings file or a
-    DataFrame. Keyword arguments (`user_col=`, `sep=`, `rating_scale=`, ...) go to the file or
-    DataFrame reader.
+    DataFrame. Keyword arguments (`user_col=`, `sep=`, `header=`, `columns=`, `rating_scale=`,
+    ...) go to the file or DataFrame reader.
 
     >>> ratings = load_ratings("movielens-100k")  # doctest: +SKIP
     >>> ratings = load_ratings("my.csv", user_col="customer", item_col="sku")  # doctest: +SKIP
+    >>> ratings = load_ratings("r.txt.gz", columns="user,item,rating")  # doctest: +SKIP
     """
     if isinstance(data, pd.DataFrame):
-        columns.pop("sep", None)
+        for file_only in ("sep", "header", "columns"):
+            columns.pop(file_only, None)
         return ratings_from_frame(data, **columns)
     path = Path(data).expanduser()
     if path.is_dir() or (not path.exists() and is_movielens_name(str(data))):

@@ -10,7 +10,6 @@ the ratings checks, and keeps the dependency one-way: validate imports files, ne
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,19 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from embedrec.data.compressed import inner_suffix, read_bytes
+from embedrec.data.layout import (
+    SEP_NAMES,
+    WHITESPACE,
+    WHITESPACE_NAMES,
+    detect_separator,
+    duplicated_name,
+    first_fields,
+    headerless_names,
+    is_number,
+    split_whitespace,
+)
 from embedrec.errors import DataError
-
-SEPARATORS = ("::", "\t", ",", ";", "|")
-SEP_NAMES = {"::": "'::'", "\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}
 
 # Column names tried, case-insensitively, when the caller names none.
 COLUMN_GUESSES = {
@@ -52,7 +60,7 @@ COLUMN_GUESSES = {
         "sku",
         "asin",
     ),
-    "rating": ("rating", "ratings", "score", "stars", "value"),
+    "rating": ("rating", "ratings", "score", "stars", "value"),  # and any name ending in rating
     "timestamp": ("timestamp", "time", "ts", "date", "datetime", "unix_timestamp"),
     "title": ("title", "name", "item_name", "movie_title"),
 }
@@ -64,36 +72,12 @@ class Where:
 
     source: str
     first_line: int | None = None  # file line of data row 0; None for a DataFrame
+    notes: tuple[str, ...] = ()  # what reading detected that a user should hear
 
     def row(self, index: int) -> str:
         if self.first_line is None:
             return f"{self.source} row {index}"
         return f"{self.source} line {self.first_line + index}"
-
-
-def detect_separator(sample: str) -> str:
-    """The separator of a delimited text sample: '::' first, then the most consistent of the rest.
-
-    >>> detect_separator("1::2::5\\n")
-    '::'
-    """
-    unquoted = re.sub(r'"[^"\n]*"', '""', sample)  # a quoted title may hold any separator
-    lines = [line for line in unquoted.splitlines()[:20] if line.strip()]
-    if not lines:
-        raise DataError("cannot detect the separator of an empty file")
-    if all("::" in line for line in lines):
-        return "::"
-    best, best_count = None, 0
-    for sep in SEPARATORS[1:]:
-        counts = {line.count(sep) for line in lines[:-1] or lines}
-        if len(counts) == 1 and (count := counts.pop()) > best_count:
-            best, best_count = sep, count
-    if best is None:
-        raise DataError(
-            "could not detect the separator (tried '::', tab, comma, semicolon, pipe); "
-            "name it with sep= / --sep"
-        )
-    return best
 
 
 class ParquetColumns:
@@ -118,6 +102,7 @@ def read_table(
     *,
     sep: str | None = ...,
     names: list[str] | None = ...,
+    header: bool | None = ...,
     encoding: str = ...,
     as_strings: bool = ...,
     quoted: bool = ...,
@@ -131,6 +116,7 @@ def read_table(
     *,
     sep: str | None = ...,
     names: list[str] | None = ...,
+    header: bool | None = ...,
     encoding: str = ...,
     as_strings: bool = ...,
     quoted: bool = ...,
@@ -144,6 +130,7 @@ def read_table(
     *,
     sep: str | None = ...,
     names: list[str] | None = ...,
+    header: bool | None = ...,
     encoding: str = ...,
     as_strings: bool = ...,
     quoted: bool = ...,
@@ -156,14 +143,19 @@ def read_table(
     *,
     sep: str | None = None,
     names: list[str] | None = None,
+    header: bool | None = None,
     encoding: str = "utf-8",
     as_strings: bool = False,
     quoted: bool = True,
     arrow: bool = False,
 ) -> tuple[Table, Where]:
-    """A delimited text or Parquet file as a DataFrame, plus how to name its lines in errors.
+    """A delimited text or Parquet file (plain, .gz, .bz2, .zst or a one-file .zip) as a
+    DataFrame, plus how to name its lines in errors.
 
-    `names` means the file has no header row. `as_strings` reads every column as text, which the
+    `header=None` detects whether the first line is a header: a first line holding a number is
+    data (a header names columns; every rating is a number). `names` names the columns (of a
+    headerless file, or replacing the header when `header=True`); a headerless file without
+    `names` gets `headerless_names`. `as_strings` reads every column as text, which the
     validator uses to find the exact line of a value pyarrow could not convert. `arrow=True`
     returns the pyarrow Table (or, for Parquet, a `ParquetColumns`), so a caller converts only
     the columns it uses.
@@ -175,22 +167,59 @@ def read_table(
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if inner_suffix(path) in (".parquet", ".pq"):
         try:
+            if path.suffix.lower() not in (".parquet", ".pq"):  # compressed Parquet
+                return pq.read_table(pa.BufferReader(read_bytes(path))).to_pandas(), Where(
+                    str(path)
+                )
             if arrow:  # read column by column later: peak memory stays near one column
                 return ParquetColumns(pq.ParquetFile(path)), Where(str(path))
             return pq.read_table(path).to_pandas(), Where(str(path))
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
-    raw = path.read_bytes()
+    raw = read_bytes(path)
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty")
+    if sep in WHITESPACE_NAMES:
+        sep = WHITESPACE
     if sep is None:
-        sep = detect_separator(raw[:65536].decode(encoding, errors="replace"))
+        sep = detect_separator(raw[:65536].decode(encoding, errors="replace"), str(path))
     file_sep = sep  # what a second, line-exact pass must split on
+    if sep == WHITESPACE:
+        raw, sep = split_whitespace(raw), "\t"
     if sep == "::":  # pyarrow takes one-character delimiters; ids and titles never hold a tab
         raw, sep = raw.replace(b"::", b"\t"), "\t"
     if len(sep) != 1:
         raise DataError(f"separator {sep!r} is not supported: use one character or '::'")
-    where = Where(str(path), first_line=1 if names else 2)
+    first, fields = first_fields(raw, sep, encoding, quoted)
+    shown = first.replace("\t", " " if file_sep == WHITESPACE else file_sep)[:80]
+    notes: list[str] = []
+    if header is None:
+        header = not any(is_number(field) for field in fields)
+        if not header and names is None:
+            notes.append(
+                f"{path}: no header row (the first line {shown!r} is data): columns taken by "
+                f"position as {', '.join(headerless_names(fields))}; name them with --columns"
+            )
+    if names is not None:
+        names = [name.strip() or str(i) for i, name in enumerate(names)]
+        if len(names) != len(fields):
+            raise DataError(
+                f"{path}: {len(names)} column names given ({', '.join(names)}), but the first "
+                f"line has {len(fields)} fields: {shown!r}"
+            )
+        if (twice := duplicated_name(names)) is not None:
+            raise DataError(f"{path}: the column name {twice!r} is given twice")
+    elif not header:
+        names = headerless_names(fields)
+    elif (twice := duplicated_name([f.strip() for f in fields])) is not None:
+        raise DataError(
+            f"{path} line 1: the column name {twice!r} appears twice in the header {shown!r}; "
+            "if that line is data, say --no-header (header=False), and name the columns with "
+            "--columns user,item,rating,..."
+        )
+    where = Where(str(path), first_line=2 if header else 1, notes=tuple(notes))
     bad_rows: list[Any] = []  # pyarrow's InvalidRow records
 
     def remember(row: Any) -> str:
@@ -198,15 +227,18 @@ def read_table(
         return "skip"
 
     read_options = pacsv.ReadOptions(
-        column_names=names, encoding=encoding, use_threads=not as_strings
+        column_names=names,
+        skip_rows=1 if header and names is not None else 0,
+        encoding=encoding,
+        use_threads=not as_strings,
     )
     parse_options = pacsv.ParseOptions(
         delimiter=sep, quote_char='"' if quoted else False, invalid_row_handler=remember
     )
     convert_options = None
     if as_strings:
-        header = names or _header(raw, sep, encoding)
-        convert_options = pacsv.ConvertOptions(column_types={n: pa.string() for n in header})
+        strings = names or fields
+        convert_options = pacsv.ConvertOptions(column_types={n: pa.string() for n in strings})
 
     def line_exact_pass() -> tuple[Table, Where]:
         """Every column as text, one thread: slower, but it names the exact bad line."""
@@ -214,6 +246,7 @@ def read_table(
             path,
             sep=file_sep,
             names=names,
+            header=header,
             encoding=encoding,
             as_strings=True,
             quoted=quoted,
@@ -232,18 +265,13 @@ def read_table(
     if bad_rows:
         row = bad_rows[0]
         line = f"line {row.number}" if row.number is not None else "a line"
+        text = row.text.replace(chr(9), " " if file_sep == WHITESPACE else file_sep)
         raise DataError(
             f"{path} {line}: expected {row.expected_columns} fields separated by "
             f"{SEP_NAMES.get(file_sep, repr(file_sep))}, found {row.actual_columns}: "
-            f"{row.text.replace(chr(9), file_sep)[:80]!r}"
-            + (f" ({len(bad_rows)} such lines)" if len(bad_rows) > 1 else "")
+            f"{text[:80]!r}" + (f" ({len(bad_rows)} such lines)" if len(bad_rows) > 1 else "")
         )
     return (table if arrow else table.to_pandas()), where
-
-
-def _header(raw: bytes, sep: str, encoding: str) -> list[str]:
-    first = raw.split(b"\n", 1)[0].decode(encoding, errors="replace").rstrip("\r")
-    return [name.strip('"') for name in first.split(sep)]
 
 
 def guess_column(columns: Sequence[str], role: str) -> str | None:
@@ -257,6 +285,10 @@ def guess_column(columns: Sequence[str], role: str) -> str | None:
     for guess in COLUMN_GUESSES[role]:
         if guess in lowered:
             return lowered[guess]
+    if role == "rating":  # movieRating, user_rating, ...
+        ending = [c for low, c in lowered.items() if low.endswith("rating")]
+        if len(ending) == 1:
+            return ending[0]
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,11 +54,29 @@ def ratings_from_frame(
     if isinstance(frame, pd.DataFrame):
         frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     columns = column_names(frame)
+    named = {
+        "user": user_col,
+        "item": item_col,
+        "rating": rating_col,
+        "timestamp": timestamp_col,
+        "title": title_col,
+    }
     user = _require(columns, user_col, "user", where)
     item = _require(columns, item_col, "item", where)
     rating = _require(columns, rating_col, "rating", where)
     timestamp = _pick(columns, timestamp_col, "timestamp", where)
     title = _pick(columns, title_col, "title", where)
+    picked = {"user": user, "item": item, "rating": rating, "timestamp": timestamp, "title": title}
+    guessed = [
+        f"{role}={column}"
+        for role, column in picked.items()
+        if named[role] is None and column is not None and column != role
+    ]
+    notes: list[str] = list(where.notes)
+    if guessed:
+        notes.append(
+            f"columns guessed: {', '.join(guessed)} (name them with --user-col, --item-col, ...)"
+        )
 
     users = _ids(column_values(frame, user), user, where)
     items = _ids(column_values(frame, item), item, where)
@@ -77,13 +96,13 @@ def ratings_from_frame(
 
     user_map, user_codes = _encode(users)
     item_map, item_codes = _encode(items)
-    notes: list[str] = []
     duplicated = duplicate_rows(user_codes, item_codes, len(user_map), len(item_map))
     if duplicated.any():
         first = int(np.flatnonzero(duplicated)[0])
         notes.append(
             f"{int(duplicated.sum())} duplicate (user, item) rows: kept the last of each "
-            f"(first dropped: {where.row(first)}, user {users[first]!r}, item {items[first]!r})"
+            f"(first dropped: {where.row(first)}, user {plain(users[first])!r}, "
+            f"item {plain(items[first])!r})"
         )
         keep = ~duplicated
         user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
@@ -122,6 +141,12 @@ def titles_for(
     return aligned
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python int, float or str it holds, so notes print `308`, never
+    `np.int64(308)`."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _encode(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
     """The id map of a column of raw ids and each row's code."""
     ids, codes = encode_ids(values)
@@ -129,10 +154,13 @@ def _encode(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
 
 
 def _pick(columns: list[str], name: str | None, role: str, where: Where) -> str | None:
-    """The column named `name` (an error if absent), else the guessed one, else None."""
+    """The column named `name` (an error if absent; a number is a 0-based position when no
+    column has that name), else the guessed one, else None."""
     if name is not None:
         if name in columns:
             return name
+        if name.strip().isdigit() and int(name) < len(columns):
+            return columns[int(name)]
         raise DataError(
             f"{where.source}: no column {name!r} (the {role} column); columns are: "
             f"{', '.join(columns)}" + _separator_hint(columns)
@@ -219,12 +247,22 @@ def read_ratings(
     title_col: str | None = None,
     sep: str | None = None,
     rating_scale: tuple[float, float] | None = None,
+    header: bool | None = None,
+    columns: Sequence[str] | str | None = None,
 ) -> Ratings:
-    """Ratings from a CSV/TSV/Parquet file with a header row; columns guessed when not named.
+    """Ratings from a CSV/TSV/Parquet file (plain or compressed); columns guessed when not named.
 
-    >>> ratings = read_ratings("ratings.csv", rating_scale=(0.5, 5))  # doctest: +SKIP
+    `header=None` detects a header row (a first line with a number in it is data); `columns`
+    names the columns in order (a list, or 'user,item,rating'), for a file without a header or,
+    with `header=True`, instead of its header. A column option may also be a 0-based position:
+    `user_col="0"` is the first column.
+
+    >>> ratings = read_ratings("r.txt", header=False, columns="user,item,rating")  # doctest: +SKIP
     """
-    frame, where = read_table(path, sep=sep, arrow=True)
+    if isinstance(columns, str):
+        columns = columns.split(",")
+    names = [str(c).strip() for c in columns] if columns is not None else None
+    frame, where = read_table(path, sep=sep, names=names, header=header, arrow=True)
     return ratings_from_frame(
         frame,
         user_col=user_col,

@@ -1,0 +1,194 @@
+"""The option groups' machinery (`option_group`) and the data and split options every command
+that loads ratings shares (`DATA_OPTIONS`, gathered into `DataOptions`)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar, get_type_hints
+
+import typer
+
+import embedrec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def option_group(target: str, build: Callable[..., Any], options: dict[str, Any]) -> Callable:
+    """A decorator adding the typer `options` (name -> Annotated type with its default) to a
+    command, gathered into one object `build(**values)` passed as the argument `target`: a
+    group of options is declared once and shared by every command that takes it."""
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, (kind, default) in options.items()
+    ]
+
+    def decorate(command: F) -> F:
+        signature = inspect.signature(command)
+        hints = get_type_hints(command, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(name, p.annotation))
+            for name, p in signature.parameters.items()
+            if name != target
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in options}
+            kwargs[target] = build(**values)
+            return command(*args, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {
+            **{k: v for k, v in hints.items() if k != target},
+            **{p.name: p.annotation for p in added},
+        }
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+# ---- data and split options -------------------------------------------------------------------
+@dataclass
+class DataOptions:
+    data: str
+    data_dir: Path | None
+    user_col: str | None
+    item_col: str | None
+    rating_col: str | None
+    timestamp_col: str | None
+    title_col: str | None
+    sep: str | None
+    header: bool | None
+    columns: str | None
+    rating_scale: tuple[float, float] | None
+    valid_pct: float
+    split: str | None
+    valid: Path | None
+
+    def load_split(self, seed: int | None) -> embedrec.Split:
+        return embedrec.load_split(
+            self.data,
+            self.split,
+            valid=self.valid,
+            valid_pct=self.valid_pct,
+            seed=seed,
+            data_dir=self.data_dir,
+            user_col=self.user_col,
+            item_col=self.item_col,
+            rating_col=self.rating_col,
+            timestamp_col=self.timestamp_col,
+            title_col=self.title_col,
+            sep=self.sep,
+            header=self.header,
+            columns=self.columns,
+            rating_scale=self.rating_scale,
+        )
+
+
+def _option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
+    return Annotated[kind, typer.Option(flag, help=text)]
+
+
+DATA_OPTIONS: dict[str, Any] = {
+    "data": (
+        _option(
+            "--data",
+            "movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a MovieLens "
+            "folder, or a CSV/TSV/Parquet ratings file.",
+            str,
+        ),
+        "movielens-100k",
+    ),
+    "data_dir": (
+        _option(
+            "--data-dir",
+            "Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+            Optional[Path],
+        ),
+        None,
+    ),
+    "user_col": (
+        _option(
+            "--user-col",
+            "User id column, by name or 0-based position (0: the first column) [default: "
+            "guessed from names such as user, userId, user_id, customer].",
+        ),
+        None,
+    ),
+    "item_col": (
+        _option(
+            "--item-col",
+            "Item id column, by name or position [default: guessed: item, itemId, movieId, "
+            "product, sku, ...].",
+        ),
+        None,
+    ),
+    "rating_col": (
+        _option(
+            "--rating-col",
+            "Rating column, by name or position [default: guessed: rating, *Rating, score, "
+            "stars, value].",
+        ),
+        None,
+    ),
+    "timestamp_col": (_option("--timestamp-col", "Timestamp column [default: guessed]."), None),
+    "title_col": (_option("--title-col", "Item title column [default: guessed]."), None),
+    "sep": (
+        _option(
+            "--sep",
+            "Field separator, or 'whitespace' for runs of spaces or tabs [default: detected "
+            "among '::', tab, ',', ';', '|', whitespace]. Files may be .gz, .bz2, .zst or a "
+            "one-file .zip.",
+        ),
+        None,
+    ),
+    "header": (
+        _option(
+            "--header/--no-header",
+            "Whether the first line names the columns [default: detected: a first line with a "
+            "number in it is data; a headerless file's columns are user, item, rating, then "
+            "a date or 4th integer column as timestamp].",
+            Optional[bool],
+        ),
+        None,
+    ),
+    "columns": (
+        _option(
+            "--columns",
+            "Names of the file's columns in order, e.g. user,item,rating,timestamp: for a "
+            "headerless file, or with --header instead of the file's header.",
+        ),
+        None,
+    ),
+    "rating_scale": (
+        _option(
+            "--rating-scale",
+            "Declared rating range LOW HIGH: ratings outside it are an error, predictions are "
+            "clipped to it [default: MovieLens's, else none].",
+            Optional[tuple[float, float]],
+        ),
+        None,
+    ),
+    "valid_pct": (
+        _option("--valid-pct", "Random validation fraction (0: train on every row).", float),
+        0.2,
+    ),
+    "split": (_option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
+    "valid": (
+        Annotated[
+            Optional[Path],
+            typer.Option(
+                "--valid",
+                "--test",
+                help="A validation (test) file with the same columns: all of --data trains; "
+                "its rows with a user or item not in --data are kept and counted as cold.",
+            ),
+        ],
+        None,
+    ),
+}
+with_data_options = option_group("data", DataOptions, DATA_OPTIONS)
