@@ -1,6 +1,8 @@
 """EASE (Steck 2019): the closed form, what it recommends, files, limits, and its top-10 on
 MovieLens 100k u1."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,37 @@ def test_top10_on_ml100k_u1_matches_the_published_ease(ml100k_dir):
     assert metrics["precision@10"] >= 0.37 and metrics["ndcg@10"] >= 0.44
     similar = rec.similar_items("Star Wars (1977)", n=3)["title"].tolist()
     assert "Return of the Jedi (1983)" in similar
+
+
+def test_review_findings_are_handled(split, rec, tmp_path):
+    # an average of ranking models would clip its scores to the rating scale: refused
+    with pytest.raises(ModelError, match="an average blends rating models"):
+        embedrec.train(split, model="average", members=[{"model": "ease"}, {"model": "ease"}])
+    # a bad ranker option is an error, not a silently missing ranker
+    with pytest.raises(ModelError, match="l2"):
+        embedrec.train(split, epochs=2, ranker_options={"l2": "abc"})
+    # k past the catalogue: a list of the whole catalogue, never an unlisted item as a hit
+    whole = embedrec.evaluate_ranking(rec.score_items, split.train, split.valid, k=10_000)
+    assert "precision@40" in whole and whole["coverage@40"] <= 1.0
+
+
+def test_cli_evaluates_a_ranking_model_with_ranking_only(tmp_path):
+    from typer.testing import CliRunner
+
+    from embedrec.cli import app
+    from tests.conftest import low_rank_frame
+
+    data = tmp_path / "r.csv"
+    low_rank_frame(n_users=30, n_items=20).to_csv(data, index=False)
+    runner = CliRunner()
+    trained = runner.invoke(
+        app, ["train", "--data", str(data), "--model", "ease", "--out", str(tmp_path / "m")]
+    )
+    assert trained.exit_code == 0, trained.output
+    plain = runner.invoke(app, ["evaluate", str(tmp_path / "m"), "--data", str(data)])
+    assert plain.exit_code == 2 and "--ranking" in plain.output
+    ranked = runner.invoke(
+        app, ["evaluate", str(tmp_path / "m"), "--data", str(data), "--ranking", "--json"]
+    )
+    assert ranked.exit_code == 0, ranked.output
+    assert "ndcg@10" in json.loads(ranked.stdout)["ranking"]

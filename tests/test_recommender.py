@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+import embedrec
 from embedrec import (
     DataError,
     ModelError,
@@ -216,3 +217,20 @@ def test_loaded_model_predicts_the_same(chapter_model, tmp_path):
     pairs = [(196, 242), (1, 50), (943, 1330)]
     assert loaded.predict(pairs).equals(chapter_model.predict(pairs))
     assert loaded.recommend(196).equals(chapter_model.recommend(196))
+
+
+def test_a_cold_user_gets_the_same_fallback_alone_and_in_a_batch(tmp_path):
+    from tests.conftest import low_rank_frame
+
+    frame = low_rank_frame(n_users=30, n_items=20, seed=2).sample(frac=1.0, random_state=0)
+    train_part, valid_part = frame.iloc[:250].copy(), frame.iloc[250:].copy()
+    valid_part.loc[valid_part.index[:2], "user"] = "newcomer"
+    train_part.to_csv(tmp_path / "t.csv", index=False)
+    valid_part.to_csv(tmp_path / "v.csv", index=False)
+    split = embedrec.load_split(tmp_path / "t.csv", valid=tmp_path / "v.csv")
+    rec = embedrec.train(split, model="dot-bias", epochs=2)
+    alone = rec.recommend("newcomer", n=4)
+    batch = rec.recommend(["newcomer", train_part["user"].iloc[0]], n=4)
+    mine = batch[batch["user"] == "newcomer"]
+    assert mine["item"].tolist() == alone["item"].tolist()
+    assert (mine["fallback"] == "item-bias").all() and (batch["fallback"] == "").sum() == 4

@@ -32,6 +32,7 @@ from embedrec.errors import (
     EmbedrecError,
     ModelError,
     OutputExistsError,
+    TooLargeError,
     UnknownIdError,
 )
 from embedrec.evaluation import evaluate, evaluate_ranking, popularity_scores
@@ -81,6 +82,7 @@ __all__ = [
     "Ratings",
     "Recommender",
     "Split",
+    "TooLargeError",
     "TrainConfig",
     "TuneResult",
     "UnknownIdError",

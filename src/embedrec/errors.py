@@ -26,3 +26,7 @@ class UnknownIdError(DataError, KeyError):
 
 class OutputExistsError(EmbedrecError, FileExistsError):
     """A file or directory would be replaced, and the caller did not say `force`."""
+
+
+class TooLargeError(ModelError):
+    """The data is past what a model kind is built for (its message names the alternative)."""

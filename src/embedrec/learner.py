@@ -15,7 +15,7 @@ from torch import nn
 from embedrec.config import DEFAULT_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
-from embedrec.errors import ModelError
+from embedrec.errors import ModelError, TooLargeError
 from embedrec.evaluation.rating import evaluate
 from embedrec.models import BiasBaseline, Model, ModuleKind, build, get_kind, resolve
 from embedrec.recommender import Recommender
@@ -117,7 +117,7 @@ def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
         ranker_config = ranker_config.replace(options={**options, **ranker_config.options})
         try:
             return build(ranker_config, data)
-        except ModelError:
+        except TooLargeError:
             continue  # too large for this kind: the next one
     return None
 

@@ -284,11 +284,15 @@ class Recommender:
         batch_users: int,
     ) -> pd.DataFrame:
         indices = self.user_indices(users)
+        cold_users = self.user_counts[indices] == 0  # ranked as `recommend(user)` ranks them
         frames = []
         buffer = np.empty((min(batch_users, len(indices)), self.n_items), dtype=np.float32)
         for start in range(0, len(indices), batch_users):
             chunk = indices[start : start + batch_users]
             scores, predicted = self._scores(chunk, buffer[: len(chunk)])
+            cold = cold_users[start : start + len(chunk)]
+            if cold.any():
+                scores[cold] = self._fallback_scores()[None]
             if exclude_seen:
                 scores[self._seen_pairs(chunk)] = -np.inf
             if allowed is not None:
@@ -303,6 +307,8 @@ class Recommender:
             frame = self._item_frame(top[keep], top_scores[keep], rating)
             frame.insert(0, "rank", (np.cumsum(keep, axis=1)[keep]).astype(np.int64))
             frame.insert(0, "user", np.asarray(users, dtype=object)[start + row_of])
+            if cold_users.any():
+                frame["fallback"] = np.where(cold[row_of], "item-bias", "")
             frames.append(frame)
         if not frames:
             return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
@@ -374,13 +380,16 @@ class Recommender:
         top = top[np.isfinite(scores[top])]
         return self._item_frame(top, scores[top])
 
-    def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
-        """Items by learned bias (the baseline's item offsets where the model has none)."""
+    def _fallback_scores(self) -> np.ndarray:
+        """Learned item biases (the baseline's item offsets where the model has none), -inf
+        for untrained items: the list for a user with nothing to go on."""
         bias = self.model.biases("item")
         if bias is None:
             bias = self.baseline.item_offsets
-        bias = np.where(self.item_counts > 0, bias.astype(np.float64), -np.inf)
-        frame = self._top(bias, n, allowed)
+        return np.where(self.item_counts > 0, bias.astype(np.float64), -np.inf)
+
+    def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
+        frame = self._top(self._fallback_scores(), n, allowed)
         frame["fallback"] = "item-bias"
         return frame
 

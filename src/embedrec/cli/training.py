@@ -50,7 +50,8 @@ def train(
     if not as_json:
         err.print(split.describe(), highlight=False, markup=False)
     rec = embedrec.train(split, config, progress=True)
-    metrics = embedrec.evaluate(rec, split.valid) if len(split.valid) else {}
+    rated = len(split.valid) and rec.model.predicts_ratings  # a ranking model has no RMSE
+    metrics = embedrec.evaluate(rec, split.valid) if rated else {}
     rec.save(out_dir, force=force)
     seconds = time.perf_counter() - started
     if as_json:
@@ -111,7 +112,13 @@ def evaluate(
             f"{unknown:,} of {len(split.valid):,} test rows have a user or item this model never "
             "saw: they are not scored (n_unknown)"
         )
-    metrics: dict[str, Any] = embedrec.evaluate(rec, valid)
+    rates = rec.model.predicts_ratings
+    if not rates and not ranking:
+        raise embedrec.ModelError(
+            f"a {rec.model_name} model ranks items and predicts no ratings: evaluate it with "
+            "--ranking"
+        )
+    metrics: dict[str, Any] = embedrec.evaluate(rec, valid) if rates else {"n": len(valid)}
     metrics.update(split=split.name, n_unknown=unknown)
     if ranking:
         train_side, _ = rec.encode(split.train)
@@ -128,6 +135,8 @@ def evaluate(
             + f"  ({scores['n_users']} users)",
             highlight=False,
         )
+    if not rates:
+        return
     out.print(
         f"{split.name}: RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}  "
         f"({metrics['n']:,} ratings; {metrics['n_cold']} scored by the bias baseline; "

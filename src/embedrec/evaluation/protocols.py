@@ -27,6 +27,7 @@ from embedrec.errors import DataError
 from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores
 from embedrec.evaluation.rating import evaluate
 from embedrec.learner import train
+from embedrec.models import resolve
 
 NAMED = {
     "ml100k-u1": ["u1"],
@@ -120,6 +121,8 @@ def run_ranking_protocol(
     beside the most-popular baseline, full ranking over every unseen item. The leave-last-out
     protocol counts every held-out item as relevant, whatever `threshold` says."""
     configs = configs or {"default": TrainConfig()}
+    for config in configs.values():
+        resolve(config)  # a bad name or option fails now, not after the first system trained
     if protocol == LEAVE_LAST_OUT:
         threshold = None
     splits = protocol_splits(protocol, data, data_dir)

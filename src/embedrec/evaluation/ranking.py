@@ -56,6 +56,7 @@ def evaluate_ranking(
     """
     if k < 1:
         raise ModelError(f"k must be at least 1, got {k}")
+    k = min(k, train.n_items)  # a list cannot be longer than the catalogue
     relevant_rows = (
         np.ones(len(test), dtype=bool) if threshold is None else test.ratings >= threshold
     )
@@ -68,14 +69,15 @@ def evaluate_ranking(
         for row, user in enumerate(chunk):
             scores[row, seen[indptr[user] : indptr[user + 1]]] = -np.inf
         top = top_k(scores, k)
-        shown[top.ravel()] = True
+        listed = np.isfinite(np.take_along_axis(scores, top, axis=1))  # -inf: not recommendable
+        shown[top[listed]] = True
         relevant = np.zeros((len(chunk), train.n_items), dtype=bool)
         position = np.searchsorted(chunk, test.users[relevant_rows])
         in_chunk = (position < len(chunk)) & (
             chunk[np.minimum(position, len(chunk) - 1)] == test.users[relevant_rows]
         )
         relevant[position[in_chunk], test.items[relevant_rows][in_chunk]] = True
-        all_hits.append(np.take_along_axis(relevant, top, axis=1))
+        all_hits.append(np.take_along_axis(relevant, top, axis=1) & listed)
         all_relevant.append(relevant.sum(1))
     hits = np.concatenate(all_hits) if all_hits else np.zeros((0, k), dtype=bool)
     n_relevant = np.concatenate(all_relevant) if all_relevant else np.zeros(0, dtype=np.int64)

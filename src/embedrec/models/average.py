@@ -40,6 +40,12 @@ class AverageKind(Model):
         shapes = {(m.n_users, m.n_items) for m in members}
         if len(shapes) != 1:
             raise ModelError("averaged models must be trained on the same users and items")
+        rankers = [m.name for m in members if not m.predicts_ratings]
+        if rankers:
+            raise ModelError(
+                f"an average blends rating models; {', '.join(rankers)} ranks items without "
+                "predicting ratings (use it as ranker= beside a rating model instead)"
+            )
         weights = [1.0] * len(members) if weights is None else [float(w) for w in weights]
         if len(weights) != len(members) or min(weights) < 0 or sum(weights) <= 0:
             raise ModelError(f"an average needs one non-negative weight per member, not {weights}")

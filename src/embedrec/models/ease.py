@@ -23,7 +23,7 @@ from pydantic import Field
 from embedrec.config import TrainConfig
 from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.ratings import Ratings
-from embedrec.errors import ModelError
+from embedrec.errors import ModelError, TooLargeError
 from embedrec.models.base import ClosedFormModel, NoOptions, Side
 from embedrec.models.registry import register
 
@@ -61,7 +61,7 @@ class EaseKind(ClosedFormModel):
         options = EaseOptions(**config.options)
         need = data.n_items**2 * BYTES_PER_CELL / 2**30
         if need > options.max_gb:
-            raise ModelError(
+            raise TooLargeError(
                 f"ease solves an items x items system: {data.n_items:,} items need about "
                 f"{need:.1f} GB, over its limit of {options.max_gb:g} GB (--option max_gb=...); "
                 "for a catalogue this size use --model ials"
