@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from embedrec import DataError, load_split, read_ratings
+from embedrec import DataError, load_ratings, load_split, read_ratings
 from embedrec.cli import app
 from embedrec.data.files import detect_separator
 
@@ -151,3 +151,15 @@ def test_cli_reads_a_headerless_file(tmp_path):
         app, [*args, "--model", "dot-bias", "--epochs", "1", "--out", str(tmp_path / "m")]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_a_movielens_zip_as_downloaded_loads_like_its_folder(ml100k_dir, tmp_path):
+    archive = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("u.data", "u.item"):
+            zf.write(ml100k_dir / name, f"ml-100k/{name}")
+    from_zip = load_ratings(archive)
+    from_folder = load_ratings(ml100k_dir)
+    assert len(from_zip) == len(from_folder) == 100_000
+    assert from_zip.rating_scale == (1.0, 5.0) and from_zip.titles is not None
+    assert np.array_equal(from_zip.ratings, from_folder.ratings)

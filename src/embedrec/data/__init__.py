@@ -16,9 +16,11 @@ from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.movielens import (
     FOLDS_100K,
     is_movielens_name,
+    is_movielens_zip,
     load_movielens,
     load_movielens_fold,
     movielens_folder,
+    unzipped_movielens,
 )
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.splits import (
@@ -80,6 +82,11 @@ def load_ratings(
     path = Path(data).expanduser()
     if path.is_dir() or (not path.exists() and is_movielens_name(str(data))):
         return load_movielens(data, data_dir=data_dir)
+    if path.is_file() and is_movielens_zip(path):  # an official MovieLens zip, as downloaded
+        with unzipped_movielens(path) as folder:
+            ratings = load_movielens(folder)
+        ratings.source = str(path)
+        return ratings
     if not path.exists():
         raise DataError(
             f"{data}: no such file or folder, and not a MovieLens name such as movielens-100k"

@@ -17,6 +17,8 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +160,33 @@ def load_movielens(
     ratings.titles = _titles(folder, layout, ratings)
     ratings.source = str(folder)
     return ratings
+
+
+MOVIELENS_RATINGS = ("u.data", "ratings.dat", "ratings.csv")
+
+
+def is_movielens_zip(path: Path) -> bool:
+    """A zip holding one MovieLens folder (as the official downloads do)."""
+    if path.suffix.lower() != ".zip" or not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any(Path(name).name in MOVIELENS_RATINGS and name.count("/") == 1 for name in names)
+
+
+@contextmanager
+def unzipped_movielens(path: Path) -> Iterator[Path]:
+    """The MovieLens folder inside a zip, unpacked to a temporary folder for the load."""
+    with tempfile.TemporaryDirectory(prefix="embedrec-movielens-") as tmp:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.extractall(tmp)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DataError(f"{path}: not a readable zip ({exc})") from None
+        tops = [p for p in Path(tmp).iterdir() if p.is_dir()]
+        if len(tops) != 1:
+            raise DataError(f"{path}: a MovieLens zip holds one folder, this one {len(tops)}")
+        yield tops[0]
 
 
 def detect_layout(folder: Path) -> str:
