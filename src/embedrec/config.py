@@ -78,6 +78,8 @@ class TrainConfig:
             raise ModelError(f"wd must be zero or positive, got {self.wd}")
         if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
+        if self.ranker == "none":  # as the CLI spells it
+            self.ranker = None
         if self.keep not in ("last", "best"):
             raise ModelError(f"keep must be 'last' or 'best', got {self.keep!r}")
         if self.patience is not None and self.patience < 1:

@@ -103,7 +103,7 @@ def train(
 
 def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
     """The ranking model `config.ranker` asks for, untrained, or None."""
-    if config.ranker is None or config.ranker == "none":
+    if config.ranker is None:
         return None
     if config.ranker != "auto":
         kind = get_kind(config.ranker)

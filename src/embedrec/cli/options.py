@@ -89,13 +89,13 @@ class DataOptions:
         )
 
 
-def _option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
+def option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
     return Annotated[kind, typer.Option(flag, help=text)]
 
 
 DATA_OPTIONS: dict[str, Any] = {
     "data": (
-        _option(
+        option(
             "--data",
             "movielens-100k (or 1m, 10m, 20m, 25m, 32m, latest, latest-small), a MovieLens "
             "folder, or a CSV/TSV/Parquet ratings file.",
@@ -104,7 +104,7 @@ DATA_OPTIONS: dict[str, Any] = {
         "movielens-100k",
     ),
     "data_dir": (
-        _option(
+        option(
             "--data-dir",
             "Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
             Optional[Path],
@@ -112,7 +112,7 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "user_col": (
-        _option(
+        option(
             "--user-col",
             "User id column, by name or 0-based position (0: the first column) [default: "
             "guessed from names such as user, userId, user_id, customer].",
@@ -120,7 +120,7 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "item_col": (
-        _option(
+        option(
             "--item-col",
             "Item id column, by name or position [default: guessed: item, itemId, movieId, "
             "product, sku, ...].",
@@ -128,17 +128,17 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "rating_col": (
-        _option(
+        option(
             "--rating-col",
             "Rating column, by name or position [default: guessed: rating, *Rating, score, "
             "stars, value].",
         ),
         None,
     ),
-    "timestamp_col": (_option("--timestamp-col", "Timestamp column [default: guessed]."), None),
-    "title_col": (_option("--title-col", "Item title column [default: guessed]."), None),
+    "timestamp_col": (option("--timestamp-col", "Timestamp column [default: guessed]."), None),
+    "title_col": (option("--title-col", "Item title column [default: guessed]."), None),
     "sep": (
-        _option(
+        option(
             "--sep",
             "Field separator, or 'whitespace' for runs of spaces or tabs [default: detected "
             "among '::', tab, ',', ';', '|', whitespace]. Files may be .gz, .bz2, .zst or a "
@@ -147,7 +147,7 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "header": (
-        _option(
+        option(
             "--header/--no-header",
             "Whether the first line names the columns [default: detected: a first line with a "
             "number in it is data; a headerless file's columns are user, item, rating, then "
@@ -157,7 +157,7 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "columns": (
-        _option(
+        option(
             "--columns",
             "Names of the file's columns in order, e.g. user,item,rating,timestamp: for a "
             "headerless file, or with --header instead of the file's header.",
@@ -165,7 +165,7 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "rating_scale": (
-        _option(
+        option(
             "--rating-scale",
             "Declared rating range LOW HIGH: ratings outside it are an error, predictions are "
             "clipped to it [default: MovieLens's, else none].",
@@ -174,10 +174,10 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "valid_pct": (
-        _option("--valid-pct", "Random validation fraction (0: train on every row).", float),
+        option("--valid-pct", "Random validation fraction (0: train on every row).", float),
         0.2,
     ),
-    "split": (_option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
+    "split": (option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
     "valid": (
         Annotated[
             Optional[Path],

@@ -10,7 +10,6 @@ from rich.table import Table
 
 import embedrec
 from embedrec.cli.common import (
-    DataOptions,
     Force,
     JsonOut,
     Seed,
@@ -18,9 +17,9 @@ from embedrec.cli.common import (
     emit,
     handle_errors,
     out,
-    with_data_options,
-    with_model_options,
 )
+from embedrec.cli.model_options import with_model_options
+from embedrec.cli.options import DataOptions, with_data_options
 
 
 @app.command("lr-find")

@@ -10,7 +10,6 @@ import typer
 
 import embedrec
 from embedrec.cli.common import (
-    DataOptions,
     Force,
     JsonOut,
     Seed,
@@ -20,9 +19,9 @@ from embedrec.cli.common import (
     handle_errors,
     note,
     out,
-    with_data_options,
-    with_model_options,
 )
+from embedrec.cli.model_options import with_model_options
+from embedrec.cli.options import DataOptions, with_data_options
 
 ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 

@@ -1,0 +1,198 @@
+"""The model and training options every command that trains shares, declared once and
+gathered into a `TrainConfig` (a `--config` file's values, overridden by the typed options)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+import embedrec
+from embedrec.cli.options import option, option_group
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{flag} takes sizes like 100,50, got {text!r}") from None
+
+
+def _kind_options(pairs: list[str] | None) -> dict[str, Any]:
+    """`--option KEY=VALUE` pairs; values are read as JSON where they parse (numbers, true,
+    lists), else kept as text."""
+    parsed: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--option takes KEY=VALUE, got {pair!r}")
+        try:
+            parsed[key.strip()] = json.loads(text)
+        except ValueError:
+            parsed[key.strip()] = text
+    return parsed
+
+
+def build_config(
+    config_file: Path | None = None,
+    no_y_range: bool = False,
+    options: list[str] | None = None,
+    ranker_options: list[str] | None = None,
+    **typed_options: Any,
+) -> embedrec.TrainConfig:
+    """The config file's values (if any), overridden by the options the user typed."""
+    base = embedrec.TrainConfig.from_file(config_file) if config_file else embedrec.TrainConfig()
+    typed = {k: v for k, v in typed_options.items() if v is not None}
+    if options:
+        typed["options"] = {**base.options, **_kind_options(options)}
+    if ranker_options:
+        typed["ranker_options"] = {**base.ranker_options, **_kind_options(ranker_options)}
+    if "layers" in typed:
+        typed["layers"] = _int_list(typed["layers"], "--layers")
+    if "members" in typed:
+        typed["members"] = [{"model": name.strip()} for name in typed["members"].split(",")]
+        typed.setdefault("model", "average")
+    if "weights" in typed:
+        try:
+            typed["weights"] = [float(w) for w in typed["weights"].split(",")]
+        except ValueError:
+            raise typer.BadParameter(
+                f"--weights takes numbers like 0.4,0.4,0.2, got {typed['weights']!r}"
+            ) from None
+    if no_y_range:
+        typed["y_range"] = None
+    return base.replace(**typed)
+
+
+MODEL_OPTIONS: dict[str, Any] = {
+    "model": (
+        option("--model", f"Model kind [default: bmf]. {embedrec.models_help()}."),
+        None,
+    ),
+    "n_factors": (
+        option(
+            "--factors",
+            "Rank of bmf, width of the dot models and of nn's embeddings "
+            "[default: bmf 10, dot 50, nn fastai's rule].",
+            Optional[int],
+        ),
+        None,
+    ),
+    "layers": (option("--layers", "Hidden layer sizes of nn [default: 100,50]."), None),
+    "dropout": (option("--dropout", "nn dropout [default: 0].", Optional[float]), None),
+    "epochs": (
+        option("--epochs", "Epochs [default: 5; bmf: 100 sweeps].", Optional[int]),
+        None,
+    ),
+    "implicit": (
+        option(
+            "--implicit/--no-implicit",
+            "bmf: use which items each user rated, as SVD++ does [default: on].",
+            Optional[bool],
+        ),
+        None,
+    ),
+    "robust": (
+        option(
+            "--robust/--no-robust",
+            "bmf: a noise level per user and item [default: on].",
+            Optional[bool],
+        ),
+        None,
+    ),
+    "members": (
+        option(
+            "--members",
+            "average: the models to average, e.g. bmf,bmf,nn (each with its own defaults; "
+            "more options per member via --config) [default: bmf,bmf,bmf].",
+        ),
+        None,
+    ),
+    "weights": (option("--weights", "average: one weight per member [default: equal]."), None),
+    "lr": (option("--lr", "Peak learning rate [default: 5e-3].", Optional[float]), None),
+    "wd": (option("--wd", "Decoupled weight decay [default: 0.1].", Optional[float]), None),
+    "bs": (option("--bs", "Batch size [default: 64].", Optional[int]), None),
+    "y_range": (
+        option(
+            "--y-range",
+            "Output range LOW HIGH [default: (0, 1.1 x max rating)].",
+            Optional[tuple[float, float]],
+        ),
+        None,
+    ),
+    "no_y_range": (option("--no-y-range", "No sigmoid on the output.", bool), False),
+    "schedule": (
+        option("--schedule", "one-cycle or constant [default: one-cycle]."),
+        None,
+    ),
+    "device": (option("--device", "auto, cpu, cuda or mps [default: auto]."), None),
+    "engine": (
+        option(
+            "--engine",
+            f"{', '.join(embedrec.engine_names())} [default: auto: the model's first engine "
+            "that runs on the device].",
+        ),
+        None,
+    ),
+    "threads": (
+        option("--threads", "CPU threads of the engine [default: all].", Optional[int]),
+        None,
+    ),
+    "keep": (
+        option(
+            "--keep",
+            "Which epoch's model to save: last or best (lowest valid RMSE) [default: last].",
+        ),
+        None,
+    ),
+    "patience": (
+        option(
+            "--patience",
+            "Stop after this many validated epochs without a better valid RMSE [default: never].",
+            Optional[int],
+        ),
+        None,
+    ),
+    "config_file": (
+        option("--config", "JSON training config; typed options override it.", Optional[Path]),
+        None,
+    ),
+    "ranker": (
+        option(
+            "--ranker",
+            "A ranking model trained beside the rating model for recommend and similar: "
+            "ease, ials, or none [default: auto: beside the default bmf, ease where its "
+            "items x items solve fits in memory, else ials; none beside a named --model].",
+        ),
+        None,
+    ),
+    "ranker_options": (
+        option(
+            "--ranker-option",
+            "An option of the ranker as KEY=VALUE, repeatable.",
+            Optional[list[str]],
+        ),
+        None,
+    ),
+    "blend": (
+        option(
+            "--blend",
+            "Weight of the rating model's standardised predictions added to the ranker's "
+            "standardised scores [default: 0.5, chosen on validation carved from training].",
+            Optional[float],
+        ),
+        None,
+    ),
+    "options": (
+        option(
+            "--option",
+            "A model kind's own option as KEY=VALUE, repeatable (each kind's options are "
+            "listed under --model).",
+            Optional[list[str]],
+        ),
+        None,
+    ),
+}
+with_model_options = option_group("config", build_config, MODEL_OPTIONS)
