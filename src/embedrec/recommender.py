@@ -333,11 +333,20 @@ class Recommender:
     def score_folded(self, folded: Folded) -> np.ndarray:
         """Ranking scores of every item for a user from `fold_in` (as `score_items` gives for
         a known user); -inf for untrained items."""
-        rating = self._clip(self.model.score_folded(folded.rating).astype(np.float32, copy=True))
+        return self._folded_scores(folded)[0]
+
+    def _folded_rating(self, folded: Folded) -> np.ndarray:
+        """The rating model's scores of every item for a folded-in user, clipped."""
+        return self._clip(self.model.score_folded(folded.rating).astype(np.float32, copy=True))
+
+    def _folded_scores(self, folded: Folded) -> tuple[np.ndarray, np.ndarray]:
+        """(ranking scores, rating model's scores) of every item; -inf for untrained items."""
+        rating = self._folded_rating(folded)
         rating[self.item_counts == 0] = -np.inf
         if self.ranker is None:
-            return rating
-        return self._combine(self.ranker.score_folded(folded.ranking).astype(np.float32), rating)
+            return rating, rating
+        ranking = self.ranker.score_folded(folded.ranking).astype(np.float32)
+        return self._combine(ranking, rating), rating
 
     def _recommend_new(
         self,
@@ -349,14 +358,11 @@ class Recommender:
         folded = self.fold_in(ratings)
         if folded is None:
             return self._fallback(n, allowed)
-        scores = self.score_folded(folded)
+        scores, rating = self._folded_scores(folded)
         if exclude_seen:
             scores[folded.items] = -np.inf
-        frame = self._top(scores, n, allowed)
-        if self.ranker is not None and self.model.predicts_ratings:
-            rating = self._clip(self.model.score_folded(folded.rating).astype(np.float32))
-            frame["rating"] = rating[[self.item_index(i) for i in frame["item"]]].astype(float)
-        return frame
+        shown = self.ranker is not None and self.model.predicts_ratings
+        return self._top(scores, n, allowed, rating if shown else None)
 
     def predict_new(self, ratings: Mapping[Any, float], items: Iterable[Any]) -> np.ndarray:
         """Predicted ratings of `items` for a new user folded in from `ratings`."""
@@ -366,19 +372,25 @@ class Recommender:
         folded = self.fold_in(ratings)
         if folded is None:
             return self.baseline.global_mean + self.baseline.item_offsets[wanted]
-        return self._clip(self.model.score_folded(folded.rating).astype(np.float32))[wanted]
+        return self._folded_rating(folded)[wanted]
 
     def _candidates(self, items: Iterable[Any]) -> np.ndarray:
         allowed = np.zeros(self.n_items, dtype=bool)
         allowed[[self.item_index(c) for c in items]] = True
         return allowed
 
-    def _top(self, scores: np.ndarray, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
+    def _top(
+        self,
+        scores: np.ndarray,
+        n: int,
+        allowed: np.ndarray | None,
+        rating: np.ndarray | None = None,
+    ) -> pd.DataFrame:
         if allowed is not None:
             scores = np.where(allowed, scores, -np.inf)
         top = top_k(scores[None], n)[0]
         top = top[np.isfinite(scores[top])]
-        return self._item_frame(top, scores[top])
+        return self._item_frame(top, scores[top], None if rating is None else rating[top])
 
     def _fallback_scores(self) -> np.ndarray:
         """Learned item biases (the baseline's item offsets where the model has none), -inf
