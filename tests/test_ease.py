@@ -86,7 +86,15 @@ def test_review_findings_are_handled(split, rec, tmp_path):
         embedrec.train(split, epochs=2, ranker_options={"l2": "abc"})
     # k past the catalogue: a list of the whole catalogue, never an unlisted item as a hit
     whole = embedrec.evaluate_ranking(rec.score_items, split.train, split.valid, k=10_000)
-    assert "precision@40" in whole and whole["coverage@40"] <= 1.0
+    relevant = split.valid.ratings >= 4
+    users = np.unique(split.valid.users[relevant])
+    trained = split.train.item_counts() > 0
+    seen = np.zeros((split.train.n_users, split.train.n_items), dtype=bool)
+    seen[split.train.users, split.train.items] = True
+    found = [trained[split.valid.items[relevant & (split.valid.users == u)]].mean() for u in users]
+    assert whole["recall@40"] == pytest.approx(np.mean(found))  # every listable item found
+    listable = trained & ~seen[users].all(axis=0)  # trained, and unseen by some user
+    assert whole["coverage@40"] == pytest.approx(listable.mean())  # seen items never listed
 
 
 def test_cli_evaluates_a_ranking_model_with_ranking_only(tmp_path):
