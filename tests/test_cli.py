@@ -446,3 +446,27 @@ def test_a_split_made_as_two_files(tmp_path):
     metrics = json.loads(unseen.stdout)
     assert metrics["n_unknown"] >= 3 and metrics["n"] + metrics["n_unknown"] == len(test_rows)
     assert "never saw" in unseen.output
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--keep", "worst"], "keep must be 'last' or 'best'"),
+        (["--patience", "0"], "patience must be at least 1"),
+        (["--blend", "-1"], "blend must be zero or positive"),
+        (["--ranker", "dot-bias"], "is a rating model; name a ranking model"),
+        (["--ranker", "nosuch"], "unknown model 'nosuch'"),
+        (["--model", "ease", "--option", "l2"], "--option takes KEY=VALUE"),
+        (["--model", "ease", "--option", "l2=-3"], "ease model option l2"),
+        (["--model", "ease", "--option", "nosuch=1"], "its options: l2"),
+        (["--ranker-option", "alpha0=0", "--ranker", "ials"], "ials model option alpha0"),
+        (["--split", "u1", "--valid", "{csv}"], "give a split or a validation file, not both"),
+    ],
+)
+def test_bad_training_options_are_one_clear_line(ratings_csv, tmp_path, extra, message):
+    extra = [a.replace("{csv}", str(ratings_csv)) for a in extra]
+    args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "1", *extra]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
