@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from embedrec.errors import ModelError
+from embedrec.schemas import validate_train
 
 # `model="average"` without members: three bmf chains with different seeds (averaging
 # independent chains is the standard way to make an MCMC posterior mean sturdier).
@@ -69,26 +70,13 @@ class TrainConfig:
     def __post_init__(self):
         if isinstance(self.y_range, list):
             self.y_range = tuple(self.y_range)
-        for name in ("epochs", "bs", "n_factors"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ModelError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ModelError(f"lr must be positive, got {self.lr}")
-        if self.wd < 0:
-            raise ModelError(f"wd must be zero or positive, got {self.wd}")
-        if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
-            raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
         if self.ranker == "none":  # as the CLI spells it
             self.ranker = None
-        if self.keep not in ("last", "best"):
-            raise ModelError(f"keep must be 'last' or 'best', got {self.keep!r}")
-        if self.patience is not None and self.patience < 1:
-            raise ModelError(f"patience must be at least 1, got {self.patience}")
-        for name in ("options", "ranker_options"):
-            if not isinstance(getattr(self, name), dict):
-                raise ModelError(f"{name} must map names to values, got {getattr(self, name)!r}")
-        if self.blend is not None and not self.blend >= 0:
-            raise ModelError(f"blend must be zero or positive, got {self.blend}")
+        # every field's type and range, from the one schema (a bad value names its option)
+        for name, value in validate_train(asdict(self)).items():
+            setattr(self, name, value)
+        if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
+            raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
         if self.members is not None:
             for member in self.members:
                 if not isinstance(member, dict) or member.get("model") in (None, "average"):
@@ -177,4 +165,14 @@ class TrainConfig:
             raise ModelError(f"{path}: not a readable JSON training config ({exc})") from None
         if not isinstance(values, dict):
             raise ModelError(f"{path}: a training config is a JSON object")
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ModelError(
+                f"{path}: unknown training option(s) {', '.join(map(repr, unknown))} "
+                f"(known: {', '.join(f.name for f in fields(cls))})"
+            )
+        try:
+            validate_train({**asdict(cls()), **values}, where=str(path))
+        except ModelError as exc:
+            raise ModelError(f"{exc} (in the training config)") from None
         return cls().replace(**values)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,6 +33,16 @@ AUTO_RANKERS: tuple[tuple[str, dict[str, Any]], ...] = (  # the first whose buil
     ("ials", {"reg": 0.01, "alpha0": 1.0}),
 )
 DEFAULT_BLEND = 0.5
+
+
+MAX_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+
+
+def observed_scale(ratings: np.ndarray) -> tuple[float, float] | None:
+    """The lowest and highest rating seen in training (None without ratings)."""
+    if len(ratings) == 0:
+        return None
+    return (float(ratings.min()), float(ratings.max()))
 
 
 def train(
@@ -56,6 +68,10 @@ def train(
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
     if len(train_set) == 0:
         raise ModelError("no training ratings")
+    if config.threads is not None and config.threads > MAX_THREADS:
+        raise ModelError(
+            f"threads (--threads) is {config.threads}, but this machine runs at most {MAX_THREADS}"
+        )
     reporter = (
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
@@ -78,6 +94,8 @@ def train(
         item_counts=train_set.item_counts(),
         titles=train_set.titles,
         rating_scale=train_set.rating_scale,
+        observed_scale=observed_scale(train_set.ratings),
+        split=None if not isinstance(data, Split) else {"name": data.name},
         config=config,
     )
     rec.seen_indptr, rec.seen_items = train_set.items_by_user()

@@ -46,6 +46,11 @@ class Recommender:
     item_counts: np.ndarray
     titles: np.ndarray | None = None
     rating_scale: tuple[float, float] | None = None
+    # the lowest and highest training rating: a new user's ratings must lie inside it when no
+    # scale was declared (a 99 on a 1-5 scale is a typo, not a very strong like)
+    observed_scale: tuple[float, float] | None = None
+    # how the training data was split (name, seed, spec), so evaluate scores the held-out rows
+    split: dict[str, Any] | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     history: list[EpochStats] = field(default_factory=list)
     # each user's training items, CSR: user u rated seen_items[seen_indptr[u]:seen_indptr[u+1]]
@@ -229,6 +234,18 @@ class Recommender:
             return np.zeros(0, dtype=np.int64)
         return self.seen_items[self.seen_indptr[user_index] : self.seen_indptr[user_index + 1]]
 
+    def trained_on(self, ratings: Ratings) -> np.ndarray:
+        """Mask over encoded `ratings` (this model's indices, as `encode` gives): rows whose
+        (user, item) pair was a training rating of this model, so an evaluation can tell it is
+        scoring rows the model learned from."""
+        if self.seen_indptr is None or self.seen_items is None or len(ratings) == 0:
+            return np.zeros(len(ratings), dtype=bool)
+        # a pair as one int64 key: user * n_items + item, for both sides
+        row_of, positions = csr_rows(self.seen_indptr, np.arange(self.n_users))
+        seen = row_of.astype(np.int64) * self.n_items + self.seen_items[positions]
+        asked = ratings.users.astype(np.int64) * self.n_items + ratings.items
+        return np.isin(asked, seen)
+
     def _seen_pairs(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, item) positions of what each of `users` rated in training, for masking a
         (len(users), n_items) score block."""
@@ -326,7 +343,9 @@ class Recommender:
     def _usable_ratings(self, ratings: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
         """The rated items with training ratings (others carry no signal) and their ratings,
         checked: numbers inside the model's rating scale."""
-        items, values = checked_ratings(ratings, self.item_index, self.rating_scale)
+        items, values = checked_ratings(
+            ratings, self.item_index, self.rating_scale or self.observed_scale
+        )
         trained = self.item_counts[items] > 0
         return items[trained], values[trained]
 

@@ -19,6 +19,14 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import IdMap
 from embedrec.errors import ModelError
 from embedrec.models import BiasBaseline, Model, ModuleKind, get_kind
+from embedrec.schemas import (
+    EpochRecord,
+    HistoryDocument,
+    IdsDocument,
+    ModelDirConfig,
+    known_train_keys,
+    validate_document,
+)
 from embedrec.training.progress import EpochStats
 from embedrec.version import __version__
 
@@ -38,6 +46,8 @@ class Saved(Protocol):
     item_counts: np.ndarray
     titles: np.ndarray | None
     rating_scale: tuple[float, float] | None
+    observed_scale: tuple[float, float] | None
+    split: dict[str, Any] | None
     config: TrainConfig
     history: list[EpochStats]
     seen_indptr: np.ndarray | None
@@ -70,6 +80,8 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "n_users": len(rec.user_map),
         "n_items": len(rec.item_map),
         "rating_scale": rec.rating_scale,
+        "observed_scale": rec.observed_scale,
+        "split": rec.split,
         "baseline_global_mean": rec.baseline.global_mean,
         "train_config": rec.config.to_dict(),
     }
@@ -89,62 +101,126 @@ def from_state(
     network: nn.Module | None = None,
 ) -> dict[str, Any]:
     """The Recommender's fields from a model directory's contents; ModelError naming the file
-    and what is wrong when they do not fit. `network`: the instance a custom module's weights
-    load into."""
-    config, ids = documents["config"], documents.get("ids")
+    and what is wrong when they do not fit: every document is checked against its schema
+    (`embedrec.schemas`), and every count against the ids and the arrays. `network`: the
+    instance a custom module's weights load into."""
     where = path / "config.json"
-    if ids is None:
+    if "ids" not in documents:
         raise ModelError(f"{path} is not a model directory: ids.json is missing")
-    if config.get("format_version", 0) > FORMAT_VERSION:
+    raw = documents["config"]
+    if isinstance(raw.get("format_version"), int) and raw["format_version"] > FORMAT_VERSION:
         raise ModelError(
-            f"{path}: written by a newer embedrec (format {config['format_version']}); "
+            f"{path}: written by a newer embedrec (format {raw['format_version']}); "
             "upgrade embedrec to load it"
         )
+    config = validate_document(ModelDirConfig, {"format_version": 1, **raw}, str(where))
+    ids = validate_document(IdsDocument, documents["ids"], str(path / "ids.json"))
+    history = validate_document(
+        HistoryDocument, {"rows": documents.get("history", [])}, str(path / "history.json")
+    )
+    n_users, n_items = config.n_users, config.n_items
+    _check_counts(path, ids, arrays, n_users, n_items)
     try:
-        train_config = TrainConfig(**config["train_config"])
-        name = config["model"]
-        if config.get("format_version", 1) == 1 and train_config.model == "bmf":
-            name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
-        n_users, n_items = config["n_users"], config["n_items"]
+        train_config = TrainConfig(**known_train_keys(config.train_config, f"{where} train_config"))
+    except ModelError as exc:
+        raise ModelError(f"{where}: train_config: {exc}") from None
+    name = config.model
+    if config.format_version == 1 and train_config.model == "bmf":
+        name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
+    try:
         own = _prefixed(arrays, "model.")
         if name == ModuleKind.name and network is not None:
             model: Model = ModuleKind.load_into(network, n_users, n_items, own)
         else:
-            model = get_kind(name).from_state(n_users, n_items, config["model_config"], own)
+            model = get_kind(name).from_state(n_users, n_items, config.model_config_, own)
         ranker = None
-        if config.get("ranker"):
-            ranker = get_kind(config["ranker"]).from_state(
-                n_users, n_items, config["ranker_config"], _prefixed(arrays, "ranker.")
+        if config.ranker:
+            ranker = get_kind(config.ranker).from_state(
+                n_users, n_items, config.ranker_config or {}, _prefixed(arrays, "ranker.")
             )
-        titles = ids.get("titles")
-        scale = config.get("rating_scale")
-        return {
-            "model": model,
-            "user_map": IdMap(_id_array(ids["users"]), already_unique=True),
-            "item_map": IdMap(_id_array(ids["items"]), already_unique=True),
-            "baseline": BiasBaseline(
-                config["baseline_global_mean"],
-                arrays["baseline.user_offsets"],
-                arrays["baseline.item_offsets"],
-            ),
-            "user_counts": arrays["counts.users"],
-            "item_counts": arrays["counts.items"],
-            "titles": None if titles is None else np.array(titles, dtype=object),
-            "rating_scale": None if scale is None else (float(scale[0]), float(scale[1])),
-            "config": train_config,
-            "history": [EpochStats(**h) for h in documents.get("history", [])],
-            "seen_indptr": arrays.get("seen.indptr"),
-            "seen_items": arrays.get("seen.items"),
-            "engine": str(config.get("engine", "unknown")),
-            "ranker": ranker,
-            "blend": float(config.get("blend", 0.0)),
-        }
-    except KeyError as exc:
-        raise ModelError(f"{where}: missing {exc}") from None
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ModelError):
-            raise ModelError(f"{path}: {exc}") from None
-        raise ModelError(f"{where}: does not fit this embedrec ({exc})") from None
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path / io.WEIGHTS}: does not fit the {name} model ({exc})") from None
+    scale = config.rating_scale
+    if scale is not None and not scale[0] < scale[1]:
+        raise ModelError(f"{where}: rating_scale must be (low, high) with low < high")
+    return {
+        "model": model,
+        "user_map": IdMap(_id_array(ids.users), already_unique=True),
+        "item_map": IdMap(_id_array(ids.items), already_unique=True),
+        "baseline": BiasBaseline(
+            config.baseline_global_mean,
+            arrays["baseline.user_offsets"],
+            arrays["baseline.item_offsets"],
+        ),
+        "user_counts": arrays["counts.users"],
+        "item_counts": arrays["counts.items"],
+        "titles": None if ids.titles is None else np.array(ids.titles, dtype=object),
+        "rating_scale": None if scale is None else (float(scale[0]), float(scale[1])),
+        "observed_scale": config.observed_scale,
+        "split": config.split,
+        "config": train_config,
+        "history": [EpochStats(**h.model_dump(include=EPOCH_FIELDS)) for h in history.rows],
+        "seen_indptr": arrays.get("seen.indptr"),
+        "seen_items": arrays.get("seen.items"),
+        "engine": config.engine,
+        "ranker": ranker,
+        "blend": config.blend,
+    }
+
+
+EPOCH_FIELDS = set(EpochRecord.model_fields)
+
+
+def _check_counts(
+    path: Path, ids: IdsDocument, arrays: dict[str, np.ndarray], n_users: int, n_items: int
+) -> None:
+    """The ids, the titles and the per-user and per-item arrays agree with the counts in
+    config.json; ModelError naming the file and what disagrees."""
+    where = path / "config.json"
+    for side, listed, count in (("users", ids.users, n_users), ("items", ids.items, n_items)):
+        if len(listed) != count:
+            raise ModelError(
+                f"{path / 'ids.json'}: {len(listed):,} {side} ids, but {where} says {count:,}"
+            )
+        if len(set(listed)) != len(listed):
+            raise ModelError(f"{path / 'ids.json'}: the {side} ids repeat an id")
+    if ids.titles is not None and len(ids.titles) != n_items:
+        raise ModelError(f"{path / 'ids.json'}: {len(ids.titles):,} titles for {n_items:,} items")
+    expected = {
+        "baseline.user_offsets": (n_users,),
+        "baseline.item_offsets": (n_items,),
+        "counts.users": (n_users,),
+        "counts.items": (n_items,),
+    }
+    weights = path / io.WEIGHTS
+    for name, shape in expected.items():
+        if name not in arrays:
+            raise ModelError(f"{weights}: the tensor {name!r} is missing")
+        if arrays[name].shape != shape:
+            raise ModelError(
+                f"{weights}: {name!r} has shape {arrays[name].shape}, expected {shape} "
+                f"(n_users {n_users}, n_items {n_items} in {where})"
+            )
+    for name in ("counts.users", "counts.items"):
+        if (arrays[name] < 0).any():
+            raise ModelError(f"{weights}: {name!r} holds a negative count")
+    for name in ("baseline.user_offsets", "baseline.item_offsets"):
+        if not np.isfinite(arrays[name]).all():
+            raise ModelError(f"{weights}: {name!r} holds a value that is not finite")
+    indptr, items = arrays.get("seen.indptr"), arrays.get("seen.items")
+    if (indptr is None) != (items is None):
+        raise ModelError(f"{weights}: 'seen.indptr' and 'seen.items' come together")
+    if indptr is not None and items is not None:
+        if (
+            indptr.shape != (n_users + 1,)
+            or indptr[0] != 0
+            or indptr[-1] != len(items)
+            or (np.diff(indptr) < 0).any()
+            or (len(items) and (items.min() < 0 or items.max() >= n_items))
+        ):
+            raise ModelError(f"{weights}: 'seen.indptr'/'seen.items' do not fit the counts")
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import typer
 import embedrec
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_VALID_PCT = 0.2
 
 
 def option_group(target: str, build: Callable[..., Any], options: dict[str, Any]) -> Callable:
@@ -65,16 +66,28 @@ class DataOptions:
     header: bool | None
     columns: str | None
     rating_scale: tuple[float, float] | None
-    valid_pct: float
+    valid_pct: float | None
     split: str | None
     valid: Path | None
+
+    def split_spec(self, seed: int) -> str | None:
+        """The `--split` spec that gives this split again (None for a --valid file)."""
+        if self.valid is not None:
+            return None
+        if self.split is not None:
+            return self.split
+        return f"random:{DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct}:{seed}"
+
+    def names_split(self) -> bool:
+        """Whether the user chose the split (else evaluate uses the one a model records)."""
+        return self.valid is not None or self.split is not None or self.valid_pct is not None
 
     def load_split(self, seed: int | None) -> embedrec.Split:
         return embedrec.load_split(
             self.data,
             self.split,
             valid=self.valid,
-            valid_pct=self.valid_pct,
+            valid_pct=DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct,
             seed=seed,
             data_dir=self.data_dir,
             user_col=self.user_col,
@@ -174,8 +187,12 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "valid_pct": (
-        option("--valid-pct", "Random validation fraction (0: train on every row).", float),
-        0.2,
+        option(
+            "--valid-pct",
+            f"Random validation fraction (0: train on every row) [default: {DEFAULT_VALID_PCT}].",
+            Optional[float],
+        ),
+        None,
     ),
     "split": (option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
     "valid": (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,6 +52,7 @@ def train(
     rec = embedrec.train(split, config, progress=True)
     rated = len(split.valid) and rec.model.predicts_ratings  # a ranking model has no RMSE
     metrics = embedrec.evaluate(rec, split.valid) if rated else {}
+    rec.split = {"name": split.name, "spec": data.split_spec(config.seed), "data": data.data}
     rec.save(out_dir, force=force)
     seconds = time.perf_counter() - started
     if as_json:
@@ -104,8 +106,19 @@ def evaluate(
     validated on; ranking metrics leave each user's training items out of the candidates.
     """
     rec = embedrec.load(model_dir)
+    recorded = (rec.split or {}).get("spec")
+    if recorded and seed is None and not data.names_split():
+        note(f"scoring the split this model was validated on, {recorded} (recorded at train)")
+        data = dataclasses.replace(data, split=recorded)
     split = data.load_split(seed)
     valid, unknown = rec.encode(split.valid)
+    overlap = int(rec.trained_on(valid).sum())
+    if overlap:
+        note(
+            f"{overlap:,} of {len(valid):,} test rows are ratings this model trained on: "
+            "its scores on them are optimistic; evaluate on the split it was trained with "
+            "(leave out --split/--valid-pct/--seed, or give the same ones as to train)"
+        )
     if unknown:
         note(
             f"{unknown:,} of {len(split.valid):,} test rows have a user or item this model never "
@@ -118,7 +131,7 @@ def evaluate(
             "--ranking"
         )
     metrics: dict[str, Any] = embedrec.evaluate(rec, valid) if rates else {"n": len(valid)}
-    metrics.update(split=split.name, n_unknown=unknown)
+    metrics.update(split=split.name, n_unknown=unknown, n_trained_on=overlap)
     if ranking:
         train_side, _ = rec.encode(split.train)
         metrics["ranking"] = embedrec.evaluate_ranking(

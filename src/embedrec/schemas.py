@@ -1,0 +1,195 @@
+"""The declared shape of everything embedrec reads that a person or another program wrote: the
+training configuration (Python keywords, CLI options, `--config` files), a model directory's
+`config.json`, `ids.json` and `history.json`, and (next) the service's request bodies.
+
+One pydantic schema per document, with a range for every number, so a bad value is refused at
+the boundary in one line naming the option (`--lr`) or the file and key, never deep inside
+training as a traceback or a NaN model. `TrainConfig` stays the dataclass the code passes
+around; it is validated here when it is made. A model directory's documents may carry keys a
+newer embedrec wrote: they load with a warning (`EmbedrecWarning`), not an error.
+
+This module knows no other part of embedrec but its errors, so anything may import it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from embedrec.errors import ModelError
+
+# a number that must stay finite (pydantic refuses nan and inf for these)
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+SCHEDULE_NAMES = ("one-cycle", "constant")  # training.schedules.SCHEDULES (a test keeps them equal)
+MAX_SEED = 2**32 - 1 - 1000  # numpy's legacy seeding takes < 2**32; members add their position
+
+# the CLI option each training field is set by, for messages a CLI user can act on
+FLAGS = {
+    "n_factors": "--factors",
+    "ranker_options": "--ranker-option",
+    "options": "--option",
+    "y_range": "--y-range",
+}
+
+
+class EmbedrecWarning(UserWarning):
+    """Something embedrec read is usable but not what it expected (the CLI prints it as one
+    `warning:` line)."""
+
+
+class TrainSchema(BaseModel):
+    """Every training option with its type and range (the fields of `TrainConfig`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    n_factors: int | None = Field(ge=1, le=65536)
+    layers: list[Annotated[int, Field(ge=1, le=65536)]] = Field(min_length=1, max_length=64)
+    dropout: Finite = Field(ge=0, lt=1)
+    y_range: Literal["auto"] | tuple[Finite, Finite] | None
+    epochs: int | None = Field(ge=1, le=1_000_000)
+    lr: Finite = Field(gt=0, le=100)
+    wd: Finite = Field(ge=0, le=1e6)
+    bs: int = Field(ge=1, le=2**24)
+    schedule: Literal["one-cycle", "constant"]
+    seed: int = Field(ge=0, le=MAX_SEED)
+    device: str = Field(min_length=1)
+    engine: str = Field(min_length=1)
+    threads: int | None = Field(ge=1, le=4096)
+    implicit: bool
+    robust: bool
+    members: list[dict[str, Any]] | None = Field(min_length=1, max_length=100)
+    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None
+    keep: Literal["last", "best"]
+    patience: int | None = Field(ge=1, le=1_000_000)
+    options: dict[str, Any]
+    ranker: str | None
+    ranker_options: dict[str, Any]
+    blend: Finite | None = Field(ge=0, le=1000)
+
+
+class ModelDirConfig(BaseModel):
+    """A model directory's `config.json` (keys a newer writer added load with a warning)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str
+    format_version: int = Field(ge=1)
+    embedrec_version: str = "unknown"
+    model: str = Field(min_length=1)
+    model_config_: dict[str, Any] = Field(alias="model_config")
+    engine: str = "unknown"
+    ranker: str | None = None
+    ranker_config: dict[str, Any] | None = None
+    blend: Finite = 0.0
+    n_users: int = Field(ge=0)
+    n_items: int = Field(ge=0)
+    rating_scale: tuple[Finite, Finite] | None = None
+    observed_scale: tuple[Finite, Finite] | None = None
+    baseline_global_mean: Finite
+    train_config: dict[str, Any]
+    split: dict[str, Any] | None = None
+    checksums: dict[str, str] | None = None
+
+
+class IdsDocument(BaseModel):
+    """A model directory's `ids.json`: the raw ids in index order, and titles if any."""
+
+    model_config = ConfigDict(extra="allow")
+
+    users: list[int | str]
+    items: list[int | str]
+    titles: list[str] | None = None
+
+
+class EpochRecord(BaseModel):
+    """One row of a model directory's `history.json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    epoch: int = Field(ge=0)
+    train_loss: float | None
+    valid_loss: float | None
+    valid_rmse: float | None
+    seconds: float = Field(ge=0)
+
+
+class HistoryDocument(BaseModel):
+    """`history.json`: one record per epoch (wrapped, so an error names the row: rows.3)."""
+
+    rows: list[EpochRecord]
+
+
+def describe_errors(error: ValidationError, names: dict[str, str] | None = None) -> str:
+    """A pydantic error as one line: 'lr (--lr): must be greater than 0, got nan; ...'."""
+    parts = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"]]
+        # union members add their type to the location ('y_range.tuple[...]'): drop those
+        loc = [p for p in loc if not p.startswith(("tuple[", "list[", "literal[", "dict["))]
+        key = ".".join(loc) or "value"
+        label = f"{key} ({names[loc[0]]})" if names and loc and loc[0] in names else key
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "not a known option"
+        shown = item.get("input")
+        got = "" if item["type"] in ("missing", "extra_forbidden") else f", got {shown!r}"
+        parts.append(f"{label}: {message[:1].lower()}{message[1:]}{got}")
+    return "; ".join(parts[:3]) + (f" (and {len(parts) - 3} more)" if len(parts) > 3 else "")
+
+
+def train_flags(fields: list[str]) -> dict[str, str]:
+    """Each training field's CLI option: `--` and the name with dashes, unless `FLAGS` differs."""
+    return {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in fields}
+
+
+def validate_train(values: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """`values` (every field of a `TrainConfig`) checked against `TrainSchema` and coerced
+    (a config file's "5" epochs becomes 5); ModelError naming the option otherwise, prefixed
+    with `where` (a file) when given."""
+    try:
+        checked = TrainSchema.model_validate(values)
+    except ValidationError as exc:
+        text = describe_errors(exc, None if where else train_flags(list(values)))
+        prefix = f"{where}: " if where else "training option "
+        raise ModelError(prefix + text) from None
+    return {name: getattr(checked, name) for name in values}
+
+
+def known_train_keys(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """A saved `train_config` without the keys this embedrec does not know, with a warning
+    naming them (a newer writer's additions must not stop an older reader)."""
+    known = set(TrainSchema.model_fields)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        warn(f"{where}: ignoring training option(s) this embedrec does not know: {unknown}")
+    return {k: v for k, v in values.items() if k in known}
+
+
+def validate_document(schema: type[BaseModel], value: Any, where: str) -> Any:
+    """`value` (a JSON document read from the file `where`) checked against `schema`; a
+    ModelError naming the file and key otherwise, a warning for keys the schema does not know."""
+    try:
+        checked = schema.model_validate(value)
+    except ValidationError as exc:
+        raise ModelError(f"{where}: {describe_errors(exc)}") from None
+    extra = sorted(checked.model_extra or {})
+    if extra:
+        warn(f"{where}: ignoring key(s) this embedrec does not know: {extra}")
+    return checked
+
+
+def finite(value: Any) -> bool:
+    """Whether `value` is a real number (not a bool) that is finite."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def warn(text: str) -> None:
+    warnings.warn(text, EmbedrecWarning, stacklevel=3)
