@@ -451,9 +451,9 @@ def test_a_split_made_as_two_files(tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--keep", "worst"], "keep must be 'last' or 'best'"),
-        (["--patience", "0"], "patience must be at least 1"),
-        (["--blend", "-1"], "blend must be zero or positive"),
+        (["--keep", "worst"], "keep (--keep) must be 'last' or 'best'"),
+        (["--patience", "0"], "patience (--patience) must be at least 1"),
+        (["--blend", "-1"], "blend (--blend) must be at least 0"),
         (["--ranker", "dot-bias"], "is a rating model; name a ranking model"),
         (["--ranker", "nosuch"], "unknown model 'nosuch'"),
         (["--model", "ease", "--option", "l2"], "--option takes KEY=VALUE"),

@@ -86,7 +86,7 @@ def test_training_on_ratings_without_validation(split):
 
 
 def test_bad_options():
-    with pytest.raises(ModelError, match="epochs must be at least 1"):
+    with pytest.raises(ModelError, match=r"epochs \(--epochs\) must be at least 1"):
         TrainConfig(epochs=0)
     with pytest.raises(ModelError, match="unknown training option"):
         TrainConfig().replace(epoch=3)

@@ -45,7 +45,7 @@ from embedrec.interpret import (
     pca_map,
 )
 from embedrec.io import check_output, write_table
-from embedrec.learner import train
+from embedrec.learner import check_config, train
 from embedrec.models import (
     DotProduct,
     DotProductBias,
@@ -57,6 +57,7 @@ from embedrec.models import (
     sigmoid_range,
 )
 from embedrec.recommender import MIN_RATINGS, Recommender
+from embedrec.schemas import EmbedrecWarning
 from embedrec.training import engine_names
 from embedrec.training.lr_find import LRFindResult, lr_find
 from embedrec.tuning import TuneResult, tune
@@ -74,6 +75,7 @@ __all__ = [
     "DotProductBias",
     "EmbeddingNN",
     "EmbedrecError",
+    "EmbedrecWarning",
     "IdMap",
     "LRFindResult",
     "Model",
@@ -116,6 +118,7 @@ __all__ = [
     "run_ranking_protocol",
     "sigmoid_range",
     "temporal_split",
+    "check_config",
     "train",
     "tune",
     "write_synthetic",

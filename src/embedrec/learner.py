@@ -21,7 +21,8 @@ from embedrec.errors import ModelError, TooLargeError
 from embedrec.evaluation.rating import evaluate
 from embedrec.models import BiasBaseline, Model, ModuleKind, build, get_kind, resolve
 from embedrec.recommender import Recommender
-from embedrec.training import Reporter, RichReporter, fit
+from embedrec.training import Reporter, RichReporter, engine_names, fit
+from embedrec.training.device import resolve_device
 
 # Above this many ratings a Gibbs sweep takes seconds (about 1.3 s per million ratings on
 # 2 cores, benchmarks/bmf_speed.py): say so before a long run starts.
@@ -36,6 +37,30 @@ DEFAULT_BLEND = 0.5
 
 
 MAX_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+
+
+def check_config(config: TrainConfig) -> None:
+    """What can be checked of a run before any data is read: the model kind and its options,
+    an average's members, the ranker, the device, the engine and the thread count. The CLI
+    calls it first, so a typo never waits for the data to load.
+
+    >>> check_config(TrainConfig(model="dot-bias", device="cpu"))
+    """
+    resolve(config)
+    if config.model == "average":
+        for member in config.member_configs():
+            resolve(member)
+    if config.ranker not in (None, "auto"):
+        resolve(config.ranker_config(config.ranker))
+    resolve_device(config.device)
+    if config.engine not in engine_names():
+        raise ModelError(
+            f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
+        )
+    if config.threads is not None and config.threads > MAX_THREADS:
+        raise ModelError(
+            f"threads (--threads) is {config.threads}, but this machine runs at most {MAX_THREADS}"
+        )
 
 
 def observed_scale(ratings: np.ndarray) -> tuple[float, float] | None:

@@ -126,19 +126,48 @@ class HistoryDocument(BaseModel):
 def describe_errors(error: ValidationError, names: dict[str, str] | None = None) -> str:
     """A pydantic error as one line: 'lr (--lr): must be greater than 0, got nan; ...'."""
     parts = []
-    for item in error.errors():
+    items = error.errors()
+    deeper = {str(i["loc"][0]) for i in items if len(i["loc"]) > 1 and i["loc"]}
+    for item in items:
+        if item["type"] == "literal_error" and len(item["loc"]) == 1 and item["loc"][0] in deeper:
+            continue  # a union's other member ('auto' or a pair): the pair's error says more
         loc = [str(p) for p in item["loc"]]
         # union members add their type to the location ('y_range.tuple[...]'): drop those
         loc = [p for p in loc if not p.startswith(("tuple[", "list[", "literal[", "dict["))]
         key = ".".join(loc) or "value"
         label = f"{key} ({names[loc[0]]})" if names and loc and loc[0] in names else key
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "not a known option"
         shown = item.get("input")
         got = "" if item["type"] in ("missing", "extra_forbidden") else f", got {shown!r}"
-        parts.append(f"{label}: {message[:1].lower()}{message[1:]}{got}")
+        parts.append(f"{label} {_phrase(item)}{got}")
     return "; ".join(parts[:3]) + (f" (and {len(parts) - 3} more)" if len(parts) > 3 else "")
+
+
+def _phrase(item: Any) -> str:
+    """A pydantic error as the end of a sentence: 'must be at least 1'."""
+    ctx, kind = item.get("ctx") or {}, item["type"]
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("greater than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("below", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"must be {words} {ctx.get(key)}"
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind == "extra_forbidden":
+        return "is not a known option"
+    if kind == "missing":
+        return "is missing"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}"
+    message = str(item["msg"])
+    return (
+        "must be " + message[len("Input should be ") :]
+        if message.startswith("Input should be ")
+        else ": " + message
+    )
 
 
 def train_flags(fields: list[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
@@ -49,12 +50,28 @@ def handle_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", embedrec.EmbedrecWarning)
+                warnings.showwarning = _warning_line
+                return command(*args, **kwargs)
         except embedrec.EmbedrecError as exc:
             err.print(f"error: {exc}", highlight=False, markup=False)
             raise typer.Exit(2) from None
+        except MemoryError:
+            err.print(
+                "error: out of memory: the model or data is too large for this machine "
+                "(fewer --factors, a smaller --bs or a smaller model kind)",
+                highlight=False,
+                markup=False,
+            )
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """A warning as one `warning:` line on stderr (no source line, no module path)."""
+    err.print(f"warning: {message}", highlight=False, markup=False)
 
 
 # ---- output ----------------------------------------------------------------------------------

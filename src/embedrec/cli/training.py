@@ -43,6 +43,7 @@ def train(
     embedrec.check_output(out_dir, force, model_dir=True)  # before the work, not after
     if seed is not None:
         config = config.replace(seed=seed)
+    embedrec.check_config(config)
     started = time.perf_counter()
     split = data.load_split(config.seed)
     for text in split.train.notes:

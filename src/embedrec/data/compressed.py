@@ -28,8 +28,11 @@ def inner_suffix(path: Path) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The whole (decompressed) content of `path`."""
+    """The whole (decompressed) content of `path`; a compressed file whose name does not say
+    so (ratings.csv holding gzip) is recognised by its first bytes."""
     suffix = path.suffix.lower()
+    if suffix not in COMPRESSED_SUFFIXES:
+        suffix = _sniffed(path)
     try:
         if suffix == ".gz":
             return gzip.decompress(path.read_bytes())
@@ -39,6 +42,7 @@ def read_bytes(path: Path) -> bytes:
             return _zstd(path)
         if suffix == ".zip":
             return _zip_member(path)
+        return path.read_bytes()
     except DataError:
         raise
     except (
@@ -49,9 +53,21 @@ def read_bytes(path: Path) -> bytes:
         zipfile.BadZipFile,
         pa.ArrowException,
     ) as exc:
-        kind = suffix.lstrip(".")
+        kind = suffix.lstrip(".") or "text"
         raise DataError(f"{path}: not a readable {kind} file ({exc})") from None
-    return path.read_bytes()
+
+
+# the first bytes of each compressed format (a zip also starts a .docx: it must hold one file)
+MAGIC = {b"\x1f\x8b": ".gz", b"BZh": ".bz2", b"\x28\xb5\x2f\xfd": ".zst", b"PK\x03\x04": ".zip"}
+
+
+def _sniffed(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(4)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return next((suffix for magic, suffix in MAGIC.items() if start.startswith(magic)), "")
 
 
 def _zstd(path: Path) -> bytes:

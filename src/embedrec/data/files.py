@@ -163,6 +163,8 @@ def read_table(
     >>> frame, where = read_table("ratings.csv")  # doctest: +SKIP
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a directory, not a ratings file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -179,6 +181,11 @@ def read_table(
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     raw = read_bytes(path)
+    if raw[:4] == b"PAR1":  # Parquet under another name
+        try:
+            return pq.read_table(pa.BufferReader(raw)).to_pandas(), Where(str(path))
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     if not raw.strip():
         raise DataError(f"{path}: the file is empty")
     if sep in WHITESPACE_NAMES:
@@ -260,6 +267,8 @@ def read_table(
             sep_name = SEP_NAMES.get(file_sep, file_sep)
             raise DataError(f"{path}: cannot parse as {sep_name}-separated ({exc})") from None
         return line_exact_pass()
+    if encoding.lower().replace("-", "") == "utf8":
+        _check_utf8(table, raw, path)
     if bad_rows and bad_rows[0].number is None and not as_strings:
         return line_exact_pass()  # threaded parsing loses line numbers
     if bad_rows:
@@ -272,6 +281,33 @@ def read_table(
             f"{text[:80]!r}" + (f" ({len(bad_rows)} such lines)" if len(bad_rows) > 1 else "")
         )
     return (table if arrow else table.to_pandas()), where
+
+
+def _check_utf8(table: pa.Table, raw: bytes, path: Path) -> None:
+    """A byte that is not UTF-8 would surface later as a UnicodeDecodeError traceback (pyarrow
+    reads such a column as binary): named here by its line instead."""
+    if any(_not_utf8(column) for column in table.columns):
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path} line {number}: byte 0x{line[exc.start]:02x} at position "
+                    f"{exc.start + 1} is not UTF-8 text; save the file as UTF-8"
+                ) from None
+        raise DataError(f"{path}: holds text that is not UTF-8; save it as UTF-8")
+
+
+def _not_utf8(column: pa.ChunkedArray) -> bool:
+    kind = column.type
+    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        return True
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        try:
+            column.validate(full=True)
+        except pa.ArrowInvalid:
+            return True
+    return False
 
 
 def guess_column(columns: Sequence[str], role: str) -> str | None:

@@ -28,6 +28,8 @@ from embedrec.data.files import (
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def ratings_from_frame(
     frame: Table,
@@ -186,13 +188,33 @@ def _separator_hint(columns: list[str]) -> str:
     return ""
 
 
-def _normalise_ids(column: pd.Series) -> np.ndarray:
-    """Integer ids stay int64 (floats like 3.0 too); anything else becomes a string."""
+# integers a float64 holds exactly: past this, ids read as floats have lost digits
+EXACT_FLOAT_INT = 2**53
+
+
+class InexactIds(DataError):
+    """Integer ids too large for the numbers they were read as (the file is read again with
+    ids as text; from a DataFrame this is the error)."""
+
+
+def _normalise_ids(column: pd.Series, name: str = "id", where: Where | None = None) -> np.ndarray:
+    """Integer ids stay int64 (floats like 3.0 too); anything else becomes a string, as do
+    unsigned ids past int64. Float ids of 2**53 or more have lost digits: InexactIds."""
     if pd.api.types.is_integer_dtype(column) and not column.isna().any():
-        return column.to_numpy()  # int32 stays int32: no copy of a 25M-row column
+        values = column.to_numpy()  # int32 stays int32: no copy of a 25M-row column
+        if values.dtype.kind == "u" and len(values) and values.max() > np.iinfo(np.int64).max:
+            return column.astype(str).to_numpy(dtype=object)  # exact digits, as text
+        return values
     if pd.api.types.is_float_dtype(column):
         values = column.to_numpy()
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+            large = np.flatnonzero(np.abs(values) >= EXACT_FLOAT_INT)
+            if len(large):
+                place = (where or Where("DataFrame")).row(int(large[0]))
+                raise InexactIds(
+                    f"{place}: field {name!r} is {values[large[0]]:.17g}, an integer id too "
+                    "large to hold exactly as a number; pass the ids as text (strings)"
+                )
             return values.astype(np.int64)
     return column.astype(str).str.strip().to_numpy(dtype=object)
 
@@ -204,7 +226,7 @@ def _ids(column: pd.Series, name: str, where: Where) -> np.ndarray:
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         raise DataError(f"{where.row(row)}: field {name!r} is empty ({int(missing.sum())} rows)")
-    return _normalise_ids(column)
+    return _normalise_ids(column, name, where)
 
 
 def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
@@ -219,6 +241,13 @@ def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
         what = "empty" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
         raise DataError(
             f"{where.row(row)}: field {name!r} is {what}, not a number ({int(bad.sum())} such rows)"
+        )
+    # ratings are kept as float32: a finite float64 past its range would become inf
+    huge = np.flatnonzero(np.abs(values) > FLOAT32_MAX)
+    if len(huge):
+        raise DataError(
+            f"{where.row(int(huge[0]))}: field {name!r} is {values[huge[0]]:g}, too large for a "
+            f"rating (at most {FLOAT32_MAX:.3g}; {len(huge)} such rows)"
         )
     return values.astype(np.float32)
 
@@ -262,14 +291,17 @@ def read_ratings(
     if isinstance(columns, str):
         columns = columns.split(",")
     names = [str(c).strip() for c in columns] if columns is not None else None
+    options: dict[str, Any] = {
+        "user_col": user_col,
+        "item_col": item_col,
+        "rating_col": rating_col,
+        "timestamp_col": timestamp_col,
+        "title_col": title_col,
+        "rating_scale": rating_scale,
+    }
     frame, where = read_table(path, sep=sep, names=names, header=header, arrow=True)
-    return ratings_from_frame(
-        frame,
-        user_col=user_col,
-        item_col=item_col,
-        rating_col=rating_col,
-        timestamp_col=timestamp_col,
-        title_col=title_col,
-        rating_scale=rating_scale,
-        where=where,
-    )
+    try:
+        return ratings_from_frame(frame, where=where, **options)
+    except InexactIds:  # ids past 2**53 read as numbers: read them again as text, exactly
+        frame, where = read_table(path, sep=sep, names=names, header=header, as_strings=True)
+        return ratings_from_frame(frame, where=where, **options)

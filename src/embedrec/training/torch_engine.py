@@ -96,7 +96,14 @@ def fit_torch(
     shuffler = torch.Generator().manual_seed(seed)
     u, i, r = as_tensors(users, items, ratings, resolved)
     n = len(r)
-    n_batches = math.ceil(n / bs)
+    if any(isinstance(m, nn.BatchNorm1d) for m in network.modules()):
+        if bs < 2 or n < 2:
+            raise ModelError(
+                "a network with BatchNorm (nn) trains on batches of at least 2 ratings: "
+                f"use --bs 2 or more (bs is {bs}, {n} training ratings)"
+            )
+    # a last batch of one row joins the one before: BatchNorm cannot train on a single row
+    n_batches = n // bs if n % bs == 1 and n > bs else math.ceil(n / bs)
     lrs, moms = make_schedule(schedule, epochs * n_batches, lr)
     steps = TorchSteps(network, float(lrs[0]), wd)
 
@@ -106,7 +113,7 @@ def fit_torch(
         total = torch.zeros((), device=resolved)
         first = epoch * n_batches
         for b in range(n_batches):
-            batch = order[b * bs : (b + 1) * bs]
+            batch = order[b * bs : n if b == n_batches - 1 else (b + 1) * bs]
             loss = steps.step(
                 u[batch], i[batch], r[batch], float(lrs[first + b]), float(moms[first + b])
             )
