@@ -35,9 +35,14 @@ err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+JsonOut = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout [default: off].")
+]
 Force = Annotated[
-    bool, typer.Option("--force", help="Replace an existing output (never a non-model folder).")
+    bool,
+    typer.Option(
+        "--force", help="Replace an existing output, never a non-model folder [default: off]."
+    ),
 ]
 Seed = Annotated[
     Optional[int], typer.Option("--seed", help="Seed for the split and the model [default: 42].")

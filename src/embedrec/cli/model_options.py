@@ -122,7 +122,12 @@ MODEL_OPTIONS: dict[str, Any] = {
         ),
         None,
     ),
-    "no_y_range": (option("--no-y-range", "No sigmoid on the output.", bool), False),
+    "no_y_range": (
+        option(
+            "--no-y-range", "No sigmoid on the output [default: off: a sigmoid to --y-range].", bool
+        ),
+        False,
+    ),
     "schedule": (
         option("--schedule", "one-cycle or constant [default: one-cycle]."),
         None,
@@ -156,7 +161,11 @@ MODEL_OPTIONS: dict[str, Any] = {
         None,
     ),
     "config_file": (
-        option("--config", "JSON training config; typed options override it.", Optional[Path]),
+        option(
+            "--config",
+            "JSON training config; typed options override it [default: none].",
+            Optional[Path],
+        ),
         None,
     ),
     "ranker": (
@@ -171,7 +180,7 @@ MODEL_OPTIONS: dict[str, Any] = {
     "ranker_options": (
         option(
             "--ranker-option",
-            "An option of the ranker as KEY=VALUE, repeatable.",
+            "An option of the ranker as KEY=VALUE, repeatable [default: none].",
             Optional[list[str]],
         ),
         None,
@@ -189,7 +198,7 @@ MODEL_OPTIONS: dict[str, Any] = {
         option(
             "--option",
             "A model kind's own option as KEY=VALUE, repeatable (each kind's options are "
-            "listed under --model).",
+            "listed under --model) [default: none].",
             Optional[list[str]],
         ),
         None,

@@ -173,7 +173,7 @@ DATA_OPTIONS: dict[str, Any] = {
         option(
             "--columns",
             "Names of the file's columns in order, e.g. user,item,rating,timestamp: for a "
-            "headerless file, or with --header instead of the file's header.",
+            "headerless file, or with --header instead of the file's header [default: none].",
         ),
         None,
     ),
@@ -194,7 +194,10 @@ DATA_OPTIONS: dict[str, Any] = {
         ),
         None,
     ),
-    "split": (option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP}."), None),
+    "split": (
+        option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP} [default: none]."),
+        None,
+    ),
     "valid": (
         Annotated[
             Optional[Path],
@@ -202,7 +205,8 @@ DATA_OPTIONS: dict[str, Any] = {
                 "--valid",
                 "--test",
                 help="A validation (test) file with the same columns: all of --data trains; "
-                "its rows with a user or item not in --data are kept and counted as cold.",
+                "its rows with a user or item not in --data are kept and counted as cold "
+                "[default: none].",
             ),
         ],
         None,

@@ -134,7 +134,11 @@ def benchmark(
         str, typer.Option("--data", help="The data set the protocol splits.")
     ] = "movielens-100k",
     data_dir: Annotated[
-        Optional[Path], typer.Option("--data-dir", help="Where MovieLens folders live.")
+        Optional[Path],
+        typer.Option(
+            "--data-dir",
+            help="Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+        ),
     ] = None,
     seed: Seed = None,
     ranking: Annotated[
@@ -143,7 +147,7 @@ def benchmark(
             "--ranking",
             help="Top-k lists instead of RMSE: precision, recall, NDCG, MAP, hit rate and "
             "coverage at k of each of --models beside the most-popular row, ranking every "
-            "unseen item.",
+            "unseen item [default: off].",
         ),
     ] = False,
     models: Annotated[

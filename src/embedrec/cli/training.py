@@ -93,7 +93,10 @@ def evaluate(
     seed: Seed = None,
     ranking: Annotated[
         bool,
-        typer.Option("--ranking", help="Also precision/recall/NDCG/MAP/hit rate@k and coverage."),
+        typer.Option(
+            "--ranking",
+            help="Also precision/recall/NDCG/MAP/hit rate@k and coverage [default: off].",
+        ),
     ] = False,
     k: Annotated[int, typer.Option("--k", help="Cut-off for the ranking metrics.", min=1)] = 10,
     threshold: Annotated[

@@ -34,7 +34,9 @@ def predict(
     ],
     output: Annotated[
         Optional[Path],
-        typer.Option("--out", help="Write user,item,score,error to this CSV instead of stdout."),
+        typer.Option(
+            "--out", help="Write user,item,score,error to this CSV [default: none: to stdout]."
+        ),
     ] = None,
     force: Force = False,
     as_json: JsonOut = False,
@@ -57,22 +59,29 @@ def predict(
 @handle_errors
 def recommend(
     model_dir: ModelDir,
-    user: Annotated[Optional[str], typer.Option("--user", help="A user id from training.")] = None,
+    user: Annotated[
+        Optional[str], typer.Option("--user", help="A user id from training [default: none].")
+    ] = None,
     ratings: Annotated[
         Optional[str],
         typer.Option(
-            "--ratings", help="A new user's ratings as JSON: '{\"Star Wars (1977)\": 5}'."
+            "--ratings",
+            help="A new user's ratings as JSON: '{\"Star Wars (1977)\": 5}' [default: none].",
         ),
     ] = None,
     ratings_file: Annotated[
         Optional[Path],
         typer.Option(
-            "--ratings-file", help="The same as a JSON file or a CSV with item and rating."
+            "--ratings-file",
+            help="The same as a JSON file or a CSV with item and rating [default: none].",
         ),
     ] = None,
     n: TopN = 10,
     include_seen: Annotated[
-        bool, typer.Option("--include-seen", help="Also rank items the user already rated.")
+        bool,
+        typer.Option(
+            "--include-seen", help="Also rank items the user already rated [default: off]."
+        ),
     ] = False,
     as_json: JsonOut = False,
 ) -> None:
@@ -101,7 +110,9 @@ def recommend(
 def similar(
     model_dir: ModelDir,
     item: Annotated[Optional[str], typer.Argument(help="Item id or title.")] = None,
-    user: Annotated[Optional[str], typer.Option("--user", help="Similar users instead.")] = None,
+    user: Annotated[
+        Optional[str], typer.Option("--user", help="Similar users instead [default: none: items].")
+    ] = None,
     n: TopN = 10,
     min_ratings: Annotated[
         int,
@@ -134,7 +145,10 @@ def explain(
     model_dir: ModelDir,
     plot: Annotated[
         Optional[Path],
-        typer.Option("--plot", help="Save the PCA map of the most rated items' factors (PNG)."),
+        typer.Option(
+            "--plot",
+            help="Save the PCA map of the most rated items' factors (PNG) [default: none].",
+        ),
     ] = None,
     top: Annotated[int, typer.Option("--top", help="Rows per bias table.", min=1)] = 10,
     n_items: Annotated[int, typer.Option("--n-items", help="Items on the PCA map.", min=1)] = 50,
