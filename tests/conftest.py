@@ -3,11 +3,15 @@ and small synthetic ratings built in code."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from embedrec.cli import app
 
 SHARED_MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"
 ML100K = SHARED_MOVIELENS / "ml-100k"
@@ -65,3 +69,40 @@ def low_rank_frame(n_users=40, n_items=30, density=0.5, rank=3, seed=0) -> pd.Da
 @pytest.fixture
 def small_frame() -> pd.DataFrame:
     return low_rank_frame()
+
+
+# ---- the hostile-input corpus (tests/test_hostile_*.py, helpers in tests/hostile.py) ----
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("hostile")
+
+
+@pytest.fixture(scope="session")
+def good_csv(corpus_dir) -> Path:
+    return hostile_ratings(corpus_dir / "ratings.csv")
+
+
+@pytest.fixture(scope="session")
+def trained_dir(corpus_dir, good_csv) -> Path:
+    """A dot-bias model trained by the CLI once (ratings 1-5, users u0.., items 100..)."""
+    out = corpus_dir / "model"
+    result = CliRunner().invoke(
+        app,
+        [
+            "train", "--data", str(good_csv), "--model", "dot-bias", "--epochs", "1",
+            "--out", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def model_copy(trained_dir, tmp_path) -> Path:
+    """A copy of the trained model for a case to damage."""
+    return Path(shutil.copytree(trained_dir, tmp_path / "model"))
+
+
+def hostile_ratings(path: Path) -> Path:
+    low_rank_frame(n_users=30, n_items=20, seed=4).to_csv(path, index=False)
+    return path

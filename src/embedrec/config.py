@@ -161,7 +161,7 @@ class TrainConfig:
         path = Path(path)
         try:
             values = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8 text
             raise ModelError(f"{path}: not a readable JSON training config ({exc})") from None
         if not isinstance(values, dict):
             raise ModelError(f"{path}: a training config is a JSON object")
@@ -171,8 +171,8 @@ class TrainConfig:
                 f"{path}: unknown training option(s) {', '.join(map(repr, unknown))} "
                 f"(known: {', '.join(f.name for f in fields(cls))})"
             )
+        validate_train({**asdict(cls()), **values}, where=str(path))
         try:
-            validate_train({**asdict(cls()), **values}, where=str(path))
+            return cls().replace(**values)
         except ModelError as exc:
-            raise ModelError(f"{exc} (in the training config)") from None
-        return cls().replace(**values)
+            raise ModelError(f"{path}: {exc}") from None

@@ -155,11 +155,18 @@ class Recommender:
     def predict(self, pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
         """Scores for (user, item) pairs given as raw ids; unknown ids are reported in the
         `error` column, not raised."""
-        frame = (
-            pairs
-            if isinstance(pairs, pd.DataFrame)
-            else pd.DataFrame(list(pairs), columns=["user", "item"])
-        )
+        if isinstance(pairs, pd.DataFrame):
+            frame = pairs
+            if not {"user", "item"} <= set(frame.columns):
+                raise DataError(
+                    f"pairs need a user and an item column; columns are: {list(frame.columns)}"
+                )
+        else:
+            rows = list(pairs)
+            odd = next((r for r in rows if not isinstance(r, (tuple, list)) or len(r) != 2), None)
+            if odd is not None:
+                raise DataError(f"pairs are (user, item) tuples, got {odd!r}")
+            frame = pd.DataFrame(rows, columns=["user", "item"])
         users = np.array([self.user_map.lookup(u) for u in frame["user"]], dtype=np.int64)
         items = np.array([self.item_map.lookup(i) for i in frame["item"]], dtype=np.int64)
         ok = (users >= 0) & (items >= 0)

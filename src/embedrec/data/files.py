@@ -13,7 +13,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, overload
+from typing import Any, Literal, NoReturn, TypeAlias, overload
 
 import pandas as pd
 import pyarrow as pa
@@ -181,6 +181,11 @@ def read_table(
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     raw = read_bytes(path)
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Excel's)
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{path}: starts as UTF-16 text but is not; save it as UTF-8") from None
     if raw[:4] == b"PAR1":  # Parquet under another name
         try:
             return pq.read_table(pa.BufferReader(raw)).to_pandas(), Where(str(path))
@@ -198,7 +203,12 @@ def read_table(
     if sep == "::":  # pyarrow takes one-character delimiters; ids and titles never hold a tab
         raw, sep = raw.replace(b"::", b"\t"), "\t"
     if len(sep) != 1:
-        raise DataError(f"separator {sep!r} is not supported: use one character or '::'")
+        raise DataError(f"{path}: separator {sep!r} is not supported: use one character or '::'")
+    if encoding.lower().replace("-", "") == "utf8":
+        try:  # the header names the columns: pyarrow would fail on it with a traceback
+            raw[: raw.find(b"\n") % (len(raw) + 1)].decode("utf-8")  # -1: no newline
+        except UnicodeDecodeError:
+            _not_utf8_line(raw, path)
     first, fields = first_fields(raw, sep, encoding, quoted)
     shown = first.replace("\t", " " if file_sep == WHITESPACE else file_sep)[:80]
     notes: list[str] = []
@@ -287,15 +297,20 @@ def _check_utf8(table: pa.Table, raw: bytes, path: Path) -> None:
     """A byte that is not UTF-8 would surface later as a UnicodeDecodeError traceback (pyarrow
     reads such a column as binary): named here by its line instead."""
     if any(_not_utf8(column) for column in table.columns):
-        for number, line in enumerate(raw.split(b"\n"), start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"{path} line {number}: byte 0x{line[exc.start]:02x} at position "
-                    f"{exc.start + 1} is not UTF-8 text; save the file as UTF-8"
-                ) from None
-        raise DataError(f"{path}: holds text that is not UTF-8; save it as UTF-8")
+        _not_utf8_line(raw, path)
+
+
+def _not_utf8_line(raw: bytes, path: Path) -> NoReturn:
+    """The DataError naming the first line of `raw` that is not UTF-8."""
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path} line {number}: byte 0x{line[exc.start]:02x} at position "
+                f"{exc.start + 1} is not UTF-8 text; save the file as UTF-8"
+            ) from None
+    raise DataError(f"{path}: holds text that is not UTF-8; save it as UTF-8")
 
 
 def _not_utf8(column: pa.ChunkedArray) -> bool:

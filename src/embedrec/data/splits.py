@@ -38,11 +38,18 @@ class Split:
         return text
 
 
+def check_seed(seed: object) -> None:
+    """A split's seed is a whole number >= 0 (numpy's generators take no other)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"seed must be a whole number of at least 0, got {seed!r}")
+
+
 def random_split(ratings: Ratings, valid_pct: float = 0.2, seed: int = 42) -> Split:
     """A seeded random fraction of the rows for validation (fastai's `valid_pct=0.2`);
     `valid_pct=0` trains on every row."""
     if not 0 <= valid_pct < 1:
         raise DataError(f"valid_pct must be at least 0 and below 1, got {valid_pct}")
+    check_seed(seed)
     order = np.random.default_rng(seed).permutation(len(ratings))
     n_valid = int(round(len(ratings) * valid_pct))
     valid_rows = np.sort(order[:n_valid])
@@ -76,6 +83,7 @@ def kfold_splits(ratings: Ratings, k: int = 5, seed: int = 42) -> list[Split]:
     """k splits whose validation sides partition the rows (each row validated exactly once)."""
     if k < 2 or k > len(ratings):
         raise DataError(f"k-fold needs 2 <= k <= number of ratings ({len(ratings)}), got {k}")
+    check_seed(seed)
     folds = np.array_split(np.random.default_rng(seed).permutation(len(ratings)), k)
     splits = []
     for i, fold in enumerate(folds):
@@ -138,7 +146,9 @@ def split_from_spec(ratings: Ratings, spec: str) -> Split:
             return temporal_split(ratings, last_frac=value)
     except (IndexError, ValueError) as exc:
         if isinstance(exc, DataError):
-            raise
+            if spec in str(exc):
+                raise
+            raise DataError(f"split {spec!r} (--split): {exc}") from None
         raise DataError(f"split {spec!r} is malformed ({exc}); {SPEC_HELP}") from None
     raise DataError(f"unknown split {spec!r}; {SPEC_HELP}")
 

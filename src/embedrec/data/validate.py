@@ -84,7 +84,7 @@ def ratings_from_frame(
     items = _ids(column_values(frame, item), item, where)
     ratings = _numbers(column_values(frame, rating), rating, where)
     if rating_scale is not None:
-        low, high = rating_scale
+        low, high = check_scale(rating_scale)
         outside = np.flatnonzero((ratings < low) | (ratings > high))
         if len(outside):
             row = outside[0]
@@ -127,6 +127,19 @@ def ratings_from_frame(
         source=where.source,
         notes=notes,
     )
+
+
+def check_scale(scale: Any) -> tuple[float, float]:
+    """A declared rating scale as (low, high): two finite numbers, low below high."""
+    try:
+        low, high = (float(v) for v in scale)
+    except (TypeError, ValueError):
+        raise DataError(f"rating_scale (--rating-scale) is LOW HIGH, got {scale!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise DataError(
+            f"rating_scale (--rating-scale) must be two finite numbers LOW < HIGH, got {scale!r}"
+        )
+    return low, high
 
 
 def titles_for(
