@@ -81,8 +81,8 @@ class TrainConfig:
             for member in self.members:
                 if not isinstance(member, dict) or member.get("model") in (None, "average"):
                     raise ModelError(
-                        "each member of an average is a dict of training options naming its "
-                        f"model (not another average), got {member!r}"
+                        "members: each member of an average is a dict of training options "
+                        f"naming its model (not another average), got {member!r}"
                     )
         if self.weights is not None:
             count = len(self.members or DEFAULT_MEMBERS)

@@ -132,6 +132,8 @@ def ratings_from_frame(
 def check_scale(scale: Any) -> tuple[float, float]:
     """A declared rating scale as (low, high): two finite numbers, low below high."""
     try:
+        if isinstance(scale, (str, bytes)):
+            raise TypeError("text")
         low, high = (float(v) for v in scale)
     except (TypeError, ValueError):
         raise DataError(f"rating_scale (--rating-scale) is LOW HIGH, got {scale!r}") from None

@@ -1,0 +1,334 @@
+"""Hostile-input corpus, part 2: what a user types. Training options (each refused before any
+data is read or anything written), a new user's ratings for fold-in, the options of the commands
+that use a model, and the same mistakes made through the Python API.
+
+Every CLI case asserts exit code 2, one `error:` line naming the option, the id or the item, no
+traceback, and no model written; every API case asserts our own error type with such a message.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+import embedrec
+from tests.conftest import low_rank_frame
+from tests.hostile import assert_refused, invoke
+
+# (case id, options, texts the error line must hold)
+TRAIN_OPTIONS = [
+    ("epochs-0", ["--epochs", "0"], ["--epochs"]),
+    ("epochs-negative", ["--epochs", "-1"], ["--epochs"]),
+    ("epochs-huge", ["--epochs", "1000000000"], ["--epochs"]),
+    ("epochs-word", ["--epochs", "abc"], ["--epochs"]),
+    ("factors-0", ["--factors", "0"], ["--factors"]),
+    ("factors-negative", ["--factors", "-5"], ["--factors"]),
+    ("factors-huge", ["--factors", "100000000"], ["--factors"]),
+    ("lr-0", ["--lr", "0"], ["--lr"]),
+    ("lr-negative", ["--lr", "-1"], ["--lr"]),
+    ("lr-nan", ["--lr", "nan"], ["--lr"]),
+    ("lr-inf", ["--lr", "inf"], ["--lr"]),
+    ("lr-huge", ["--lr", "1e9"], ["--lr"]),
+    ("wd-negative", ["--wd", "-1"], ["--wd"]),
+    ("wd-nan", ["--wd", "nan"], ["--wd"]),
+    ("wd-inf", ["--wd", "inf"], ["--wd"]),
+    ("bs-0", ["--bs", "0"], ["--bs"]),
+    ("bs-negative", ["--bs", "-1"], ["--bs"]),
+    ("bs-huge", ["--bs", str(2**30)], ["--bs"]),
+    ("bs-1-for-nn", ["--model", "nn", "--bs", "1"], ["--bs"]),
+    ("dropout-negative", ["--model", "nn", "--dropout", "-0.1"], ["--dropout"]),
+    ("dropout-1", ["--model", "nn", "--dropout", "1"], ["--dropout"]),
+    ("dropout-1.5", ["--model", "nn", "--dropout", "1.5"], ["--dropout"]),
+    ("dropout-nan", ["--model", "nn", "--dropout", "nan"], ["--dropout"]),
+    ("layers-0", ["--model", "nn", "--layers", "0"], ["--layers"]),
+    ("layers-negative", ["--model", "nn", "--layers", "-3"], ["--layers"]),
+    ("layers-words", ["--model", "nn", "--layers", "a,b"], ["--layers"]),
+    ("layers-empty", ["--model", "nn", "--layers", ""], ["--layers"]),
+    ("layers-second-0", ["--model", "nn", "--layers", "100,0"], ["--layers"]),
+    ("schedule-foo", ["--schedule", "foo"], ["--schedule"]),
+    ("schedule-empty", ["--schedule", ""], ["--schedule"]),
+    ("seed-negative", ["--seed", "-1"], ["seed"]),
+    ("seed-huge", ["--seed", str(2**40)], ["seed"]),
+    ("threads-0", ["--threads", "0"], ["--threads"]),
+    ("threads-negative", ["--threads", "-1"], ["--threads"]),
+    ("threads-past-cores", ["--threads", "4000"], ["--threads"]),
+    ("threads-huge", ["--threads", "100000"], ["--threads"]),
+    ("y-range-inverted", ["--y-range", "5", "1"], ["y_range"]),
+    ("y-range-equal", ["--y-range", "1", "1"], ["y_range"]),
+    ("y-range-nan", ["--y-range", "nan", "5"], ["--y-range"]),
+    ("y-range-inf", ["--y-range", "0", "inf"], ["--y-range"]),
+    ("patience-0", ["--patience", "0"], ["--patience"]),
+    ("patience-negative", ["--patience", "-1"], ["--patience"]),
+    ("keep-worst", ["--keep", "worst"], ["--keep"]),
+    ("blend-negative", ["--blend", "-1"], ["--blend"]),
+    ("blend-nan", ["--blend", "nan"], ["--blend"]),
+    ("blend-inf", ["--blend", "inf"], ["--blend"]),
+    ("weights-words", ["--model", "average", "--weights", "a,b"], ["--weights"]),
+    ("weights-count", ["--model", "average", "--weights", "1,2"], ["weights"]),
+    ("weights-negative", ["--model", "average", "--weights", "-1,1,1"], ["weights"]),
+    ("weights-zero", ["--model", "average", "--weights", "0,0,0"], ["weights"]),
+    ("weights-nan", ["--model", "average", "--weights", "nan,1,1"], ["weights"]),
+    ("members-empty", ["--members", ""], ["model"]),
+    ("members-average", ["--members", "average,bmf"], ["average"]),
+    ("members-unknown", ["--members", "foo,bmf"], ["foo"]),
+    ("model-unknown", ["--model", "foo"], ["foo", "bmf"]),
+    ("model-empty", ["--model", ""], ["model"]),
+    ("model-case", ["--model", "BMF"], ["BMF"]),
+    ("engine-unknown", ["--engine", "warp"], ["warp"]),
+    ("engine-wrong-for-model", ["--model", "nn", "--engine", "gibbs"], ["gibbs"]),
+    ("device-unknown", ["--device", "tpu"], ["tpu"]),
+    ("device-cuda-99", ["--device", "cuda:99"], ["cuda"]),
+    ("ranker-unknown", ["--ranker", "nosuch"], ["nosuch"]),
+    ("ranker-rating-model", ["--ranker", "dot-bias"], ["dot-bias"]),
+    ("option-no-value", ["--model", "ease", "--option", "l2"], ["--option"]),
+    ("option-negative", ["--model", "ease", "--option", "l2=-3"], ["l2"]),
+    ("option-word", ["--model", "ease", "--option", "l2=abc"], ["l2"]),
+    ("option-unknown", ["--model", "ease", "--option", "nosuch=1"], ["nosuch"]),
+    ("option-empty-key", ["--model", "ease", "--option", "=1"], ["--option"]),
+    ("ranker-option-bad", ["--ranker", "ials", "--ranker-option", "alpha0=0"], ["alpha0"]),
+    ("ranker-option-unknown", ["--ranker", "ials", "--ranker-option", "zz=1"], ["zz"]),
+]
+
+
+@pytest.mark.parametrize(
+    "options, expected", [c[1:] for c in TRAIN_OPTIONS], ids=[c[0] for c in TRAIN_OPTIONS]
+)
+def test_a_bad_training_option_is_one_line_naming_it(tmp_path, good_csv, options, expected):
+    result = invoke("train", "--data", good_csv, *options, "--out", tmp_path / "m")
+    assert_refused(result, *expected)
+    assert not (tmp_path / "m").exists()
+
+
+def test_training_options_are_checked_before_the_data_is_read(tmp_path):
+    """A typo in an option is reported at once, not after a long load (the data is absent)."""
+    result = invoke("train", "--data", tmp_path / "absent.csv", "--model", "foo", "--out", "m")
+    assert_refused(result, "unknown model 'foo'")
+
+
+# (case id, --ratings JSON, texts the error line must hold); the model's scale is 1..5
+FOLD_IN = [
+    ("rating-99", '{"100": 99}', ["100", "scale"]),
+    ("rating-minus-99", '{"100": -99}', ["100", "scale"]),
+    ("rating-0", '{"100": 0}', ["100", "scale"]),
+    ("rating-just-above", '{"100": 5.0001}', ["100", "scale"]),
+    ("rating-NaN", '{"100": NaN}', ["100"]),
+    ("rating-Infinity", '{"100": Infinity}', ["100"]),
+    ("rating-minus-Infinity", '{"100": -Infinity}', ["100"]),
+    ("rating-1e400", '{"100": 1e400}', ["100"]),
+    ("rating-word", '{"100": "abc"}', ["100", "abc"]),
+    ("rating-null", '{"100": null}', ["100"]),
+    ("rating-list", '{"100": [4]}', ["100"]),
+    ("rating-object", '{"100": {"v": 4}}', ["100"]),
+    ("rating-true", '{"100": true}', ["100"]),
+    ("rating-5-stars", '{"100": "5 stars"}', ["100"]),
+    ("second-rating-bad", '{"100": 4, "101": "x"}', ["101"]),
+    ("unknown-item", '{"nosuch-item": 4}', ["nosuch-item"]),
+    ("a-list", "[1, 2]", ["--ratings"]),
+    ("a-string", '"x"', ["--ratings"]),
+    ("a-number", "5", ["--ratings"]),
+    ("not-json", "{100: 5}", ["--ratings"]),
+    ("trailing-comma", '{"100": 5,}', ["--ratings"]),
+    ("empty-text", "", ["--ratings"]),
+]
+
+
+@pytest.mark.parametrize("text, expected", [c[1:] for c in FOLD_IN], ids=[c[0] for c in FOLD_IN])
+def test_bad_fold_in_ratings_are_one_line_naming_the_item(trained_dir, text, expected):
+    assert_refused(invoke("recommend", trained_dir, "--ratings", text), *expected)
+
+
+# (case id, file name, content, texts the error line must hold besides the file's name)
+RATINGS_FILES = [
+    ("csv-no-rating-column", "r.csv", b"item,score2\n100,4\n", ["rating"]),
+    ("csv-word-rating-line-3", "r.csv", b"item,rating\n100,4\n101,x\n", ["line 3"]),
+    ("csv-empty-item", "r.csv", b"item,rating\n,4\n", ["line 2"]),
+    ("csv-rating-outside-scale", "r.csv", b"item,rating\n100,40\n", ["scale"]),
+    ("json-a-list", "r.json", b"[1]", ["object"]),
+    ("json-not-json", "r.json", b"{x", ["JSON"]),
+    ("json-not-utf8", "r.json", b'{"100": 4, "\xff": 3}', ["UTF-8"]),
+    ("json-rating-word", "r.json", b'{"100": "x"}', ["100"]),
+    ("empty-file", "r.csv", b"", ["empty"]),
+]
+
+
+@pytest.mark.parametrize(
+    "name, content, expected", [c[1:] for c in RATINGS_FILES], ids=[c[0] for c in RATINGS_FILES]
+)
+def test_a_bad_ratings_file_for_fold_in_is_named(trained_dir, tmp_path, name, content, expected):
+    path = tmp_path / name
+    path.write_bytes(content)
+    error = assert_refused(invoke("recommend", trained_dir, "--ratings-file", path), *expected)
+    assert name in error or "scale" in error
+
+
+# (case id, command line after the model directory, texts the error line must hold)
+USE = [
+    ("recommend-n-0", ["recommend", "--user", "u1", "-n", "0"], ["-n"]),
+    ("recommend-n-negative", ["recommend", "--user", "u1", "-n", "-5"], ["-n"]),
+    ("recommend-n-word", ["recommend", "--user", "u1", "-n", "ten"], ["-n"]),
+    ("recommend-unknown-user", ["recommend", "--user", "nobody"], ["nobody"]),
+    ("recommend-both", ["recommend", "--user", "u1", "--ratings", '{"100": 4}'], ["--user"]),
+    ("recommend-neither", ["recommend"], ["--user"]),
+    ("recommend-missing-file", ["recommend", "--ratings-file", "/nonexistent.csv"], ["nonexist"]),
+    ("similar-n-0", ["similar", "100", "-n", "0"], ["-n"]),
+    ("similar-unknown-item", ["similar", "no such movie"], ["no such movie"]),
+    ("similar-unknown-user", ["similar", "--user", "nobody"], ["nobody"]),
+    ("similar-neither", ["similar"], ["ITEM"]),
+    ("similar-both", ["similar", "100", "--user", "u1"], ["ITEM"]),
+    ("similar-min-ratings-negative", ["similar", "100", "--min-ratings", "-1"], ["--min"]),
+    ("explain-top-0", ["explain", "--top", "0"], ["--top"]),
+    ("explain-n-items-0", ["explain", "--n-items", "0"], ["--n-items"]),
+    ("export-format-unknown", ["export", "--out", "{tmp}/x", "--format", "xls"], ["xls"]),
+    ("predict-missing-pairs", ["predict", "--pairs", "{tmp}/absent.csv"], ["absent.csv"]),
+    ("predict-pairs-no-item", ["predict", "--pairs", "{tmp}/pairs.csv"], ["pairs.csv", "item"]),
+    ("predict-pairs-a-directory", ["predict", "--pairs", "{tmp}"], ["directory"]),
+    ("evaluate-k-0", ["evaluate", "--data", "{csv}", "--ranking", "--k", "0"], ["--k"]),
+    ("evaluate-k-negative", ["evaluate", "--data", "{csv}", "--k", "-3"], ["--k"]),
+    ("evaluate-bad-split", ["evaluate", "--data", "{csv}", "--split", "nope"], ["nope"]),
+    ("evaluate-missing-data", ["evaluate", "--data", "{tmp}/absent.csv"], ["absent.csv"]),
+]
+
+
+@pytest.mark.parametrize("args, expected", [c[1:] for c in USE], ids=[c[0] for c in USE])
+def test_a_bad_use_of_a_model_is_one_line(trained_dir, good_csv, tmp_path, args, expected):
+    (tmp_path / "pairs.csv").write_text("user,thing\nu1,100\n")
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{csv}", str(good_csv)) for a in args]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert_refused(invoke(args[0], trained_dir, *args[1:]), *expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# (case id, command) with a model directory that is not there
+ABSENT = ["recommend --user u1", "similar 100", "explain", "export --out {tmp}/x", "evaluate"]
+
+
+@pytest.mark.parametrize("command", ABSENT)
+def test_every_command_names_a_missing_model_directory(tmp_path, good_csv, command):
+    name, *rest = command.replace("{tmp}", str(tmp_path)).split()
+    data = ["--data", str(good_csv)] if name == "evaluate" else []
+    result = invoke(name, tmp_path / "no-model", *rest, *data)
+    assert_refused(result, "no-model")
+
+
+def test_tune_needs_one_trial_at_least(good_csv, tmp_path):
+    result = invoke("tune", "--data", good_csv, "--trials", "0", "--out", tmp_path / "b.json")
+    assert_refused(result, "--trials")
+
+
+# ---- the same mistakes through the Python API -------------------------------------------------
+@pytest.fixture(scope="module")
+def api_model():
+    ratings = embedrec.ratings_from_frame(low_rank_frame(n_users=20, n_items=15, seed=1))
+    return embedrec.train(ratings, model="dot-bias", epochs=1)
+
+
+NAN, INF = math.nan, math.inf
+CONFIGS = [
+    {"epochs": 0},
+    {"epochs": "x"},
+    {"lr": NAN},
+    {"lr": -INF},
+    {"wd": NAN},
+    {"bs": 0},
+    {"n_factors": 10**9},
+    {"layers": [0]},
+    {"layers": "100,50"},
+    {"dropout": 1.0},
+    {"seed": -1},
+    {"threads": 0},
+    {"schedule": "warm"},
+    {"y_range": (NAN, 1.0)},
+    {"y_range": (5.0, 1.0)},
+    {"keep": "worst"},
+    {"patience": 0},
+    {"blend": -1.0},
+    {"members": [{"model": "average"}]},
+    {"weights": [1.0]},
+    {"implicit": "maybe"},
+    {"options": [1]},
+]
+
+
+@pytest.mark.parametrize(
+    "values", CONFIGS, ids=[next(iter(c)) + "-" + str(i) for i, c in enumerate(CONFIGS)]
+)
+def test_a_bad_train_config_names_the_field(values):
+    field = next(iter(values))
+    with pytest.raises(embedrec.ModelError, match=field):
+        embedrec.TrainConfig(**values)
+
+
+def frame(**columns) -> pd.DataFrame:
+    base = {"user": ["a", "b"], "item": [1, 2], "rating": [3.0, 4.0]}
+    return pd.DataFrame({**base, **columns})
+
+
+FRAMES = [
+    ("rating-inf", frame(rating=[3.0, INF]), "row 1"),
+    ("rating-nan", frame(rating=[NAN, 3.0]), "row 0"),
+    ("rating-1e39", frame(rating=[3.0, 1e39]), "row 1"),
+    ("rating-words", frame(rating=["3", "x"]), "row 1"),
+    ("user-none", frame(user=["a", None]), "row 1"),
+    ("user-blank", frame(user=["a", " "]), "row 1"),
+    ("item-nan", frame(item=[1.0, NAN]), "row 1"),
+    ("user-float-past-2-53", frame(user=[2.0**63, 1.0]), "row 0"),
+    ("no-rating-column", pd.DataFrame({"user": [1], "item": [2]}), "rating"),
+    ("no-rows", frame().iloc[:0], "no ratings"),
+]
+
+
+@pytest.mark.parametrize("table, expected", [c[1:] for c in FRAMES], ids=[c[0] for c in FRAMES])
+def test_a_bad_dataframe_names_the_row(table, expected):
+    with pytest.raises(embedrec.DataError, match=expected):
+        embedrec.ratings_from_frame(table)
+
+
+@pytest.mark.parametrize("scale", [(5, 1), (NAN, 5), (1, INF), (3, 3), "15"])
+def test_a_bad_declared_scale_is_refused(scale):
+    with pytest.raises(embedrec.DataError, match="rating_scale"):
+        embedrec.ratings_from_frame(frame(), rating_scale=scale)
+
+
+CALLS = [
+    ("recommend-n-0", lambda r: r.recommend("u1", n=0), "n must"),
+    ("recommend-n-float", lambda r: r.recommend("u1", n=2.5), "n must"),
+    ("recommend-unknown", lambda r: r.recommend("nobody"), "nobody"),
+    ("fold-in-99", lambda r: r.recommend(ratings={100: 99}), "scale"),
+    ("fold-in-nan", lambda r: r.recommend(ratings={100: NAN}), "100"),
+    ("fold-in-word", lambda r: r.recommend(ratings={100: "x"}), "100"),
+    ("fold-in-not-a-mapping", lambda r: r.recommend(ratings=[(100, 4)]), "mapping"),
+    ("fold-in-unknown-item", lambda r: r.recommend(ratings={"zz": 4}), "zz"),
+    ("similar-n-0", lambda r: r.similar_items(100, n=0), "n must"),
+    ("similar-unknown", lambda r: r.similar_items("zz"), "zz"),
+    ("predict-one-column", lambda r: r.predict([("u1",)]), "pairs"),
+    ("predict-frame-no-item", lambda r: r.predict(pd.DataFrame({"user": ["u1"]})), "item"),
+    ("bias-top-0", lambda r: embedrec.bias_extremes(r, 0), "top"),
+    ("split-seed-negative", lambda r: embedrec.random_split(_ratings(), 0.2, -1), "seed"),
+    ("split-pct-1", lambda r: embedrec.random_split(_ratings(), 1.0), "valid_pct"),
+    ("load-absent", lambda r: embedrec.load("/nonexistent/model"), "nonexistent"),
+    ("train-unknown-option", lambda r: embedrec.train(_ratings(), epochz=1), "epochz"),
+    ("train-threads-past-cores", lambda r: embedrec.train(_ratings(), threads=4000), "threads"),
+]
+
+
+def _ratings():
+    return embedrec.ratings_from_frame(low_rank_frame(n_users=10, n_items=8, seed=2))
+
+
+@pytest.mark.parametrize("call, expected", [c[1:] for c in CALLS], ids=[c[0] for c in CALLS])
+def test_a_bad_api_call_is_our_error_naming_the_value(api_model, call, expected):
+    with pytest.raises(embedrec.EmbedrecError, match=expected):
+        call(api_model)
+
+
+@pytest.mark.parametrize("model", ["dot", "dot-bias", "nn"])
+def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
+    """Ratings near 1e19 (finite in float32) square past float32: the loss becomes inf and the
+    run stops naming the learning rate, on every SGD kind, instead of returning a NaN model."""
+    frame = low_rank_frame(n_users=20, n_items=15, seed=1)
+    frame["rating"] *= 1e19
+    ratings = embedrec.ratings_from_frame(frame)
+    with pytest.raises(embedrec.ModelError, match="learning rate"):
+        embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
