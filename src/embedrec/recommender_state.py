@@ -138,10 +138,11 @@ def from_state(
             ranker = get_kind(config.ranker).from_state(
                 n_users, n_items, config.ranker_config or {}, _prefixed(arrays, "ranker.")
             )
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"{path / io.WEIGHTS}: does not fit the {name} model ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:  # ModelError too: the kind's own check
+        text = " ".join(str(exc).split())  # torch's messages run over several lines
+        raise ModelError(
+            f"{path / io.WEIGHTS}: does not fit the {name} model of {where.name} ({text[:300]})"
+        ) from None
     scale = config.rating_scale
     if scale is not None and not scale[0] < scale[1]:
         raise ModelError(f"{where}: rating_scale must be (low, high) with low < high")
@@ -206,9 +207,9 @@ def _check_counts(
     for name in ("counts.users", "counts.items"):
         if (arrays[name] < 0).any():
             raise ModelError(f"{weights}: {name!r} holds a negative count")
-    for name in ("baseline.user_offsets", "baseline.item_offsets"):
-        if not np.isfinite(arrays[name]).all():
-            raise ModelError(f"{weights}: {name!r} holds a value that is not finite")
+    for name, values in arrays.items():  # a NaN weight would score every item NaN
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise ModelError(f"{weights}: the tensor {name!r} holds a value that is not finite")
     indptr, items = arrays.get("seen.indptr"), arrays.get("seen.items")
     if (indptr is None) != (items is None):
         raise ModelError(f"{weights}: 'seen.indptr' and 'seen.items' come together")
