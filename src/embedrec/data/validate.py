@@ -8,6 +8,7 @@ field, so a user never sees a pandas traceback or silently wrong numbers. Parsin
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,9 @@ def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
     numeric = pd.to_numeric(column, errors="coerce")
     if numeric.notna().all():
         return numeric.to_numpy(dtype=np.int64)
-    parsed = pd.to_datetime(column, errors="coerce", utc=True)
+    with warnings.catch_warnings():  # pandas warns when each date is parsed on its own
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(column, errors="coerce", utc=True)
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise DataError(
