@@ -9,6 +9,9 @@ traceback, and no model written; every API case asserts our own error type with 
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -187,6 +190,11 @@ USE = [
     ("evaluate-k-0", ["evaluate", "--data", "{csv}", "--ranking", "--k", "0"], ["--k"]),
     ("evaluate-k-negative", ["evaluate", "--data", "{csv}", "--k", "-3"], ["--k"]),
     ("evaluate-bad-split", ["evaluate", "--data", "{csv}", "--split", "nope"], ["nope"]),
+    (
+        "evaluate-threshold-nan",
+        ["evaluate", "--data", "{csv}", "--ranking", "--threshold", "nan"],
+        ["--threshold"],
+    ),
     ("evaluate-missing-data", ["evaluate", "--data", "{tmp}/absent.csv"], ["absent.csv"]),
 ]
 
@@ -332,3 +340,32 @@ def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
     ratings = embedrec.ratings_from_frame(frame)
     with pytest.raises(embedrec.ModelError, match="learning rate"):
         embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
+
+
+# ---- the real entry point, in its own process ---------------------------------------------------
+ENTRY_POINT = [
+    ("not-utf8-data", ["train", "--data", "{tmp}/bad.csv", "--out", "{tmp}/m"], "line 3"),
+    ("lr-nan", ["train", "--data", "{csv}", "--lr", "nan", "--out", "{tmp}/m"], "--lr"),
+    ("damaged-model", ["recommend", "{tmp}/model", "--user", "u1"], "ids.json"),
+]
+
+
+@pytest.mark.parametrize(
+    "args, expected", [c[1:] for c in ENTRY_POINT], ids=[c[0] for c in ENTRY_POINT]
+)
+def test_the_installed_command_prints_one_line_and_no_traceback(
+    model_copy, good_csv, args, expected
+):
+    tmp = model_copy.parent
+    (tmp / "bad.csv").write_bytes(b"user,item,rating\nu1,1,3\nu\xff,2,4\n")
+    (model_copy / "ids.json").write_text("{}")
+    args = [a.replace("{tmp}", str(tmp)).replace("{csv}", str(good_csv)) for a in args]
+    command = Path(sys.executable).with_name("embedrec")
+    if not command.is_file():
+        pytest.skip(f"the embedrec command is not installed beside {sys.executable}")
+    done = subprocess.run([str(command), *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and expected in errors[0], done.stderr
+    assert not (tmp / "m").exists()

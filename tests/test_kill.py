@@ -24,7 +24,11 @@ import embedrec
 from embedrec import io
 from tests.conftest import low_rank_frame
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork"),
+    # the child only writes files; Python 3.12+ warns about forking a threaded process
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
 
 EXCHANGE_STEPS = ["staged", "written", "exchanged", "done"]
 FALLBACK_STEPS = ["staged", "written", "aside", "replaced", "done"]

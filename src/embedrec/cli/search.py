@@ -43,6 +43,7 @@ def lr_find(
         config = config.replace(seed=seed)
     if config.model == embedrec.TrainConfig().model:
         config = config.replace(model="dot-bias")
+    embedrec.check_config(config)
     split = data.load_split(config.seed)
     result = embedrec.lr_find(split.train, config)
     result.plot(plot, force=force)
@@ -86,6 +87,7 @@ def tune(
     embedrec.check_output(output, force)
     if seed is not None:
         config = config.replace(seed=seed)
+    embedrec.check_config(config)
     split = data.load_split(config.seed)
     result = embedrec.tune(
         split,
@@ -172,6 +174,8 @@ def benchmark(
     (or, with --ranking, a table of top-k metrics)."""
     if seed is not None:
         config = config.replace(seed=seed)
+    if not ranking:
+        embedrec.check_config(config)
     if ranking:
         configs = {
             name: config if name == "default" else config.replace(model=name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -109,6 +110,8 @@ def evaluate(
     The split options default as in train, so the same flags give the split the model was
     validated on; ranking metrics leave each user's training items out of the candidates.
     """
+    if not math.isfinite(threshold):
+        raise embedrec.DataError(f"--threshold must be a finite rating, got {threshold}")
     rec = embedrec.load(model_dir)
     recorded = (rec.split or {}).get("spec")
     if recorded and seed is None and not data.names_split():
