@@ -1,7 +1,28 @@
 """What the hostile-input corpus (tests/test_hostile_*.py) shares: the one assertion every
 case makes (exit code 2, or the documented code; exactly one `error:` line naming the place; no
 traceback). Its fixtures, a tiny ratings file and a model trained from it once per session,
-are in conftest.py."""
+are in conftest.py. The kill test is tests/test_kill.py, the loader fuzz tests/test_loader_fuzz.py.
+
+Cases accepted as they are, and why:
+
+- Unreadable files (permissions) are not in the corpus when the tests run as root, as CI does:
+  root reads anything. The path is covered all the same: every read goes through
+  `data.compressed.read_bytes`, whose OSError becomes a DataError naming the file (the
+  `test_an_unreadable_file_is_named` case runs for other users).
+- Model directories written before this change record neither checksums nor the observed
+  rating range: they load, their files are checked for shape and count only, and a new user's
+  ratings are checked for being finite numbers but not against a scale unless one was declared.
+- `evaluate` uses the split a model records only for models `train` wrote from the CLI (it
+  records the `--split` spec); a model trained in Python records the split's name, and
+  evaluate scores the split it is given, warning when its test rows were training rows.
+- A file with an integer id past 2**53 read as a number is read again with every column as
+  text: its other ids become text too ('42', found by 42 all the same).
+- Unknown keys in a `--config` file are errors, not warnings: a typo in a file the user wrote
+  must not be ignored. Unknown keys in a model directory (a newer writer) load with a warning.
+- Where the system has no atomic exchange of directories (not Linux, or a file system without
+  renameat2), an overwrite renames the old model aside first: a kill in that moment leaves no
+  model at DIR until the next load or save puts the old one back (`io.recover`).
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import bz2
 import gzip
 import io
 import json
+import os
 import zipfile
 
 import numpy as np
@@ -56,6 +57,7 @@ FILES = [
     ("rating-1e400", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,1e400\n", [], ["line 3"]),
     ("rating-5-stars", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,5 stars\n", [], ["line 3"]),
     ("rating-true", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,True\n", [], ["line 3"]),
+    ("rating-hex", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,0x10\n", [], ["line 3", "0x10"]),
     ("rating-fraction-slash", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,4/5\n", [], ["line 3"]),
     ("rating-comma-decimal", "r.csv", b"user;item;rating\nu1;1;3\nu2;2;4,5\n", [], ["line 3"]),
     ("empty-user", "r.csv", b"user,item,rating\nu1,1,3\n,2,4\n", [], ["line 3", "empty"]),
@@ -306,3 +308,12 @@ def test_ids_past_2_53_in_text_are_read_exactly(tmp_path):
     assert result.exit_code == 0, result.output
     users = json.loads((tmp_path / "m" / "ids.json").read_text())["users"]
     assert sorted(map(str, users)) == sorted(str(10**20 + k) for k in range(30))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permissions do not apply")
+def test_an_unreadable_file_is_named(tmp_path):
+    path = tmp_path / "locked.csv"
+    path.write_bytes(GOOD)
+    path.chmod(0)
+    result = invoke("train", "--data", path, "--epochs", "1", "--out", tmp_path / "m")
+    assert_refused(result, "locked.csv")

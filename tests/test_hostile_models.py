@@ -138,6 +138,7 @@ FILE_DAMAGE = [
     ("ids-user-twice", edit_json("ids.json", lambda d: {**d, "users": d["users"][:-1] + d["users"][:1]}), "ids.json", ["repeat"]),
     ("ids-users-not-a-list", set_key("ids.json", "users", "u1"), "ids.json", ["users"]),
     ("ids-user-null", edit_json("ids.json", lambda d: {**d, "users": [None] + d["users"][1:]}), "ids.json", ["users"]),
+    ("ids-user-past-int64", edit_json("ids.json", lambda d: {**d, "users": [2**64] + d["users"][1:]}), "ids.json", ["int64"]),
     ("ids-titles-short", set_key("ids.json", "titles", ["a"]), "ids.json", ["titles"]),
     ("history-not-a-list", write("history.json", b'{"a": 1}'), "history.json", ["history.json"]),
     ("history-epoch-word", write("history.json", b'[{"epoch": "x", "train_loss": 1, "valid_loss": null, "valid_rmse": null, "seconds": 1}]'), "history.json", ["epoch"]),

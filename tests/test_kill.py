@@ -123,3 +123,21 @@ def test_a_live_writers_staging_directory_is_left_alone(models, tmp_path):
 
 def test_the_fault_hook_is_off_in_normal_use():
     assert io.FAULT is None and "pytest" in sys.modules
+
+
+def test_a_dead_writers_partial_file_is_cleaned_by_the_next_write(tmp_path):
+    """Plain outputs (CSV, JSON, PNG) are written to `.NAME.partial-PID-…` and renamed; what a
+    killed writer left is removed the next time that output is written."""
+    target = tmp_path / "scores.json"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with io.atomic_file(target) as partial:
+                partial.write_text("half")
+                os.kill(os.getpid(), signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert [p.name.startswith(".scores.json.partial-") for p in tmp_path.iterdir()] == [True]
+    io.write_json(target, {"done": True})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]

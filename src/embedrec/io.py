@@ -97,7 +97,8 @@ def atomic_file(path: str | Path, force: bool = False) -> Iterator[Path]:
     """
     path = check_output(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    clean_leftovers(path)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}{PARTIAL}{os.getpid()}-", dir=path.parent)
     os.close(handle)
     partial = Path(name)
     try:
@@ -114,7 +115,8 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     (a new directory: model directories go through `write_model_dir`)."""
     path = check_output(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    clean_leftovers(path)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}{PARTIAL}{os.getpid()}-", dir=path.parent))
     try:
         yield staging
         _default_permissions(staging, 0o777)
@@ -237,27 +239,43 @@ def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
 
 def recover(path: str | Path) -> None:
     """Finish what a killed save of the model directory `path` left: when `path` is gone but
-    the previous model was renamed aside (`.NAME.old-PID`), put it back; then remove staging
-    and aside directories whose writing process is no longer running."""
+    the previous model was renamed aside (`.NAME.old-PID-…`), put it back; then remove the
+    staging and aside entries of writers no longer running (`clean_leftovers`)."""
     path = Path(path)
-    if not path.parent.is_dir():
-        return
-    leftovers = [
-        p for p in path.parent.glob(f".{glob.escape(path.name)}.*") if _writer_gone(p, path.name)
-    ]
     try:
-        if not path.exists() and not path.is_symlink():
+        if path.parent.is_dir() and not path.exists() and not path.is_symlink():
             aside = sorted(
-                (p for p in leftovers if p.name.startswith(f".{path.name}{ASIDE}")),
+                (p for p in _leftovers(path) if p.name.startswith(f".{path.name}{ASIDE}")),
                 key=lambda p: p.stat().st_mtime,
             )
             if aside and is_model_dir(aside[-1]):
                 os.replace(aside[-1], path)
-                leftovers.remove(aside[-1])
-        for leftover in leftovers:
-            shutil.rmtree(leftover, ignore_errors=True)
     except OSError:
-        pass  # a read-only place: loading still works, cleaning waits for a writable one
+        pass  # a read-only place: loading still works, recovery waits for a writable one
+    clean_leftovers(path)
+
+
+def clean_leftovers(path: str | Path) -> None:
+    """Remove what interrupted writes of `path` left beside it (`.NAME.partial-PID-…` files
+    and directories, `.NAME.old-PID-…` models already replaced) whose process has ended."""
+    for leftover in _leftovers(Path(path)):
+        try:
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+        except OSError:
+            pass  # another process cleaned it first, or the place is read-only
+
+
+def _leftovers(path: Path) -> list[Path]:
+    if not path.parent.is_dir():
+        return []
+    try:
+        entries = list(path.parent.glob(f".{glob.escape(path.name)}.*"))
+    except OSError:
+        return []
+    return [p for p in entries if _writer_gone(p, path.name)]
 
 
 def fault_point(step: str) -> None:
@@ -307,7 +325,7 @@ def _writer_gone(leftover: Path, name: str) -> bool:
             if not pid.isdigit():
                 return False
             if int(pid) == os.getpid():
-                return True  # our own: a save in this process that did not finish
+                return False  # this process's own: a save still running in another thread
             try:
                 os.kill(int(pid), 0)
             except ProcessLookupError:

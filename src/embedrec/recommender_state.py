@@ -187,6 +187,8 @@ def _check_counts(
             )
         if len(set(listed)) != len(listed):
             raise ModelError(f"{path / 'ids.json'}: the {side} ids repeat an id")
+        if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in listed):
+            raise ModelError(f"{path / 'ids.json'}: a {side} id is an integer past int64")
     if ids.titles is not None and len(ids.titles) != n_items:
         raise ModelError(f"{path / 'ids.json'}: {len(ids.titles):,} titles for {n_items:,} items")
     expected = {

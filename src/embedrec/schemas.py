@@ -13,7 +13,6 @@ This module knows no other part of embedrec but its errors, so anything may impo
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Annotated, Any, Literal
 
@@ -23,7 +22,6 @@ from embedrec.errors import ModelError
 
 # a number that must stay finite (pydantic refuses nan and inf for these)
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-SCHEDULE_NAMES = ("one-cycle", "constant")  # training.schedules.SCHEDULES (a test keeps them equal)
 MAX_SEED = 2**32 - 1 - 1000  # numpy's legacy seeding takes < 2**32; members add their position
 
 # the CLI option each training field is set by, for messages a CLI user can act on
@@ -54,7 +52,7 @@ class TrainSchema(BaseModel):
     lr: Finite = Field(gt=0, le=100)
     wd: Finite = Field(ge=0, le=1e6)
     bs: int = Field(ge=1, le=2**24)
-    schedule: Literal["one-cycle", "constant"]
+    schedule: Literal["one-cycle", "constant"]  # training.schedules.SCHEDULES (tested equal)
     seed: int = Field(ge=0, le=MAX_SEED)
     device: str = Field(min_length=1)
     engine: str = Field(min_length=1)
@@ -209,15 +207,6 @@ def validate_document(schema: type[BaseModel], value: Any, where: str) -> Any:
     if extra:
         warn(f"{where}: ignoring key(s) this embedrec does not know: {extra}")
     return checked
-
-
-def finite(value: Any) -> bool:
-    """Whether `value` is a real number (not a bool) that is finite."""
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
 
 
 def warn(text: str) -> None:

@@ -250,6 +250,8 @@ def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
         values = column.to_numpy()  # no copy for float32/float64 columns
     else:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if not pd.api.types.is_numeric_dtype(column):  # text: pandas also reads 0x10 as 16
+            values[column.astype(str).str.match(r"\s*[+-]?0[xXbBoO]").to_numpy(bool)] = np.nan
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
