@@ -19,6 +19,9 @@ Cases accepted as they are, and why:
   text: its other ids become text too ('42', found by 42 all the same).
 - Unknown keys in a `--config` file are errors, not warnings: a typo in a file the user wrote
   must not be ignored. Unknown keys in a model directory (a newer writer) load with a warning.
+- A rating written in hexadecimal (`0x10`) is read as the number it spells (16) by the CSV
+  parser (pyarrow converts it before embedrec sees text); it is a number, and inside the
+  scale checks like any other.
 - Where the system has no atomic exchange of directories (not Linux, or a file system without
   renameat2), an overwrite renames the old model aside first: a kill in that moment leaves no
   model at DIR until the next load or save puts the old one back (`io.recover`).

@@ -18,7 +18,11 @@ from hypothesis import strategies as st
 import embedrec
 
 # an exception inside pyarrow's callbacks is printed ("Exception ignored in ...") as a traceback
-pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+# and a RuntimeWarning (an invalid cast) is a number silently made wrong
+pytestmark = [
+    pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.filterwarnings("error::RuntimeWarning"),
+]
 
 FIELDS = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),

@@ -250,8 +250,6 @@ def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
         values = column.to_numpy()  # no copy for float32/float64 columns
     else:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        if not pd.api.types.is_numeric_dtype(column):  # text: pandas also reads 0x10 as 16
-            values[column.astype(str).str.match(r"\s*[+-]?0[xXbBoO]").to_numpy(bool)] = np.nan
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -273,7 +271,17 @@ def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
 def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
     numeric = pd.to_numeric(column, errors="coerce")
     if numeric.notna().all():
-        return numeric.to_numpy(dtype=np.int64)
+        if pd.api.types.is_integer_dtype(numeric):
+            return numeric.to_numpy(dtype=np.int64)
+        values = numeric.to_numpy(dtype=np.float64)
+        # seconds since 1970 that int64 holds (a float past it would be cast to garbage)
+        bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) >= 2.0**62))
+        if len(bad):
+            raise DataError(
+                f"{where.row(int(bad[0]))}: field {name!r} is {column.iloc[bad[0]]!r}, not a "
+                f"timestamp (seconds since 1970) ({len(bad)} such rows)"
+            )
+        return values.astype(np.int64)
     with warnings.catch_warnings():  # pandas warns when each date is parsed on its own
         warnings.simplefilter("ignore", UserWarning)
         parsed = pd.to_datetime(column, errors="coerce", utc=True)
