@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -141,3 +142,29 @@ def test_a_dead_writers_partial_file_is_cleaned_by_the_next_write(tmp_path):
     assert [p.name.startswith(".scores.json.partial-") for p in tmp_path.iterdir()] == [True]
     io.write_json(target, {"done": True})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.json"]
+
+
+def test_killing_train_while_it_replaces_a_model_leaves_a_complete_model(tmp_path, good_csv):
+    """The real command, killed with SIGKILL once its new model is being staged beside the old
+    one: DIR still holds a complete model, and the next load cleans up."""
+    command = Path(sys.executable).with_name("embedrec")
+    if not command.is_file():
+        pytest.skip(f"the embedrec command is not installed beside {sys.executable}")
+    target = tmp_path / "model"
+    args = [str(command), "train", "--data", str(good_csv), "--model", "dot-bias"]
+    subprocess.run([*args, "--epochs", "1", "--out", str(target)], check=True, capture_output=True)
+    process = subprocess.Popen(
+        [*args, "--epochs", "1", "--seed", "9", "--out", str(target), "--force"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        if any(p.name.startswith(f".model{io.PARTIAL}") for p in tmp_path.iterdir()):
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    process.wait(timeout=60)
+    loaded = embedrec.load(target)  # the old model or the new, complete either way
+    assert loaded.config.seed in (42, 9)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

@@ -52,7 +52,11 @@ def check_config(config: TrainConfig) -> None:
             resolve(member)
     if config.ranker not in (None, "auto"):
         resolve(config.ranker_config(config.ranker))
-    resolve_device(config.device)
+    device = resolve_device(config.device)
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ModelError(
+            f"device {config.device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
     if config.engine not in engine_names():
         raise ModelError(
             f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
