@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -369,3 +370,13 @@ def test_the_installed_command_prints_one_line_and_no_traceback(
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], done.stderr
     assert not (tmp / "m").exists()
+
+
+@pytest.mark.parametrize("rows, bs", [(65, 64), (9, 4), (3, 2)])
+def test_nn_trains_when_the_last_batch_would_hold_one_rating(rows, bs):
+    """BatchNorm cannot train on a batch of one: that last row joins the batch before it."""
+    ratings = embedrec.ratings_from_frame(
+        low_rank_frame(n_users=20, n_items=15, seed=1).iloc[:rows]
+    )
+    rec = embedrec.train(ratings, model="nn", epochs=1, bs=bs)
+    assert rec.history and np.isfinite(rec.history[0].train_loss)

@@ -51,6 +51,7 @@ def check_config(config: TrainConfig) -> None:
         for member in config.member_configs():
             resolve(member)
     if config.ranker not in (None, "auto"):
+        ranking_kind(config.ranker)
         resolve(config.ranker_config(config.ranker))
     device = resolve_device(config.device)
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
@@ -148,14 +149,20 @@ def train(
     return rec
 
 
+def ranking_kind(name: str) -> type[Model]:
+    """The model kind `name`, which must rank (a rating model cannot be the ranker)."""
+    kind = get_kind(name)
+    if kind.predicts_ratings:
+        raise ModelError(f"ranker {name!r} is a rating model; name a ranking model")
+    return kind
+
+
 def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
     """The ranking model `config.ranker` asks for, untrained, or None."""
     if config.ranker is None:
         return None
     if config.ranker != "auto":
-        kind = get_kind(config.ranker)
-        if kind.predicts_ratings:
-            raise ModelError(f"ranker {config.ranker!r} is a rating model; name a ranking model")
+        ranking_kind(config.ranker)
         return build(config.ranker_config(config.ranker), data)
     if config.model != DEFAULT_MODEL:
         return None  # a model the user named trains alone unless a ranker is named too
