@@ -53,6 +53,11 @@ class Model(ABC):
     n_users: int
     n_items: int
 
+    def preferred_engines(self) -> tuple[str, ...]:
+        """The engines `engine="auto"` tries for this model, in order; a kind whose engines
+        agree only on some settings (see `dot`) orders them by what it was built with."""
+        return self.engines
+
     @classmethod
     def parse_options(cls, options: dict[str, Any]) -> NoOptions:
         """This kind's options from a config, validated: one clear error per bad value."""

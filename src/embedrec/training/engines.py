@@ -105,7 +105,7 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
     on the configured device; a clear error when the pair does not go together."""
     device = resolve_device(config.device)
     if config.engine == "auto":
-        for name in model.engines:
+        for name in model.preferred_engines():
             if ENGINES[name].supports(model, device):
                 return ENGINES[name]
         raise ModelError(f"no engine trains a {model.name} model on {device}")
