@@ -16,6 +16,9 @@ DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
 DEFAULT_MODEL = "bmf"
 
 
+LOSSES = ("mse", "cross-entropy")
+
+
 @dataclass
 class TrainConfig:
     """Every hyper-parameter of a run. The default model is `bmf` (Bayesian MF with implicit
@@ -42,6 +45,9 @@ class TrainConfig:
     lr: float = 5e-3
     wd: float = 0.1
     bs: int = 64
+    # "mse", or "cross-entropy": classification over the rating values, predicted as the
+    # expected rating (the chapter's questionnaire; the neural model only)
+    loss: str = "mse"
     schedule: str = "one-cycle"
     seed: int = 42
     device: str = "auto"
@@ -80,6 +86,8 @@ class TrainConfig:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
         if self.ranker == "none":  # as the CLI spells it
             self.ranker = None
+        if self.loss not in LOSSES:
+            raise ModelError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.keep not in ("last", "best"):
             raise ModelError(f"keep must be 'last' or 'best', got {self.keep!r}")
         if self.patience is not None and self.patience < 1:

@@ -67,11 +67,22 @@ def gradient_options(config: TrainConfig) -> dict[str, Any]:
 
 
 class TorchSteps:
-    """One optimiser step on one batch with MSE loss, at the learning rate and beta1 given.
+    """One optimiser step on one batch, at the learning rate and beta1 given. `loss`: "mse",
+    or "cross-entropy" for a network with `logits` over its `class_values` (see `nn`);
     `sparse=None` decides by table size (`wants_sparse`)."""
 
-    def __init__(self, network: nn.Module, lr: float, wd: float, sparse: bool | None = None):
+    def __init__(
+        self,
+        network: nn.Module,
+        lr: float,
+        wd: float,
+        sparse: bool | None = None,
+        loss: str = "mse",
+    ):
         self.network, self.wd = network, wd
+        self.classify = loss == "cross-entropy"
+        if self.classify and not hasattr(network, "logits"):
+            raise ModelError(f"loss 'cross-entropy' needs a classifier; {network} has no logits")
         self.sparse = wants_sparse(network) if sparse is None else sparse
         self.embeddings = embedding_layers(network) if self.sparse else []
         for layer in self.embeddings:
@@ -102,7 +113,7 @@ class TorchSteps:
             for group in optimizer.param_groups:
                 group["lr"] = lr
                 group["betas"] = (beta1, 0.99)
-        loss = self.loss_fn(self.network(users, items), ratings)
+        loss = self.loss(users, items, ratings)
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -111,6 +122,14 @@ class TorchSteps:
         for optimizer in self.optimizers:
             optimizer.step()
         return loss.detach()
+
+    def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+        if self.classify:
+            classes: torch.Tensor = getattr(self.network, "class_values")(ratings.device)  # noqa: B009
+            targets = torch.searchsorted(classes, ratings).clamp(max=len(classes) - 1)
+            logits = getattr(self.network, "logits")(users, items)  # noqa: B009
+            return nn.functional.cross_entropy(logits, targets)
+        return self.loss_fn(self.network(users, items), ratings)
 
     @torch.no_grad()
     def _decay_touched_rows(self, lr: float) -> None:
@@ -142,6 +161,7 @@ def fit_torch(
     device: str | torch.device = "auto",
     threads: int | None = None,
     sparse: bool | None = None,
+    loss: str = "mse",
     loop: EpochLoop | None = None,
     model: Model | None = None,
 ) -> list[EpochStats]:
@@ -157,7 +177,7 @@ def fit_torch(
     n = len(r)
     n_batches = math.ceil(n / bs)
     lrs, moms = make_schedule(schedule, epochs * n_batches, lr)
-    steps = TorchSteps(network, float(lrs[0]), wd, sparse)
+    steps = TorchSteps(network, float(lrs[0]), wd, sparse, loss)
 
     def one_epoch(epoch: int) -> tuple[float, Model | None]:
         network.train()
@@ -202,6 +222,7 @@ class TorchEngine:
             data.ratings,
             device=config.device,
             threads=config.threads,
+            loss=config.loss,
             loop=loop,
             model=model,
             **gradient_options(config),
