@@ -451,7 +451,7 @@ def test_a_split_made_as_two_files(tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--keep", "worst"], "keep (--keep) must be 'last' or 'best'"),
+        (["--keep", "worst"], "keep (--keep) must be one of last, best"),
         (["--patience", "0"], "patience (--patience) must be at least 1"),
         (["--blend", "-1"], "blend (--blend) must be at least 0"),
         (["--ranker", "dot-bias"], "is a rating model; name a ranking model"),

@@ -273,6 +273,7 @@ CONFIGS = [
     ("options-list", b'{"options": [1]}', ["options"]),
     ("unknown-key", b'{"epoch": 3}', ["epoch"]),
     ("schedule-unknown", b'{"schedule": "warm"}', ["schedule"]),
+    ("loss-unknown", b'{"loss": "hinge"}', ["loss"]),
     ("threads-zero", b'{"threads": 0}', ["threads"]),
     ("keep-worst", b'{"keep": "worst"}', ["keep"]),
 ]

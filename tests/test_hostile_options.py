@@ -51,6 +51,8 @@ TRAIN_OPTIONS = [
     ("layers-words", ["--model", "nn", "--layers", "a,b"], ["--layers"]),
     ("layers-empty", ["--model", "nn", "--layers", ""], ["--layers"]),
     ("layers-second-0", ["--model", "nn", "--layers", "100,0"], ["--layers"]),
+    ("loss-unknown", ["--model", "nn", "--loss", "hinge"], ["--loss"]),
+    ("loss-empty", ["--loss", ""], ["--loss"]),
     ("schedule-foo", ["--schedule", "foo"], ["--schedule"]),
     ("schedule-empty", ["--schedule", ""], ["--schedule"]),
     ("seed-negative", ["--seed", "-1"], ["seed"]),

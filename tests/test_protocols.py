@@ -26,6 +26,14 @@ def test_run_protocol_reports_folds_mean_and_spread():
     assert result["rmse_std"] >= 0 and result["mae_mean"] > 0
 
 
+def test_protocol_progress_is_a_line_per_fold_off_a_terminal(capsys):
+    frame = low_rank_frame(n_users=30, n_items=20, seed=2)
+    run_protocol("kfold:3", frame, epochs=2, progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fold")]
+    assert [line.split(":")[0] for line in lines] == ["fold 1/3", "fold 2/3", "fold 3/3"]
+    assert all("RMSE" in line for line in lines)
+
+
 def test_unknown_protocol():
     with pytest.raises(DataError, match="unknown protocol"):
         protocol_splits("ml100k-u9", low_rank_frame())

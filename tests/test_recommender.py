@@ -62,8 +62,21 @@ def test_unknown_user_is_an_error_and_a_new_user_without_ratings_gets_the_fallba
     with pytest.raises(DataError, match="unknown user 'nobody'"):
         rec.recommend(["u1", "nobody"], n=4)
     top = rec.recommend(ratings={}, n=4)
-    assert (top["fallback"] == "item-bias").all() and len(top) == 4
-    assert top["item"].tolist() == bias_table(rec)["item"].head(4).tolist()
+    assert (top["fallback"] == "typical-user").all() and len(top) == 4
+    by_rating = bias_table(rec).sort_values("rating", ascending=False, kind="stable")
+    assert top["item"].tolist() == by_rating["item"].head(4).tolist()
+    # in stars, like every other list's scores, not in the units of a raw bias
+    assert top["score"].tolist() == pytest.approx(by_rating["rating"].head(4).tolist())
+    assert ((top["score"] >= 1) & (top["score"] <= 5)).all()
+
+
+def test_biases_are_also_shown_in_stars_on_both_sides(small):
+    split, rec = small
+    mean = float(split.train.ratings.mean())
+    for is_item in (True, False):
+        table = bias_table(rec, is_item)
+        assert table["rating"].between(1, 5).all()
+        assert abs(table["rating"].mean() - mean) < 0.5  # the same units on both sides
 
 
 def test_fold_in_ratings_must_be_numbers_on_the_models_scale(small):
@@ -112,7 +125,7 @@ def test_similar_items_respect_min_ratings(small):
 def test_interpretation_tables(small, tmp_path):
     _, rec = small
     bias = bias_table(rec)
-    assert list(bias.columns) == ["item", "title", "bias", "n_ratings"]
+    assert list(bias.columns) == ["item", "title", "bias", "rating", "n_ratings"]
     assert bias["bias"].is_monotonic_decreasing
     factors = factor_frame(rec)
     assert factors.shape == (rec.item_map.ids.size, 3 + 8)
@@ -126,7 +139,7 @@ def test_models_without_biases_say_so(small):
     rec = train_model(split, model="nn", epochs=1)
     with pytest.raises(ModelError, match="has no learned biases"):
         bias_table(rec)
-    assert (rec.recommend(ratings={}, n=3)["fallback"] == "item-bias").all()
+    assert (rec.recommend(ratings={}, n=3)["fallback"] == "typical-user").all()
     assert len(rec.recommend(ratings={"Film 100": 5, 101: 1}, n=3)) == 3
 
 
@@ -233,4 +246,4 @@ def test_a_cold_user_gets_the_same_fallback_alone_and_in_a_batch(tmp_path):
     batch = rec.recommend(["newcomer", train_part["user"].iloc[0]], n=4)
     mine = batch[batch["user"] == "newcomer"]
     assert mine["item"].tolist() == alone["item"].tolist()
-    assert (mine["fallback"] == "item-bias").all() and (batch["fallback"] == "").sum() == 4
+    assert (mine["fallback"] == "typical-user").all() and (batch["fallback"] == "").sum() == 4

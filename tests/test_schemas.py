@@ -9,6 +9,7 @@ import warnings
 import pytest
 
 import embedrec
+from embedrec.config import LOSSES
 from embedrec.schemas import IdsDocument, ModelDirConfig, TrainSchema, validate_document
 from embedrec.training.schedules import SCHEDULES
 
@@ -21,6 +22,10 @@ def test_the_schema_has_exactly_the_fields_of_train_config():
 
 def test_the_schedules_the_schema_takes_are_the_ones_that_exist():
     assert typing.get_args(TrainSchema.model_fields["schedule"].annotation) == SCHEDULES
+
+
+def test_the_losses_the_schema_takes_are_the_ones_that_exist():
+    assert typing.get_args(TrainSchema.model_fields["loss"].annotation) == LOSSES
 
 
 def test_every_default_passes_the_schema():
@@ -41,7 +46,7 @@ def test_a_config_file_value_is_coerced_to_its_type(tmp_path):
         ({"epochs": 0}, r"epochs \(--epochs\) must be at least 1, got 0"),
         ({"lr": float("nan")}, r"lr \(--lr\) must be a finite number"),
         ({"n_factors": 10**6}, r"n_factors \(--factors\) must be at most 65536"),
-        ({"keep": "worst"}, r"keep \(--keep\) must be 'last' or 'best'"),
+        ({"keep": "worst"}, r"keep \(--keep\) must be one of last, best"),
     ],
 )
 def test_a_message_names_the_option_and_the_bound(values, message):

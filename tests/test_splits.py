@@ -83,3 +83,16 @@ def test_specs(spec, n_valid):
 def test_bad_specs(spec):
     with pytest.raises(DataError):
         split_from_spec(RATINGS, spec)
+
+
+def test_show_batch_and_one_batch_look_at_the_training_side(small_frame):
+    split = random_split(ratings_from_frame(small_frame), 0.2, 0)
+    shown = split.show_batch(5, seed=1)
+    assert list(shown.columns[:3]) == ["user", "item", "rating"] and len(shown) == 5
+    raw = set(zip(small_frame["user"], small_frame["item"], small_frame["rating"]))
+    assert set(zip(shown["user"], shown["item"], shown["rating"])) <= raw
+    users, items, ratings = split.one_batch(16, seed=1)
+    assert len(users) == len(items) == len(ratings) == 16
+    assert users.max() < split.train.n_users and items.max() < split.train.n_items
+    with pytest.raises(DataError, match="n must be at least 1"):
+        split.show_batch(0)

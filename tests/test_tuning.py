@@ -64,3 +64,11 @@ def test_tune_cli_saves_a_config_train_can_use(tmp_path):
     with pytest.raises(OutputExistsError, match="already exists"):
         TuneResult(TrainConfig(model="dot-bias"), 0.0, None, []).save(best)
     assert best.read_text() == saved
+
+
+def test_tune_off_a_terminal_prints_a_line_per_trial(capsys):
+    split = random_split(ratings_from_frame(low_rank_frame(seed=3), rating_scale=(1, 5)), 0.2, 0)
+    tune(split, trials=3, seed=1, progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trial")]
+    assert [line.split(":")[0] for line in lines] == ["trial 1/3", "trial 2/3", "trial 3/3"]
+    assert all("valid RMSE" in line and "best" in line for line in lines)

@@ -17,6 +17,9 @@ DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
 DEFAULT_MODEL = "bmf"
 
 
+LOSSES = ("mse", "cross-entropy")
+
+
 @dataclass
 class TrainConfig:
     """Every hyper-parameter of a run. The default model is `bmf` (Bayesian MF with implicit
@@ -43,6 +46,9 @@ class TrainConfig:
     lr: float = 5e-3
     wd: float = 0.1
     bs: int = 64
+    # "mse", or "cross-entropy": classification over the rating values, predicted as the
+    # expected rating (the chapter's questionnaire; the neural model only)
+    loss: str = "mse"
     schedule: str = "one-cycle"
     seed: int = 42
     device: str = "auto"

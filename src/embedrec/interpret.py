@@ -20,11 +20,14 @@ EXPORT_FORMATS = ("parquet", "csv", "npz")
 
 def bias_table(rec: Recommender, is_item: bool = True) -> pd.DataFrame:
     """Learned biases of every trained item (or user), highest first: the chapter's films
-    "liked beyond their factors" at the top."""
+    "liked beyond their factors" at the top. `bias` is the learned parameter (fastai's
+    `model.bias`); `rating` says it in stars: the mean rating the model predicts for the item
+    over typical users (for a user, over typical items)."""
     counts = rec.item_counts if is_item else rec.user_counts
     trained = np.flatnonzero(counts > 0)
     frame = rec.describe(trained, is_item)
     frame.insert(len(frame.columns) - 1, "bias", rec.bias(None, is_item)[trained])
+    frame.insert(len(frame.columns) - 1, "rating", rec.typical_ratings(is_item)[trained])
     return frame.sort_values("bias", ascending=False, kind="stable").reset_index(drop=True)
 
 

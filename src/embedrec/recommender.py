@@ -26,7 +26,14 @@ from embedrec.data.titles import ItemNames
 from embedrec.errors import DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
 from embedrec.recommender_state import from_state, to_state
-from embedrec.scoring import Folded, blend_scores, check_n, checked_ratings, nearest
+from embedrec.scoring import (
+    Folded,
+    blend_scores,
+    check_n,
+    checked_ratings,
+    nearest,
+    typical_ratings,
+)
 from embedrec.topk import top_k
 from embedrec.training.progress import EpochStats
 
@@ -277,7 +284,7 @@ class Recommender:
         - `user`: a raw id from training; a list of ids gives every user's list in one frame
           (columns user, rank, item, title, score), scored in batches;
         - `ratings={item id or title: rating}` instead: a new user, folded in without
-          retraining; with no usable rating the list is ranked by learned item bias and
+          retraining; with no usable rating the list is what typical users rate highest and
           flagged in a `fallback` column;
         - `exclude_seen`: leave out what the user rated (in training, or in `ratings`);
         - `items`: only these candidates (raw ids or titles).
@@ -332,7 +339,7 @@ class Recommender:
             frame.insert(0, "rank", (np.cumsum(keep, axis=1)[keep]).astype(np.int64))
             frame.insert(0, "user", np.asarray(users, dtype=object)[start + row_of])
             if cold_users.any():
-                frame["fallback"] = np.where(cold[row_of], "item-bias", "")
+                frame["fallback"] = np.where(cold[row_of], "typical-user", "")
             frames.append(frame)
         if not frames:
             return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
@@ -419,16 +426,35 @@ class Recommender:
         return self._item_frame(top, scores[top], None if rating is None else rating[top])
 
     def _fallback_scores(self) -> np.ndarray:
-        """Learned item biases (the baseline's item offsets where the model has none), -inf
-        for untrained items: the list for a user with nothing to go on."""
-        bias = self.model.biases("item")
-        if bias is None:
-            bias = self.baseline.item_offsets
-        return np.where(self.item_counts > 0, bias.astype(np.float64), -np.inf)
+        """The rating a typical trained user would give each item, -inf for untrained items:
+        the list for a user with nothing to go on, in the data's units."""
+        typical = self.typical_ratings()
+        return np.where(self.item_counts > 0, typical, -np.inf)
+
+    def typical_ratings(self, is_item: bool = True) -> np.ndarray:
+        """Per item, the mean rating the model predicts over (up to 1,000) trained users; per
+        user (`is_item=False`), over trained items: what a bias means, in stars. A ranking-only
+        model predicts no rating: the bias baseline's stand in. NaN for untrained rows."""
+        cache = self.__dict__.setdefault("_typical", {})
+        key = (id(self.model), is_item)  # a model swapped in (validation, keep-best) recomputes
+        if key not in cache:
+            if self.model.predicts_ratings:
+                cache[key] = typical_ratings(
+                    self.rating_scores, self.user_counts, self.item_counts, is_item
+                )
+            else:
+                b = self.baseline
+                offsets, counts = (
+                    (b.item_offsets, self.item_counts)
+                    if is_item
+                    else (b.user_offsets, self.user_counts)
+                )
+                cache[key] = np.where(counts > 0, b.global_mean + offsets, np.nan)
+        return cache[key]
 
     def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
         frame = self._top(self._fallback_scores(), n, allowed)
-        frame["fallback"] = "item-bias"
+        frame["fallback"] = "typical-user"
         return frame
 
     def _item_frame(

@@ -13,6 +13,7 @@ This module knows no other part of embedrec but its errors, so anything may impo
 
 from __future__ import annotations
 
+import re
 import warnings
 from typing import Annotated, Any, Literal
 
@@ -52,6 +53,7 @@ class TrainSchema(BaseModel):
     lr: Finite = Field(gt=0, le=100)
     wd: Finite = Field(ge=0, le=1e6)
     bs: int = Field(ge=1, le=2**24)
+    loss: Literal["mse", "cross-entropy"]  # config.LOSSES (tested equal)
     schedule: Literal["one-cycle", "constant"]  # training.schedules.SCHEDULES (tested equal)
     seed: int = Field(ge=0, le=MAX_SEED)
     device: str = Field(min_length=1)
@@ -158,8 +160,9 @@ def _phrase(item: Any) -> str:
         return "is not a known option"
     if kind == "missing":
         return "is missing"
-    if kind == "literal_error":
-        return f"must be {ctx.get('expected')}"
+    if kind == "literal_error":  # pydantic says "'a', 'b' or 'c'"
+        choices = re.split(r", | or ", str(ctx.get("expected", "")))
+        return "must be one of " + ", ".join(choice.strip("'") for choice in choices)
     message = str(item["msg"])
     return (
         "must be " + message[len("Input should be ") :]

@@ -81,3 +81,37 @@ def nearest(similarity: np.ndarray, eligible: np.ndarray, index: int, n: int) ->
     eligible[index] = False
     masked = np.where(eligible, similarity, -np.inf)
     return np.argsort(-masked, kind="stable")[: min(n, int(eligible.sum()))]
+
+
+TYPICAL_SAMPLE = 1000  # counterparts averaged over: enough for two decimals of a mean rating
+
+
+def typical_ratings(
+    rating_scores: Callable[[np.ndarray], np.ndarray],
+    user_counts: np.ndarray,
+    item_counts: np.ndarray,
+    is_item: bool = True,
+    batch: int = 256,
+) -> np.ndarray:
+    """The mean predicted rating of each item over (a seeded sample of up to 1,000) trained
+    users, or with `is_item=False` of each user over trained items: a bias in the data's
+    units, comparable across model kinds (a raw bias sits before `sigmoid_range`, and in a
+    linear model the item side carries the global mean). NaN where a row has no training
+    rating."""
+    rng = np.random.default_rng(0)
+    users, items = np.flatnonzero(user_counts > 0), np.flatnonzero(item_counts > 0)
+    own = items if is_item else users
+    result = np.full(len(item_counts) if is_item else len(user_counts), np.nan)
+    if is_item:
+        sample = rng.choice(users, min(TYPICAL_SAMPLE, len(users)), replace=False)
+        total = np.zeros(len(item_counts))
+        for start in range(0, len(sample), batch):
+            block = rating_scores(sample[start : start + batch])
+            total += np.where(np.isfinite(block), block, 0.0).sum(axis=0)
+        result[own] = total[own] / max(len(sample), 1)
+        return result
+    columns = rng.choice(items, min(TYPICAL_SAMPLE, len(items)), replace=False)
+    for start in range(0, len(own), batch):
+        rows = own[start : start + batch]
+        result[rows] = rating_scores(rows)[:, columns].mean(axis=1)
+    return result

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
-
 from embedrec.config import TrainConfig
 from embedrec.data.splits import Split, random_split
 from embedrec.errors import ModelError
@@ -21,6 +19,7 @@ from embedrec.evaluation.rating import evaluate
 from embedrec.io import check_output, write_json
 from embedrec.learner import train
 from embedrec.models import get_kind
+from embedrec.training.progress import StepProgress
 
 
 @dataclass
@@ -68,27 +67,24 @@ def tune(
     inner = random_split(split.train, valid_pct, seed)
     records: list[dict] = []
 
+    steps = StepProgress("trial", trials, enabled=progress)
+
     def objective(trial) -> float:
         config = suggest(trial, base)
         start = time.perf_counter()
         rmse = evaluate(train(inner, config), inner.valid)["rmse"]
-        records.append({**trial.params, "valid_rmse": rmse, "seconds": time.perf_counter() - start})
+        seconds = time.perf_counter() - start
+        records.append({**trial.params, "valid_rmse": rmse, "seconds": seconds})
+        best_so_far = min(r["valid_rmse"] for r in records)
+        steps.step(f"valid RMSE {rmse:.4f} (best {best_so_far:.4f}), {seconds:.1f} s")
         return rmse
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
-    callbacks = []
-    bar = None
-    if progress:
-        bar = Progress(transient=True)
-        task = bar.add_task("tuning", total=trials)
-        callbacks.append(lambda study, trial: bar.update(task, advance=1))
-        bar.start()
     try:
-        study.optimize(objective, n_trials=trials, callbacks=callbacks)
+        study.optimize(objective, n_trials=trials)
     finally:
-        if bar is not None:
-            bar.stop()
+        steps.close()
     best = suggest(optuna.trial.FixedTrial(study.best_params), base)
     test_rmse = None
     if len(split.valid):

@@ -114,6 +114,14 @@ MODEL_OPTIONS: dict[str, Any] = {
     "lr": (option("--lr", "Peak learning rate [default: 5e-3].", Optional[float]), None),
     "wd": (option("--wd", "Decoupled weight decay [default: 0.1].", Optional[float]), None),
     "bs": (option("--bs", "Batch size [default: 64].", Optional[int]), None),
+    "loss": (
+        option(
+            "--loss",
+            "mse, or cross-entropy (nn: classification over the rating values, predicting "
+            "the expected rating) [default: mse].",
+        ),
+        None,
+    ),
     "y_range": (
         option(
             "--y-range",

@@ -183,7 +183,13 @@ def benchmark(
             if name
         }
         report = embedrec.run_ranking_protocol(
-            protocol, data, configs, data_dir=data_dir, k=k, threshold=threshold
+            protocol,
+            data,
+            configs,
+            data_dir=data_dir,
+            k=k,
+            threshold=threshold,
+            progress=not as_json,
         )
         if as_json:
             emit(report)
@@ -199,7 +205,7 @@ def benchmark(
             table.add_row(row["system"], *cells, f"{row['seconds']:.1f}")
         out.print(table)
         return
-    result = embedrec.run_protocol(protocol, data, config, data_dir=data_dir)
+    result = embedrec.run_protocol(protocol, data, config, data_dir=data_dir, progress=not as_json)
     if as_json:
         emit(result)
         return

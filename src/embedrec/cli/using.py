@@ -101,7 +101,9 @@ def recommend(
         emit({"user": user, "n": n, "fallback": fallback, "items": records(frame)})
         return
     if fallback:
-        err.print("no usable ratings for this user: ranked by learned item bias (fallback)")
+        err.print(
+            "no usable ratings for this user: the items typical users rate highest (fallback)"
+        )
     show(frame, f"top {n} for " + (f"user {user}" if user is not None else "the new user"))
 
 

@@ -203,6 +203,23 @@ class Ratings:
             frame["title"] = self.titles[self.items]
         return frame
 
+    def show_batch(self, n: int = 10, seed: int | None = None) -> pd.DataFrame:
+        """A random look at `n` rows with raw ids and titles, as fastai's `dls.show_batch()`."""
+        if n < 1:
+            raise DataError(f"n must be at least 1, got {n}")
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), min(n, len(self)), False))
+        return self.subset(rows).to_frame().reset_index(drop=True)
+
+    def one_batch(
+        self, bs: int = 64, seed: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A random batch as the models see it (fastai's `dls.one_batch()`): user indices,
+        item indices and ratings, each of length `bs`."""
+        if bs < 1:
+            raise DataError(f"bs must be at least 1, got {bs}")
+        rows = np.random.default_rng(seed).choice(len(self), min(bs, len(self)), False)
+        return self.users[rows], self.items[rows], self.ratings[rows]
+
     def crosstab(self, n_users: int = 15, n_items: int = 15) -> pd.DataFrame:
         """The most active users x the most rated items, as the chapter's questionnaire shows.
 

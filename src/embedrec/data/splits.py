@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError
@@ -26,6 +27,18 @@ class Split:
         seen_users = self.train.user_counts() > 0
         seen_items = self.train.item_counts() > 0
         return ~(seen_users[self.valid.users] & seen_items[self.valid.items])
+
+    def show_batch(self, n: int = 10, seed: int | None = None) -> pd.DataFrame:
+        """A random look at `n` training rows (raw ids, titles, ratings), as fastai's
+        `dls.show_batch()`."""
+        return self.train.show_batch(n, seed)
+
+    def one_batch(
+        self, bs: int = 64, seed: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A random training batch as the models see it: (user indices, item indices,
+        ratings), as fastai's `dls.one_batch()`."""
+        return self.train.one_batch(bs, seed)
 
     def describe(self) -> str:
         cold = int(self.cold_rows().sum())

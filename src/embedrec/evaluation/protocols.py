@@ -28,6 +28,7 @@ from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores
 from embedrec.evaluation.rating import evaluate
 from embedrec.learner import train
 from embedrec.models import resolve
+from embedrec.training.progress import StepProgress
 
 NAMED = {
     "ml100k-u1": ["u1"],
@@ -82,10 +83,13 @@ def run_protocol(
     if config.ranker == "auto":
         config = config.replace(ranker=None)
     folds = []
-    for split in protocol_splits(protocol, data, data_dir):
+    splits = protocol_splits(protocol, data, data_dir)
+    steps = StepProgress("fold", len(splits), enabled=progress)
+    for split in splits:
         start = time.perf_counter()
-        rec = train(split, config, progress=progress)
+        rec = train(split, config)
         metrics = evaluate(rec, split.valid)
+        steps.step(f"{split.name}: RMSE {metrics['rmse']:.4f}, {time.perf_counter() - start:.1f} s")
         folds.append(
             {
                 "split": split.name,
@@ -116,6 +120,7 @@ def run_ranking_protocol(
     data_dir: str | Path | None = None,
     k: int = 10,
     threshold: float | None = 4.0,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Top-k metrics of each named config on every split of the protocol (means over folds),
     beside the most-popular baseline, full ranking over every unseen item. The leave-last-out
@@ -126,6 +131,7 @@ def run_ranking_protocol(
     if protocol == LEAVE_LAST_OUT:
         threshold = None
     splits = protocol_splits(protocol, data, data_dir)
+    steps = StepProgress("fold x system", len(splits) * len(configs), enabled=progress)
     rows: dict[str, list[dict[str, float]]] = {"most popular": []}
     seconds: dict[str, float] = {"most popular": 0.0}
     for split in splits:
@@ -141,6 +147,8 @@ def run_ranking_protocol(
             metrics = evaluate_ranking(rec.score_items, split.train, split.valid, k, threshold)
             rows.setdefault(name, []).append(metrics)
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+            shown = ", ".join(f"{key} {value:.4f}" for key, value in list(metrics.items())[:2])
+            steps.step(f"{split.name}, {name}: {shown}")
     table = []
     for name, folds in rows.items():
         means = {key: float(np.mean([f[key] for f in folds])) for key in folds[0]}

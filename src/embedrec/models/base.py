@@ -45,6 +45,7 @@ class Model(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]  # one line for `--help` and error messages
     engines: ClassVar[tuple[str, ...]]  # engines that train it, preferred first
+    losses: ClassVar[tuple[str, ...]] = ("mse",)  # the training losses it takes
     defaults: ClassVar[dict[str, Any]] = {}  # this kind's values for unset config fields
     Options: ClassVar[type[NoOptions]] = NoOptions  # its own hyper-parameters
     predicts_ratings: ClassVar[bool] = True  # False: scores only order items (a ranking model)
@@ -52,6 +53,11 @@ class Model(ABC):
 
     n_users: int
     n_items: int
+
+    def preferred_engines(self) -> tuple[str, ...]:
+        """The engines `engine="auto"` tries for this model, in order; a kind whose engines
+        agree only on some settings (see `dot`) orders them by what it was built with."""
+        return self.engines
 
     @classmethod
     def parse_options(cls, options: dict[str, Any]) -> NoOptions:

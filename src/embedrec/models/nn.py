@@ -2,6 +2,11 @@
 
 A new user has no closed form here: a fresh user embedding, started at the mean of the trained
 ones, takes a few Adam steps with the network frozen, pulled towards the mean user.
+
+With `loss="cross-entropy"` (the chapter's questionnaire: rating prediction as classification)
+the last layer has one output per rating value seen in training; the model is trained on the
+cross-entropy of those logits and predicts the expected rating, so everything downstream
+(evaluation, ranking, fold-in) reads a rating as from the MSE model.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from embedrec.models.sizes import embedding_size
 # Chosen on 100 users held out of ML-100k (`benchmarks/foldin.py --models nn`): 0.903 at 5,
 # 0.912 at 0.3, 0.909 at 1, 0.906 at 20.
 FOLD_IN_REG = 5.0
+MAX_CLASSES = 20  # rating values cross-entropy takes as classes (MovieLens' half stars: 10)
 
 
 class EmbeddingNN(nn.Module):
@@ -44,8 +50,10 @@ class EmbeddingNN(nn.Module):
         embed_dropout: float = 0.0,
         batchnorm: bool = True,
         y_range: tuple[float, float] | None = None,
+        classes: Sequence[float] | None = None,
     ):
         super().__init__()
+        self.classes = [float(c) for c in classes] if classes is not None else None
         self.n_users, self.n_items = n_users, n_items
         self.layers = [int(n) for n in layers]
         self.user_size = user_size or embedding_size(n_users)
@@ -71,7 +79,7 @@ class EmbeddingNN(nn.Module):
             if p:
                 blocks.append(nn.Dropout(p))
             width = out
-        blocks.append(nn.Linear(width, 1))
+        blocks.append(nn.Linear(width, len(self.classes) if self.classes else 1))
         self.mlp = nn.Sequential(*blocks)
 
     def config(self) -> dict:
@@ -83,14 +91,29 @@ class EmbeddingNN(nn.Module):
             "embed_dropout": self.embed_dropout,
             "batchnorm": self.batchnorm,
             "y_range": self.y_range,
+            "classes": self.classes,
         }
 
     def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self.score_pairs(self.user_factors(users), self.item_factors(items))
 
-    def score_pairs(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+    def class_values(self, device: torch.device) -> torch.Tensor:
+        """The rating each output class stands for (a classifier's `classes`)."""
+        return torch.tensor(self.classes or [], dtype=torch.float32, device=device)
+
+    def logits(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """One logit per rating value (a classifier's output), shape (pairs, classes)."""
+        return self.output(self.user_factors(users), self.item_factors(items))
+
+    def output(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
         x = torch.cat([user_vectors, item_vectors], dim=1)
-        score = self.mlp(self.embed_drop(x)).squeeze(1)
+        return self.mlp(self.embed_drop(x))
+
+    def score_pairs(self, user_vectors: torch.Tensor, item_vectors: torch.Tensor) -> torch.Tensor:
+        out = self.output(user_vectors, item_vectors)
+        if self.classes:  # the expected rating under the predicted distribution
+            return torch.softmax(out, dim=1) @ self.class_values(out.device)
+        score = out.squeeze(1)
         return score if self.y_range is None else sigmoid_range(score, *self.y_range)
 
     def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, None]:
@@ -135,6 +158,17 @@ def fold_in_nn(
     return vector.detach(), None
 
 
+def rating_classes(data: Ratings) -> list[float]:
+    """The distinct training ratings, as the classes of a cross-entropy model."""
+    values = np.unique(data.ratings)
+    if len(values) > MAX_CLASSES:
+        raise ModelError(
+            f"loss 'cross-entropy' treats each rating value as a class; these ratings take "
+            f"{len(values)} values (at most {MAX_CLASSES}): use loss 'mse'"
+        )
+    return values.astype(float).tolist()
+
+
 @register
 class EmbeddingNNKind(TorchModel):
     """`nn`: fastai's neural collaborative filter. `n_factors`, when given, is the width of
@@ -143,6 +177,7 @@ class EmbeddingNNKind(TorchModel):
     name = "nn"
     summary = "embeddings through Linear-ReLU-BatchNorm layers (--layers, --dropout)"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
+    losses: ClassVar[tuple[str, ...]] = ("mse", "cross-entropy")
     defaults: ClassVar[dict[str, Any]] = {"epochs": 5}
     network_class: ClassVar[type[nn.Module]] = EmbeddingNN
     network: EmbeddingNN
@@ -158,6 +193,7 @@ class EmbeddingNNKind(TorchModel):
                 item_size=config.n_factors,
                 dropout=config.dropout,
                 y_range=config.resolved_y_range(data.rating_scale or data.observed_range),
+                classes=rating_classes(data) if config.loss == "cross-entropy" else None,
             )
         )
 

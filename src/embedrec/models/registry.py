@@ -47,6 +47,11 @@ def resolve(config: TrainConfig) -> TrainConfig:
     """`config` with its model kind's defaults filled in and its options validated (what a
     trained model records)."""
     kind = get_kind(config.model)
+    if config.loss not in kind.losses:
+        raise ModelError(
+            f"loss {config.loss!r} does not train {kind.name} models (theirs: "
+            f"{', '.join(kind.losses)}); cross-entropy is for --model nn"
+        )
     config = config.with_defaults(kind.defaults)
     options = kind.parse_options(config.options).model_dump()
     return config if options == config.options else config.replace(options=options)

@@ -18,10 +18,12 @@ from embedrec.errors import ModelError
 from embedrec.models.average import AverageKind
 from embedrec.models.base import ClosedFormModel, Model
 from embedrec.models.registry import resolve
+from embedrec.training import als_kernels, fused_kernels, gibbs
 from embedrec.training.als_engine import ALSEngine
 from embedrec.training.device import resolve_device
 from embedrec.training.fused_engine import FusedEngine
 from embedrec.training.gibbs import GibbsEngine
+from embedrec.training.kernel_cache import compile_note
 from embedrec.training.loop import EpochLoop, Validate
 from embedrec.training.progress import EpochStats, Reporter
 from embedrec.training.torch_engine import TorchEngine
@@ -51,7 +53,9 @@ class MembersEngine:
         if not isinstance(model, AverageKind) or model.member_configs is None:
             raise ModelError("the members engine trains averages built by train()")
         history: list[EpochStats] = []
+        n = len(model.members)
         for k, (member, member_config) in enumerate(zip(model.members, model.member_configs)):
+            loop.reporter.note(f"member {k + 1}/{n}: {member.name}")
             own = EpochLoop(
                 loop.validate,
                 loop.reporter,
@@ -96,6 +100,10 @@ ENGINES: dict[str, Engine] = {
 }
 
 
+# The numba modules each compiled engine runs (see `kernel_cache`).
+KERNELS = {"fused": (fused_kernels,), "gibbs": (gibbs,), "als": (als_kernels,)}
+
+
 def engine_names() -> list[str]:
     return ["auto", *ENGINES]
 
@@ -105,7 +113,7 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
     on the configured device; a clear error when the pair does not go together."""
     device = resolve_device(config.device)
     if config.engine == "auto":
-        for name in model.engines:
+        for name in model.preferred_engines():
             if ENGINES[name].supports(model, device):
                 return ENGINES[name]
         raise ModelError(f"no engine trains a {model.name} model on {device}")
@@ -136,6 +144,9 @@ def fit(
     config = resolve(config)
     engine = choose_engine(model, config)
     loop = EpochLoop(validate, reporter, keep_best=config.keep == "best", patience=config.patience)
+    note = compile_note(KERNELS.get(engine.name, ()), engine.name)
+    if note is not None:
+        loop.reporter.note(note)
     history = engine.fit(model, data, config, loop)
     return history, engine_label(model, config), loop.best or model
 

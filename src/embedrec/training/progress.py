@@ -1,5 +1,9 @@
 """What a user sees while a model trains: a progress bar within the epoch and an epoch table
-(epoch, train_loss, valid_loss, valid_rmse, time), the same for every engine."""
+(epoch, train_loss, valid_loss, valid_rmse, time), the same for every engine; and for runs
+made of several trainings (trials, folds), one line per step.
+
+Off a terminal (a log file, CI, `nohup`) bars are noise and would leave a long run silent, so
+every step is a plain line instead: a 17-minute `tune` prints a line per trial."""
 
 from __future__ import annotations
 
@@ -103,3 +107,40 @@ def _fmt(value: float | None) -> str:
 def _fmt_time(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes:02d}:{secs:02d}"
+
+
+class StepProgress:
+    """Progress over a known number of steps (tuning trials, protocol folds): a transient bar
+    on a terminal, one plain line per step elsewhere. `enabled=False` shows nothing."""
+
+    def __init__(
+        self, what: str, total: int, *, enabled: bool = True, console: Console | None = None
+    ):
+        self.what, self.total, self.done = what, total, 0
+        self.console = console or Console(file=sys.stderr)
+        self.enabled = enabled
+        self.bar: Progress | None = None
+        if enabled and self.console.is_terminal:
+            self.bar = Progress(
+                TextColumn(what),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.task = self.bar.add_task(what, total=total)
+            self.bar.start()
+
+    def step(self, text: str) -> None:
+        """One step done; `text` says how it went (printed as a line off a terminal)."""
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1)
+        elif self.enabled:
+            self.console.print(f"{self.what} {self.done}/{self.total}: {text}", highlight=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

@@ -5,6 +5,15 @@ gather, not a Python DataLoader round trip per row. Optimiser: Adam with decoupl
 (AdamW, as fastai's `Adam(..., decouple_wd=True)`), betas (0.9, 0.99), eps 1e-5 like fastai;
 the schedule drives both the learning rate and beta1. `TorchSteps` is the one batch step,
 shared by training and the LR finder.
+
+Two choices keep CPU training fast where torch's defaults are slow:
+- *threads by batch size* (`training/threads.py`): at the chapter's batch of 64 a second
+  intra-op thread buys nothing idle and costs 4-5x when another process holds a core;
+- *sparse steps for large tables*: AdamW touches every row of every embedding at every step,
+  so a 17k x 16k catalogue with fastai-sized embeddings spends its time updating rows the
+  batch never saw. Past `SPARSE_ROWS_X_WIDTH` embedding weights, the embeddings take sparse
+  gradients and `SparseAdam` (only the batch's rows move), with the decoupled weight decay
+  applied lazily to the same rows; the other parameters keep AdamW.
 """
 
 from __future__ import annotations
@@ -24,6 +33,20 @@ from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 from embedrec.training.schedules import schedule as make_schedule
+from embedrec.training.threads import torch_threads
+
+# Embedding weights (rows x width, all tables together) past which steps go sparse: ML-100k's
+# tables (about 0.25M for the neural model) stay dense, where AdamW costs little.
+SPARSE_ROWS_X_WIDTH = 2_000_000
+
+
+def embedding_layers(network: nn.Module) -> list[nn.Embedding]:
+    return [m for m in network.modules() if isinstance(m, nn.Embedding)]
+
+
+def wants_sparse(network: nn.Module) -> bool:
+    """Large embedding tables train with sparse steps (see the module docstring)."""
+    return sum(m.weight.numel() for m in embedding_layers(network)) > SPARSE_ROWS_X_WIDTH
 
 
 def as_tensors(
@@ -44,13 +67,38 @@ def gradient_options(config: TrainConfig) -> dict[str, Any]:
 
 
 class TorchSteps:
-    """One optimiser step on one batch with MSE loss, at the learning rate and beta1 given."""
+    """One optimiser step on one batch, at the learning rate and beta1 given. `loss`: "mse",
+    or "cross-entropy" for a network with `logits` over its `class_values` (see `nn`);
+    `sparse=None` decides by table size (`wants_sparse`)."""
 
-    def __init__(self, network: nn.Module, lr: float, wd: float):
-        self.network = network
-        self.optimizer = torch.optim.AdamW(
-            network.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=wd
-        )
+    def __init__(
+        self,
+        network: nn.Module,
+        lr: float,
+        wd: float,
+        sparse: bool | None = None,
+        loss: str = "mse",
+    ):
+        self.network, self.wd = network, wd
+        self.classify = loss == "cross-entropy"
+        if self.classify and not hasattr(network, "logits"):
+            raise ModelError(f"loss 'cross-entropy' needs a classifier; {network} has no logits")
+        self.sparse = wants_sparse(network) if sparse is None else sparse
+        self.embeddings = embedding_layers(network) if self.sparse else []
+        for layer in self.embeddings:
+            layer.sparse = True
+        tables = {id(layer.weight) for layer in self.embeddings}
+        dense = [p for p in network.parameters() if id(p) not in tables]
+        self.optimizers: list[torch.optim.Optimizer] = []
+        if dense:
+            self.optimizers.append(
+                torch.optim.AdamW(dense, lr=lr, betas=(0.9, 0.99), eps=1e-5, weight_decay=wd)
+            )
+        if self.embeddings:
+            weights = [layer.weight for layer in self.embeddings]
+            self.optimizers.append(
+                torch.optim.SparseAdam(weights, lr=lr, betas=(0.9, 0.99), eps=1e-5)
+            )
         self.loss_fn = nn.MSELoss()
 
     def step(
@@ -61,14 +109,41 @@ class TorchSteps:
         lr: float,
         beta1: float = 0.9,
     ) -> torch.Tensor:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-            group["betas"] = (beta1, 0.99)
-        loss = self.loss_fn(self.network(users, items), ratings)
-        self.optimizer.zero_grad(set_to_none=True)
+        for optimizer in self.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+                group["betas"] = (beta1, 0.99)
+        loss = self.loss(users, items, ratings)
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.optimizer.step()
+        if self.wd:
+            self._decay_touched_rows(lr)
+        for optimizer in self.optimizers:
+            optimizer.step()
         return loss.detach()
+
+    def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
+        if self.classify:
+            classes: torch.Tensor = getattr(self.network, "class_values")(ratings.device)  # noqa: B009
+            targets = torch.searchsorted(classes, ratings).clamp(max=len(classes) - 1)
+            logits = getattr(self.network, "logits")(users, items)  # noqa: B009
+            return nn.functional.cross_entropy(logits, targets)
+        return self.loss_fn(self.network(users, items), ratings)
+
+    @torch.no_grad()
+    def _decay_touched_rows(self, lr: float) -> None:
+        """AdamW's decoupled decay, `w -= lr * wd * w`, on the rows this batch touched."""
+        for layer in self.embeddings:
+            grad = layer.weight.grad
+            if grad is not None:
+                rows = grad.coalesce().indices()[0]
+                layer.weight[rows] *= 1.0 - lr * self.wd
+
+    def close(self) -> None:
+        """Give the embeddings back their dense gradients (fold-in and users' code expect them)."""
+        for layer in self.embeddings:
+            layer.sparse = False
 
 
 def fit_torch(
@@ -84,11 +159,15 @@ def fit_torch(
     schedule: str = "one-cycle",
     seed: int = 42,
     device: str | torch.device = "auto",
+    threads: int | None = None,
+    sparse: bool | None = None,
+    loss: str = "mse",
     loop: EpochLoop | None = None,
     model: Model | None = None,
 ) -> list[EpochStats]:
     """Train `network` in place on parallel index/rating arrays; returns the epoch history.
-    `loop` validates `model` (the kind holding the network) after each epoch."""
+    `loop` validates `model` (the kind holding the network) after each epoch; `threads` and
+    `sparse` default to the choices in the module docstring."""
     loop = loop or EpochLoop()
     resolved = resolve_device(device)
     network.to(resolved)
@@ -105,7 +184,7 @@ def fit_torch(
     # a last batch of one row joins the one before: BatchNorm cannot train on a single row
     n_batches = n // bs if n % bs == 1 and n > bs else math.ceil(n / bs)
     lrs, moms = make_schedule(schedule, epochs * n_batches, lr)
-    steps = TorchSteps(network, float(lrs[0]), wd)
+    steps = TorchSteps(network, float(lrs[0]), wd, sparse, loss)
 
     def one_epoch(epoch: int) -> tuple[float, Model | None]:
         network.train()
@@ -125,8 +204,10 @@ def fit_torch(
         return float(total) / n, model
 
     try:
-        return loop.run(epochs, n_batches, one_epoch)
+        with torch_threads(threads, bs, resolved):
+            return loop.run(epochs, n_batches, one_epoch)
     finally:
+        steps.close()
         network.eval()
 
 
@@ -147,6 +228,8 @@ class TorchEngine:
             data.items,
             data.ratings,
             device=config.device,
+            threads=config.threads,
+            loss=config.loss,
             loop=loop,
             model=model,
             **gradient_options(config),
