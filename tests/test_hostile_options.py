@@ -9,6 +9,7 @@ traceback, and no model written; every API case asserts our own error type with 
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -382,3 +383,39 @@ def test_nn_trains_when_the_last_batch_would_hold_one_rating(rows, bs):
     )
     rec = embedrec.train(ratings, model="nn", epochs=1, bs=bs)
     assert rec.history and np.isfinite(rec.history[0].train_loss)
+
+
+COMMANDS = [
+    "synth",
+    "lr-find",
+    "tune",
+    "benchmark",
+    "train",
+    "evaluate",
+    "predict",
+    "recommend",
+    "similar",
+    "explain",
+    "export",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_every_options_default(command):
+    """Every option's help ends in its default (or [required]); plain text, so no markup eats
+    the brackets (rich printed `--lr  Peak LR .`)."""
+    output = invoke(command, "--help").output
+    assert "Traceback" not in output
+    blocks = re.split(r"\n(?=\s{2}-)", output.split("Options")[-1])
+    options = [
+        b for b in blocks if b.strip().startswith("-") and not b.strip().startswith("--help")
+    ]
+    assert options, output
+    missing = [b.split()[0] for b in options if "[default" not in b and "[required]" not in b]
+    assert not missing, f"{command}: no default shown for {missing}"
+
+
+def test_an_unknown_model_lists_every_kind_with_the_default():
+    error = assert_refused(invoke("train", "--model", "nosuch", "--out", "m"))
+    assert all(name in error for name in embedrec.model_names())
+    assert "bmf" in error
