@@ -49,7 +49,7 @@ def test_cross_entropy_learns_and_round_trips(split, tmp_path):
 def test_only_the_neural_model_takes_it(split):
     with pytest.raises(ModelError, match="loss 'cross-entropy' does not train dot-bias"):
         train(split, model="dot-bias", loss="cross-entropy")
-    with pytest.raises(ModelError, match="loss must be one of mse, cross-entropy"):
+    with pytest.raises(ModelError, match=r"loss \(--loss\) must be one of mse, cross-entropy"):
         train(split, model="nn", loss="hinge")
 
 
@@ -71,4 +71,4 @@ def test_cli_loss_option(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["config"]["loss"] == "cross-entropy"
     bad = runner.invoke(app, [*args, "--loss", "nope", "--out", str(tmp_path / "n")])
-    assert bad.exit_code == 2 and "loss must be one of" in bad.output
+    assert bad.exit_code == 2 and "loss (--loss) must be one of" in bad.output
