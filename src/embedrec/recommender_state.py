@@ -210,7 +210,7 @@ def _check_counts(
         if (arrays[name] < 0).any():
             raise ModelError(f"{weights}: {name!r} holds a negative count")
     for name, values in arrays.items():  # a NaN weight would score every item NaN
-        if values.dtype.kind == "f" and not np.isfinite(values).all():
+        if values.dtype.kind == "f" and not _all_finite(values):
             raise ModelError(f"{weights}: the tensor {name!r} holds a value that is not finite")
     indptr, items = arrays.get("seen.indptr"), arrays.get("seen.items")
     if (indptr is None) != (items is None):
@@ -224,6 +224,13 @@ def _check_counts(
             or (len(items) and (items.min() < 0 or items.max() >= n_items))
         ):
             raise ModelError(f"{weights}: 'seen.indptr'/'seen.items' do not fit the counts")
+
+
+def _all_finite(values: np.ndarray, block: int = 1 << 22) -> bool:
+    """Whether every value is finite, a block at a time (an items x items matrix of gigabytes
+    needs no mask of its own size)."""
+    flat = values.reshape(-1)
+    return all(np.isfinite(flat[i : i + block]).all() for i in range(0, len(flat), block))
 
 
 def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
