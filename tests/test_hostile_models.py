@@ -313,3 +313,12 @@ def test_evaluate_warns_when_the_test_rows_were_training_rows(trained_dir, good_
     assert "trained on" in output and "optimistic" in output
     same, quiet = evaluate(trained_dir, "--data", good_csv, "--seed", "42")
     assert same["n_trained_on"] == 0 and "optimistic" not in quiet
+
+
+def test_evaluate_on_other_data_does_not_borrow_the_recorded_split(trained_dir, tmp_path):
+    other = tmp_path / "other.csv"
+    other.write_text(
+        "user,item,rating\n" + "".join(f"u{k},{100 + k % 7},{1 + k % 5}\n" for k in range(40))
+    )
+    metrics, output = evaluate(trained_dir, "--data", other)
+    assert "recorded" not in output and metrics["split"].startswith("random:0.2:42")

@@ -107,14 +107,17 @@ def evaluate(
 ) -> None:
     """RMSE and MAE of a saved model on a split's validation side (--ranking: top-k too).
 
-    The split options default as in train, so the same flags give the split the model was
-    validated on; ranking metrics leave each user's training items out of the candidates.
+    Without split options (--split, --valid-pct, --seed, --valid) on the data it was trained
+    on, it scores the split `train` recorded in the model directory; whatever the split, test
+    rows that were training rows are counted (n_trained_on) and warned about. Ranking metrics
+    leave each user's training items out of the candidates.
     """
     if not math.isfinite(threshold):
         raise embedrec.DataError(f"--threshold must be a finite rating, got {threshold}")
     rec = embedrec.load(model_dir)
     recorded = (rec.split or {}).get("spec")
-    if recorded and seed is None and not data.names_split():
+    same_data = (rec.split or {}).get("data") == data.data
+    if recorded and same_data and seed is None and not data.names_split():
         note(f"scoring the split this model was validated on, {recorded} (recorded at train)")
         data = dataclasses.replace(data, split=recorded)
     split = data.load_split(seed)
