@@ -7,6 +7,16 @@
 >>> rec.recommend(196, n=10)                                         # doctest: +SKIP
 """
 
+from embedrec.catalogue import (
+    check_rating,
+    genre_items,
+    genre_names,
+    item_id,
+    item_info,
+    known_user,
+    search_items,
+    user_ratings,
+)
 from embedrec.config import TrainConfig
 from embedrec.data import (
     IdMap,
@@ -28,6 +38,7 @@ from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
 from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
 from embedrec.data.synthetic import write_synthetic
 from embedrec.errors import (
+    AmbiguousNameError,
     DataError,
     EmbedrecError,
     ModelError,
@@ -69,6 +80,7 @@ __all__ = [
     "PROTOCOL_HELP",
     "SPLIT_HELP",
     "SYNTHETIC_PRESETS",
+    "AmbiguousNameError",
     "DataError",
     "DotProduct",
     "DotProductBias",
@@ -120,4 +132,12 @@ __all__ = [
     "tune",
     "write_synthetic",
     "write_table",
+    "check_rating",
+    "genre_items",
+    "genre_names",
+    "item_id",
+    "item_info",
+    "known_user",
+    "search_items",
+    "user_ratings",
 ]

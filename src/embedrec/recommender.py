@@ -51,6 +51,8 @@ class Recommender:
     # each user's training items, CSR: user u rated seen_items[seen_indptr[u]:seen_indptr[u+1]]
     seen_indptr: np.ndarray | None = None
     seen_items: np.ndarray | None = None
+    seen_ratings: np.ndarray | None = None  # the ratings they gave, aligned with seen_items
+    genres: np.ndarray | None = None  # per item, "Action|Comedy" ("" where unknown)
     engine: str = "torch"  # which engine trained it (recorded in the model directory)
     # a ranking model beside the rating model: `recommend` ranks by its scores, standardised
     # per user, plus `blend` times the rating model's standardised predictions
@@ -246,6 +248,7 @@ class Recommender:
         ratings: Mapping[Any, float] | None = None,
         exclude_seen: bool = True,
         items: Iterable[Any] | None = None,
+        exclude: Iterable[Any] | None = None,
         batch_users: int = 1024,
     ) -> pd.DataFrame:
         """The top-n items, best first, as a frame with columns item, title, score.
@@ -256,10 +259,13 @@ class Recommender:
           retraining; with no usable rating the list is ranked by learned item bias and
           flagged in a `fallback` column;
         - `exclude_seen`: leave out what the user rated (in training, or in `ratings`);
-        - `items`: only these candidates (raw ids or titles).
+        - `items`: only these candidates (raw ids or titles); `exclude`: never these.
         """
         check_n(n)
         allowed = None if items is None else self._candidates(items)
+        if exclude is not None:
+            allowed = np.ones(self.n_items, dtype=bool) if allowed is None else allowed
+            allowed[self.item_indices(exclude)] = False
         if ratings is not None:
             if user is not None:
                 raise ModelError("recommend takes a user or ratings, not both")
@@ -376,8 +382,16 @@ class Recommender:
 
     def _candidates(self, items: Iterable[Any]) -> np.ndarray:
         allowed = np.zeros(self.n_items, dtype=bool)
-        allowed[[self.item_index(c) for c in items]] = True
+        allowed[self.item_indices(items)] = True
         return allowed
+
+    def item_indices(self, items: Iterable[Any]) -> np.ndarray:
+        """Indices of many items (raw ids, vectorised; titles one by one) at once."""
+        wanted = list(items)
+        indices = self.item_map.indexer(wanted) if wanted else np.zeros(0, dtype=np.int64)
+        for position in np.flatnonzero(indices < 0):
+            indices[position] = self.item_index(wanted[position])
+        return indices
 
     def _top(
         self,

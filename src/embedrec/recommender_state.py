@@ -42,6 +42,8 @@ class Saved(Protocol):
     history: list[EpochStats]
     seen_indptr: np.ndarray | None
     seen_items: np.ndarray | None
+    seen_ratings: np.ndarray | None
+    genres: np.ndarray | None
     engine: str
 
 
@@ -57,6 +59,8 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if rec.seen_indptr is not None and rec.seen_items is not None:
         arrays["seen.indptr"] = rec.seen_indptr.astype(np.int64)
         arrays["seen.items"] = rec.seen_items.astype(np.int32)
+        if rec.seen_ratings is not None:
+            arrays["seen.ratings"] = rec.seen_ratings.astype(np.float32)
     config = {
         "format": io.MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -77,6 +81,7 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "users": rec.user_map.to_list(),
         "items": rec.item_map.to_list(),
         "titles": None if rec.titles is None else [str(t) for t in rec.titles],
+        "genres": None if rec.genres is None else [str(g) for g in rec.genres],
     }
     history = [h.as_dict() for h in rec.history]
     return {"config": config, "ids": ids, "history": history}, arrays
@@ -116,7 +121,7 @@ def from_state(
             ranker = get_kind(config["ranker"]).from_state(
                 n_users, n_items, config["ranker_config"], _prefixed(arrays, "ranker.")
             )
-        titles = ids.get("titles")
+        titles, genres = ids.get("titles"), ids.get("genres")
         scale = config.get("rating_scale")
         return {
             "model": model,
@@ -130,11 +135,13 @@ def from_state(
             "user_counts": arrays["counts.users"],
             "item_counts": arrays["counts.items"],
             "titles": None if titles is None else np.array(titles, dtype=object),
+            "genres": None if genres is None else np.array(genres, dtype=object),
             "rating_scale": None if scale is None else (float(scale[0]), float(scale[1])),
             "config": train_config,
             "history": [EpochStats(**h) for h in documents.get("history", [])],
             "seen_indptr": arrays.get("seen.indptr"),
             "seen_items": arrays.get("seen.items"),
+            "seen_ratings": arrays.get("seen.ratings"),
             "engine": str(config.get("engine", "unknown")),
             "ranker": ranker,
             "blend": float(config.get("blend", 0.0)),

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedrec.data.encode import group_by_user
+from embedrec.data.encode import group_by_user, order_by_user
 from embedrec.errors import DataError
 
 
@@ -110,6 +110,7 @@ class Ratings:
     item_map: IdMap
     timestamps: np.ndarray | None = None
     titles: np.ndarray | None = None  # aligned with item_map.ids; "" where unknown
+    genres: np.ndarray | None = None  # aligned too: "Action|Comedy", "" where unknown
     rating_scale: tuple[float, float] | None = None
     source: str = "DataFrame"
     notes: list[str] = field(default_factory=list)
@@ -187,6 +188,11 @@ class Ratings:
     def items_by_user(self) -> tuple[np.ndarray, np.ndarray]:
         """Each user's items in CSR form: user u rated items[indptr[u]:indptr[u + 1]]."""
         return group_by_user(self.users, self.items, self.n_users)
+
+    def by_user(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, items, ratings) in CSR form, as `items_by_user` with each rating beside."""
+        indptr, order = order_by_user(self.users, self.n_users)
+        return indptr, self.items[order], self.ratings[order]
 
     def to_frame(self, titles: bool = True) -> pd.DataFrame:
         """The ratings with raw ids (and titles), as a user would write them."""

@@ -1,0 +1,82 @@
+"""What one server process holds: the serving model (swapped atomically on reload), the feedback
+store, and a short-lived cache of the hidden items.
+
+A request reads `Service.current` once and uses that `Served` to the end, so a reload never
+changes the model under a request in flight; a model that fails to load leaves the old one
+serving and the error goes back to the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import embedrec
+from embedrec.service.store import FeedbackStore, default_url
+
+HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
+
+
+@dataclass
+class Served:
+    """A loaded model and what was derived from it once."""
+
+    rec: embedrec.Recommender
+    model_dir: Path
+    loaded_at: float
+    load_seconds: float
+    genre_cache: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
+
+    def genre_items(self, genres: list[str]) -> list[Any] | None:
+        if not genres:
+            return None
+        key = tuple(sorted(g.lower() for g in genres))
+        if key not in self.genre_cache:
+            self.genre_cache[key] = embedrec.genre_items(self.rec, genres)
+        return self.genre_cache[key]
+
+
+def load_served(model_dir: str | Path) -> Served:
+    started = time.perf_counter()
+    rec = embedrec.load(model_dir)
+    return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started)
+
+
+class Service:
+    """The model being served, its feedback store and the token writes need."""
+
+    def __init__(self, model_dir: str | Path, db_url: str | None = None, token: str | None = None):
+        self.current = load_served(model_dir)
+        self.store = FeedbackStore(db_url or default_url(model_dir))
+        self.token = token or None
+        self._reload_lock = threading.Lock()
+        self._hidden: set[str] = set()
+        self._hidden_at = -1e9
+
+    def reload(self, model_dir: str | Path | None = None) -> Served:
+        """Load `model_dir` (default: the current one again) and swap it in; on any error the
+        old model keeps serving and the error is raised."""
+        with self._reload_lock:
+            served = load_served(model_dir or self.current.model_dir)
+            self.current = served
+            return served
+
+    def hidden(self) -> set[str]:
+        """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""
+        now = time.monotonic()
+        if now - self._hidden_at > HIDDEN_TTL_SECONDS:
+            self._hidden, self._hidden_at = self.store.hidden(), now
+        return self._hidden
+
+    def set_hidden(self, item: str, hidden: bool) -> None:
+        if hidden:
+            self.store.hide(item)
+        else:
+            self.store.unhide(item)
+        self._hidden_at = -1e9  # this server sees its own change at once
+
+    def close(self) -> None:
+        self.store.close()

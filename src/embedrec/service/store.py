@@ -1,0 +1,173 @@
+"""The feedback store: ratings users give through the service, and items hidden from every list,
+in a real database through SQLAlchemy Core.
+
+SQLite (the default, a file next to the model directory, never inside it: a retrain replaces the
+model directory) runs in WAL mode with `synchronous=FULL`, so a rating is on disk before its 2xx
+and readers never wait for a writer; several worker processes share the file. PostgreSQL
+(`postgresql://...`) lets servers on several machines share one store. Ids are stored as text
+(the model's raw id, or the path's text for a user the model never saw); ratings keep every row
+in arrival order, and the latest rating of an item counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from embedrec.errors import EmbedrecError
+
+metadata = MetaData()
+ratings_table = Table(
+    "embedrec_ratings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(200), nullable=False),
+    Column("item_id", String(200), nullable=False),
+    Column("rating", Float, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("embedrec_ratings_user", "user_id"),
+)
+hidden_table = Table(
+    "embedrec_hidden",
+    metadata,
+    Column("item_id", String(200), primary_key=True),
+    Column("created", Float, nullable=False),
+)
+
+
+class StoreError(EmbedrecError):
+    """The feedback database cannot be opened or written (the message names its URL)."""
+
+
+def default_url(model_dir: str | Path) -> str:
+    """The SQLite file beside a model directory: models/ml-100k -> models/ml-100k.feedback.db."""
+    path = Path(model_dir).resolve()
+    return f"sqlite:///{path.with_name(path.name + '.feedback.db')}"
+
+
+def _driver_url(url: str) -> str:
+    """`postgresql://` picks psycopg (version 3), the driver embedrec installs."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class FeedbackStore:
+    """Ratings and hidden items in the database at `url` (tables created when missing)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            parsed = make_url(_driver_url(url))
+            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use feedback database {self.safe_url}: {exc}") from None
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open feedback database {self.safe_url}: {exc}") from None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and /health."""
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "<unparseable URL>"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def add(self, user: str, rows: Iterable[tuple[str, float]]) -> int:
+        """Store a user's ratings [(item, rating)] in one committed transaction; returns how many.
+        Returns only once the database has them durably."""
+        now = time.time()
+        values = [
+            {"user_id": user, "item_id": item, "rating": float(rating), "created": now}
+            for item, rating in rows
+        ]
+        if not values:
+            return 0
+        with self.engine.begin() as connection:
+            connection.execute(insert(ratings_table), values)
+        return len(values)
+
+    def ratings_of(self, user: str) -> dict[str, float]:
+        """A user's stored ratings {item: rating}, the latest rating of each item."""
+        query = (
+            select(ratings_table.c.item_id, ratings_table.c.rating)
+            .where(ratings_table.c.user_id == user)
+            .order_by(ratings_table.c.id)
+        )
+        with self.engine.connect() as connection:
+            return {item: rating for item, rating in connection.execute(query)}
+
+    def all_ratings(self) -> pd.DataFrame:
+        """Every stored rating (the latest per user and item), columns user, item, rating,
+        timestamp: what a retrain adds to the original data."""
+        query = select(
+            ratings_table.c.user_id,
+            ratings_table.c.item_id,
+            ratings_table.c.rating,
+            ratings_table.c.created,
+        ).order_by(ratings_table.c.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+        frame["timestamp"] = frame["timestamp"].astype("int64")
+        return frame.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(ratings_table)).one()[0])
+
+    def hide(self, item: str) -> None:
+        """Never recommend `item` again (idempotent)."""
+        row = {"item_id": item, "created": time.time()}
+        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(hidden_table).values(**row).on_conflict_do_nothing()
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+
+    def unhide(self, item: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(hidden_table).where(hidden_table.c.item_id == item))
+
+    def hidden(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return {row[0] for row in connection.execute(select(hidden_table.c.item_id))}
