@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, Header, Query
@@ -33,8 +33,12 @@ from embedrec.service.state import Served, Service
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
-Exclude = Annotated[list[str], Query(description="Never these items (ids or titles; repeat).")]
-Genre = Annotated[list[str], Query(description="Only items of these genres (repeat for any).")]
+Exclude = Annotated[
+    Optional[list[str]], Query(description="Never these items (ids or titles; repeat).")
+]
+Genre = Annotated[
+    Optional[list[str]], Query(description="Only items of these genres (repeat for any).")
+]
 
 
 def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -55,6 +59,11 @@ def user_key(rec: embedrec.Recommender, user: str) -> str:
 def usable(rec: embedrec.Recommender, items: set[str]) -> list[Any]:
     """Those of `items` (stored ids) this model knows, as its raw ids."""
     return [embedrec.item_id(rec, i) for i in items if rec.item_map.lookup(i) >= 0]
+
+
+def _plain_id(text: str) -> int | str:
+    """A stored id as the JSON the API takes: 42 for "42"."""
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def recommendations(
@@ -183,13 +192,10 @@ def create_app(
 
     @app.get("/users/{user}/recommendations", response_model=s.Recommendations)
     def user_recommendations(
-        user: str,
-        n: N = 10,
-        exclude: Exclude = [],
-        genre: Genre = [],  # noqa: B006
+        user: str, n: N = 10, exclude: Exclude = None, genre: Genre = None
     ) -> s.Recommendations:
         """Top-n unseen items for a user (with their stored feedback folded in)."""
-        return recommendations(service.current, service, user, None, n, exclude, genre)
+        return recommendations(service.current, service, user, None, n, exclude or [], genre or [])
 
     @app.post("/recommendations", response_model=s.Recommendations)
     def new_user_recommendations(body: s.NewUserRequest) -> s.Recommendations:
@@ -272,6 +278,13 @@ def create_app(
             n_feedback=total,
             items=[item for item, _ in checked],
         )
+
+    @app.get("/users/{user}/ratings", response_model=s.StoredRatings)
+    def stored_ratings(user: str) -> s.StoredRatings:
+        """The ratings stored for a user through the service (not their training ratings)."""
+        stored = service.store.ratings_of(user_key(service.current.rec, user))
+        rated = [s.RatingIn(item=_plain_id(item), rating=value) for item, value in stored.items()]
+        return s.StoredRatings(user=user, ratings=rated)
 
     @app.get("/map", response_model=s.FactorMap)
     def factor_map(n: Annotated[int, Query(ge=2, le=5000)] = 300) -> s.FactorMap:

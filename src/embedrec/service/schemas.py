@@ -154,6 +154,11 @@ class FeedbackStored(BaseModel):
     items: list[Id]
 
 
+class StoredRatings(BaseModel):
+    user: Id
+    ratings: list[RatingIn]
+
+
 class Hidden(BaseModel):
     item: Id
     title: str | None

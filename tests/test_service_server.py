@@ -1,0 +1,152 @@
+"""The service as deployed: `embedrec serve` under a real uvicorn on a free loopback port.
+Every endpoint over the wire, a 50 MB body, SIGHUP, and SIGKILL while concurrent clients write
+feedback (every rating that got a 2xx is there after restart, on SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from tests.service_support import (  # noqa: F401  (fixtures)
+    AUTH,
+    postgres_url,
+    served_model,
+    server,
+    start_server,
+)
+
+
+def test_every_endpoint_over_the_wire(server):  # noqa: F811
+    with server.client() as http:
+        assert http.get("/health").json()["n_items"] == 1682
+        top = http.get("/users/196/recommendations", params={"n": 5}).json()["items"]
+        assert len(top) == 5 and all(row["title"] for row in top)
+        new = http.post("/recommendations", json={"ratings": {"Star Wars (1977)": 5}, "n": 3})
+        assert len(new.json()["items"]) == 3
+        assert http.get("/items/Fargo").json()["genres"] == ["Crime", "Drama", "Thriller"]
+        assert len(http.get("/items/Fargo/similar?n=3").json()["items"]) == 3
+        assert http.get("/items?query=fargo").json()["items"][0]["item"] == 100
+        pairs = {"pairs": [{"user": 196, "item": 242}]}
+        assert http.post("/predict", json=pairs).json()["predictions"][0]["score"] > 0
+        user = f"wire-{uuid.uuid4().hex[:8]}"
+        rating = {"item": "Fargo", "rating": 5}
+        assert http.post(f"/users/{user}/ratings", json=rating).status_code == 401
+        assert http.post(f"/users/{user}/ratings", json=rating, headers=AUTH).status_code == 201
+        assert http.get(f"/users/{user}/ratings").json()["ratings"] == [
+            {"item": 100, "rating": 5.0}
+        ]
+        assert http.get(f"/users/{user}/recommendations").json()["n_feedback"] == 1
+        assert http.put("/items/Toy Story/hidden", headers=AUTH).json()["hidden"] is True
+        assert http.delete("/items/Toy Story/hidden", headers=AUTH).json()["hidden"] is False
+        assert http.post("/admin/reload", headers=AUTH).status_code == 200
+        assert "embedrec_requests_total" in http.get("/metrics").text
+        assert http.get("/docs").status_code == 200 and "<html" in http.get("/").text
+
+
+def test_a_50_mb_body_is_refused_and_the_server_keeps_serving(server):  # noqa: F811
+    body = b'{"ratings": {"' + b"x" * (50 * 1024 * 1024) + b'": 5}}'
+    with server.client() as http:
+        try:
+            response = http.post("/recommendations", content=body)
+        except httpx.TransportError:  # the server may close before the client sends it all
+            pass
+        else:
+            assert response.status_code == 413 and "bytes" in response.json()["error"]
+
+        def chunks():  # no Content-Length: refused while reading
+            for _ in range(50):
+                yield b" " * (1024 * 1024)
+
+        try:
+            streamed = http.post("/recommendations", content=chunks())
+        except httpx.TransportError:
+            pass
+        else:
+            assert streamed.status_code == 413
+        assert http.get("/health").status_code == 200
+        assert len(http.get("/users/196/recommendations").json()["items"]) == 10
+
+
+def test_sighup_reloads_the_model_directory(server):  # noqa: F811
+    with server.client() as http:
+        before = http.get("/health").json()["loaded_at"]
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while http.get("/health").json()["loaded_at"] == before:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the model"
+            time.sleep(0.1)
+        assert server.process.poll() is None
+        assert len(http.get("/users/196/recommendations").json()["items"]) == 10
+
+
+def hammer(
+    url: str, users: list[str], seconds: float
+) -> tuple[list[threading.Thread], list[tuple[str, int, float]]]:
+    """Concurrent clients, one per user, each posting ratings of one item after another until
+    `seconds` pass or the server dies: (their threads, every rating that got a 2xx so far)."""
+    acknowledged: list[tuple[str, int, float]] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client(user: str) -> None:
+        with httpx.Client(base_url=url, timeout=10, headers=AUTH) as http:
+            for item in range(1, 1683):
+                if time.monotonic() > stop_at:
+                    return
+                rating = float(1 + item % 5)
+                try:
+                    response = http.post(
+                        f"/users/{user}/ratings", json={"item": item, "rating": rating}
+                    )
+                except httpx.TransportError:
+                    return  # killed
+                if 200 <= response.status_code < 300:
+                    with lock:
+                        acknowledged.append((user, item, rating))
+
+    threads = [threading.Thread(target=client, args=(u,)) for u in users]
+    for thread in threads:
+        thread.start()
+    return threads, acknowledged
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sigkill_while_taking_feedback_loses_no_acknowledged_rating(
+    backend,
+    served_model,  # noqa: F811
+    tmp_path,
+    request,
+):
+    if backend == "sqlite":
+        db = f"sqlite:///{tmp_path / 'feedback.db'}"
+    else:
+        db = request.getfixturevalue("postgres_url")
+    first = start_server(served_model, tmp_path, db)
+    users = [f"kill-{uuid.uuid4().hex[:8]}" for _ in range(6)]
+    threads, acknowledged = hammer(first.url, users, seconds=30)
+    deadline = time.monotonic() + 20
+    while len(acknowledged) < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.kill()  # SIGKILL mid-stream: requests in flight get no answer
+    for thread in threads:
+        thread.join(30)
+    assert len(acknowledged) >= 60, first.log.read_text()
+    second = start_server(served_model, tmp_path, db)
+    try:
+        with second.client() as http:
+            stored = {
+                user: {
+                    (row["item"], row["rating"])
+                    for row in http.get(f"/users/{user}/ratings").json()["ratings"]
+                }
+                for user in users
+            }
+    finally:
+        second.stop()
+    missing = [(u, i, r) for u, i, r in acknowledged if (i, r) not in stored[u]]
+    assert not missing, f"{len(missing)} acknowledged ratings lost, e.g. {missing[:3]}"
