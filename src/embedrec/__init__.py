@@ -33,6 +33,7 @@ from embedrec.data import (
     read_ratings,
     read_user_ratings,
     temporal_split,
+    with_feedback,
 )
 from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
 from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
@@ -130,6 +131,7 @@ __all__ = [
     "temporal_split",
     "train",
     "tune",
+    "with_feedback",
     "write_synthetic",
     "write_table",
     "check_rating",

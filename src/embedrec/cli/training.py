@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -22,6 +22,7 @@ from embedrec.cli.common import (
 )
 from embedrec.cli.model_options import with_model_options
 from embedrec.cli.options import DataOptions, with_data_options
+from embedrec.service import FeedbackStore
 
 ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 
@@ -35,6 +36,14 @@ def train(
     data: DataOptions,
     config: embedrec.TrainConfig,
     seed: Seed = None,
+    feedback: Annotated[
+        Optional[str],
+        typer.Option(
+            "--feedback",
+            help="Also train on every rating stored by `embedrec serve` in this database "
+            "(sqlite:///models/ml-100k.feedback.db, postgresql://...).",
+        ),
+    ] = None,
     force: Force = False,
     as_json: JsonOut = False,
 ) -> None:
@@ -44,6 +53,12 @@ def train(
         config = config.replace(seed=seed)
     started = time.perf_counter()
     split = data.load_split(config.seed)
+    if feedback is not None:
+        store = FeedbackStore(feedback)
+        try:
+            split = embedrec.with_feedback(split, store.all_ratings())
+        finally:
+            store.close()
     for text in split.train.notes:
         note(text)
     if not as_json:
