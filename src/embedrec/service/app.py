@@ -282,9 +282,11 @@ def create_app(
     @app.get("/users/{user}/ratings", response_model=s.StoredRatings)
     def stored_ratings(user: str) -> s.StoredRatings:
         """The ratings stored for a user through the service (not their training ratings)."""
-        stored = service.store.ratings_of(user_key(service.current.rec, user))
+        rec = service.current.rec
+        stored = service.store.ratings_of(user_key(rec, user))
         rated = [s.RatingIn(item=_plain_id(item), rating=value) for item, value in stored.items()]
-        return s.StoredRatings(user=user, ratings=rated)
+        known = embedrec.known_user(rec, user)
+        return s.StoredRatings(user=user if known is None else known, ratings=rated)
 
     @app.get("/map", response_model=s.FactorMap)
     def factor_map(n: Annotated[int, Query(ge=2, le=5000)] = 300) -> s.FactorMap:
