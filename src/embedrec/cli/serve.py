@@ -51,6 +51,14 @@ def serve(
             help="Require 'Authorization: Bearer TOKEN' on write and admin endpoints.",
         ),
     ] = None,
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads",
+            help="Compute threads per worker (one request's work is small: more only contend).",
+            min=1,
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve recommendations, feedback, item neighbours and the web explorer over HTTP.
@@ -71,6 +79,7 @@ def serve(
     os.environ["EMBEDREC_MODEL_DIR"] = str(model_dir)
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""
+    os.environ["EMBEDREC_THREADS"] = str(threads)
     note(f"feedback in {url.split('@')[-1] if '@' in url else url}; API docs at /docs")
     uvicorn.run(
         "embedrec.service.app:app_from_env",

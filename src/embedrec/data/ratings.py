@@ -32,6 +32,7 @@ class IdMap:
         if not already_unique:
             self.ids = np.sort(self.ids)
         self._index = pd.Index(self.ids)
+        self._positions: dict[Any, int] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -61,6 +62,18 @@ class IdMap:
 
     def lookup(self, raw_id: Hashable) -> int:
         """Index of one raw id, -1 if unknown; tolerates '42' for 42 and 42 for '42'."""
+        if not isinstance(raw_id, (bool, np.bool_)):  # True == 1 in a dict, not in an Index
+            positions = self._positions
+            if positions is None:  # one dict look-up beats a pandas call per id (a service)
+                positions = self._positions = {v: i for i, v in enumerate(self.ids.tolist())}
+            try:
+                found = positions.get(raw_id, -1)
+            except TypeError:  # unhashable: not an id
+                found = -1
+            if found >= 0:
+                return found
+            coerced = _coerce(raw_id, self.ids.dtype)
+            return -1 if coerced is None else positions.get(coerced, -1)
         index = self._index.get_indexer([raw_id])[0]
         if index < 0:
             coerced = _coerce(raw_id, self.ids.dtype)

@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import embedrec
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError, Guard, Metrics, install_error_handlers, log
-from embedrec.service.state import Served, Service
+from embedrec.service.state import Served, Service, limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -319,7 +319,9 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """The app `embedrec serve` runs in each uvicorn worker, configured by the environment:
-    EMBEDREC_MODEL_DIR, EMBEDREC_DB (optional), EMBEDREC_TOKEN (optional)."""
+    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN and EMBEDREC_THREADS (all but the first
+    optional)."""
+    limit_threads(int(os.environ.get("EMBEDREC_THREADS") or 1))
     return create_app(
         os.environ["EMBEDREC_MODEL_DIR"],
         os.environ.get("EMBEDREC_DB") or None,
