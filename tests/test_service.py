@@ -9,8 +9,11 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 import embedrec
+from embedrec.cli import app as cli_app
+from embedrec.cli.serve import is_loopback
 from embedrec.service import FeedbackStore, create_app
 from embedrec.service.schemas import MAX_BODY_BYTES, MAX_PAIRS
 from tests.service_support import AUTH, TOKEN, served_model  # noqa: F401  (fixture)
@@ -245,3 +248,20 @@ def test_docs_the_map_and_the_page(client):
     assert {"x", "y", "item", "n_ratings"} <= set(points[0])
     page = client.get("/")
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_serve_warns_without_a_token_off_loopback_and_fails_in_one_line(tmp_path):
+    runner = CliRunner()
+    missing = tmp_path / "no-model"
+    result = runner.invoke(cli_app, ["serve", str(missing), "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "warning: serving on 0.0.0.0 without a token" in result.output
+    assert str(missing) in result.output
+    quiet = runner.invoke(cli_app, ["serve", str(missing), "--host", "127.0.0.1"])
+    assert quiet.exit_code == 2 and "warning" not in quiet.output
+    assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("10.0.0.1")
+
+
+def test_serve_refuses_a_database_it_cannot_open(served_model):  # noqa: F811
+    result = CliRunner().invoke(cli_app, ["serve", str(served_model), "--db", "nosuch://x"])
+    assert result.exit_code == 2 and "feedback database" in result.output

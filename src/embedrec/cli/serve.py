@@ -66,9 +66,6 @@ def serve(
     The API is documented at /docs; the explorer is at /. SIGHUP (or POST /admin/reload)
     loads the model directory again and swaps it in without dropping requests.
     """
-    embedrec.load(model_dir)  # a model that does not load fails here, in one line
-    url = db or default_url(model_dir)
-    FeedbackStore(url).close()  # so does a database that cannot be opened
     if not token and not is_loopback(host):
         err.print(
             f"warning: serving on {host} without a token: anyone who reaches it can write "
@@ -76,6 +73,9 @@ def serve(
             highlight=False,
             markup=False,
         )
+    embedrec.load(model_dir)  # a model that does not load fails here, in one line
+    url = db or default_url(model_dir)
+    FeedbackStore(url).close()  # so does a database that cannot be opened
     os.environ["EMBEDREC_MODEL_DIR"] = str(model_dir)
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""

@@ -42,12 +42,12 @@ Genre = Annotated[
 
 
 def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A result frame as JSON-ready rows (numpy scalars to Python, NaN to None)."""
-    frame = frame.astype(object).where(frame.notna(), None)
-    return [
-        {str(k): (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
+    """A result frame as JSON-ready rows: Python scalars (`tolist`), NaN as None."""
+    columns = {
+        str(name): [None if value != value else value for value in frame[name].tolist()]
+        for name in frame.columns
+    }
+    return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
 def user_key(rec: embedrec.Recommender, user: str) -> str:
