@@ -150,3 +150,29 @@ def test_sigkill_while_taking_feedback_loses_no_acknowledged_rating(
         second.stop()
     missing = [(u, i, r) for u, i, r in acknowledged if (i, r) not in stored[u]]
     assert not missing, f"{len(missing)} acknowledged ratings lost, e.g. {missing[:3]}"
+
+
+def test_reloads_under_load_drop_no_request(server):  # noqa: F811
+    statuses: list[int] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        with server.client() as http:
+            while not done.is_set():
+                statuses.append(http.get("/users/196/recommendations?n=5").status_code)
+
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        with server.client() as http:
+            for _ in range(5):
+                assert http.post("/admin/reload", headers=AUTH).status_code == 200
+                missing = {"model_dir": "/nonexistent"}
+                broken = http.post("/admin/reload", json=missing, headers=AUTH)
+                assert broken.status_code == 400 and "still serving" in broken.json()["error"]
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join(30)
+    assert statuses and set(statuses) == {200}
