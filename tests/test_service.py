@@ -16,6 +16,7 @@ from embedrec.cli import app as cli_app
 from embedrec.cli.serve import is_loopback
 from embedrec.service import FeedbackStore, create_app
 from embedrec.service.schemas import MAX_BODY_BYTES, MAX_PAIRS
+from tests.conftest import low_rank_frame
 from tests.service_support import AUTH, TOKEN, served_model  # noqa: F401  (fixture)
 
 
@@ -265,3 +266,18 @@ def test_serve_warns_without_a_token_off_loopback_and_fails_in_one_line(tmp_path
 def test_serve_refuses_a_database_it_cannot_open(served_model):  # noqa: F811
     result = CliRunner().invoke(cli_app, ["serve", str(served_model), "--db", "nosuch://x"])
     assert result.exit_code == 2 and "feedback database" in result.output
+
+
+def test_a_model_without_titles_or_genres_serves_ids(tmp_path):
+    frame = low_rank_frame(n_users=30, n_items=20, density=0.6)
+    ratings = embedrec.ratings_from_frame(frame, rating_scale=(1, 5))
+    rec = embedrec.train(ratings, model="dot-bias", epochs=2, n_factors=4, seed=0)
+    model_dir = rec.save(tmp_path / "plain")
+    with TestClient(create_app(model_dir, f"sqlite:///{tmp_path / 'f.db'}")) as client:
+        body = client.get("/users/u3/recommendations?n=3").json()
+        assert body["user"] == "u3" and len(body["items"]) == 3
+        assert all(row["title"] is None for row in body["items"])
+        assert client.get("/items/105").json()["genres"] == []
+        assert client.get("/items?query=anything").json()["items"] == []
+        assert_error(client.get("/users/u3/recommendations?genre=Drama"), 422, "without genres")
+        assert_error(client.get("/users/u99999/recommendations"), 404, "unknown user")
