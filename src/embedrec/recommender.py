@@ -277,9 +277,7 @@ class Recommender:
         index = self.user_index(user)
         if self.user_counts[index] == 0:
             return self._fallback(n, allowed)
-        return self._recommend_batch([user], n, exclude_seen, allowed, 1).drop(
-            columns=["user", "rank"]
-        )
+        return self._recommend_batch([user], n, exclude_seen, allowed, 1, one_user=True)
 
     def _recommend_batch(
         self,
@@ -288,7 +286,10 @@ class Recommender:
         exclude_seen: bool,
         allowed: np.ndarray | None,
         batch_users: int,
+        one_user: bool = False,
     ) -> pd.DataFrame:
+        """Every user's list in one frame (columns user, rank, item, title, score); with
+        `one_user`, the one user's list without the user and rank columns."""
         indices = self.user_indices(users)
         cold_users = self.user_counts[indices] == 0  # ranked as `recommend(user)` ranks them
         frames = []
@@ -310,15 +311,17 @@ class Recommender:
             rating = None
             if self.ranker is not None and predicted is not None:
                 rating = predicted[row_of, top[keep]]
-            frame = self._item_frame(top[keep], top_scores[keep], rating)
-            frame.insert(0, "rank", (np.cumsum(keep, axis=1)[keep]).astype(np.int64))
-            frame.insert(0, "user", np.asarray(users, dtype=object)[start + row_of])
+            lead = {}
+            if not one_user:
+                lead["user"] = np.asarray(users, dtype=object)[start + row_of]
+                lead["rank"] = (np.cumsum(keep, axis=1)[keep]).astype(np.int64)
+            frame = self._item_frame(top[keep], top_scores[keep], rating, lead)
             if cold_users.any():
                 frame["fallback"] = np.where(cold[row_of], "item-bias", "")
             frames.append(frame)
         if not frames:
             return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
-        return pd.concat(frames, ignore_index=True)
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def fold_in(self, ratings: Mapping[Any, float], reg: float | None = None) -> Folded | None:
         """A new user as the models see them, from {item id or title: rating}; None when no
@@ -420,16 +423,22 @@ class Recommender:
         return frame
 
     def _item_frame(
-        self, indices: np.ndarray, scores: np.ndarray, rating: np.ndarray | None = None
+        self,
+        indices: np.ndarray,
+        scores: np.ndarray,
+        rating: np.ndarray | None = None,
+        lead: dict[str, np.ndarray] | None = None,
     ) -> pd.DataFrame:
         """Columns item, title, score (what the list is ranked by) and, when a ranker ranks
-        beside a rating model, rating (the predicted rating, in the data's units)."""
-        frame = pd.DataFrame({"item": self.item_map.decode(indices)})
-        frame["title"] = self.titles[indices] if self.titles is not None else None
-        frame["score"] = scores.astype(np.float64)
+        beside a rating model, rating (the predicted rating, in the data's units); `lead`:
+        columns before them. Built in one go: per-column inserts cost more than the ranking."""
+        columns: dict[str, Any] = dict(lead or {})
+        columns["item"] = self.item_map.decode(indices)
+        columns["title"] = self.titles[indices] if self.titles is not None else None
+        columns["score"] = scores.astype(np.float64)
         if rating is not None:
-            frame["rating"] = rating.astype(np.float64)
-        return frame
+            columns["rating"] = rating.astype(np.float64)
+        return pd.DataFrame(columns)
 
     # ---- what the model learned -----------------------------------------------------------
     def _side(self, is_item: bool) -> tuple[Side, IdMap, np.ndarray]:
