@@ -281,3 +281,11 @@ def test_a_model_without_titles_or_genres_serves_ids(tmp_path):
         assert client.get("/items?query=anything").json()["items"] == []
         assert_error(client.get("/users/u3/recommendations?genre=Drama"), 422, "without genres")
         assert_error(client.get("/users/u99999/recommendations"), 404, "unknown user")
+
+
+def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):  # noqa: F811
+    with TestClient(create_app(served_model, db_url, cache=0)) as uncached:
+        for query in ("n=5", "n=5", "n=7&genre=Drama", "n=3&exclude=Fargo", "n=3&exclude=100"):
+            path = f"/users/22/recommendations?{query}"
+            assert client.get(path).json() == uncached.get(path).json()
+    assert len(client.app.state.service.current.lists) == 3  # "Fargo" is 100: one list

@@ -59,6 +59,14 @@ def serve(
             min=1,
         ),
     ] = 1,
+    cache: Annotated[
+        int,
+        typer.Option(
+            "--cache",
+            help="Lists of known users without feedback kept per loaded model (0: none).",
+            min=0,
+        ),
+    ] = 10_000,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve recommendations, feedback, item neighbours and the web explorer over HTTP.
@@ -80,6 +88,7 @@ def serve(
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""
     os.environ["EMBEDREC_THREADS"] = str(threads)
+    os.environ["EMBEDREC_CACHE"] = str(cache)
     note(f"feedback in {url.split('@')[-1] if '@' in url else url}; API docs at /docs")
     uvicorn.run(
         "embedrec.service.app:app_from_env",

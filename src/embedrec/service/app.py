@@ -29,7 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import embedrec
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError, Guard, Metrics, install_error_handlers, log
-from embedrec.service.state import Served, Service, limit_threads
+from embedrec.service.state import DEFAULT_CACHE, Served, Service, limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -97,13 +97,22 @@ def recommendations(
             excluded += list(ratings)  # what they just rated, even items the model never saw
     if ratings is not None:
         frame = rec.recommend(ratings=ratings, n=n, exclude=excluded or None, items=candidates)
-    else:
+        return _listed(frame, user if known is None else known, n, n_feedback)
+    # a known user without feedback: the same list until the model, the hidden items or the
+    # request change, so it is kept (per loaded model, bounded)
+    key = (known, n, tuple(sorted(map(str, excluded))), tuple(sorted(g.lower() for g in genre)))
+    cached = served.lists.get(key)
+    if cached is None:
         frame = rec.recommend(known, n=n, exclude=excluded or None, items=candidates)
+        cached = served.keep(key, _listed(frame, known, n, 0))
+    return cached
+
+
+def _listed(frame: pd.DataFrame, user: Any, n: int, n_feedback: int) -> s.Recommendations:
     fallback = "fallback" in frame
     listed = rows(frame.drop(columns="fallback", errors="ignore"))
     items = [s.RecommendedItem(**row) for row in listed]
-    shown = user if known is None else known
-    return s.Recommendations(user=shown, n=n, fallback=fallback, n_feedback=n_feedback, items=items)
+    return s.Recommendations(user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items)
 
 
 def create_app(
@@ -111,10 +120,12 @@ def create_app(
     db_url: str | None = None,
     token: str | None = None,
     handle_sighup: bool = False,
+    cache: int = DEFAULT_CACHE,
 ) -> FastAPI:
     """The service for the model at `model_dir`, its feedback in `db_url` (default: SQLite
-    beside the model). `handle_sighup`: reload the model directory on SIGHUP."""
-    service = Service(model_dir, db_url, token)
+    beside the model). `handle_sighup`: reload the model directory on SIGHUP; `cache`: how many
+    lists of known users without feedback to keep per loaded model (0: none)."""
+    service = Service(model_dir, db_url, token, cache)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -319,12 +330,13 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """The app `embedrec serve` runs in each uvicorn worker, configured by the environment:
-    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN and EMBEDREC_THREADS (all but the first
-    optional)."""
+    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN, EMBEDREC_THREADS and EMBEDREC_CACHE (all
+    but the first optional)."""
     limit_threads(int(os.environ.get("EMBEDREC_THREADS") or 1))
     return create_app(
         os.environ["EMBEDREC_MODEL_DIR"],
         os.environ.get("EMBEDREC_DB") or None,
         os.environ.get("EMBEDREC_TOKEN") or None,
         handle_sighup=True,
+        cache=int(os.environ.get("EMBEDREC_CACHE") or DEFAULT_CACHE),
     )

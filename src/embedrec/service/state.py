@@ -22,6 +22,7 @@ import embedrec
 from embedrec.service.store import FeedbackStore, default_url
 
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
+DEFAULT_CACHE = 10_000  # lists kept per loaded model
 
 
 def limit_threads(threads: int) -> None:
@@ -42,7 +43,19 @@ class Served:
     model_dir: Path
     loaded_at: float
     load_seconds: float
+    cache_size: int = DEFAULT_CACHE
     genre_cache: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
+    lists: dict[Any, Any] = field(default_factory=dict)  # request -> response, oldest first
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def keep(self, key: Any, value: Any) -> Any:
+        """Remember a response (dropping the oldest past `cache_size`); returns it."""
+        if self.cache_size > 0:
+            with self._lock:
+                self.lists[key] = value
+                while len(self.lists) > self.cache_size:
+                    self.lists.pop(next(iter(self.lists)))
+        return value
 
     def genre_items(self, genres: list[str]) -> list[Any] | None:
         if not genres:
@@ -53,17 +66,24 @@ class Served:
         return self.genre_cache[key]
 
 
-def load_served(model_dir: str | Path) -> Served:
+def load_served(model_dir: str | Path, cache_size: int = DEFAULT_CACHE) -> Served:
     started = time.perf_counter()
     rec = embedrec.load(model_dir)
-    return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started)
+    return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started, cache_size)
 
 
 class Service:
     """The model being served, its feedback store and the token writes need."""
 
-    def __init__(self, model_dir: str | Path, db_url: str | None = None, token: str | None = None):
-        self.current = load_served(model_dir)
+    def __init__(
+        self,
+        model_dir: str | Path,
+        db_url: str | None = None,
+        token: str | None = None,
+        cache_size: int = DEFAULT_CACHE,
+    ):
+        self.cache_size = cache_size
+        self.current = load_served(model_dir, cache_size)
         self.store = FeedbackStore(db_url or default_url(model_dir))
         self.token = token or None
         self._reload_lock = threading.Lock()
@@ -74,7 +94,7 @@ class Service:
         """Load `model_dir` (default: the current one again) and swap it in; on any error the
         old model keeps serving and the error is raised."""
         with self._reload_lock:
-            served = load_served(model_dir or self.current.model_dir)
+            served = load_served(model_dir or self.current.model_dir, self.cache_size)
             self.current = served
             return served
 
