@@ -11,7 +11,10 @@ server's resident memory (all its processes).
   (target >= 500/s).
 
 python benchmarks/serve.py --model models/ml-100k [--requests 5000] [--concurrency 32]
-    [--workers 2] [--large models/synthetic-ml25m-k64] [--large-requests 500]
+    [--workers 2] [--cache 10000] [--large models/synthetic-ml25m-k64] [--large-requests 500]
+
+With the default --cache, a known user's repeated list is served from the server's per-model
+cache (random users of ML-100k's 943 are mostly repeats); --cache 0 computes every list.
 """
 
 from __future__ import annotations
@@ -46,11 +49,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(model_dir: Path, workers: int, db: str, log: Path) -> tuple[subprocess.Popen, str]:
+def start(
+    model_dir: Path, workers: int, cache: int, db: str, log: Path
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [sys.executable, "-c", "from embedrec.cli import main; main()", "serve"]
     command += [str(model_dir), "--host", HOST, "--port", str(port), "--db", db]
-    command += ["--workers", str(workers), "--token", TOKEN, "--log-level", "warning"]
+    command += ["--workers", str(workers), "--cache", str(cache)]
+    command += ["--token", TOKEN, "--log-level", "warning"]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://{HOST}:{port}"
@@ -148,13 +154,13 @@ def scenarios(rec: embedrec.Recommender, seed: int) -> dict[str, Request]:
 
 
 def bench(
-    model_dir: Path, plan: list[tuple[str, int, int]], workers: int, seed: int
+    model_dir: Path, plan: list[tuple[str, int, int]], workers: int, cache: int, seed: int
 ) -> list[tuple[str, dict[str, float]]]:
     rec = embedrec.load(model_dir)
     requests = scenarios(rec, seed)
     with tempfile.TemporaryDirectory() as folder:
         db = f"sqlite:///{Path(folder) / 'feedback.db'}"
-        process, url = start(model_dir, workers, db, Path(folder) / "server.log")
+        process, url = start(model_dir, workers, cache, db, Path(folder) / "server.log")
         try:
             results = []
             for name, count, concurrency in plan:
@@ -200,6 +206,9 @@ def main() -> None:
     parser.add_argument("--large", type=Path, default=None)
     parser.add_argument("--large-requests", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--cache", type=int, default=10_000, help="the server's --cache (0: every list computed)"
+    )
     args = parser.parse_args()
     count, flight = args.requests, args.concurrency
     small = [
@@ -208,8 +217,11 @@ def main() -> None:
         ("GET /items/{i}/similar?n=10", max(1, count // 5), flight),
         ("POST /users/{u}/ratings (durable)", max(1, count // 5), flight),
     ]
-    print(f"embedrec {embedrec.__version__}, {os.cpu_count()} CPUs, {args.workers} workers")
-    table(f"{args.model}", bench(args.model, small, args.workers, args.seed))
+    print(
+        f"embedrec {embedrec.__version__}, {os.cpu_count()} CPUs, {args.workers} workers, "
+        f"--cache {args.cache}"
+    )
+    table(f"{args.model}", bench(args.model, small, args.workers, args.cache, args.seed))
     if args.large is not None:
         if not args.large.exists():
             build_large(args.large)
@@ -219,7 +231,8 @@ def main() -> None:
             ("POST /recommendations (20 ratings)", large, 1),
             ("POST /users/{u}/ratings (durable)", large * 4, flight),
         ]
-        table(f"{args.large} (59,047 items)", bench(args.large, plan, args.workers, args.seed))
+        results = bench(args.large, plan, args.workers, args.cache, args.seed)
+        table(f"{args.large} (59,047 items)", results)
 
 
 if __name__ == "__main__":
