@@ -129,20 +129,21 @@ def scenarios(rec: embedrec.Recommender, seed: int) -> dict[str, Request]:
     items = [i for i, c in zip(rec.item_map.to_list(), rec.item_counts) if c > 0]
     popular = [rec.item_map.ids[i].item() for i in np.argsort(-rec.item_counts)[:2000]]
     low, high = rec.rating_scale or (1.0, 5.0)
+    values = [float(v) for v in range(int(np.ceil(low)), int(high) + 1)]  # whole stars in scale
 
     def recommendations(_: int) -> tuple[str, str, Any]:
         return "GET", f"/users/{rng.choice(users)}/recommendations?n=10", None
 
     def new_user(_: int) -> tuple[str, str, Any]:
         rated = rng.sample(popular, 20)
-        ratings = {str(i): float(rng.randint(int(low), int(high))) for i in rated}
+        ratings = {str(i): rng.choice(values) for i in rated}
         return "POST", "/recommendations", {"ratings": ratings, "n": 10}
 
     def similar(_: int) -> tuple[str, str, Any]:
         return "GET", f"/items/{rng.choice(popular[:500])}/similar?n=10", None
 
     def feedback(number: int) -> tuple[str, str, Any]:
-        body = {"item": rng.choice(items), "rating": float(rng.randint(int(low), int(high)))}
+        body = {"item": rng.choice(items), "rating": rng.choice(values)}
         return "POST", f"/users/bench-{seed}-{number % 500}/ratings", body
 
     return {
@@ -179,7 +180,7 @@ def build_large(path: Path) -> None:
     if not data.exists():
         embedrec.write_synthetic(data, "ml-25m")
     split = embedrec.load_split(str(data), valid_pct=0.01)
-    rec = embedrec.train(split, model="dot-bias", n_factors=64, epochs=1, wd=0.0, ranker=None)
+    rec = embedrec.train(split, model="dot-bias", n_factors=64, epochs=1, wd=0.0)
     rec.save(path)
 
 
