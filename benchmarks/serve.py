@@ -174,11 +174,11 @@ def bench(
             process.wait(60)
 
 
-def build_large(path: Path) -> None:
-    """The synthetic ML-25M preset (59,047 items) trained as dot-bias with 64 factors."""
+def build_large(path: Path, preset: str) -> None:
+    """A synthetic preset (ML-25M: 59,047 items) trained as dot-bias with 64 factors."""
     data = path.with_suffix(".parquet")
     if not data.exists():
-        embedrec.write_synthetic(data, "ml-25m")
+        embedrec.write_synthetic(data, preset)
     split = embedrec.load_split(str(data), valid_pct=0.01)
     rec = embedrec.train(split, model="dot-bias", n_factors=64, epochs=1, wd=0.0)
     rec.save(path)
@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--large", type=Path, default=None)
     parser.add_argument("--large-requests", type=int, default=500)
+    parser.add_argument("--large-preset", default="ml-25m", help="synthetic preset to build")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--cache", type=int, default=10_000, help="the server's --cache (0: every list computed)"
@@ -225,7 +226,7 @@ def main() -> None:
     table(f"{args.model}", bench(args.model, small, args.workers, args.cache, args.seed))
     if args.large is not None:
         if not args.large.exists():
-            build_large(args.large)
+            build_large(args.large, args.large_preset)
         large = args.large_requests
         plan = [
             ("GET /users/{u}/recommendations?n=10", large, 1),
@@ -233,7 +234,8 @@ def main() -> None:
             ("POST /users/{u}/ratings (durable)", large * 4, flight),
         ]
         results = bench(args.large, plan, args.workers, args.cache, args.seed)
-        table(f"{args.large} (59,047 items)", results)
+        n_items = embedrec.SYNTHETIC_PRESETS[args.large_preset].n_items
+        table(f"{args.large} ({n_items:,} items)", results)
 
 
 if __name__ == "__main__":
