@@ -41,11 +41,13 @@ Genre = Annotated[
 ]
 
 
-def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A result frame as JSON-ready rows: Python scalars (`tolist`), NaN as None."""
+def rows(frame: pd.DataFrame, leave_out: str = "") -> list[dict[str, Any]]:
+    """A result frame as JSON-ready rows: Python scalars (`tolist`), NaN as None; without the
+    column `leave_out` (cheaper than dropping it from the frame)."""
     columns = {
         str(name): [None if value != value else value for value in frame[name].tolist()]
         for name in frame.columns
+        if name != leave_out
     }
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
@@ -110,8 +112,7 @@ def recommendations(
 
 def _listed(frame: pd.DataFrame, user: Any, n: int, n_feedback: int) -> s.Recommendations:
     fallback = "fallback" in frame
-    listed = rows(frame.drop(columns="fallback", errors="ignore"))
-    items = [s.RecommendedItem(**row) for row in listed]
+    items = [s.RecommendedItem(**row) for row in rows(frame, leave_out="fallback")]
     return s.Recommendations(user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items)
 
 
@@ -170,6 +171,9 @@ def create_app(
             raise ApiError(401, "wrong token", challenge)
 
     writer = [Depends(authorised)]
+    # Reads are `async def`: they run on the event loop's thread, one at a time per worker, with
+    # that thread's compute-thread limits (torch's and numba's are per thread) and no hop to a
+    # thread pool. Writes (a commit waits for the disk) and reloads run in the pool.
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -178,7 +182,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=s.Health)
-    def health() -> s.Health:
+    async def health() -> s.Health:
         served = service.current
         rec = served.rec
         return s.Health(
@@ -198,18 +202,18 @@ def create_app(
         )
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
+    async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/users/{user}/recommendations", response_model=s.Recommendations)
-    def user_recommendations(
+    async def user_recommendations(
         user: str, n: N = 10, exclude: Exclude = None, genre: Genre = None
     ) -> s.Recommendations:
         """Top-n unseen items for a user (with their stored feedback folded in)."""
         return recommendations(service.current, service, user, None, n, exclude or [], genre or [])
 
     @app.post("/recommendations", response_model=s.Recommendations)
-    def new_user_recommendations(body: s.NewUserRequest) -> s.Recommendations:
+    async def new_user_recommendations(body: s.NewUserRequest) -> s.Recommendations:
         """Top-n for a new user folded in from their ratings, without retraining."""
         ratings: dict[Any, float] = dict(body.ratings)
         return recommendations(
@@ -217,7 +221,7 @@ def create_app(
         )
 
     @app.get("/items", response_model=s.Search)
-    def search(
+    async def search(
         query: Annotated[str, Query(min_length=1, max_length=200)],
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> s.Search:
@@ -226,7 +230,7 @@ def create_app(
         return s.Search(query=query, items=[s.FoundItem(**row) for row in rows(found)])
 
     @app.get("/items/{item:path}/similar", response_model=s.Similar)
-    def similar(
+    async def similar(
         item: str,
         n: N = 10,
         min_ratings: Annotated[int, Query(ge=0)] = embedrec.MIN_RATINGS,
@@ -254,13 +258,13 @@ def create_app(
         return s.Hidden(item=card["item"], title=card["title"], hidden=hidden)
 
     @app.get("/items/{item:path}", response_model=s.ItemCard)
-    def item_card(item: str) -> s.ItemCard:
+    async def item_card(item: str) -> s.ItemCard:
         """Title, genres, learned bias and training rating count of one item."""
         card = embedrec.item_info(service.current.rec, item)
         return s.ItemCard(**card, hidden=str(card["item"]) in service.hidden())
 
     @app.post("/predict", response_model=s.Predictions)
-    def predict(body: s.PredictRequest) -> s.Predictions:
+    async def predict(body: s.PredictRequest) -> s.Predictions:
         """Predicted ratings of (user, item) pairs; unknown ids come back in `error`."""
         pairs = [(pair.user, pair.item) for pair in body.pairs]
         frame = service.current.rec.predict(pairs)
@@ -291,7 +295,7 @@ def create_app(
         )
 
     @app.get("/users/{user}/ratings", response_model=s.StoredRatings)
-    def stored_ratings(user: str) -> s.StoredRatings:
+    async def stored_ratings(user: str) -> s.StoredRatings:
         """The ratings stored for a user through the service (not their training ratings)."""
         rec = service.current.rec
         stored = service.store.ratings_of(user_key(rec, user))
@@ -300,7 +304,7 @@ def create_app(
         return s.StoredRatings(user=user if known is None else known, ratings=rated)
 
     @app.get("/map", response_model=s.FactorMap)
-    def factor_map(n: Annotated[int, Query(ge=2, le=5000)] = 300) -> s.FactorMap:
+    async def factor_map(n: Annotated[int, Query(ge=2, le=5000)] = 300) -> s.FactorMap:
         """The most rated items' factors on their first two principal components."""
         rec = service.current.rec
         coords = embedrec.pca_map(rec, n_items=min(n, rec.n_items))
