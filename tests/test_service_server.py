@@ -44,6 +44,7 @@ def test_every_endpoint_over_the_wire(server):  # noqa: F811
         assert http.put("/items/Toy Story/hidden", headers=AUTH).json()["hidden"] is True
         assert http.delete("/items/Toy Story/hidden", headers=AUTH).json()["hidden"] is False
         assert http.post("/admin/reload", headers=AUTH).status_code == 200
+        assert len(http.get("/map?n=20").json()["points"]) == 20
         assert "embedrec_requests_total" in http.get("/metrics").text
         assert http.get("/docs").status_code == 200 and "<html" in http.get("/").text
 
