@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 import embedrec
-from tests.service_support import served_model  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
-def rec(served_model):  # noqa: F811
+def rec(served_model):
     return embedrec.load(served_model)
 
 

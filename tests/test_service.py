@@ -17,7 +17,7 @@ from embedrec.cli.serve import is_loopback
 from embedrec.service import FeedbackStore, create_app
 from embedrec.service.schemas import MAX_BODY_BYTES, MAX_PAIRS
 from tests.conftest import low_rank_frame
-from tests.service_support import AUTH, TOKEN, served_model  # noqa: F401  (fixture)
+from tests.service_support import AUTH, TOKEN
 
 
 @pytest.fixture
@@ -26,13 +26,13 @@ def db_url(tmp_path) -> str:
 
 
 @pytest.fixture
-def client(served_model, db_url):  # noqa: F811
+def client(served_model, db_url):
     with TestClient(create_app(served_model, db_url, TOKEN)) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
-def rec(served_model):  # noqa: F811
+def rec(served_model):
     return embedrec.load(served_model)
 
 
@@ -50,7 +50,7 @@ def assert_error(response, status: int, *words: str) -> dict:
     return body
 
 
-def test_health_names_the_model_and_its_counts(client, served_model):  # noqa: F811
+def test_health_names_the_model_and_its_counts(client, served_model):
     health = client.get("/health").json()
     assert health["model"] == "dot-bias" and health["status"] == "ok"
     assert (health["n_users"], health["n_items"]) == (943, 1682)
@@ -204,7 +204,7 @@ def test_writes_and_reloads_need_the_token_reads_do_not(client):
     assert client.get("/users/196/recommendations").status_code == 200
 
 
-def test_without_a_token_writes_are_open(served_model, db_url):  # noqa: F811
+def test_without_a_token_writes_are_open(served_model, db_url):
     with TestClient(create_app(served_model, db_url)) as open_client:
         response = open_client.post("/users/196/ratings", json={"item": 50, "rating": 4})
         assert response.status_code == 201
@@ -214,7 +214,7 @@ def test_reload_swaps_the_model_and_a_broken_one_leaves_the_old_serving(
     client,
     rec,
     tmp_path,
-    served_model,  # noqa: F811
+    served_model,
 ):
     (tmp_path / "empty").mkdir()
     failed = client.post("/admin/reload", json={"model_dir": str(tmp_path / "empty")}, headers=AUTH)
@@ -263,7 +263,7 @@ def test_serve_warns_without_a_token_off_loopback_and_fails_in_one_line(tmp_path
     assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("10.0.0.1")
 
 
-def test_serve_refuses_a_database_it_cannot_open(served_model):  # noqa: F811
+def test_serve_refuses_a_database_it_cannot_open(served_model):
     result = CliRunner().invoke(cli_app, ["serve", str(served_model), "--db", "nosuch://x"])
     assert result.exit_code == 2 and "feedback database" in result.output
 
@@ -283,7 +283,7 @@ def test_a_model_without_titles_or_genres_serves_ids(tmp_path):
         assert_error(client.get("/users/u99999/recommendations"), 404, "unknown user")
 
 
-def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):  # noqa: F811
+def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):
     with TestClient(create_app(served_model, db_url, cache=0)) as uncached:
         for query in ("n=5", "n=5", "n=7&genre=Drama", "n=3&exclude=Fargo", "n=3&exclude=100"):
             path = f"/users/22/recommendations?{query}"

@@ -10,8 +10,6 @@ import shutil
 
 import pytest
 
-from tests.service_support import served_model, server  # noqa: F401  (fixtures)
-
 CHROMIUM = os.environ.get("EMBEDREC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip: .[dev])")
 if not os.path.exists(CHROMIUM):
@@ -25,7 +23,7 @@ def rec_titles(page) -> list[str]:
     return page.locator("#recs li .title").all_inner_texts()
 
 
-def test_search_rate_and_watch_the_recommendations_change(server, tmp_path):  # noqa: F811
+def test_search_rate_and_watch_the_recommendations_change(server, tmp_path):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]

@@ -12,16 +12,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.service_support import (  # noqa: F401  (fixtures)
-    AUTH,
-    postgres_url,
-    served_model,
-    server,
-    start_server,
-)
+from tests.service_support import AUTH, start_server
 
 
-def test_every_endpoint_over_the_wire(server):  # noqa: F811
+def test_every_endpoint_over_the_wire(server):
     with server.client() as http:
         assert http.get("/health").json()["n_items"] == 1682
         top = http.get("/users/196/recommendations", params={"n": 5}).json()["items"]
@@ -49,7 +43,7 @@ def test_every_endpoint_over_the_wire(server):  # noqa: F811
         assert http.get("/docs").status_code == 200 and "<html" in http.get("/").text
 
 
-def test_a_50_mb_body_is_refused_and_the_server_keeps_serving(server):  # noqa: F811
+def test_a_50_mb_body_is_refused_and_the_server_keeps_serving(server):
     body = b'{"ratings": {"' + b"x" * (50 * 1024 * 1024) + b'": 5}}'
 
     def chunks():  # no Content-Length: refused while reading
@@ -65,7 +59,7 @@ def test_a_50_mb_body_is_refused_and_the_server_keeps_serving(server):  # noqa: 
         assert len(http.get("/users/196/recommendations").json()["items"]) == 10
 
 
-def test_sighup_reloads_the_model_directory(server):  # noqa: F811
+def test_sighup_reloads_the_model_directory(server):
     with server.client() as http:
         before = http.get("/health").json()["loaded_at"]
         server.process.send_signal(signal.SIGHUP)
@@ -111,7 +105,7 @@ def hammer(
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sigkill_while_taking_feedback_loses_no_acknowledged_rating(
     backend,
-    served_model,  # noqa: F811
+    served_model,
     tmp_path,
     request,
 ):
@@ -145,7 +139,7 @@ def test_sigkill_while_taking_feedback_loses_no_acknowledged_rating(
     assert not missing, f"{len(missing)} acknowledged ratings lost, e.g. {missing[:3]}"
 
 
-def test_reloads_under_load_drop_no_request(server):  # noqa: F811
+def test_reloads_under_load_drop_no_request(server):
     statuses: list[int] = []
     done = threading.Event()
 

@@ -9,7 +9,6 @@ import uuid
 import pytest
 
 from embedrec.service import FeedbackStore, StoreError, default_url
-from tests.service_support import postgres_url  # noqa: F401  (fixture)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
