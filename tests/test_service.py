@@ -243,7 +243,9 @@ def test_docs_the_map_and_the_page(client):
     paths = client.get("/openapi.json").json()["paths"]
     for path in ("/users/{user}/recommendations", "/recommendations", "/predict", "/items"):
         assert path in paths
-    assert "swagger" in client.get("/docs").text.lower()
+    docs = client.get("/docs").text
+    assert "swagger" in docs.lower() and "cdn" not in docs.lower()  # shipped, as the page is
+    assert client.get("/static-offline-docs/swagger-ui-bundle.js").status_code == 200
     points = client.get("/map?n=50").json()["points"]
     assert len(points) == 50 and points[0]["title"] == "Star Wars (1977)"
     assert {"x", "y", "item", "n_ratings"} <= set(points[0])

@@ -88,3 +88,25 @@ def test_search_rate_and_watch_the_recommendations_change(server, tmp_path):
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_the_api_docs_render_with_no_network_beyond_the_server(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            elsewhere: list[str] = []
+            page.on(
+                "request",
+                lambda request: (
+                    None if request.url.startswith(server.url) else elsewhere.append(request.url)
+                ),
+            )
+            page.goto(server.url + "/docs")
+            route = "/users/{user}/recommendations"
+            page.locator(".opblock-summary-path", has_text=route).first.wait_for()
+            assert not elsewhere, elsewhere
+        finally:
+            browser.close()

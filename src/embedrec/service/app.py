@@ -24,6 +24,7 @@ import pandas as pd
 from fastapi import Body, Depends, FastAPI, Header, Query
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import embedrec
@@ -148,7 +149,7 @@ def create_app(
         except Exception as exc:  # noqa: BLE001 - a failed reload keeps the old model
             log.error("reload on SIGHUP failed, still serving the old model: %s", exc)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # a FastAPI app whose /docs and /redoc need no CDN
         title="embedrec",
         version=embedrec.__version__,
         summary="Recommendations, feedback and item neighbours from a trained embedrec model.",
