@@ -291,3 +291,19 @@ def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):
             path = f"/users/22/recommendations?{query}"
             assert client.get(path).json() == uncached.get(path).json()
     assert len(client.app.state.service.current.lists) == 3  # "Fargo" is 100: one list
+
+
+def test_a_model_with_a_ranker_shows_the_predicted_rating_too(tmp_path):
+    ratings = embedrec.ratings_from_frame(low_rank_frame(), rating_scale=(1, 5))
+    rec = embedrec.train(ratings, model="dot-bias", ranker="ease", epochs=2, n_factors=4)
+    model_dir = rec.save(tmp_path / "ranked")
+    with TestClient(create_app(model_dir, f"sqlite:///{tmp_path / 'f.db'}")) as client:
+        assert client.get("/health").json()["model"] == "dot-bias+ease"
+        listed = client.get("/users/u1/recommendations?n=4").json()["items"]
+        assert [row["item"] for row in listed] == rec.recommend("u1", n=4)["item"].tolist()
+        assert all(1 <= row["rating"] <= 5 for row in listed)
+        new = client.post("/recommendations", json={"ratings": {"100": 5, "101": 1}, "n": 3})
+        assert len(new.json()["items"]) == 3 and new.json()["items"][0]["rating"] is not None
+        similar = client.get("/items/100/similar?n=3&min_ratings=0").json()["items"]
+        assert len(similar) == 3 and similar[0]["title"] is None
+        assert client.get("/map?n=5").json()["points"][0]["title"] is None

@@ -43,7 +43,7 @@ class Health(BaseModel):
 
 class RecommendedItem(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     score: float = Field(description="What the list is ranked by (higher is better).")
     rating: float | None = Field(None, description="Predicted rating, when a ranker ranks.")
 
@@ -70,7 +70,7 @@ class NewUserRequest(Strict):
 
 class ItemCard(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     genres: list[str]
     bias: float | None
     n_ratings: int
@@ -79,20 +79,20 @@ class ItemCard(BaseModel):
 
 class SimilarItem(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     score: float = Field(description="Cosine similarity of the learned factors.")
     n_ratings: int
 
 
 class Similar(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     items: list[SimilarItem]
 
 
 class FoundItem(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     n_ratings: int
 
 
@@ -161,7 +161,7 @@ class StoredRatings(BaseModel):
 
 class Hidden(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     hidden: bool
 
 
@@ -179,7 +179,7 @@ class Reloaded(BaseModel):
 
 class MapPoint(BaseModel):
     item: Id
-    title: str | None
+    title: str | None = None
     n_ratings: int
     x: float
     y: float
