@@ -4,7 +4,8 @@ limit and the Prometheus metrics, as one plain ASGI middleware (no per-request t
 Statuses: 400 malformed JSON, an ambiguous title (the message lists the matches) or a request
 the model cannot answer; 401 a missing or wrong token; 404 an unknown user or item; 413 a body
 over the limit; 422 a value of the wrong type or outside its range (a rating outside the scale,
-`n` of 0); 500 anything unexpected (logged, not shown).
+`n` of 0); 503 the feedback database cannot be reached; 500 anything unexpected (logged, not
+shown).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,6 +89,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; the API is listed at /docs"
         return error_response(exc.status_code, message)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("feedback database error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, f"the feedback database is unavailable ({type(exc).__name__})")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

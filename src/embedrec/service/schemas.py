@@ -131,7 +131,7 @@ class FeedbackRequest(Strict):
 
     item: Id | None = None
     rating: float | None = None
-    ratings: list[RatingIn] | None = Field(None, max_length=MAX_RATINGS)
+    ratings: list[RatingIn] | None = Field(None, min_length=1, max_length=MAX_RATINGS)
 
     @model_validator(mode="after")
     def one_form(self) -> FeedbackRequest:

@@ -8,6 +8,7 @@ serving and the error goes back to the caller.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from typing import Any
 
 import numba
 import torch
+from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
 import embedrec
 from embedrec.service.store import FeedbackStore, default_url
 
+log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
 DEFAULT_CACHE = 10_000  # lists kept per loaded model
 
@@ -102,7 +105,11 @@ class Service:
         """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""
         now = time.monotonic()
         if now - self._hidden_at > HIDDEN_TTL_SECONDS:
-            self._hidden, self._hidden_at = self.store.hidden(), now
+            try:
+                self._hidden = self.store.hidden()
+            except SQLAlchemyError as exc:  # the last known set serves until the database is back
+                log.warning("hidden items not refreshed: %s", exc)
+            self._hidden_at = now
         return self._hidden
 
     def set_hidden(self, item: str, hidden: bool) -> None:
