@@ -163,3 +163,20 @@ def test_reloads_under_load_drop_no_request(server):
         for thread in readers:
             thread.join(30)
     assert statuses and set(statuses) == {200}
+
+
+def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_path):
+    db = f"sqlite:///{tmp_path / 'feedback.db'}"
+    two = start_server(served_model, tmp_path, db, "--workers", "2")
+    try:
+        assert httpx.post(
+            f"{two.url}/users/196/ratings", json={"item": "Fargo", "rating": 1}, headers=AUTH
+        ).is_success
+        pids = set()
+        for _ in range(12):  # a fresh connection each time, to whichever worker takes it
+            body = httpx.get(f"{two.url}/users/196/recommendations?n=5").json()
+            assert body["n_feedback"] == 1 and 100 not in [r["item"] for r in body["items"]]
+            pids.add(httpx.get(f"{two.url}/health").json()["pid"])
+        assert two.process.pid not in pids  # answered by worker processes, not the supervisor
+    finally:
+        two.stop()
