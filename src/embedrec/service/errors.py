@@ -142,12 +142,12 @@ class Guard:
             return
         started = time.perf_counter()
         status = {"code": 500}
-        too_large = error_response(413, f"request body over {self.max_body:,} bytes")
+        too_large = f"request body over {self.max_body:,} bytes"
         length = dict(scope.get("headers", [])).get(b"content-length")
         try:
             if length is not None and length.isdigit() and int(length) > self.max_body:
                 status["code"] = 413
-                await too_large(scope, receive, send)
+                await error_response(413, too_large)(scope, receive, send)
                 return
             received = 0
 
@@ -156,7 +156,7 @@ class Guard:
                 message = await receive()
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    raise ApiError(413, f"request body over {self.max_body:,} bytes")
+                    raise ApiError(413, too_large)
                 return message
 
             async def recorded(message: Message) -> None:
