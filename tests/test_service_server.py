@@ -12,6 +12,7 @@ import uuid
 import httpx
 import pytest
 
+import embedrec
 from tests.service_support import AUTH, start_server
 
 
@@ -178,5 +179,17 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
             assert body["n_feedback"] == 1 and 100 not in [r["item"] for r in body["items"]]
             pids.add(httpx.get(f"{two.url}/health").json()["pid"])
         assert two.process.pid not in pids  # answered by worker processes, not the supervisor
+        other = embedrec.load(served_model).save(tmp_path / "v2")
+        reloaded = httpx.post(
+            f"{two.url}/admin/reload", json={"model_dir": str(other)}, headers=AUTH
+        )
+        assert reloaded.status_code == 200
+        deadline = time.monotonic() + 20
+        while True:  # every worker follows within a second or so of its next request
+            seen = {httpx.get(f"{two.url}/health").json()["model_dir"] for _ in range(12)}
+            if seen == {str(other)}:
+                break
+            assert time.monotonic() < deadline, f"workers still serve {seen}"
+            time.sleep(0.5)
     finally:
         two.stop()

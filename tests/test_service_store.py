@@ -34,6 +34,10 @@ def test_two_servers_share_one_store(url):
         assert item in two.hidden()
         two.unhide(item)
         assert item not in one.hidden()
+        server = f"host:8000:{uuid.uuid4().hex[:8]}"
+        assert one.announcement(server) is None
+        assert one.announce(server, "models/v2") == 1 and two.announce(server, "models/v3") == 2
+        assert one.announcement(server) == (2, "models/v3")
     finally:
         one.close()
         two.close()

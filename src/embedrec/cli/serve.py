@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -89,6 +90,8 @@ def serve(
     os.environ["EMBEDREC_TOKEN"] = token or ""
     os.environ["EMBEDREC_THREADS"] = str(threads)
     os.environ["EMBEDREC_CACHE"] = str(cache)
+    # this server's workers follow each other's reloads under this name (not other servers')
+    os.environ["EMBEDREC_SERVER_ID"] = f"{socket.gethostname()}:{port}:{os.getpid()}"
     note(f"feedback in {url.split('@')[-1] if '@' in url else url}; API docs at /docs")
     uvicorn.run(
         "embedrec.service.app:app_from_env",

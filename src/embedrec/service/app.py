@@ -123,11 +123,13 @@ def create_app(
     token: str | None = None,
     handle_sighup: bool = False,
     cache: int = DEFAULT_CACHE,
+    server_id: str | None = None,
 ) -> FastAPI:
     """The service for the model at `model_dir`, its feedback in `db_url` (default: SQLite
     beside the model). `handle_sighup`: reload the model directory on SIGHUP; `cache`: how many
-    lists of known users without feedback to keep per loaded model (0: none)."""
-    service = Service(model_dir, db_url, token, cache)
+    lists of known users without feedback to keep per loaded model (0: none); `server_id`: the
+    workers sharing it follow each other's reloads through the database."""
+    service = Service(model_dir, db_url, token, cache, server_id)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -184,7 +186,7 @@ def create_app(
 
     @app.get("/health", response_model=s.Health)
     async def health() -> s.Health:
-        served = service.current
+        served = service.serving()
         rec = served.rec
         return s.Health(
             status="ok",
@@ -211,14 +213,15 @@ def create_app(
         user: str, n: N = 10, exclude: Exclude = None, genre: Genre = None
     ) -> s.Recommendations:
         """Top-n unseen items for a user (with their stored feedback folded in)."""
-        return recommendations(service.current, service, user, None, n, exclude or [], genre or [])
+        served = service.serving()
+        return recommendations(served, service, user, None, n, exclude or [], genre or [])
 
     @app.post("/recommendations", response_model=s.Recommendations)
     async def new_user_recommendations(body: s.NewUserRequest) -> s.Recommendations:
         """Top-n for a new user folded in from their ratings, without retraining."""
         ratings: dict[Any, float] = dict(body.ratings)
         return recommendations(
-            service.current, service, None, ratings, body.n, body.exclude, body.genre
+            service.serving(), service, None, ratings, body.n, body.exclude, body.genre
         )
 
     @app.get("/items", response_model=s.Search)
@@ -227,7 +230,7 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> s.Search:
         """Items whose title holds every word of the query (for autocomplete)."""
-        found = embedrec.search_items(service.current.rec, query, limit)
+        found = embedrec.search_items(service.serving().rec, query, limit)
         return s.Search(query=query, items=[s.FoundItem(**row) for row in rows(found)])
 
     @app.get("/items/{item:path}/similar", response_model=s.Similar)
@@ -237,7 +240,7 @@ def create_app(
         min_ratings: Annotated[int, Query(ge=0)] = embedrec.MIN_RATINGS,
     ) -> s.Similar:
         """The items most similar to this one by the learned factors."""
-        rec = service.current.rec
+        rec = service.serving().rec
         card = embedrec.item_info(rec, item)
         frame = rec.similar_items(item, n=n, min_ratings=min_ratings)
         neighbours = [s.SimilarItem(**row) for row in rows(frame)]
@@ -254,21 +257,21 @@ def create_app(
         return set_hidden(item, False)
 
     def set_hidden(item: str, hidden: bool) -> s.Hidden:
-        card = embedrec.item_info(service.current.rec, item)
+        card = embedrec.item_info(service.serving().rec, item)
         service.set_hidden(str(card["item"]), hidden)
         return s.Hidden(item=card["item"], title=card["title"], hidden=hidden)
 
     @app.get("/items/{item:path}", response_model=s.ItemCard)
     async def item_card(item: str) -> s.ItemCard:
         """Title, genres, learned bias and training rating count of one item."""
-        card = embedrec.item_info(service.current.rec, item)
+        card = embedrec.item_info(service.serving().rec, item)
         return s.ItemCard(**card, hidden=str(card["item"]) in service.hidden())
 
     @app.post("/predict", response_model=s.Predictions)
     async def predict(body: s.PredictRequest) -> s.Predictions:
         """Predicted ratings of (user, item) pairs; unknown ids come back in `error`."""
         pairs = [(pair.user, pair.item) for pair in body.pairs]
-        frame = service.current.rec.predict(pairs)
+        frame = service.serving().rec.predict(pairs)
         frame["error"] = frame["error"].where(frame["error"] != "", None)
         return s.Predictions(predictions=[s.Prediction(**row) for row in rows(frame)])
 
@@ -282,7 +285,7 @@ def create_app(
         """Store ratings durably (committed before the 201); the user's next list uses them."""
         if not user.strip() or len(user) > 200:
             raise ApiError(422, "a user id is 1 to 200 characters")
-        rec = service.current.rec
+        rec = service.serving().rec
         checked = [embedrec.check_rating(rec, row.item, row.rating) for row in body.rows()]
         key = user_key(rec, user)
         stored = service.store.add(key, [(str(item), rating) for item, rating in checked])
@@ -298,7 +301,7 @@ def create_app(
     @app.get("/users/{user}/ratings", response_model=s.StoredRatings)
     async def stored_ratings(user: str) -> s.StoredRatings:
         """The ratings stored for a user through the service (not their training ratings)."""
-        rec = service.current.rec
+        rec = service.serving().rec
         stored = service.store.ratings_of(user_key(rec, user))
         rated = [s.RatingIn(item=_plain_id(item), rating=value) for item, value in stored.items()]
         known = embedrec.known_user(rec, user)
@@ -307,7 +310,7 @@ def create_app(
     @app.get("/map", response_model=s.FactorMap)
     async def factor_map(n: Annotated[int, Query(ge=2, le=5000)] = 300) -> s.FactorMap:
         """The most rated items' factors on their first two principal components."""
-        rec = service.current.rec
+        rec = service.serving().rec
         coords = embedrec.pca_map(rec, n_items=min(n, rec.n_items))
         coords = coords.rename(columns={"pc1": "x", "pc2": "y"})
         return s.FactorMap(points=[s.MapPoint(**row) for row in rows(coords)])
@@ -335,8 +338,8 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """The app `embedrec serve` runs in each uvicorn worker, configured by the environment:
-    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN, EMBEDREC_THREADS and EMBEDREC_CACHE (all
-    but the first optional)."""
+    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN, EMBEDREC_THREADS, EMBEDREC_CACHE and
+    EMBEDREC_SERVER_ID (all but the first optional)."""
     limit_threads(int(os.environ.get("EMBEDREC_THREADS") or 1))
     return create_app(
         os.environ["EMBEDREC_MODEL_DIR"],
@@ -344,4 +347,5 @@ def app_from_env() -> FastAPI:
         os.environ.get("EMBEDREC_TOKEN") or None,
         handle_sighup=True,
         cache=int(os.environ.get("EMBEDREC_CACHE") or DEFAULT_CACHE),
+        server_id=os.environ.get("EMBEDREC_SERVER_ID") or None,
     )

@@ -26,6 +26,7 @@ from embedrec.service.store import FeedbackStore, default_url
 log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
 DEFAULT_CACHE = 10_000  # lists kept per loaded model
+FOLLOW_SECONDS = 1.0  # a reload announced by another worker is noticed within this
 
 
 def limit_threads(threads: int) -> None:
@@ -76,7 +77,12 @@ def load_served(model_dir: str | Path, cache_size: int = DEFAULT_CACHE) -> Serve
 
 
 class Service:
-    """The model being served, its feedback store and the token writes need."""
+    """The model being served, its feedback store and the token writes need.
+
+    With a `server_id` (what `embedrec serve` gives its workers), a reload is announced in the
+    database, and the other workers of the same server load the same directory within
+    FOLLOW_SECONDS of their next request; a worker that starts later serves it too.
+    """
 
     def __init__(
         self,
@@ -84,22 +90,60 @@ class Service:
         db_url: str | None = None,
         token: str | None = None,
         cache_size: int = DEFAULT_CACHE,
+        server_id: str | None = None,
     ):
         self.cache_size = cache_size
-        self.current = load_served(model_dir, cache_size)
         self.store = FeedbackStore(db_url or default_url(model_dir))
+        self.server_id = server_id
+        self._generation = 0
+        announced = None if server_id is None else self.store.announcement(server_id)
+        if announced is not None:
+            self._generation, model_dir = announced
+        self.current = load_served(model_dir, cache_size)
         self.token = token or None
         self._reload_lock = threading.Lock()
         self._hidden: set[str] = set()
         self._hidden_at = -1e9
+        self._followed_at = time.monotonic()
 
-    def reload(self, model_dir: str | Path | None = None) -> Served:
+    def serving(self) -> Served:
+        """The model to answer with (after noticing, at most every FOLLOW_SECONDS, a reload
+        another worker of this server announced: that loads in the background meanwhile)."""
+        if self.server_id is not None:
+            now = time.monotonic()
+            if now - self._followed_at > FOLLOW_SECONDS:
+                self._followed_at = now
+                self._follow()
+        return self.current
+
+    def _follow(self) -> None:
+        assert self.server_id is not None
+        try:
+            announced = self.store.announcement(self.server_id)
+        except SQLAlchemyError as exc:
+            log.warning("reloads not checked: %s", exc)
+            return
+        if announced is None or announced[0] <= self._generation:
+            return
+        self._generation = announced[0]  # claimed: one background load per announcement
+        threading.Thread(target=self._load_announced, args=(announced[1],), daemon=True).start()
+
+    def _load_announced(self, model_dir: str) -> None:
+        try:
+            self.reload(model_dir, announce=False)
+        except Exception as exc:  # noqa: BLE001 - this worker keeps its model, and says why
+            log.error("could not follow the reload to %s: %s", model_dir, exc)
+
+    def reload(self, model_dir: str | Path | None = None, announce: bool = True) -> Served:
         """Load `model_dir` (default: the current one again) and swap it in; on any error the
-        old model keeps serving and the error is raised."""
+        old model keeps serving and the error is raised. Announced to this server's other
+        workers unless `announce=False`."""
         with self._reload_lock:
             served = load_served(model_dir or self.current.model_dir, self.cache_size)
             self.current = served
-            return served
+        if announce and self.server_id is not None:
+            self._generation = self.store.announce(self.server_id, str(served.model_dir))
+        return served
 
     def hidden(self) -> set[str]:
         """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""

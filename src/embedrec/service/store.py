@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -54,6 +55,16 @@ hidden_table = Table(
     "embedrec_hidden",
     metadata,
     Column("item_id", String(200), primary_key=True),
+    Column("created", Float, nullable=False),
+)
+
+
+reloads_table = Table(  # which model directory each server's workers serve, after a reload
+    "embedrec_reloads",
+    metadata,
+    Column("server_id", String(300), primary_key=True),
+    Column("model_dir", String(4000), nullable=False),
+    Column("generation", Integer, nullable=False),
     Column("created", Float, nullable=False),
 )
 
@@ -167,6 +178,31 @@ class FeedbackStore:
     def unhide(self, item: str) -> None:
         with self.engine.begin() as connection:
             connection.execute(delete(hidden_table).where(hidden_table.c.item_id == item))
+
+    def announce(self, server_id: str, model_dir: str) -> int:
+        """Record that the workers of `server_id` are to serve `model_dir`; returns the new
+        generation (1, 2, ...) the other workers compare theirs with."""
+        row = {"model_dir": model_dir, "created": time.time()}
+        key = reloads_table.c.server_id == server_id
+        with self.engine.begin() as connection:
+            found = connection.execute(select(reloads_table.c.generation).where(key)).first()
+            generation = 1 if found is None else int(found[0]) + 1
+            if found is None:
+                connection.execute(
+                    insert(reloads_table).values(server_id=server_id, generation=1, **row)
+                )
+            else:
+                statement = update(reloads_table).where(key).values(generation=generation, **row)
+                connection.execute(statement)
+        return generation
+
+    def announcement(self, server_id: str) -> tuple[int, str] | None:
+        """(generation, model directory) last announced for `server_id`, or None."""
+        columns = (reloads_table.c.generation, reloads_table.c.model_dir)
+        query = select(*columns).where(reloads_table.c.server_id == server_id)
+        with self.engine.connect() as connection:
+            found = connection.execute(query).first()
+        return None if found is None else (int(found[0]), str(found[1]))
 
     def hidden(self) -> set[str]:
         with self.engine.connect() as connection:
