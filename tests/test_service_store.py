@@ -4,6 +4,7 @@ the latest rating of an item counts, hiding is idempotent, a bad URL is one clea
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 
 import pytest
@@ -57,3 +58,25 @@ def test_a_database_that_cannot_be_used_is_one_clear_error(tmp_path):
         FeedbackStore("nosuchdb://x")
     with pytest.raises(StoreError, match="cannot open"):
         FeedbackStore(f"sqlite:///{tmp_path / 'missing-folder' / 'f.db'}")
+
+
+def test_concurrent_writers_each_return_after_their_rows_are_committed(url):
+    store = FeedbackStore(url)
+    user = f"g-{uuid.uuid4().hex[:8]}"
+    returned: list[int] = []
+
+    def writer(thread: int) -> None:
+        for item in range(10):
+            rows = [(f"{thread}-{item}", 3.0), (f"{thread}-x{item}", 4.0)]
+            returned.append(store.add(user, rows))
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert returned == [2] * 160
+        assert len(FeedbackStore(url).ratings_of(user)) == 320
+    finally:
+        store.close()
