@@ -13,6 +13,9 @@ from typer.testing import CliRunner
 
 from embedrec.cli import app
 
+# the service tests' fixtures (a served model, a running server, PostgreSQL), shared by modules
+pytest_plugins = ["tests.service_support"]
+
 SHARED_MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"
 ML100K = SHARED_MOVIELENS / "ml-100k"
 NO_ML100K = "needs the full MovieLens 100k at ../shared/data/movielens/ml-100k (absent here)"

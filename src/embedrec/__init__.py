@@ -7,6 +7,16 @@
 >>> rec.recommend(196, n=10)                                         # doctest: +SKIP
 """
 
+from embedrec.catalogue import (
+    check_rating,
+    genre_items,
+    genre_names,
+    item_id,
+    item_info,
+    known_user,
+    search_items,
+    user_ratings,
+)
 from embedrec.config import TrainConfig
 from embedrec.data import (
     IdMap,
@@ -23,11 +33,13 @@ from embedrec.data import (
     read_ratings,
     read_user_ratings,
     temporal_split,
+    with_feedback,
 )
 from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
 from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
 from embedrec.data.synthetic import write_synthetic
 from embedrec.errors import (
+    AmbiguousNameError,
     DataError,
     EmbedrecError,
     ModelError,
@@ -70,6 +82,7 @@ __all__ = [
     "PROTOCOL_HELP",
     "SPLIT_HELP",
     "SYNTHETIC_PRESETS",
+    "AmbiguousNameError",
     "DataError",
     "DotProduct",
     "DotProductBias",
@@ -121,6 +134,15 @@ __all__ = [
     "check_config",
     "train",
     "tune",
+    "with_feedback",
     "write_synthetic",
     "write_table",
+    "check_rating",
+    "genre_items",
+    "genre_names",
+    "item_id",
+    "item_info",
+    "known_user",
+    "search_items",
+    "user_ratings",
 ]

@@ -24,6 +24,10 @@ class UnknownIdError(DataError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AmbiguousNameError(DataError):
+    """A title that matches several items (the message lists them with their ids)."""
+
+
 class OutputExistsError(EmbedrecError, FileExistsError):
     """A file or directory would be replaced, and the caller did not say `force`."""
 

@@ -123,12 +123,13 @@ def train(
         user_counts=train_set.user_counts(),
         item_counts=train_set.item_counts(),
         titles=train_set.titles,
+        genres=train_set.genres,
         rating_scale=train_set.rating_scale,
         observed_scale=observed_scale(train_set.ratings),
         split=None if not isinstance(data, Split) else {"name": data.name},
         config=config,
     )
-    rec.seen_indptr, rec.seen_items = train_set.items_by_user()
+    rec.seen_indptr, rec.seen_items, rec.seen_ratings = train_set.by_user()
     validate = None
     if valid_set is not None and len(valid_set):
 

@@ -63,6 +63,8 @@ class Recommender:
     # each user's training items, CSR: user u rated seen_items[seen_indptr[u]:seen_indptr[u+1]]
     seen_indptr: np.ndarray | None = None
     seen_items: np.ndarray | None = None
+    seen_ratings: np.ndarray | None = None  # the ratings they gave, aligned with seen_items
+    genres: np.ndarray | None = None  # per item, "Action|Comedy" ("" where unknown)
     engine: str = "torch"  # which engine trained it (recorded in the model directory)
     # a ranking model beside the rating model: `recommend` ranks by its scores, standardised
     # per user, plus `blend` times the rating model's standardised predictions
@@ -277,6 +279,7 @@ class Recommender:
         ratings: Mapping[Any, float] | None = None,
         exclude_seen: bool = True,
         items: Iterable[Any] | None = None,
+        exclude: Iterable[Any] | None = None,
         batch_users: int = 1024,
     ) -> pd.DataFrame:
         """The top-n items, best first, as a frame with columns item, title, score.
@@ -287,10 +290,13 @@ class Recommender:
           retraining; with no usable rating the list is what typical users rate highest and
           flagged in a `fallback` column;
         - `exclude_seen`: leave out what the user rated (in training, or in `ratings`);
-        - `items`: only these candidates (raw ids or titles).
+        - `items`: only these candidates (raw ids or titles); `exclude`: never these.
         """
         check_n(n)
         allowed = None if items is None else self._candidates(items)
+        if exclude is not None:
+            allowed = np.ones(self.n_items, dtype=bool) if allowed is None else allowed
+            allowed[self.item_indices(exclude)] = False
         if ratings is not None:
             if user is not None:
                 raise ModelError("recommend takes a user or ratings, not both")
@@ -302,9 +308,7 @@ class Recommender:
         index = self.user_index(user)
         if self.user_counts[index] == 0:
             return self._fallback(n, allowed)
-        return self._recommend_batch([user], n, exclude_seen, allowed, 1).drop(
-            columns=["user", "rank"]
-        )
+        return self._recommend_batch([user], n, exclude_seen, allowed, 1, one_user=True)
 
     def _recommend_batch(
         self,
@@ -313,7 +317,10 @@ class Recommender:
         exclude_seen: bool,
         allowed: np.ndarray | None,
         batch_users: int,
+        one_user: bool = False,
     ) -> pd.DataFrame:
+        """Every user's list in one frame (columns user, rank, item, title, score); with
+        `one_user`, the one user's list without the user and rank columns."""
         indices = self.user_indices(users)
         cold_users = self.user_counts[indices] == 0  # ranked as `recommend(user)` ranks them
         frames = []
@@ -335,15 +342,17 @@ class Recommender:
             rating = None
             if self.ranker is not None and predicted is not None:
                 rating = predicted[row_of, top[keep]]
-            frame = self._item_frame(top[keep], top_scores[keep], rating)
-            frame.insert(0, "rank", (np.cumsum(keep, axis=1)[keep]).astype(np.int64))
-            frame.insert(0, "user", np.asarray(users, dtype=object)[start + row_of])
+            lead = {}
+            if not one_user:
+                lead["user"] = np.asarray(users, dtype=object)[start + row_of]
+                lead["rank"] = (np.cumsum(keep, axis=1)[keep]).astype(np.int64)
+            frame = self._item_frame(top[keep], top_scores[keep], rating, lead)
             if cold_users.any():
                 frame["fallback"] = np.where(cold[row_of], "typical-user", "")
             frames.append(frame)
         if not frames:
             return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
-        return pd.concat(frames, ignore_index=True)
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def fold_in(self, ratings: Mapping[Any, float], reg: float | None = None) -> Folded | None:
         """A new user as the models see them, from {item id or title: rating}; None when no
@@ -409,8 +418,16 @@ class Recommender:
 
     def _candidates(self, items: Iterable[Any]) -> np.ndarray:
         allowed = np.zeros(self.n_items, dtype=bool)
-        allowed[[self.item_index(c) for c in items]] = True
+        allowed[self.item_indices(items)] = True
         return allowed
+
+    def item_indices(self, items: Iterable[Any]) -> np.ndarray:
+        """Indices of many items (raw ids, vectorised; titles one by one) at once."""
+        wanted = list(items)
+        indices = self.item_map.indexer(wanted) if wanted else np.zeros(0, dtype=np.int64)
+        for position in np.flatnonzero(indices < 0):
+            indices[position] = self.item_index(wanted[position])
+        return indices
 
     def _top(
         self,
@@ -458,16 +475,22 @@ class Recommender:
         return frame
 
     def _item_frame(
-        self, indices: np.ndarray, scores: np.ndarray, rating: np.ndarray | None = None
+        self,
+        indices: np.ndarray,
+        scores: np.ndarray,
+        rating: np.ndarray | None = None,
+        lead: dict[str, np.ndarray] | None = None,
     ) -> pd.DataFrame:
         """Columns item, title, score (what the list is ranked by) and, when a ranker ranks
-        beside a rating model, rating (the predicted rating, in the data's units)."""
-        frame = pd.DataFrame({"item": self.item_map.decode(indices)})
-        frame["title"] = self.titles[indices] if self.titles is not None else None
-        frame["score"] = scores.astype(np.float64)
+        beside a rating model, rating (the predicted rating, in the data's units); `lead`:
+        columns before them. Built in one go: per-column inserts cost more than the ranking."""
+        columns: dict[str, Any] = dict(lead or {})
+        columns["item"] = self.item_map.decode(indices)
+        columns["title"] = self.titles[indices] if self.titles is not None else None
+        columns["score"] = scores.astype(np.float64)
         if rating is not None:
-            frame["rating"] = rating.astype(np.float64)
-        return frame
+            columns["rating"] = rating.astype(np.float64)
+        return pd.DataFrame(columns)
 
     # ---- what the model learned -----------------------------------------------------------
     def _side(self, is_item: bool) -> tuple[Side, IdMap, np.ndarray]:

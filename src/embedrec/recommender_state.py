@@ -52,6 +52,8 @@ class Saved(Protocol):
     history: list[EpochStats]
     seen_indptr: np.ndarray | None
     seen_items: np.ndarray | None
+    seen_ratings: np.ndarray | None
+    genres: np.ndarray | None
     engine: str
 
 
@@ -67,6 +69,8 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if rec.seen_indptr is not None and rec.seen_items is not None:
         arrays["seen.indptr"] = rec.seen_indptr.astype(np.int64)
         arrays["seen.items"] = rec.seen_items.astype(np.int32)
+        if rec.seen_ratings is not None:
+            arrays["seen.ratings"] = rec.seen_ratings.astype(np.float32)
     config = {
         "format": io.MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -89,6 +93,7 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "users": rec.user_map.to_list(),
         "items": rec.item_map.to_list(),
         "titles": None if rec.titles is None else [str(t) for t in rec.titles],
+        "genres": None if rec.genres is None else [str(g) for g in rec.genres],
     }
     history = [h.as_dict() for h in rec.history]
     return {"config": config, "ids": ids, "history": history}, arrays
@@ -158,6 +163,7 @@ def from_state(
         "user_counts": arrays["counts.users"],
         "item_counts": arrays["counts.items"],
         "titles": None if ids.titles is None else np.array(ids.titles, dtype=object),
+        "genres": None if ids.genres is None else np.array(ids.genres, dtype=object),
         "rating_scale": None if scale is None else (float(scale[0]), float(scale[1])),
         "observed_scale": config.observed_scale,
         "split": config.split,
@@ -165,6 +171,7 @@ def from_state(
         "history": [EpochStats(**h.model_dump(include=EPOCH_FIELDS)) for h in history.rows],
         "seen_indptr": arrays.get("seen.indptr"),
         "seen_items": arrays.get("seen.items"),
+        "seen_ratings": arrays.get("seen.ratings"),
         "engine": config.engine,
         "ranker": ranker,
         "blend": config.blend,
@@ -189,8 +196,11 @@ def _check_counts(
             raise ModelError(f"{path / 'ids.json'}: the {side} ids repeat an id")
         if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in listed):
             raise ModelError(f"{path / 'ids.json'}: a {side} id is an integer past int64")
-    if ids.titles is not None and len(ids.titles) != n_items:
-        raise ModelError(f"{path / 'ids.json'}: {len(ids.titles):,} titles for {n_items:,} items")
+    for what, listed_per_item in (("titles", ids.titles), ("genres", ids.genres)):
+        if listed_per_item is not None and len(listed_per_item) != n_items:
+            raise ModelError(
+                f"{path / 'ids.json'}: {len(listed_per_item):,} {what} for {n_items:,} items"
+            )
     expected = {
         "baseline.user_offsets": (n_users,),
         "baseline.item_offsets": (n_items,),
@@ -224,6 +234,9 @@ def _check_counts(
             or (len(items) and (items.min() < 0 or items.max() >= n_items))
         ):
             raise ModelError(f"{weights}: 'seen.indptr'/'seen.items' do not fit the counts")
+        ratings = arrays.get("seen.ratings")
+        if ratings is not None and ratings.shape != items.shape:
+            raise ModelError(f"{weights}: 'seen.ratings' does not fit 'seen.items'")
 
 
 def _all_finite(values: np.ndarray, block: int = 1 << 22) -> bool:

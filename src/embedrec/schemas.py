@@ -103,6 +103,7 @@ class IdsDocument(BaseModel):
     users: list[int | str]
     items: list[int | str]
     titles: list[str] | None = None
+    genres: list[str] | None = None  # per item, "Action|Comedy" ("" where unknown)
 
 
 class EpochRecord(BaseModel):

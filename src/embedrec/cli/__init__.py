@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 import embedrec
-from embedrec.cli import data, search, training, using  # noqa: F401  (registers the commands)
+from embedrec.cli import data, search, serve, training, using  # noqa: F401  (registers the commands)
 from embedrec.cli.common import app, out
 
 

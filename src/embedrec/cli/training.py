@@ -6,7 +6,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -24,6 +24,7 @@ from embedrec.cli.common import (
 )
 from embedrec.cli.model_options import with_model_options
 from embedrec.cli.options import DataOptions, with_data_options
+from embedrec.service import FeedbackStore
 
 ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 
@@ -37,6 +38,14 @@ def train(
     data: DataOptions,
     config: embedrec.TrainConfig,
     seed: Seed = None,
+    feedback: Annotated[
+        Optional[str],
+        typer.Option(
+            "--feedback",
+            help="Also train on every rating stored by `embedrec serve` in this database "
+            "(sqlite:///models/ml-100k.feedback.db, postgresql://...).",
+        ),
+    ] = None,
     force: Force = False,
     as_json: JsonOut = False,
 ) -> None:
@@ -47,6 +56,12 @@ def train(
     embedrec.check_config(config)
     started = time.perf_counter()
     split = data.load_split(config.seed)
+    if feedback is not None:
+        store = FeedbackStore(feedback)
+        try:
+            split = embedrec.with_feedback(split, store.all_ratings())
+        finally:
+            store.close()
     for text in split.train.notes:
         note(text)
     if not as_json:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from embedrec.data.feedback import with_feedback
 from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.movielens import (
     FOLDS_100K,
@@ -49,6 +50,7 @@ __all__ = [
     "load_movielens_fold",
     "load_ratings",
     "load_split",
+    "with_feedback",
     "movielens_folder",
     "paired_split",
     "random_split",

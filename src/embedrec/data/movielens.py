@@ -89,6 +89,29 @@ RELEASES = {
 }
 FOLDS_100K = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
 _LATIN1_FOLDERS = ("ml-100k", "ml-1m")
+# u.item's 19 genre flags, in u.genre's order; the later releases write "A|B" themselves
+GENRES_100K = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+NO_GENRES = "(no genres listed)"
 
 
 def is_movielens_name(name: str) -> bool:
@@ -157,7 +180,7 @@ def load_movielens(
     else:
         frame, where = read_table(folder / "ratings.csv", sep=",", arrow=True)
         ratings = ratings_from_frame(frame, rating_scale=scale, where=where, **_COLS)
-    ratings.titles = _titles(folder, layout, ratings)
+    ratings.titles, ratings.genres = _titles(folder, layout, ratings)
     ratings.source = str(folder)
     return ratings
 
@@ -230,7 +253,10 @@ def _read_100k_file(path: Path, scale: tuple[float, float]) -> Ratings:
     return ratings_from_frame(frame, rating_scale=scale, where=where, **_COLS)
 
 
-def _titles(folder: Path, layout: str, ratings: Ratings) -> np.ndarray | None:
+def _titles(
+    folder: Path, layout: str, ratings: Ratings
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(titles, genres) aligned with the item map; genres as "Action|Comedy" ('' when none)."""
     if layout == "100k":
         path, sep, quoted = folder / "u.item", "|", False
         names = ["item", "title", "release", "video", "url"] + [f"g{i}" for i in range(19)]
@@ -239,7 +265,7 @@ def _titles(folder: Path, layout: str, ratings: Ratings) -> np.ndarray | None:
     else:
         path, sep, quoted, names = folder / "movies.csv", ",", True, None
     if not path.is_file():
-        return None
+        return None, None
     encoding = "latin-1" if folder.name in _LATIN1_FOLDERS else "utf-8"
     try:
         frame, _ = read_table(path, sep=sep, names=names, encoding=encoding, quoted=quoted)
@@ -248,7 +274,15 @@ def _titles(folder: Path, layout: str, ratings: Ratings) -> np.ndarray | None:
             raise
         frame, _ = read_table(path, sep=sep, names=names, encoding="latin-1", quoted=quoted)
     item_col = "item" if names else "movieId"
-    return titles_for(ratings.item_map, frame[item_col], frame["title"])
+    titles = titles_for(ratings.item_map, frame[item_col], frame["title"])
+    if layout == "100k":
+        flags = frame[[f"g{i}" for i in range(19)]].to_numpy(dtype=bool)
+        genres = ["|".join(GENRES_100K[j] for j in np.flatnonzero(row)) for row in flags]
+    elif "genres" in frame:
+        genres = frame["genres"].fillna("").astype(str).replace(NO_GENRES, "").tolist()
+    else:
+        return titles, None
+    return titles, titles_for(ratings.item_map, frame[item_col], genres)
 
 
 def load_movielens_fold(
@@ -282,6 +316,7 @@ def load_movielens_fold(
                 item_map=full.item_map,
                 timestamps=side.timestamps,
                 titles=full.titles,
+                genres=full.genres,
                 rating_scale=full.rating_scale,
                 source=str(path),
             )

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedrec.data.encode import group_by_user
+from embedrec.data.encode import group_by_user, order_by_user
 from embedrec.errors import DataError
 
 
@@ -32,6 +32,7 @@ class IdMap:
         if not already_unique:
             self.ids = np.sort(self.ids)
         self._index = pd.Index(self.ids)
+        self._positions: dict[Any, int] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -61,6 +62,18 @@ class IdMap:
 
     def lookup(self, raw_id: Hashable) -> int:
         """Index of one raw id, -1 if unknown; tolerates '42' for 42 and 42 for '42'."""
+        if not isinstance(raw_id, (bool, np.bool_)):  # True == 1 in a dict, not in an Index
+            positions = self._positions
+            if positions is None:  # one dict look-up beats a pandas call per id (a service)
+                positions = self._positions = {v: i for i, v in enumerate(self.ids.tolist())}
+            try:
+                found = positions.get(raw_id, -1)
+            except TypeError:  # unhashable: not an id
+                found = -1
+            if found >= 0:
+                return found
+            coerced = _coerce(raw_id, self.ids.dtype)
+            return -1 if coerced is None else positions.get(coerced, -1)
         index = self._index.get_indexer([raw_id])[0]
         if index < 0:
             coerced = _coerce(raw_id, self.ids.dtype)
@@ -110,6 +123,7 @@ class Ratings:
     item_map: IdMap
     timestamps: np.ndarray | None = None
     titles: np.ndarray | None = None  # aligned with item_map.ids; "" where unknown
+    genres: np.ndarray | None = None  # aligned too: "Action|Comedy", "" where unknown
     rating_scale: tuple[float, float] | None = None
     source: str = "DataFrame"
     notes: list[str] = field(default_factory=list)
@@ -187,6 +201,11 @@ class Ratings:
     def items_by_user(self) -> tuple[np.ndarray, np.ndarray]:
         """Each user's items in CSR form: user u rated items[indptr[u]:indptr[u + 1]]."""
         return group_by_user(self.users, self.items, self.n_users)
+
+    def by_user(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, items, ratings) in CSR form, as `items_by_user` with each rating beside."""
+        indptr, order = order_by_user(self.users, self.n_users)
+        return indptr, self.items[order], self.ratings[order]
 
     def to_frame(self, titles: bool = True) -> pd.DataFrame:
         """The ratings with raw ids (and titles), as a user would write them."""

@@ -16,7 +16,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from embedrec.data.ratings import IdMap
-from embedrec.errors import DataError
+from embedrec.errors import AmbiguousNameError, UnknownIdError
 
 ARTICLES = ("the", "a", "an", "la", "le", "les", "l'", "il", "el", "das", "der", "die")
 _YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
@@ -69,8 +69,8 @@ class ItemNames:
         return f"{raw!r} {title!r}" if title else repr(raw)
 
     def resolve(self, name: Hashable) -> int:
-        """The index of the item called `name` (an id first, then a title); raises `DataError`
-        listing matches or near misses when it is ambiguous or unknown."""
+        """The index of the item called `name` (an id first, then a title); raises
+        `AmbiguousNameError` listing the matches, or `UnknownIdError` listing near misses."""
         index = self.item_map.lookup(name)
         if index >= 0:
             return index
@@ -85,10 +85,25 @@ class ItemNames:
                 return matches[0]
             if len(matches) > 1:
                 listed = "; ".join(self.label(i) for i in matches[:10])
-                raise DataError(
+                raise AmbiguousNameError(
                     f"{text!r} matches {len(matches)} items: {listed}. Name one by its id."
                 )
-        raise DataError(f"unknown item {text!r}" + self._suggestions(text))
+        raise UnknownIdError(f"unknown item {text!r}" + self._suggestions(text))
+
+    def search(self, query: str) -> tuple[list[int], list[int]]:
+        """Items whose title holds every word of `query` (case, punctuation and a moved
+        article ignored): (those whose title starts with the query, the others)."""
+        wanted = normalise_title(query).split()
+        if not wanted:
+            return [], []
+        prefix = " ".join(wanted)
+        starting: list[int] = []
+        containing: list[int] = []
+        for key, indices in self._with_year.items():
+            words = key.split()
+            if all(any(w.startswith(part) for w in words) for part in wanted):
+                (starting if key.startswith(prefix) else containing).extend(indices)
+        return starting, containing
 
     def _suggestions(self, text: str) -> str:
         if self.titles is None:

@@ -1,0 +1,176 @@
+"""Every failure as a JSON error with the right status, never a traceback; and the request-size
+limit and the Prometheus metrics, as one plain ASGI middleware (no per-request task overhead).
+
+Statuses: 400 malformed JSON, an ambiguous title (the message lists the matches) or a request
+the model cannot answer; 401 a missing or wrong token; 404 an unknown user or item; 413 a body
+over the limit; 422 a value of the wrong type or outside its range (a rating outside the scale,
+`n` of 0); 503 the feedback database cannot be reached; 500 anything unexpected (logged, not
+shown).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import embedrec
+from embedrec.service.schemas import MAX_BODY_BYTES
+
+log = logging.getLogger("embedrec.service")
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ApiError(Exception):
+    """An error the service answers with `status` and `message`."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+def error_response(
+    status: int,
+    message: str,
+    detail: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def status_of(exc: embedrec.EmbedrecError) -> int:
+    """The HTTP status of one of embedrec's own errors."""
+    if isinstance(exc, embedrec.UnknownIdError):
+        return 404
+    if isinstance(exc, embedrec.AmbiguousNameError):
+        return 400
+    if isinstance(exc, embedrec.DataError):
+        return 422
+    return 400
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, headers=exc.headers)
+
+    @app.exception_handler(embedrec.EmbedrecError)
+    async def embedrec_error(_: Request, exc: embedrec.EmbedrecError) -> JSONResponse:
+        return error_response(status_of(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        if any(_malformed(e) for e in exc.errors()):
+            return error_response(400, "the request body is not valid JSON", detail=problems)
+        summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
+        return error_response(422, f"invalid request: {summary}", detail=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ApiError):  # FastAPI wraps errors raised reading a body
+            return error_response(exc.__cause__.status, exc.__cause__.message)
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "no such endpoint; the API is listed at /docs"
+        return error_response(exc.status_code, message)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.error("feedback database error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, f"the feedback database is unavailable ({type(exc).__name__})")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("error serving %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+def _malformed(error: dict[str, Any]) -> bool:
+    """A body that did not parse as JSON (FastAPI hands unparsed bodies on as bytes)."""
+    whole_body = tuple(error.get("loc", ())) == ("body",)
+    return error.get("type") == "json_invalid" or (
+        whole_body and isinstance(error.get("input"), (bytes, str))
+    )
+
+
+class Metrics:
+    """Request counts and latency histograms per endpoint, in a registry of the app's own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "embedrec_requests",
+            "HTTP requests by endpoint, method and status.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "embedrec_request_seconds",
+            "Time to answer a request, by endpoint.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+
+class Guard:
+    """ASGI middleware: refuse bodies over MAX_BODY_BYTES with 413 (by Content-Length, or
+    while reading a chunked body), and record each request's endpoint, status and latency."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int = MAX_BODY_BYTES):
+        self.app, self.metrics, self.max_body = app, metrics, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        too_large = f"request body over {self.max_body:,} bytes"
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        try:
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                status["code"] = 413
+                await error_response(413, too_large)(scope, receive, send)
+                return
+            received = 0
+
+            async def limited() -> Message:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise ApiError(413, too_large)
+                return message
+
+            async def recorded(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status["code"] = message["status"]
+                await send(message)
+
+            try:
+                await self.app(scope, limited, recorded)
+            except ApiError as exc:  # raised while reading, before any response started
+                status["code"] = exc.status
+                await error_response(exc.status, exc.message)(scope, receive, send)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(endpoint, scope["method"], str(status["code"])).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

@@ -1,0 +1,189 @@
+"""The service's request and response bodies (pydantic), and the limits they enforce. They are
+what `/docs` shows; every field has the name the library and CLI give the same thing."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_N = 1000  # longest list one request may ask for
+MAX_PAIRS = 10_000  # pairs in one POST /predict
+MAX_RATINGS = 1000  # ratings in one POST (feedback or a new user's)
+MAX_BODY_BYTES = 1_000_000  # larger bodies get 413 before they are read
+
+Id = Union[int, str]  # a raw id as in the data; items also by title
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What is wrong and what to do, in one message.")
+    status: int
+    detail: list[dict] | None = Field(None, description="Per-field problems (422 only).")
+
+
+class Health(BaseModel):
+    status: str
+    model: str
+    model_dir: str
+    engine: str
+    n_users: int
+    n_items: int
+    rating_scale: tuple[float, float] | None
+    loaded_at: float = Field(description="Unix time the serving model was loaded.")
+    load_seconds: float
+    version: str
+    feedback_db: str
+    n_feedback: int
+    pid: int
+
+
+class RecommendedItem(BaseModel):
+    item: Id
+    title: str | None = None
+    score: float = Field(description="What the list is ranked by (higher is better).")
+    rating: float | None = Field(None, description="Predicted rating, when a ranker ranks.")
+
+
+class Recommendations(BaseModel):
+    user: Id | None
+    n: int
+    fallback: bool = Field(
+        description="True when nothing usable was known of the user and the "
+        "list is ranked by learned item bias."
+    )
+    n_feedback: int = Field(0, description="Stored ratings folded in with the training ones.")
+    items: list[RecommendedItem]
+
+
+class NewUserRequest(Strict):
+    ratings: dict[str, float] = Field(
+        description="{item id or title: rating}", max_length=MAX_RATINGS
+    )
+    n: int = Field(10, ge=1, le=MAX_N)
+    exclude: list[Id] = Field(default_factory=list, max_length=MAX_N)
+    genre: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ItemCard(BaseModel):
+    item: Id
+    title: str | None = None
+    genres: list[str]
+    bias: float | None
+    n_ratings: int
+    hidden: bool = False
+
+
+class SimilarItem(BaseModel):
+    item: Id
+    title: str | None = None
+    score: float = Field(description="Cosine similarity of the learned factors.")
+    n_ratings: int
+
+
+class Similar(BaseModel):
+    item: Id
+    title: str | None = None
+    items: list[SimilarItem]
+
+
+class FoundItem(BaseModel):
+    item: Id
+    title: str | None = None
+    n_ratings: int
+
+
+class Search(BaseModel):
+    query: str
+    items: list[FoundItem]
+
+
+class Pair(Strict):
+    user: Id
+    item: Id
+
+
+class PredictRequest(Strict):
+    pairs: list[Pair] = Field(max_length=MAX_PAIRS, description=f"At most {MAX_PAIRS:,} pairs.")
+
+
+class Prediction(BaseModel):
+    user: Id
+    item: Id
+    score: float | None
+    error: str | None = Field(None, description="'unknown user' / 'unknown item' (no score).")
+
+
+class Predictions(BaseModel):
+    predictions: list[Prediction]
+
+
+class RatingIn(Strict):
+    item: Id
+    rating: float
+
+
+class FeedbackRequest(Strict):
+    """One rating `{"item": ..., "rating": 4.5}` or a batch `{"ratings": [{...}, ...]}`."""
+
+    item: Id | None = None
+    rating: float | None = None
+    ratings: list[RatingIn] | None = Field(None, min_length=1, max_length=MAX_RATINGS)
+
+    @model_validator(mode="after")
+    def one_form(self) -> FeedbackRequest:
+        single = self.item is not None or self.rating is not None
+        if single == (self.ratings is not None) or (single and None in (self.item, self.rating)):
+            raise ValueError('give {"item": ..., "rating": ...} or {"ratings": [...]}')
+        return self
+
+    def rows(self) -> list[RatingIn]:
+        if self.ratings is not None:
+            return self.ratings
+        assert self.item is not None and self.rating is not None
+        return [RatingIn(item=self.item, rating=self.rating)]
+
+
+class FeedbackStored(BaseModel):
+    user: Id
+    stored: int
+    n_feedback: int = Field(description="The user's stored ratings, all told.")
+    items: list[Id]
+
+
+class StoredRatings(BaseModel):
+    user: Id
+    ratings: list[RatingIn]
+
+
+class Hidden(BaseModel):
+    item: Id
+    title: str | None = None
+    hidden: bool
+
+
+class ReloadRequest(Strict):
+    model_dir: str | None = Field(None, description="A model directory (default: the current).")
+
+
+class Reloaded(BaseModel):
+    model_dir: str
+    model: str
+    n_users: int
+    n_items: int
+    load_seconds: float
+
+
+class MapPoint(BaseModel):
+    item: Id
+    title: str | None = None
+    n_ratings: int
+    x: float
+    y: float
+
+
+class FactorMap(BaseModel):
+    points: list[MapPoint]

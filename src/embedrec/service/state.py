@@ -1,0 +1,167 @@
+"""What one server process holds: the serving model (swapped atomically on reload), the feedback
+store, and a short-lived cache of the hidden items.
+
+A request reads `Service.current` once and uses that `Served` to the end, so a reload never
+changes the model under a request in flight; a model that fails to load leaves the old one
+serving and the error goes back to the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numba
+import torch
+from sqlalchemy.exc import SQLAlchemyError
+from threadpoolctl import threadpool_limits
+
+import embedrec
+from embedrec.service.store import FeedbackStore, default_url
+
+log = logging.getLogger("embedrec.service")
+HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
+DEFAULT_CACHE = 10_000  # lists kept per loaded model
+FOLLOW_SECONDS = 1.0  # a reload announced by another worker is noticed within this
+
+
+def limit_threads(threads: int) -> None:
+    """Compute threads per server process (BLAS, torch, numba). A worker answers one request
+    at a time, and one request's work is small: on a loaded machine several threads per
+    request only contend (top-10 of ML-100k's default model: 4 ms on one thread, 50 ms on two
+    while other processes run). Parallelism comes from `--workers`."""
+    threadpool_limits(threads)
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+
+
+@dataclass
+class Served:
+    """A loaded model and what was derived from it once."""
+
+    rec: embedrec.Recommender
+    model_dir: Path
+    loaded_at: float
+    load_seconds: float
+    cache_size: int = DEFAULT_CACHE
+    genre_cache: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
+    lists: dict[Any, Any] = field(default_factory=dict)  # request -> response, oldest first
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def keep(self, key: Any, value: Any) -> Any:
+        """Remember a response (dropping the oldest past `cache_size`); returns it."""
+        if self.cache_size > 0:
+            with self._lock:
+                self.lists[key] = value
+                while len(self.lists) > self.cache_size:
+                    self.lists.pop(next(iter(self.lists)))
+        return value
+
+    def genre_items(self, genres: list[str]) -> list[Any] | None:
+        if not genres:
+            return None
+        key = tuple(sorted(g.lower() for g in genres))
+        if key not in self.genre_cache:
+            self.genre_cache[key] = embedrec.genre_items(self.rec, genres)
+        return self.genre_cache[key]
+
+
+def load_served(model_dir: str | Path, cache_size: int = DEFAULT_CACHE) -> Served:
+    started = time.perf_counter()
+    rec = embedrec.load(model_dir)
+    return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started, cache_size)
+
+
+class Service:
+    """The model being served, its feedback store and the token writes need.
+
+    With a `server_id` (what `embedrec serve` gives its workers), a reload is announced in the
+    database, and the other workers of the same server load the same directory within
+    FOLLOW_SECONDS of their next request; a worker that starts later serves it too.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        db_url: str | None = None,
+        token: str | None = None,
+        cache_size: int = DEFAULT_CACHE,
+        server_id: str | None = None,
+    ):
+        self.cache_size = cache_size
+        self.store = FeedbackStore(db_url or default_url(model_dir))
+        self.server_id = server_id
+        self._generation = 0
+        announced = None if server_id is None else self.store.announcement(server_id)
+        if announced is not None:
+            self._generation, model_dir = announced
+        self.current = load_served(model_dir, cache_size)
+        self.token = token or None
+        self._reload_lock = threading.Lock()
+        self._hidden: set[str] = set()
+        self._hidden_at = -1e9
+        self._followed_at = time.monotonic()
+
+    def serving(self) -> Served:
+        """The model to answer with (after noticing, at most every FOLLOW_SECONDS, a reload
+        another worker of this server announced: that loads in the background meanwhile)."""
+        if self.server_id is not None:
+            now = time.monotonic()
+            if now - self._followed_at > FOLLOW_SECONDS:
+                self._followed_at = now
+                self._follow()
+        return self.current
+
+    def _follow(self) -> None:
+        assert self.server_id is not None
+        try:
+            announced = self.store.announcement(self.server_id)
+        except SQLAlchemyError as exc:
+            log.warning("reloads not checked: %s", exc)
+            return
+        if announced is None or announced[0] <= self._generation:
+            return
+        self._generation = announced[0]  # claimed: one background load per announcement
+        threading.Thread(target=self._load_announced, args=(announced[1],), daemon=True).start()
+
+    def _load_announced(self, model_dir: str) -> None:
+        try:
+            self.reload(model_dir, announce=False)
+        except Exception as exc:  # noqa: BLE001 - this worker keeps its model, and says why
+            log.error("could not follow the reload to %s: %s", model_dir, exc)
+
+    def reload(self, model_dir: str | Path | None = None, announce: bool = True) -> Served:
+        """Load `model_dir` (default: the current one again) and swap it in; on any error the
+        old model keeps serving and the error is raised. Announced to this server's other
+        workers unless `announce=False`."""
+        with self._reload_lock:
+            served = load_served(model_dir or self.current.model_dir, self.cache_size)
+            self.current = served
+        if announce and self.server_id is not None:
+            self._generation = self.store.announce(self.server_id, str(served.model_dir))
+        return served
+
+    def hidden(self) -> set[str]:
+        """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""
+        now = time.monotonic()
+        if now - self._hidden_at > HIDDEN_TTL_SECONDS:
+            try:
+                self._hidden = self.store.hidden()
+            except SQLAlchemyError as exc:  # the last known set serves until the database is back
+                log.warning("hidden items not refreshed: %s", exc)
+            self._hidden_at = now
+        return self._hidden
+
+    def set_hidden(self, item: str, hidden: bool) -> None:
+        if hidden:
+            self.store.hide(item)
+        else:
+            self.store.unhide(item)
+        self._hidden_at = -1e9  # this server sees its own change at once
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,274 @@
+"""The feedback store: ratings users give through the service, and items hidden from every list,
+in a real database through SQLAlchemy Core.
+
+SQLite (the default, a file next to the model directory, never inside it: a retrain replaces the
+model directory) runs in WAL mode with `synchronous=FULL`, so a rating is on disk before its 2xx
+and readers never wait for a writer; several worker processes share the file. PostgreSQL
+(`postgresql://...`) lets servers on several machines share one store. Ids are stored as text
+(the model's raw id, or the path's text for a user the model never saw); ratings keep every row
+in arrival order, and the latest rating of an item counts. Writes go through one writer thread
+per process that commits whatever is waiting in one transaction (group commit), so a thousand
+concurrent ratings pay for a few fsyncs, not a thousand, and still each 2xx follows its commit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from embedrec.errors import EmbedrecError
+
+metadata = MetaData()
+ratings_table = Table(
+    "embedrec_ratings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(200), nullable=False),
+    Column("item_id", String(200), nullable=False),
+    Column("rating", Float, nullable=False),
+    Column("created", Float, nullable=False),
+    Index("embedrec_ratings_user", "user_id"),
+)
+hidden_table = Table(
+    "embedrec_hidden",
+    metadata,
+    Column("item_id", String(200), primary_key=True),
+    Column("created", Float, nullable=False),
+)
+
+
+reloads_table = Table(  # which model directory each server's workers serve, after a reload
+    "embedrec_reloads",
+    metadata,
+    Column("server_id", String(300), primary_key=True),
+    Column("model_dir", String(4000), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+
+class StoreError(EmbedrecError):
+    """The feedback database cannot be opened or written (the message names its URL)."""
+
+
+def default_url(model_dir: str | Path) -> str:
+    """The SQLite file beside a model directory: models/ml-100k -> models/ml-100k.feedback.db."""
+    path = Path(model_dir).resolve()
+    return f"sqlite:///{path.with_name(path.name + '.feedback.db')}"
+
+
+def _driver_url(url: str) -> str:
+    """`postgresql://` picks psycopg (version 3), the driver embedrec installs."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class GroupCommit:
+    """One writer thread that commits every batch of rows waiting for it in one transaction:
+    concurrent requests pay one fsync between them, and each returns after its commit."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.pending: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def write(self, values: list[dict[str, Any]]) -> None:
+        """Insert `values`; returns once committed, or raises the database's error."""
+        waiting = _Pending(values)
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="feedback-writer")
+                self.thread.daemon = True
+                self.thread.start()
+            self.pending.put(waiting)
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+
+    def close(self) -> None:
+        with self.lock:
+            if self.thread is not None and self.thread.is_alive():
+                self.pending.put(None)
+                self.thread.join(30)
+            self.thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self.pending.get()
+            if first is None:
+                return
+            batch = [first]
+            while not self.pending.empty():
+                more = self.pending.get()
+                if more is None:
+                    self.pending.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            try:
+                with self.engine.begin() as connection:
+                    connection.execute(insert(ratings_table), [v for b in batch for v in b.values])
+            except Exception as exc:  # noqa: BLE001 - every waiting request hears of it
+                for waiting in batch:
+                    waiting.error = exc
+            for waiting in batch:
+                waiting.done.set()
+
+
+@dataclass
+class _Pending:
+    values: list[dict[str, Any]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
+class FeedbackStore:
+    """Ratings and hidden items in the database at `url` (tables created when missing)."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            parsed = make_url(_driver_url(url))
+            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+            raise StoreError(f"cannot use feedback database {self.safe_url}: {exc}") from None
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._writer = GroupCommit(self.engine)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open feedback database {self.safe_url}: {exc}") from None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and /health."""
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "<unparseable URL>"
+
+    def close(self) -> None:
+        self._writer.close()
+        self.engine.dispose()
+
+    def add(self, user: str, rows: Iterable[tuple[str, float]]) -> int:
+        """Store a user's ratings [(item, rating)]; returns how many, only once the database has
+        committed them durably. Ratings arriving together from several threads share one commit
+        (one fsync), and one request's ratings always commit together."""
+        now = time.time()
+        values = [
+            {"user_id": user, "item_id": item, "rating": float(rating), "created": now}
+            for item, rating in rows
+        ]
+        if values:
+            self._writer.write(values)
+        return len(values)
+
+    def ratings_of(self, user: str) -> dict[str, float]:
+        """A user's stored ratings {item: rating}, the latest rating of each item."""
+        query = (
+            select(ratings_table.c.item_id, ratings_table.c.rating)
+            .where(ratings_table.c.user_id == user)
+            .order_by(ratings_table.c.id)
+        )
+        with self.engine.connect() as connection:
+            return {item: rating for item, rating in connection.execute(query)}
+
+    def all_ratings(self) -> pd.DataFrame:
+        """Every stored rating (the latest per user and item), columns user, item, rating,
+        timestamp: what a retrain adds to the original data."""
+        query = select(
+            ratings_table.c.user_id,
+            ratings_table.c.item_id,
+            ratings_table.c.rating,
+            ratings_table.c.created,
+        ).order_by(ratings_table.c.id)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+        frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
+        frame["timestamp"] = frame["timestamp"].astype("int64")
+        return frame.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(ratings_table)).one()[0])
+
+    def hide(self, item: str) -> None:
+        """Never recommend `item` again (idempotent)."""
+        row = {"item_id": item, "created": time.time()}
+        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(hidden_table).values(**row).on_conflict_do_nothing()
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+
+    def unhide(self, item: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(delete(hidden_table).where(hidden_table.c.item_id == item))
+
+    def announce(self, server_id: str, model_dir: str) -> int:
+        """Record that the workers of `server_id` are to serve `model_dir`; returns the new
+        generation (1, 2, ...) the other workers compare theirs with."""
+        row = {"model_dir": model_dir, "created": time.time()}
+        key = reloads_table.c.server_id == server_id
+        with self.engine.begin() as connection:
+            found = connection.execute(select(reloads_table.c.generation).where(key)).first()
+            generation = 1 if found is None else int(found[0]) + 1
+            if found is None:
+                connection.execute(
+                    insert(reloads_table).values(server_id=server_id, generation=1, **row)
+                )
+            else:
+                statement = update(reloads_table).where(key).values(generation=generation, **row)
+                connection.execute(statement)
+        return generation
+
+    def announcement(self, server_id: str) -> tuple[int, str] | None:
+        """(generation, model directory) last announced for `server_id`, or None."""
+        columns = (reloads_table.c.generation, reloads_table.c.model_dir)
+        query = select(*columns).where(reloads_table.c.server_id == server_id)
+        with self.engine.connect() as connection:
+            found = connection.execute(query).first()
+        return None if found is None else (int(found[0]), str(found[1]))
+
+    def hidden(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return {row[0] for row in connection.execute(select(hidden_table.c.item_id))}

@@ -1,0 +1,122 @@
+"""What the service tests share: a small model trained once on MovieLens 100k, a real
+`embedrec serve` process on a free loopback port, and the PostgreSQL URL `.ci/run` exports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+import embedrec
+
+TOKEN = "s3cret"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PG_ENV = "EMBEDREC_TEST_POSTGRES"  # a PostgreSQL URL the tests may create tables in
+NO_PG = (
+    f"needs a PostgreSQL server: set {PG_ENV}=postgresql://user@host:port/db "
+    "(.ci/run starts one and sets it)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `embedrec serve` process and a client for it."""
+
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_server(
+    model_dir: Path, log_dir: Path, db: str | None = None, *extra: str, token: str = TOKEN
+) -> Server:
+    """`embedrec serve` on a free loopback port, once /health answers (60 s at most)."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from embedrec.cli import main; main()",
+        "serve",
+        str(model_dir),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        *(["--db", db] if db else []),
+        *(["--token", token] if token else []),
+        *extra,
+    ]
+    log = log_dir / f"server-{port}.log"
+    env = {k: v for k, v in os.environ.items() if k != "EMBEDREC_TOKEN"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited ({process.returncode}): {log.read_text()}")
+        try:
+            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    raise AssertionError(f"the server did not answer within 60 s: {log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def served_model(chapter_split, tmp_path_factory) -> Path:
+    """A dot-bias model of MovieLens 100k (2 epochs: the service tests need titles, genres and
+    a working model, not a good one), saved once."""
+    rec = embedrec.train(chapter_split, model="dot-bias", epochs=2, seed=1)
+    return rec.save(tmp_path_factory.mktemp("models") / "ml-100k")
+
+
+@pytest.fixture(scope="session")
+def server(served_model, tmp_path_factory) -> Iterator[Server]:
+    """One real `embedrec serve` (uvicorn) for the tests that only read, or write their own
+    users."""
+    logs = tmp_path_factory.mktemp("server")
+    running = start_server(served_model, logs, f"sqlite:///{logs / 'feedback.db'}")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(NO_PG)
+    return url
