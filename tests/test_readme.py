@@ -1,15 +1,18 @@
 """Every code block of README.md runs as written, in order, in the shell the set-up line leaves
 (its `export`s applied, its `embedrec` command run first), from a folder laid out like the
-repository's root with `../shared` beside it. Python blocks run as scripts; each `embedrec`
-line of a bash block runs through the CLI in this process (the same arguments, parser and
-code; a process start per line would cost torch's import each time), any other line in bash.
-Blocks without a language (the layout diagram) are text."""
+repository's root with `../shared` beside it. Python blocks run as scripts. In a bash block,
+a plain `embedrec` line runs through the CLI in this process (the same arguments, parser and
+code; a process start per line would cost torch's import each time); `export` sets the
+variable for the lines after it; a line ending in `&` starts in the background (the service)
+and `kill %N` stops the Nth; any other line runs in bash. Blocks without a language (the
+layout diagram) are text."""
 
 from __future__ import annotations
 
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +50,15 @@ def setup_parts() -> tuple[dict[str, str], list[str]]:
 BLOCKS = code_blocks()[1:]
 
 
+def stop(process: subprocess.Popen, how: signal.Signals) -> None:
+    """Stop a background line and everything it started (its own process group)."""
+    try:
+        os.killpg(process.pid, how)
+    except ProcessLookupError:
+        pass  # it and its group have ended
+    process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def shell(tmp_path_factory):
     """Runs a block in a repository-shaped folder, as a user's shell after the set-up line."""
@@ -62,18 +74,48 @@ def shell(tmp_path_factory):
     saved = {key: os.environ.get(key) for key in env}
     before = Path.cwd()
 
+    background: list[subprocess.Popen] = []
+
     def run_line(line: str) -> tuple[int, str]:
-        if line.startswith("embedrec "):
+        shell_env = {**os.environ, "PATH": path}
+        if line.startswith("export ") and "&&" not in line:
+            for assignment in shlex.split(line, comments=True)[1:]:
+                key, _, value = assignment.partition("=")
+                os.environ[key] = value
+                saved.setdefault(key, None)
+            return 0, ""
+        code = line.split(" #")[0].rstrip()  # a comment starts at " #", as bash reads it
+        if code.endswith("&") and not code.endswith("&&"):
+            command = code[:-1]
+            background.append(
+                subprocess.Popen(
+                    ["bash", "-c", command], cwd=root, env=shell_env, start_new_session=True
+                )
+            )
+            return 0, ""
+        job = re.fullmatch(r"kill %(\d+)(\s+#.*)?", line)
+        if job:
+            process = background[int(job.group(1)) - 1]
+            if process.poll() is not None:  # it died early: whatever answered was not it
+                return 1, f"the background command had already exited ({process.returncode})"
+            stop(process, signal.SIGTERM)
+            return 0, ""
+        plain = not set("$|><;&") & set(code)
+        if line.startswith("embedrec ") and plain:
             result = CliRunner().invoke(app, shlex.split(line, comments=True)[1:])
             crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
             return (1 if crashed else result.exit_code), result.output
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", line],
-            cwd=root,
-            env={**os.environ, "PATH": path},
-            capture_output=True,
-            text=True,
-        )
+        try:
+            done = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", line],
+                cwd=root,
+                env=shell_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        except subprocess.TimeoutExpired:
+            return 124, f"timed out: {line}"
         return done.returncode, done.stdout + done.stderr
 
     def run(language: str, code: str, name: str) -> tuple[int, str]:
@@ -98,6 +140,8 @@ def shell(tmp_path_factory):
         assert (root / "models" / "ml-100k" / "config.json").is_file()
         yield run
     finally:
+        for process in background:
+            stop(process, signal.SIGKILL)
         os.chdir(before)
         for key, value in saved.items():
             if value is None:
