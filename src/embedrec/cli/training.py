@@ -43,7 +43,7 @@ def train(
         typer.Option(
             "--feedback",
             help="Also train on every rating stored by `embedrec serve` in this database "
-            "(sqlite:///models/ml-100k.feedback.db, postgresql://...).",
+            "(sqlite:///models/ml-100k.feedback.db, postgresql://...) [default: none].",
         ),
     ] = None,
     force: Force = False,
