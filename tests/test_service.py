@@ -99,6 +99,8 @@ def test_item_card_search_and_neighbours(client, rec):
     assert card["item"] == 50 and card["title"] == "Star Wars (1977)"
     assert card["genres"] == ["Action", "Adventure", "Romance", "Sci-Fi", "War"]
     assert card["bias"] == pytest.approx(float(rec.bias([50])[0]), rel=1e-6)
+    typical = rec.typical_ratings()[rec.item_index(50)]
+    assert card["rating"] == pytest.approx(float(typical)) and 1 <= card["rating"] <= 5
     assert card["n_ratings"] == int(rec.item_counts[rec.item_index(50)]) and not card["hidden"]
     assert client.get("/items/50").json() == card
     found = client.get("/items", params={"query": "star wa", "limit": 3}).json()["items"]

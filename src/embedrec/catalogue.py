@@ -71,14 +71,17 @@ def genre_names(rec: Recommender) -> list[str]:
 
 def item_info(rec: Recommender, item: Any) -> dict[str, Any]:
     """One item's card: raw id, title, genres, learned bias (None where the model has no
-    biases) and training rating count."""
+    biases), that bias in stars (the rating typical users get from the model) and training
+    rating count."""
     index = rec.item_index(item)
     biases = rec.model.biases("item")
+    typical = float(rec.typical_ratings()[index]) if rec.item_counts[index] > 0 else None
     return {
         "item": raw_id(rec.item_map.ids[index]),
         "title": None if rec.titles is None else str(rec.titles[index]) or None,
         "genres": item_genres(rec, index),
         "bias": None if biases is None else float(biases[index]),
+        "rating": typical,
         "n_ratings": int(rec.item_counts[index]),
     }
 

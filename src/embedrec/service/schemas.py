@@ -53,7 +53,7 @@ class Recommendations(BaseModel):
     n: int
     fallback: bool = Field(
         description="True when nothing usable was known of the user and the "
-        "list is ranked by learned item bias."
+        "list is what typical users rate highest (scores in stars)."
     )
     n_feedback: int = Field(0, description="Stored ratings folded in with the training ones.")
     items: list[RecommendedItem]
@@ -72,7 +72,12 @@ class ItemCard(BaseModel):
     item: Id
     title: str | None = None
     genres: list[str]
-    bias: float | None
+    bias: float | None = Field(description="The learned parameter, as fastai's model.bias.")
+    rating: float | None = Field(
+        None,
+        description="The bias in stars: the mean rating the model predicts for the item "
+        "over typical users.",
+    )
     n_ratings: int
     hidden: bool = False
 

@@ -106,7 +106,7 @@ async function recommend() {
     });
     if (seq !== state.recsSeq) return;
     $("recs-note").textContent = body.fallback
-      ? "Most liked films overall (learned item bias) until you rate some."
+      ? "What typical users rate highest (in stars) until you rate some."
       : `Folded in from your ${state.ratings.size} rating${state.ratings.size > 1 ? "s" : ""}, without retraining.`;
     list.replaceChildren(...body.items.map((row) =>
       el("li", { "data-item": String(row.item) }, titleLink(row.item, row.title),
@@ -132,6 +132,8 @@ async function showItem(item) {
       el("dt", {}, "genres"), genres,
       el("dt", {}, "learned bias"), el("dd", { id: "detail-bias" },
         card.bias === null ? "none (this model has no biases)" : card.bias.toFixed(3)),
+      el("dt", {}, "typical rating"), el("dd", { id: "detail-rating" },
+        card.rating === null ? "none" : `${card.rating.toFixed(2)} stars`),
       el("dt", {}, "ratings"), el("dd", {}, String(card.n_ratings)),
       el("dt", {}, "your rating"), el("dd", {}, stars(card.item, card.title)),
     );
