@@ -53,7 +53,7 @@ def test_sparse_steps_move_only_the_rows_of_the_batch():
 
 def test_sparse_steps_learn(split):
     """Sparse steps with lazy decay train the model (on ML-100k they land within 0.003 valid
-    MSE of dense AdamW at the chapter's recipe: `benchmarks/torch_cpu.py`)."""
+    MSE of dense AdamW at the chapter's recipe: `benchmarks/torch_cpu.py`, BENCHMARKS.md)."""
     torch.manual_seed(1)
     t = split.train
     network = DotProductBias(t.n_users, t.n_items, 50, (0.0, 5.5))
