@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from embedrec import DataError, OutputExistsError, load_ratings
+from embedrec import DataError, OutputExistsError, load_ratings, random_split, ratings_from_frame
 from embedrec.data.synthetic import PRESETS, Preset, synthetic_ratings, write_synthetic
 
 
@@ -17,6 +17,19 @@ def test_preset_shape_and_properties():
     per_item = frame.groupby("movieId").size().sort_values(ascending=False)
     assert per_item.iloc[:17].sum() > 0.05 * len(frame)  # 1% of items take >5% of ratings
     assert per_item.median() < 0.7 * per_item.mean()  # and a long tail
+
+
+def test_the_sparse_preset_is_what_movielens_hides():
+    """Most users with one to four ratings, and a random split leaves many validation rows
+    with a user or item training never saw."""
+    frame = synthetic_ratings("sparse", seed=0)
+    spec = PRESETS["sparse"]
+    assert len(frame) == spec.n_ratings and frame["userId"].nunique() == spec.n_users
+    assert not frame.duplicated(["userId", "movieId"]).any()
+    per_user = frame.groupby("userId").size()
+    assert per_user.min() == 1 and (per_user < 5).mean() > 0.8
+    split = random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
+    assert split.cold_rows().mean() > 0.2
 
 
 def test_half_stars_and_seeds():

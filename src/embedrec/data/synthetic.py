@@ -4,6 +4,10 @@ Scale can only be tested here on data of the right shape: Zipf-like item popular
 blockbusters, a long tail), a long tail of user activity (every user has at least 20 ratings, a
 few have thousands), and ratings from biases + a rank-k dot product + noise, rounded to the
 release's star steps. The `ml-25m` preset matches MovieLens 25M's counts exactly.
+
+The `sparse` preset is the other kind of data MovieLens hides (every MovieLens user has at
+least 20 ratings): tens of thousands of users and items, most users with one to four ratings,
+so that a random split leaves many validation rows with a user or item training never saw.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Preset:
     n_ratings: int
     rating_scale: tuple[float, float]
     step: float  # 0.5 for half stars
+    min_per_user: int = 20  # MovieLens keeps users with at least 20 ratings
+    activity_spread: float = 1.3  # sigma of the log-normal tail of ratings per user
 
 
 PRESETS = {
@@ -35,8 +41,8 @@ PRESETS = {
     "ml-10m": Preset(69_878, 10_677, 10_000_054, (0.5, 5.0), 0.5),
     "ml-20m": Preset(138_493, 26_744, 20_000_263, (0.5, 5.0), 0.5),
     "ml-25m": Preset(162_541, 59_047, 25_000_095, (0.5, 5.0), 0.5),
+    "sparse": Preset(40_000, 30_000, 100_000, (1.0, 5.0), 1.0, min_per_user=1, activity_spread=1.3),
 }
-MIN_PER_USER = 20
 
 
 def synthetic_ratings(
@@ -90,9 +96,10 @@ def synthetic_ratings(
 
 
 def _user_activity(spec: Preset, rng: np.random.Generator) -> np.ndarray:
-    """Ratings per user: at least 20, log-normal tail, summing exactly to n_ratings."""
-    minimum = min(MIN_PER_USER, spec.n_ratings // spec.n_users)
-    extra = rng.lognormal(0.0, 1.3, spec.n_users)
+    """Ratings per user: at least the preset's minimum, log-normal tail, summing exactly to
+    n_ratings."""
+    minimum = min(spec.min_per_user, spec.n_ratings // spec.n_users)
+    extra = rng.lognormal(0.0, spec.activity_spread, spec.n_users)
     budget = spec.n_ratings - minimum * spec.n_users
     cap = _most_per_user(spec) - minimum
     counts = np.minimum(np.floor(extra / extra.sum() * budget), cap).astype(np.int64)
