@@ -96,3 +96,5 @@ def test_show_batch_and_one_batch_look_at_the_training_side(small_frame):
     assert users.max() < split.train.n_users and items.max() < split.train.n_items
     with pytest.raises(DataError, match="n must be at least 1"):
         split.show_batch(0)
+    with pytest.raises(DataError, match="bs must be at least 1"):
+        split.one_batch(0)

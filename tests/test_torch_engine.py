@@ -6,6 +6,7 @@ import torch
 
 from embedrec import ModelError, random_split, ratings_from_frame, train
 from embedrec.models import DotProductBias
+from embedrec.training import Reporter
 from embedrec.training.threads import MANY_THREADS_FROM, threads_for, torch_threads
 from embedrec.training.torch_engine import (
     SPARSE_ROWS_X_WIDTH,
@@ -33,9 +34,26 @@ def test_small_batches_train_on_one_thread_and_the_setting_is_restored():
         threads_for(64, threads=0)
 
 
-def test_threads_option_reaches_the_torch_engine(split):
-    rec = train(split, model="nn", epochs=1, threads=1, device="cpu")
-    assert rec.engine == "torch" and rec.config.threads == 1
+class ThreadsSeen(Reporter):
+    """Records torch's thread count while each epoch trains."""
+
+    def __init__(self):
+        self.seen = []
+
+    def end_epoch(self, stats):
+        self.seen.append(torch.get_num_threads())
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_threads_option_reaches_the_torch_engine(split, threads):
+    """Large batches train on every core unless `threads` says otherwise; afterwards torch's
+    own setting is back."""
+    before = torch.get_num_threads()
+    seen = ThreadsSeen()
+    rec = train(split, model="nn", epochs=1, bs=2048, threads=threads, progress=seen)
+    assert rec.engine == "torch"
+    assert seen.seen == [1 if threads == 1 else before]
+    assert torch.get_num_threads() == before
 
 
 def test_sparse_steps_move_only_the_rows_of_the_batch():

@@ -452,11 +452,12 @@ class Recommender:
         """Per item, the mean rating the model predicts over (up to 1,000) trained users; per
         user (`is_item=False`), over trained items: what a bias means, in stars. A ranking-only
         model predicts no rating: the bias baseline's stand in. NaN for untrained rows."""
-        cache = self.__dict__.setdefault("_typical", {})
-        key = (id(self.model), is_item)  # a model swapped in (validation, keep-best) recomputes
-        if key not in cache:
+        cache = self.__dict__.get("_typical")
+        if cache is None or cache["model"] is not self.model:  # a model swapped in recomputes
+            cache = self.__dict__["_typical"] = {"model": self.model}
+        if is_item not in cache:
             if self.model.predicts_ratings:
-                cache[key] = typical_ratings(
+                cache[is_item] = typical_ratings(
                     self.rating_scores, self.user_counts, self.item_counts, is_item
                 )
             else:
@@ -466,8 +467,8 @@ class Recommender:
                     if is_item
                     else (b.user_offsets, self.user_counts)
                 )
-                cache[key] = np.where(counts > 0, b.global_mean + offsets, np.nan)
-        return cache[key]
+                cache[is_item] = np.where(counts > 0, b.global_mean + offsets, np.nan)
+        return cache[is_item]
 
     def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
         frame = self._top(self._fallback_scores(), n, allowed)

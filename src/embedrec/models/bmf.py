@@ -25,9 +25,6 @@ class BayesianMFKind(DotProductBiasKind):
     summary = "Bayesian MF by Gibbs sampling, the default (--epochs = sweeps)"
     engines: ClassVar[tuple[str, ...]] = ("gibbs",)
 
-    def preferred_engines(self) -> tuple[str, ...]:
-        return self.engines  # sampled, never trained by gradient steps
-
     # Chosen on validation sets carved from the training side of the ML-100k protocols
     # (benchmarks/bmf_defaults.py), never on a test fold.
     defaults: ClassVar[dict[str, Any]] = {"n_factors": 10, "epochs": 100}

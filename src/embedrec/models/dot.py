@@ -192,8 +192,8 @@ class DotProductKind(TorchModel):
         """The fused engine (row-wise Adagrad) trains `dot-bias` with a `y_range` as well as
         the PyTorch engine (Adam) does, 20-50x faster; on the chapter's other models it lands
         0.017-0.28 valid MSE away (`benchmarks/engines.py`), so `auto` gives those to torch."""
-        has_bias = isinstance(self.network, DotProductBias)
-        return ("fused", "torch") if has_bias and self.network.y_range else ("torch", "fused")
+        fused_first = isinstance(self.network, DotProductBias) and self.network.y_range
+        return tuple(sorted(self.engines, key=lambda e: e != ("fused" if fused_first else "torch")))
 
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> DotProductKind:
