@@ -1,6 +1,6 @@
-"""The service's speed against a real `embedrec serve` (uvicorn) on 127.0.0.1, with a fixed,
-bounded number of requests per scenario: throughput, p50 and p99 latency per endpoint, and the
-server's resident memory (all its processes).
+"""The service's speed against a real `embedrec serve` (uvicorn) on 127.0.0.1, bounded in time
+and count: throughput, p50 and p99 latency per endpoint, the server's CPU time per request (all
+its processes; what other work on a shared machine barely moves) and its resident memory.
 
 - ML-100k (the README's default model): GET /users/{u}/recommendations?n=10 for random known
   users, `--concurrency` requests in flight (target >= 1,000 requests/s, p99 < 50 ms on 2 cores);
@@ -10,19 +10,25 @@ server's resident memory (all its processes).
   20 ratings (both one request at a time; target p99 < 50 ms), durable feedback writes
   (target >= 500/s).
 
-python benchmarks/serve.py --model models/ml-100k [--requests 5000] [--concurrency 32]
-    [--workers 2] [--cache 10000] [--large models/synthetic-ml25m-k64] [--large-requests 500]
+python benchmarks/serve.py --model models/ml-100k [--client wrk|httpx] [--seconds 10]
+    [--requests 5000] [--concurrency 32] [--workers 2] [--cache 10000]
+    [--large models/synthetic-ml25m-k64] [--large-requests 500]
 
-With the default --cache, a known user's repeated list is served from the server's per-model
-cache (random users of ML-100k's 943 are mostly repeats); --cache 0 computes every list.
+The load comes from Debian's `wrk` where installed (one C thread, `--seconds` per scenario,
+cycling through 5,000 prepared requests), else from an async httpx loop (`--requests` per
+scenario, Python: it takes much of the CPU the server needs on a 2-core machine). With the
+default --cache, a known user's repeated list is served from the server's per-model cache
+(random users of ML-100k's 943 are mostly repeats); --cache 0 computes every list.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,11 +82,7 @@ def start(
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the uvicorn workers), in MB."""
     total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for one in pids:
+    for one in [pid, *children(pid)]:
         try:
             for line in Path(f"/proc/{one}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -123,6 +125,75 @@ async def run(url: str, request: Request, count: int, concurrency: int) -> dict[
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process and its children (the workers) have used so far: the
+    server's cost per request, which other work on the machine barely moves."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def children(pid: int) -> list[int]:
+    listed = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in listed.read_text().split()] if listed.exists() else []
+
+
+WRK_SCRIPT = """
+local requests = {%s}
+local sent = 0
+request = function()
+  sent = sent + 1
+  local r = requests[(sent - 1) %% #requests + 1]
+  return wrk.format(r[1], r[2], {["Content-Type"] = "application/json",
+                                 ["Authorization"] = "Bearer %s"}, r[3])
+end
+done = function(summary, latency)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+def run_wrk(url: str, request: Request, seconds: int, concurrency: int) -> dict[str, float]:
+    """The same scenario from wrk (one C thread: a load generator that leaves the CPU to the
+    server) for a fixed time, cycling through 5,000 prepared requests; wrk cannot stop at a
+    count and report a true rate. Statuses over 399 count as failed."""
+    entries = []
+    for number in range(5000):
+        method, path, body = request(number)
+        payload = "nil" if body is None else lua_string(json.dumps(body))
+        entries.append(f"{{{lua_string(method)}, {lua_string(path)}, {payload}}}")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (",\n".join(entries), TOKEN))
+    try:
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s"]
+        out = subprocess.run(
+            [*command, "-s", script.name, url], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    line = next(line for line in out.splitlines() if line.startswith("RESULT "))
+    answered, micros, p50, p99, failed = (int(x) for x in line.split()[1:])
+    return {
+        "requests": answered,
+        "concurrency": concurrency,
+        "per_second": answered / (micros / 1e6),
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "failed": failed,
+    }
+
+
 def scenarios(rec: embedrec.Recommender, seed: int) -> dict[str, Request]:
     rng = random.Random(seed)
     users = [u for u, c in zip(rec.user_map.to_list(), rec.user_counts) if c > 0]
@@ -155,7 +226,13 @@ def scenarios(rec: embedrec.Recommender, seed: int) -> dict[str, Request]:
 
 
 def bench(
-    model_dir: Path, plan: list[tuple[str, int, int]], workers: int, cache: int, seed: int
+    model_dir: Path,
+    plan: list[tuple[str, int, int]],
+    workers: int,
+    cache: int,
+    seed: int,
+    client: str,
+    seconds: int,
 ) -> list[tuple[str, dict[str, float]]]:
     rec = embedrec.load(model_dir)
     requests = scenarios(rec, seed)
@@ -166,7 +243,13 @@ def bench(
             results = []
             for name, count, concurrency in plan:
                 asyncio.run(run(url, requests[name], min(50, count), concurrency))  # warm-up
-                results.append((name, asyncio.run(run(url, requests[name], count, concurrency))))
+                cpu_before = cpu_seconds(process.pid)
+                if client == "wrk":
+                    row = run_wrk(url, requests[name], seconds, concurrency)
+                else:
+                    row = asyncio.run(run(url, requests[name], count, concurrency))
+                row["cpu_ms"] = (cpu_seconds(process.pid) - cpu_before) * 1000 / row["requests"]
+                results.append((name, row))
             results.append(("server RSS", {"rss_mb": rss_mb(process.pid)}))
             return results
         finally:
@@ -186,15 +269,19 @@ def build_large(path: Path, preset: str) -> None:
 
 def table(title: str, results: list[tuple[str, dict[str, float]]]) -> None:
     print(f"\n{title}\n")
-    print("| endpoint | requests | in flight | requests/s | p50 ms | p99 ms | failed |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| endpoint | requests | in flight | requests/s | p50 ms | p99 ms | failed "
+        "| server CPU ms/request |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, row in results:
         if "rss_mb" in row:
-            print(f"| server RSS | {row['rss_mb']:.0f} MB | | | | | |")
+            print(f"| server RSS | {row['rss_mb']:.0f} MB | | | | | | |")
             continue
         print(
             f"| {name} | {row['requests']:,} | {row['concurrency']} | {row['per_second']:,.0f} "
-            f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['failed']} |"
+            f"| {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['failed']} "
+            f"| {row['cpu_ms']:.2f} |"
         )
 
 
@@ -209,6 +296,13 @@ def main() -> None:
     parser.add_argument("--large-preset", default="ml-25m", help="synthetic preset to build")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--client",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="load generator: Debian's wrk (C, little CPU; default where installed) or httpx",
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="wrk: seconds per scenario")
+    parser.add_argument(
         "--cache", type=int, default=10_000, help="the server's --cache (0: every list computed)"
     )
     args = parser.parse_args()
@@ -221,9 +315,12 @@ def main() -> None:
     ]
     print(
         f"embedrec {embedrec.__version__}, {os.cpu_count()} CPUs, {args.workers} workers, "
-        f"--cache {args.cache}"
+        f"--cache {args.cache}, load from {args.client}"
     )
-    table(f"{args.model}", bench(args.model, small, args.workers, args.cache, args.seed))
+    table(
+        f"{args.model}",
+        bench(args.model, small, args.workers, args.cache, args.seed, args.client, args.seconds),
+    )
     if args.large is not None:
         if not args.large.exists():
             build_large(args.large, args.large_preset)
@@ -233,7 +330,9 @@ def main() -> None:
             ("POST /recommendations (20 ratings)", large, 1),
             ("POST /users/{u}/ratings (durable)", large * 4, flight),
         ]
-        results = bench(args.large, plan, args.workers, args.cache, args.seed)
+        results = bench(
+            args.large, plan, args.workers, args.cache, args.seed, args.client, args.seconds
+        )
         n_items = embedrec.SYNTHETIC_PRESETS[args.large_preset].n_items
         table(f"{args.large} ({n_items:,} items)", results)
 

@@ -296,6 +296,13 @@ def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):
     assert len(client.app.state.service.current.lists) == 3  # "Fargo" is 100: one list
 
 
+def test_a_kept_list_gives_way_to_a_rating_another_server_stored(served_model, db_url, client):
+    before = items_of(client.get("/users/22/recommendations?n=5"))  # now kept in memory
+    FeedbackStore(db_url).add("22", [(str(before[0]), 1.0)])  # as a second server would
+    after = client.get("/users/22/recommendations?n=5").json()
+    assert after["n_feedback"] == 1 and before[0] not in [row["item"] for row in after["items"]]
+
+
 def test_a_model_with_a_ranker_shows_the_predicted_rating_too(tmp_path):
     ratings = embedrec.ratings_from_frame(low_rank_frame(), rating_scale=(1, 5))
     rec = embedrec.train(ratings, model="dot-bias", ranker="ease", epochs=2, n_factors=4)
@@ -319,6 +326,8 @@ def test_a_lost_database_is_a_503_and_the_server_recovers(served_model, tmp_path
         (tmp_path / "f.db").rename(tmp_path / "moved.db")  # SQLite makes a new, empty file
         lost = client.post("/users/7/ratings", json={"item": 50, "rating": 4})
         assert_error(lost, 503, "feedback database is unavailable")
+        listed = client.get("/users/7/recommendations")  # whether 7 rated more is unknown
+        assert_error(listed, 503, "feedback database is unavailable")
         assert client.get("/items/50").status_code == 200  # what needs no feedback still serves
         client.app.state.service.store.engine.dispose()
         (tmp_path / "moved.db").replace(tmp_path / "f.db")

@@ -158,22 +158,55 @@ def fold_in_dot(
         offset = model.item_bias.weight[items, 0].double()
     else:
         offset = torch.zeros(len(items), dtype=torch.float64)
-    y = ratings.double()
-    target = y if model.y_range is None else inverse_sigmoid_range(y, *model.y_range)
-    penalty = reg * torch.eye(x.shape[1], dtype=torch.float64)
-    w = torch.linalg.solve(x.T @ x + penalty, x.T @ (target - offset))
-    if model.y_range is not None:
-        low, high = model.y_range
-        for _ in range(refine_steps):
-            s = torch.sigmoid(x @ w + offset)
-            residual = y - (low + (high - low) * s)
-            jacobian = x * ((high - low) * s * (1 - s))[:, None]
-            step = torch.linalg.solve(
-                jacobian.T @ jacobian + penalty, jacobian.T @ residual - reg * w
-            )
-            w = w + step
-    w = w.float()
+    w = ridge_fit(x, offset, ratings.double(), model.y_range, reg, refine_steps).float()
     return (w[:-1], w[-1]) if has_bias else (w, None)
+
+
+def ridge_fit(
+    x: torch.Tensor,
+    offset: torch.Tensor,
+    y: torch.Tensor,
+    y_range: tuple[float, ...] | None,
+    reg: float,
+    refine_steps: int,
+    dual: bool | None = None,
+) -> torch.Tensor:
+    """argmin_w |y - f(x w + offset)|^2 + reg |w|^2, f the model's `sigmoid_range` (solved
+    linearly on the inverse-squashed ratings, then refined by Gauss-Newton steps) or identity.
+
+    With fewer ratings than columns (a new user's 20 ratings against bmf's 1,100-wide posterior
+    mean) every system is solved in its n x n dual form: (X'MX + reg I)^-1 X' b equals
+    X' (M X X' + reg I)^-1 b, so w = X' a stays in the span of the rated items' rows and the
+    answer is the same, from a 20 x 20 solve instead of a 1,100 x 1,100 one (`dual`: None picks
+    by shape)."""
+    n, d = x.shape
+    dual = n < d if dual is None else dual
+    gram = x @ x.T if dual else x.T @ x
+    eye = torch.eye(n if dual else d, dtype=torch.float64)
+    target = y if y_range is None else inverse_sigmoid_range(y, *y_range)
+    if dual:
+        a = torch.linalg.solve(gram + reg * eye, target - offset)
+        w = x.T @ a
+    else:
+        w = torch.linalg.solve(gram + reg * eye, x.T @ (target - offset))
+    if y_range is None:
+        return w
+    low, high = y_range
+    for _ in range(refine_steps):
+        s = torch.sigmoid(x @ w + offset)
+        residual = y - (low + (high - low) * s)
+        slope = (high - low) * s * (1 - s)  # d prediction / d (x w), per rating
+        if dual:  # J = diag(slope) X; the step's right side is X' (slope residual - reg a)
+            a = a + torch.linalg.solve(
+                (slope**2)[:, None] * gram + reg * eye, slope * residual - reg * a
+            )
+            w = x.T @ a
+        else:
+            jacobian = x * slope[:, None]
+            w = w + torch.linalg.solve(
+                jacobian.T @ jacobian + reg * eye, jacobian.T @ residual - reg * w
+            )
+    return w
 
 
 @register

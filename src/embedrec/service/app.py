@@ -69,6 +69,12 @@ def _plain_id(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
+class JSONBody(Response):
+    """A response body already rendered as JSON (what the endpoint's response model documents)."""
+
+    media_type = "application/json"
+
+
 def recommendations(
     served: Served,
     service: Service,
@@ -77,9 +83,10 @@ def recommendations(
     n: int,
     exclude: list[Any],
     genre: list[str],
-) -> s.Recommendations:
+) -> JSONBody:
     """A known user's list (folded in again with their feedback when they have some), or a new
-    user's from `ratings`; hidden and `exclude`d items never appear."""
+    user's from `ratings`; hidden and `exclude`d items never appear. A known user's list without
+    feedback is kept rendered: repeating it costs a dictionary lookup."""
     rec = served.rec
     excluded = usable(rec, service.hidden()) + [embedrec.item_id(rec, e) for e in exclude]
     candidates = served.genre_items(genre)
@@ -87,7 +94,9 @@ def recommendations(
     known = None
     if user is not None:
         known = embedrec.known_user(rec, user)
-        feedback = service.store.ratings_of(user_key(rec, user))
+        stored_as = user if known is None else str(known)
+        has_feedback = service.has_feedback(stored_as)
+        feedback = service.store.ratings_of(stored_as) if has_feedback else {}
         n_feedback = len(feedback)
         if known is None and not feedback:
             raise ApiError(
@@ -100,7 +109,7 @@ def recommendations(
             excluded += list(ratings)  # what they just rated, even items the model never saw
     if ratings is not None:
         frame = rec.recommend(ratings=ratings, n=n, exclude=excluded or None, items=candidates)
-        return _listed(frame, user if known is None else known, n, n_feedback)
+        return JSONBody(_listed(frame, user if known is None else known, n, n_feedback))
     # a known user without feedback: the same list until the model, the hidden items or the
     # request change, so it is kept (per loaded model, bounded)
     key = (known, n, tuple(sorted(map(str, excluded))), tuple(sorted(g.lower() for g in genre)))
@@ -108,13 +117,15 @@ def recommendations(
     if cached is None:
         frame = rec.recommend(known, n=n, exclude=excluded or None, items=candidates)
         cached = served.keep(key, _listed(frame, known, n, 0))
-    return cached
+    return JSONBody(cached)
 
 
-def _listed(frame: pd.DataFrame, user: Any, n: int, n_feedback: int) -> s.Recommendations:
+def _listed(frame: pd.DataFrame, user: Any, n: int, n_feedback: int) -> bytes:
     fallback = "fallback" in frame
     items = [s.RecommendedItem(**row) for row in rows(frame, leave_out="fallback")]
-    return s.Recommendations(user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items)
+    body = dict(user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items)
+    listed = s.Recommendations(**body)
+    return listed.model_dump_json().encode()
 
 
 def create_app(
@@ -211,13 +222,13 @@ def create_app(
     @app.get("/users/{user}/recommendations", response_model=s.Recommendations)
     async def user_recommendations(
         user: str, n: N = 10, exclude: Exclude = None, genre: Genre = None
-    ) -> s.Recommendations:
+    ) -> JSONBody:
         """Top-n unseen items for a user (with their stored feedback folded in)."""
         served = service.serving()
         return recommendations(served, service, user, None, n, exclude or [], genre or [])
 
     @app.post("/recommendations", response_model=s.Recommendations)
-    async def new_user_recommendations(body: s.NewUserRequest) -> s.Recommendations:
+    async def new_user_recommendations(body: s.NewUserRequest) -> JSONBody:
         """Top-n for a new user folded in from their ratings, without retraining."""
         ratings: dict[Any, float] = dict(body.ratings)
         return recommendations(

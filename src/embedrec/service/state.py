@@ -103,6 +103,9 @@ class Service:
         self.token = token or None
         self._reload_lock = threading.Lock()
         self._hidden: set[str] = set()
+        self._rated_through = self.store.latest_id()  # ratings up to this id are in _raters
+        self._raters = self.store.users_since(0)
+        self._raters_lock = threading.Lock()
         self._hidden_at = -1e9
         self._followed_at = time.monotonic()
 
@@ -144,6 +147,18 @@ class Service:
         if announce and self.server_id is not None:
             self._generation = self.store.announce(self.server_id, str(served.model_dir))
         return served
+
+    def has_feedback(self, user_key: str) -> bool:
+        """Whether ratings are stored for this user, counting every rating committed before
+        this call by any worker or server sharing the database: a per-request probe of the
+        newest rating id, and a read of only the ratings newer than the last one seen."""
+        latest = self.store.latest_id()
+        if latest > self._rated_through:
+            with self._raters_lock:
+                if latest > self._rated_through:
+                    self._raters |= self.store.users_since(self._rated_through)
+                    self._rated_through = latest
+        return user_key in self._raters
 
     def hidden(self) -> set[str]:
         """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""
