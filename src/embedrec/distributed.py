@@ -147,13 +147,15 @@ def train_distributed(
     """This rank's part of a distributed run, started by torchrun on every rank (`World.from_env`);
     rank 0 gets the trained Recommender and the split, the others None.
 
-    >>> world = World.from_env()  # doctest: +SKIP
-    >>> trained = train_distributed("ratings.parquet", TrainConfig(model="dot-bias"), world)  # doctest: +SKIP
+    >>> config = TrainConfig(model="dot-bias")
+    >>> trained = train_distributed("r.parquet", config, World.from_env())  # doctest: +SKIP
     """
     check_config(config, world)
     seed = config.seed if seed is None else seed
     with process_group(world):
-        shard = load_shard(data, world, valid_pct=valid_pct, seed=seed, data_dir=data_dir, **columns)
+        shard = load_shard(
+            data, world, valid_pct=valid_pct, seed=seed, data_dir=data_dir, **columns
+        )
         leader: list[tuple[Run, Split]] = []
 
         def set_up() -> tuple[Any, ...]:
@@ -161,8 +163,8 @@ def train_distributed(
             split = shard.whole_split()
             run = start(split, config, progress=progress)
             leader.append((run, split))
-            model = run.rec.model
-            return type(model), model.n_users, model.n_items, model.config(), model.arrays(), run.config
+            m = run.rec.model
+            return type(m), m.n_users, m.n_items, m.config(), m.arrays(), run.config
 
         kind, n_users, n_items, options, arrays, resolved = from_leader(world, set_up)
         if leader:

@@ -84,7 +84,7 @@ class ParquetRows:
                 group for fragment in dataset.get_fragments()
                 for group in fragment.split_by_row_group()
             ]  # fmt: skip
-            counts = [piece.metadata.num_rows for piece in pieces]
+            counts = [sum(group.num_rows for group in piece.row_groups) for piece in pieces]
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file or directory ({exc})") from None
         return cls(path, pieces, np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]))

@@ -140,12 +140,19 @@ def _stopped_by_launcher(signum: int, frame: FrameType | None) -> None:
     )
 
 
+# What gloo and NCCL say when a peer has gone: DDP's all-reduce inside `backward` raises a
+# plain RuntimeError with these words, not a `DistError`.
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "NCCL", "gloo")
+
+
 @contextmanager
 def lost_contact(world: World) -> Iterator[None]:
     """The backend's error when another rank has gone, as one line."""
     try:
         yield
-    except dist.DistError as exc:
+    except RuntimeError as exc:
+        if not isinstance(exc, dist.DistError) and not any(w in str(exc) for w in PEER_GONE):
+            raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DistributedError(
             f"rank {world.rank} of {world.size} lost contact with the other processes "
