@@ -38,9 +38,11 @@ from embedrec.data import (
 from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
 from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
 from embedrec.data.synthetic import write_synthetic
+from embedrec.distributed import train_distributed
 from embedrec.errors import (
     AmbiguousNameError,
     DataError,
+    DistributedError,
     EmbedrecError,
     ModelError,
     OutputExistsError,
@@ -71,6 +73,7 @@ from embedrec.models import (
 from embedrec.recommender import MIN_RATINGS, Recommender
 from embedrec.schemas import EmbedrecWarning
 from embedrec.training import engine_names
+from embedrec.training.distributed import World
 from embedrec.training.lr_find import LRFindResult, lr_find
 from embedrec.tuning import TuneResult, tune
 from embedrec.version import __version__
@@ -84,6 +87,7 @@ __all__ = [
     "SYNTHETIC_PRESETS",
     "AmbiguousNameError",
     "DataError",
+    "DistributedError",
     "DotProduct",
     "DotProductBias",
     "EmbeddingNN",
@@ -101,6 +105,7 @@ __all__ = [
     "TrainConfig",
     "TuneResult",
     "UnknownIdError",
+    "World",
     "__version__",
     "bias_extremes",
     "bias_table",
@@ -133,6 +138,7 @@ __all__ = [
     "temporal_split",
     "check_config",
     "train",
+    "train_distributed",
     "tune",
     "with_feedback",
     "write_synthetic",

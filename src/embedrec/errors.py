@@ -34,3 +34,7 @@ class OutputExistsError(EmbedrecError, FileExistsError):
 
 class TooLargeError(ModelError):
     """The data is past what a model kind is built for (its message names the alternative)."""
+
+
+class DistributedError(EmbedrecError):
+    """A distributed run that cannot start, or whose processes lost one another (a rank died)."""

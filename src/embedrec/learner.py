@@ -7,6 +7,7 @@ scores exactly as `embedrec.evaluate` does, and returns the Recommender with its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numba
@@ -23,6 +24,7 @@ from embedrec.models import BiasBaseline, Model, ModuleKind, build, get_kind, re
 from embedrec.recommender import Recommender
 from embedrec.training import Reporter, RichReporter, engine_names, fit
 from embedrec.training.device import resolve_device
+from embedrec.training.loop import Validate
 
 # Above this many ratings a Gibbs sweep takes seconds (about 1.3 s per million ratings on
 # 2 cores, benchmarks/bmf_speed.py): say so before a long run starts.
@@ -91,6 +93,35 @@ def train(
     >>> split = load_split("movielens-100k")  # doctest: +SKIP
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
+    run = start(data, config, progress=progress, **overrides)
+    run.rec.history, run.rec.engine, run.rec.model = fit(
+        run.rec.model, run.train_set, run.config, run.validate, run.reporter
+    )
+    return finish(run)
+
+
+@dataclass
+class Run:
+    """A training run set up by `start`: the Recommender around the untrained model (its
+    baseline, counts and seen items filled in), the resolved config, the training side, the
+    validation hook and the reporter. An engine trains `rec.model`; `finish` adds the ranker."""
+
+    rec: Recommender
+    config: TrainConfig
+    train_set: Ratings
+    validate: Validate | None
+    reporter: Reporter
+
+
+def start(
+    data: Split | Ratings,
+    config: TrainConfig | None = None,
+    *,
+    progress: bool | Reporter = False,
+    **overrides: Any,
+) -> Run:
+    """Everything `train` does before the engine runs, shared with the distributed run (whose
+    rank 0 sets up the same Recommender, so that both validate and save alike)."""
     module = overrides.pop("model") if isinstance(overrides.get("model"), nn.Module) else None
     if module is not None:
         overrides["model"] = ModuleKind.name
@@ -138,12 +169,17 @@ def train(
             metrics = evaluate(rec, valid_set)
             return metrics["loss"], metrics["rmse"]
 
-    rec.history, rec.engine, rec.model = fit(model, train_set, config, validate, reporter)
-    ranker = build_ranker(config, train_set)
+    return Run(rec, config, train_set, validate, reporter)
+
+
+def finish(run: Run) -> Recommender:
+    """The trained run's Recommender, with the ranker the config asks for trained beside it."""
+    rec, config = run.rec, run.config
+    ranker = build_ranker(config, run.train_set)
     if ranker is not None:
         # its epochs are shown but not kept: the history is the rating model's, validated
         _, engine, ranker = fit(
-            ranker, train_set, config.ranker_config(ranker.name), None, reporter
+            ranker, run.train_set, config.ranker_config(ranker.name), None, run.reporter
         )
         rec.ranker, rec.engine = ranker, f"{rec.engine}+{engine}"
         rec.blend = DEFAULT_BLEND if config.blend is None else config.blend

@@ -23,7 +23,7 @@ from embedrec.cli.common import (
     out,
 )
 from embedrec.cli.model_options import with_model_options
-from embedrec.cli.options import DataOptions, with_data_options
+from embedrec.cli.options import DEFAULT_VALID_PCT, DataOptions, with_data_options
 from embedrec.service import FeedbackStore
 
 ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
@@ -55,18 +55,21 @@ def train(
         config = config.replace(seed=seed)
     embedrec.check_config(config)
     started = time.perf_counter()
-    split = data.load_split(config.seed)
-    if feedback is not None:
-        store = FeedbackStore(feedback)
-        try:
-            split = embedrec.with_feedback(split, store.all_ratings())
-        finally:
-            store.close()
-    for text in split.train.notes:
-        note(text)
-    if not as_json:
-        err.print(split.describe(), highlight=False, markup=False)
-    rec = embedrec.train(split, config, progress=True)
+    if embedrec.World.launched():  # one process of `torchrun ... -m embedrec train`
+        trained = train_distributed(data, config, feedback, as_json)
+        if trained is None:
+            return  # not rank 0: rank 0 validates, reports and saves
+        rec, split = trained
+    else:
+        split = data.load_split(config.seed)
+        if feedback is not None:
+            store = FeedbackStore(feedback)
+            try:
+                split = embedrec.with_feedback(split, store.all_ratings())
+            finally:
+                store.close()
+        describe(split, as_json)
+        rec = embedrec.train(split, config, progress=True)
     rated = len(split.valid) and rec.model.predicts_ratings  # a ranking model has no RMSE
     metrics = embedrec.evaluate(rec, split.valid) if rated else {}
     rec.split = {"name": split.name, "spec": data.split_spec(config.seed), "data": data.data}
@@ -98,6 +101,53 @@ def train(
         highlight=False,
         markup=False,
     )
+
+
+def describe(split: embedrec.Split, as_json: bool) -> None:
+    for text in split.train.notes:
+        note(text)
+    if not as_json:
+        err.print(split.describe(), highlight=False, markup=False)
+
+
+def train_distributed(
+    data: DataOptions, config: embedrec.TrainConfig, feedback: str | None, as_json: bool
+) -> tuple[embedrec.Recommender, embedrec.Split] | None:
+    """`train`'s part on one rank of a torchrun run; rank 0 gets the model and its split."""
+    refused = {"--feedback": feedback, "--valid": data.valid}
+    for flag, value in refused.items():
+        if value is not None:
+            raise embedrec.DistributedError(f"{flag}: a distributed run takes --valid-pct only")
+    valid_pct = DEFAULT_VALID_PCT if data.valid_pct is None else data.valid_pct
+    seed = config.seed
+    if data.split is not None:
+        kind, *args = data.split.split(":")
+        if kind != "random" or len(args) > 2:
+            raise embedrec.DistributedError(
+                f"--split {data.split}: a distributed run splits at random only "
+                "(random:PCT[:SEED], or --valid-pct)"
+            )
+        valid_pct, seed = split_numbers(data.split, args, valid_pct, seed)
+    world = embedrec.World.from_env(config.device)
+    columns = {
+        "user_col": data.user_col, "item_col": data.item_col, "rating_col": data.rating_col,
+        "timestamp_col": data.timestamp_col, "title_col": data.title_col, "sep": data.sep,
+        "header": data.header, "columns": data.columns, "rating_scale": data.rating_scale,
+    }  # fmt: skip
+    trained = embedrec.train_distributed(
+        data.data, config, world, valid_pct=valid_pct, seed=seed, progress=True,
+        data_dir=data.data_dir, **columns,
+    )  # fmt: skip
+    if trained is not None:
+        describe(trained[1], as_json)
+    return trained
+
+
+def split_numbers(spec: str, args: list[str], pct: float, seed: int) -> tuple[float, int]:
+    try:
+        return (float(args[0]) if args else pct), (int(args[1]) if len(args) > 1 else seed)
+    except ValueError:
+        raise embedrec.DataError(f"split {spec!r} (--split): {embedrec.SPLIT_HELP}") from None
 
 
 @app.command()

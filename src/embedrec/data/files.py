@@ -74,10 +74,11 @@ class Where:
     source: str
     first_line: int | None = None  # file line of data row 0; None for a DataFrame
     notes: tuple[str, ...] = ()  # what reading detected that a user should hear
+    first_row: int = 0  # the table's row number of row 0 (a distributed run's shard)
 
     def row(self, index: int) -> str:
         if self.first_line is None:
-            return f"{self.source} row {index}"
+            return f"{self.source} row {self.first_row + index}"
         return f"{self.source} line {self.first_line + index}"
 
 

@@ -60,16 +60,27 @@ def check_seed(seed: object) -> None:
 def random_split(ratings: Ratings, valid_pct: float = 0.2, seed: int = 42) -> Split:
     """A seeded random fraction of the rows for validation (fastai's `valid_pct=0.2`);
     `valid_pct=0` trains on every row."""
+    is_valid = random_valid_rows(len(ratings), valid_pct, seed)
+    return Split(
+        ratings.subset(~is_valid), ratings.subset(is_valid), random_split_name(valid_pct, seed)
+    )
+
+
+def random_valid_rows(n: int, valid_pct: float, seed: int) -> np.ndarray:
+    """The boolean mask of `random_split`'s validation rows among `n`: a function of `n`, the
+    fraction and the seed only, so processes holding different rows of one table (a
+    distributed run's shards) agree on it row for row."""
     if not 0 <= valid_pct < 1:
         raise DataError(f"valid_pct must be at least 0 and below 1, got {valid_pct}")
     check_seed(seed)
-    order = np.random.default_rng(seed).permutation(len(ratings))
-    n_valid = int(round(len(ratings) * valid_pct))
-    valid_rows = np.sort(order[:n_valid])
-    train_rows = np.sort(order[n_valid:])
-    return Split(
-        ratings.subset(train_rows), ratings.subset(valid_rows), f"random:{valid_pct:g}:{seed}"
-    )
+    order = np.random.default_rng(seed).permutation(n)
+    is_valid = np.zeros(n, dtype=bool)
+    is_valid[order[: int(round(n * valid_pct))]] = True
+    return is_valid
+
+
+def random_split_name(valid_pct: float, seed: int) -> str:
+    return f"random:{valid_pct:g}:{seed}"
 
 
 def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Split:

@@ -14,12 +14,16 @@ Two choices keep CPU training fast where torch's defaults are slow:
   batch never saw. Past `SPARSE_ROWS_X_WIDTH` embedding weights, the embeddings take sparse
   gradients and `SparseAdam` (only the batch's rows move), with the decoupled weight decay
   applied lazily to the same rows; the other parameters keep AdamW.
+
+`Replicas` is the one seam for data-parallel training (`training/distributed.py`): it wraps
+the module the loss runs through (DistributedDataParallel there) and averages the epoch's
+training loss over the processes; one process uses `ONE_PROCESS`, which does neither.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -66,10 +70,43 @@ def gradient_options(config: TrainConfig) -> dict[str, Any]:
     return {name: getattr(config, name) for name in names}
 
 
+class Replicas(Protocol):
+    """How copies of a network in several processes stay one model (see the module docstring)."""
+
+    def wrap(self, module: nn.Module) -> nn.Module: ...
+
+    def mean_loss(self, total: torch.Tensor, n: int) -> float: ...
+
+
+class OneProcess:
+    """No replicas: the module as it is, the loss over this process's rows."""
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        return module
+
+    def mean_loss(self, total: torch.Tensor, n: int) -> float:
+        return float(total) / n
+
+
+ONE_PROCESS = OneProcess()
+
+
+class Logits(nn.Module):
+    """A classifier's `logits` as a module's forward, so a wrapper (DDP) sees the call."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return getattr(self.network, "logits")(users, items)  # noqa: B009
+
+
 class TorchSteps:
     """One optimiser step on one batch, at the learning rate and beta1 given. `loss`: "mse",
     or "cross-entropy" for a network with `logits` over its `class_values` (see `nn`);
-    `sparse=None` decides by table size (`wants_sparse`)."""
+    `sparse=None` decides by table size (`wants_sparse`); `replicas` wraps the module the loss
+    runs through once the embeddings' gradient kind is set (DDP reads it when wrapping)."""
 
     def __init__(
         self,
@@ -78,6 +115,7 @@ class TorchSteps:
         wd: float,
         sparse: bool | None = None,
         loss: str = "mse",
+        replicas: Replicas = ONE_PROCESS,
     ):
         self.network, self.wd = network, wd
         self.classify = loss == "cross-entropy"
@@ -100,6 +138,7 @@ class TorchSteps:
                 torch.optim.SparseAdam(weights, lr=lr, betas=(0.9, 0.99), eps=1e-5)
             )
         self.loss_fn = nn.MSELoss()
+        self.forward = replicas.wrap(Logits(network) if self.classify else network)
 
     def step(
         self,
@@ -127,9 +166,8 @@ class TorchSteps:
         if self.classify:
             classes: torch.Tensor = getattr(self.network, "class_values")(ratings.device)  # noqa: B009
             targets = torch.searchsorted(classes, ratings).clamp(max=len(classes) - 1)
-            logits = getattr(self.network, "logits")(users, items)  # noqa: B009
-            return nn.functional.cross_entropy(logits, targets)
-        return self.loss_fn(self.network(users, items), ratings)
+            return nn.functional.cross_entropy(self.forward(users, items), targets)
+        return self.loss_fn(self.forward(users, items), ratings)
 
     @torch.no_grad()
     def _decay_touched_rows(self, lr: float) -> None:
@@ -164,10 +202,12 @@ def fit_torch(
     loss: str = "mse",
     loop: EpochLoop | None = None,
     model: Model | None = None,
+    replicas: Replicas = ONE_PROCESS,
 ) -> list[EpochStats]:
     """Train `network` in place on parallel index/rating arrays; returns the epoch history.
     `loop` validates `model` (the kind holding the network) after each epoch; `threads` and
-    `sparse` default to the choices in the module docstring."""
+    `sparse` default to the choices in the module docstring; `replicas`: see `Replicas` (every
+    process must then hold as many rows, so that all take the same number of steps)."""
     loop = loop or EpochLoop()
     resolved = resolve_device(device)
     network.to(resolved)
@@ -184,7 +224,7 @@ def fit_torch(
     # a last batch of one row joins the one before: BatchNorm cannot train on a single row
     n_batches = n // bs if n % bs == 1 and n > bs else math.ceil(n / bs)
     lrs, moms = make_schedule(schedule, epochs * n_batches, lr)
-    steps = TorchSteps(network, float(lrs[0]), wd, sparse, loss)
+    steps = TorchSteps(network, float(lrs[0]), wd, sparse, loss, replicas)
 
     def one_epoch(epoch: int) -> tuple[float, Model | None]:
         network.train()
@@ -201,7 +241,7 @@ def fit_torch(
                 loop.advance(64)
         loop.advance(n_batches % 64)
         network.eval()
-        return float(total) / n, model
+        return replicas.mean_loss(total, n), model
 
     try:
         with torch_threads(threads, bs, resolved):

@@ -1,0 +1,266 @@
+"""Data-parallel training on torch.distributed: one process per rank, started by torchrun.
+
+torchrun (or `python -m torch.distributed.run`) starts the processes and sets the standard
+variables (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`, `MASTER_PORT`); `World.from_env`
+reads them and the process group starts with `init_method="env://"`. The backend follows the
+device: NCCL on CUDA (one GPU per local rank), gloo on the CPU. Each rank wraps the network in
+`DistributedDataParallel`, which averages the gradients of every step over the ranks, so the
+copies stay one model; each rank steps through its own shard of the training rows.
+
+Choices, and why:
+- `--bs` is the batch of all ranks together (each takes `bs / world`), so a run takes the
+  same steps per epoch at the same learning rate as one process, and its accuracy matches.
+- Every rank must take as many steps: shards hold as many training rows within one
+  (`data/shards.py`), and a shorter one repeats its first row, as `DistributedSampler` pads.
+- Large tables keep their sparse gradients and `SparseAdam` on gloo, which all-reduces sparse
+  gradients; NCCL does not, so on CUDA the steps stay dense (AdamW on a GPU costs little).
+- `--patience` is refused: stopping early is rank 0's decision on validation, and every rank
+  must run the same epochs.
+- A rank that dies breaks the next collective call on the others: `lost_contact` turns the
+  backend's error into one line saying so, and torchrun's SIGTERM to the survivors into the
+  same, so no process gets as far as saving.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from embedrec.config import TrainConfig
+from embedrec.errors import DistributedError, EmbedrecError, ModelError
+from embedrec.models.base import Model, TorchModel
+from embedrec.training.device import resolve_device
+from embedrec.training.loop import EpochLoop
+from embedrec.training.progress import EpochStats
+from embedrec.training.torch_engine import fit_torch, gradient_options, wants_sparse
+
+T = TypeVar("T")
+# How long a rank waits for the others in one collective call (a stopped, not dead, peer).
+TIMEOUT = datetime.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in the run: rank of size, the local rank (its GPU) and the device."""
+
+    rank: int
+    size: int
+    local_rank: int
+    device: torch.device
+
+    @property
+    def backend(self) -> str:
+        return "nccl" if self.device.type == "cuda" else "gloo"
+
+    @property
+    def leader(self) -> bool:
+        """Rank 0: it validates, reports progress and saves."""
+        return self.rank == 0
+
+    @staticmethod
+    def launched() -> bool:
+        """Whether torchrun started this process (its variables are set)."""
+        return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+    @classmethod
+    def from_env(cls, device: str = "auto") -> World:
+        """This process's World from torchrun's variables; a clear error outside torchrun."""
+        try:
+            rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+            local_rank = int(os.environ.get("LOCAL_RANK", rank))
+        except (KeyError, ValueError):
+            raise DistributedError(
+                "a distributed run is started by torchrun, which sets RANK and WORLD_SIZE: "
+                "torchrun --nproc-per-node 2 -m embedrec train ..."
+            ) from None
+        resolved = resolve_device(device)
+        if resolved.type == "cuda":
+            if local_rank >= torch.cuda.device_count():
+                raise DistributedError(
+                    f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} here): "
+                    "start at most one process per GPU (--nproc-per-node)"
+                )
+            resolved = torch.device("cuda", local_rank)
+        elif resolved.type != "cpu":
+            raise DistributedError(
+                f"device {device!r} (--device): a distributed run trains on cpu or cuda"
+            )
+        return cls(rank, size, local_rank, resolved)
+
+
+def check_config(config: TrainConfig, world: World) -> None:
+    """What a distributed run refuses, checked on every rank before the processes meet."""
+    if config.patience is not None:
+        raise ModelError(
+            "--patience stops on rank 0's validation, but every rank of a distributed run "
+            "must run the same epochs: leave it out (--keep best keeps the best epoch)"
+        )
+    if config.bs % world.size:
+        raise ModelError(
+            f"--bs {config.bs} is the batch of all {world.size} processes together: "
+            f"use a multiple of {world.size}"
+        )
+
+
+@contextmanager
+def process_group(world: World) -> Iterator[None]:
+    """Join the run's process group (torchrun's rendezvous) for the block, and leave it."""
+    if world.device.type == "cuda":
+        torch.cuda.set_device(world.device)
+    previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
+    try:
+        with lost_contact(world):
+            dist.init_process_group(
+                world.backend, init_method="env://", rank=world.rank,
+                world_size=world.size, timeout=TIMEOUT,
+            )  # fmt: skip
+        yield
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped_by_launcher(signum: int, frame: FrameType | None) -> None:
+    """torchrun sends SIGTERM to the other ranks when one fails."""
+    raise DistributedError(
+        "stopped by torchrun because another process of this run failed; no model was written"
+    )
+
+
+# What gloo and NCCL say when a peer has gone: DDP's all-reduce inside `backward` raises a
+# plain RuntimeError with these words, not a `DistError`.
+PEER_GONE = ("Connection closed by peer", "Connection reset by peer", "NCCL", "gloo")
+
+
+@contextmanager
+def lost_contact(world: World) -> Iterator[None]:
+    """The backend's error when another rank has gone, as one line."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not isinstance(exc, dist.DistError) and not any(w in str(exc) for w in PEER_GONE):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DistributedError(
+            f"rank {world.rank} of {world.size} lost contact with the other processes "
+            f"({first[:200]}): a process of this run failed or was killed; "
+            "no model was written"
+        ) from None
+
+
+def agree(world: World, work: Callable[[], T]) -> T:
+    """Run `work` on every rank; when it fails on any, fail on all with the first rank's error,
+    so every process exits with the same clear message instead of waiting on a dead one."""
+    try:
+        result, failure = work(), None
+    except EmbedrecError as exc:
+        result, failure = None, exc
+    failures: list[Any] = [None] * world.size
+    with lost_contact(world):
+        dist.all_gather_object(failures, failure)
+    for found in failures:
+        if found is not None:
+            raise found
+    return result  # type: ignore[return-value]
+
+
+def all_gather(world: World, value: Any) -> list[Any]:
+    """Every rank's `value`, in rank order, on every rank."""
+    gathered: list[Any] = [None] * world.size
+    with lost_contact(world):
+        dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def gather_to_leader(world: World, value: Any) -> list[Any] | None:
+    """Every rank's `value` in rank order on rank 0; None elsewhere."""
+    gathered: list[Any] | None = [None] * world.size if world.leader else None
+    with lost_contact(world):
+        dist.gather_object(value, gathered, dst=0)
+    return gathered
+
+
+def from_leader(world: World, work: Callable[[], T]) -> T:
+    """`work`'s result, computed on rank 0 and sent to every rank (its error raised on all)."""
+    outcome: list[Any] = [None]
+    if world.leader:
+        try:
+            outcome = [(work(), None)]
+        except EmbedrecError as exc:
+            outcome = [(None, exc)]
+    with lost_contact(world):
+        dist.broadcast_object_list(outcome, src=0)
+    result, failure = outcome[0]
+    if failure is not None:
+        raise failure
+    return result
+
+
+class DDPReplicas:
+    """`Replicas` for torch.distributed: DistributedDataParallel, and the loss all-reduced."""
+
+    def __init__(self, world: World):
+        self.world = world
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        ids = [self.world.device.index] if self.world.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def mean_loss(self, total: torch.Tensor, n: int) -> float:
+        summed = torch.stack([total.detach().double(), torch.tensor(float(n)).to(total.device)])
+        dist.all_reduce(summed)
+        return float(summed[0] / summed[1])
+
+
+def padded(rows: int, longest: int) -> np.ndarray:
+    """Indices of a shard of `rows` rows made `longest` long by repeating its first rows."""
+    return np.resize(np.arange(rows), longest)
+
+
+def fit_replica(
+    model: Model,
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray,
+    config: TrainConfig,
+    loop: EpochLoop,
+    world: World,
+) -> list[EpochStats]:
+    """Train this rank's replica of `model` on its shard, in step with the other ranks."""
+    if not isinstance(model, TorchModel) or "torch" not in model.engines:
+        raise ModelError(
+            f"a distributed run trains with the torch engine, which does not train "
+            f"{model.name} models"
+        )
+    if config.engine not in ("auto", "torch"):
+        raise ModelError(
+            f"engine {config.engine!r} (--engine): a distributed run trains with the torch "
+            "engine; leave --engine out or say --engine torch"
+        )
+    longest = max(all_gather(world, len(ratings)))
+    rows = padded(len(ratings), longest)
+    sparse = None if world.backend == "gloo" else False
+    if sparse is False and wants_sparse(model.network):
+        loop.reporter.note("NCCL all-reduces dense gradients only: the embeddings step densely")
+    options = gradient_options(config) | {"bs": config.bs // world.size}
+    with lost_contact(world):
+        history = fit_torch(
+            model.network, users[rows], items[rows], ratings[rows],
+            device=world.device, threads=config.threads, sparse=sparse, loss=config.loss,
+            loop=loop, model=model, replicas=DDPReplicas(world), **options,
+        )  # fmt: skip
+    model.network.cpu()
+    return history

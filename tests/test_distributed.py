@@ -1,0 +1,227 @@
+"""Distributed training as a user runs it: `python -m torch.distributed.run` (torchrun) starting
+`embedrec train` in 2 CPU processes on gloo, each on its shard, against one process with the
+same settings; a rank killed mid-run; options a distributed run refuses; Parquet shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import embedrec
+from embedrec.cli import app
+from embedrec.data.shards import ParquetRows, joined, shard_range, union_maps
+from embedrec.data.splits import random_valid_rows
+from embedrec.training.torch_engine import SPARSE_ROWS_X_WIDTH
+from tests.conftest import low_rank_frame
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+# the chapter's dot-bias, at a batch that keeps 2 processes on 2 busy cores well under a minute
+CHAPTER = ["--model", "dot-bias", "--epochs", "3", "--bs", "256", "--lr", "1e-2"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def torchrun_command(*args: str, nproc: int = 2) -> list[str]:
+    return [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
+        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{free_port()}",
+        "-m", "embedrec", "train", *args,
+    ]  # fmt: skip
+
+
+def environment() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def torchrun(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        torchrun_command(*args), env=environment(), capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+
+
+def one_json(stdout: str) -> dict:
+    """The one JSON object rank 0 prints (the other ranks print nothing on stdout)."""
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, stdout
+    return json.loads(lines[0])
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_and_save_a_model_that_recommends(ml100k_dir, tmp_path):
+    out = tmp_path / "two"
+    two = torchrun("--data", str(ml100k_dir), *CHAPTER, "--out", str(out), "--json")
+    assert two.returncode == 0, two.stderr[-3000:]
+    distributed = one_json(two.stdout)
+    split = embedrec.load_split(ml100k_dir, valid_pct=0.2, seed=42)
+    rec = embedrec.train(split, model="dot-bias", epochs=3, bs=256, lr=1e-2, engine="torch")
+    single = embedrec.evaluate(rec, split.valid)["rmse"]
+    assert abs(distributed["valid_rmse"] - single) < 0.01, (distributed["valid_rmse"], single)
+    assert distributed["n_train"] == 80_000 and distributed["n_valid"] == 20_000
+    saved = embedrec.load(out)
+    assert saved.engine == "torch" and saved.user_map == rec.user_map
+    assert embedrec.evaluate(saved, split.valid)["rmse"] == pytest.approx(distributed["valid_rmse"])
+    assert len(saved.recommend(196, n=5)) == 5
+
+
+def rank_pid(launcher: subprocess.Popen, rank: int) -> int | None:
+    """The pid of the worker of `rank` under a torchrun process (its RANK variable)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            variables = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == launcher.pid and f"RANK={rank}".encode() in variables:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank's process in /proc")
+def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(tmp_path):
+    data = tmp_path / "ratings.csv"
+    low_rank_frame(n_users=60, n_items=40, seed=2).to_csv(data, index=False)
+    out = tmp_path / "model"
+    old = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--epochs", "1", "--out", str(out)]
+    )
+    assert old.exit_code == 0, old.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2000", "--bs", "8")
+    launcher = subprocess.Popen(
+        torchrun_command(*args, "--out", str(out), "--force"), env=environment(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert launcher.stderr is not None
+        for line in launcher.stderr:  # rank 0 shows an epoch: training is under way
+            if line.split()[:1] == ["0"]:
+                break
+        victim = rank_pid(launcher, 1)
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+        _, stderr = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode != 0
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert errors and all("no model was written" in line for line in errors), stderr[-3000:]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name not in ("ratings.csv", "model")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bs", "63"], "--bs 63 is the batch of all 2 processes together"),
+        (["--patience", "2"], "--patience"),
+        (["--split", "temporal:5"], "--split temporal:5: a distributed run splits at random"),
+        (["--valid", "ratings.csv"], "--valid: a distributed run takes --valid-pct only"),
+        (["--feedback", "sqlite:///f.db"], "--feedback: a distributed run takes --valid-pct"),
+    ],
+)
+def test_what_a_distributed_run_refuses_is_one_line_and_exit_2(
+    args, message, tmp_path, monkeypatch
+):
+    """torchrun's variables set as it sets them: each rank refuses before the ranks meet."""
+    data = tmp_path / "ratings.csv"
+    low_rank_frame().to_csv(data, index=False)
+    monkeypatch.chdir(tmp_path)
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--out", "m", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture
+def parquet_dir(tmp_path) -> tuple[Path, Path]:
+    """The same ratings as one Parquet file and as a directory of three, in row groups of 50."""
+    table = pa.Table.from_pandas(low_rank_frame(n_users=50, n_items=40, seed=5))
+    one, folder = tmp_path / "one.parquet", tmp_path / "parts"
+    pq.write_table(table, one, row_group_size=50)
+    folder.mkdir()
+    cuts = [0, 300, 700, table.num_rows]
+    for k in range(3):
+        pq.write_table(table.slice(cuts[k], cuts[k + 1] - cuts[k]), folder / f"part-{k}.parquet",
+                       row_group_size=50)  # fmt: skip
+    return one, folder
+
+
+def test_parquet_shards_hold_equal_training_shares_and_join_to_the_one_process_table(parquet_dir):
+    one, folder = parquet_dir
+    rows = ParquetRows.open(folder)
+    is_valid = random_valid_rows(rows.num_rows, 0.2, 42)
+    ranges = [shard_range(is_valid, rank, 3) for rank in range(3)]
+    assert [r[0] for r in ranges][1:] == [r[1] for r in ranges][:-1] and ranges[-1][1] == len(
+        is_valid
+    )
+    shares = [int((~is_valid[lo:hi]).sum()) for lo, hi in ranges]
+    assert max(shares) - min(shares) <= 1
+    parts = [embedrec.ratings_from_frame(rows.read(lo, hi)) for lo, hi in ranges]
+    users, items = union_maps([(p.user_map.ids, p.item_map.ids) for p in parts])
+    whole = joined(parts, users, items, str(folder))
+    single = embedrec.read_ratings(one)
+    assert whole.user_map == single.user_map and whole.item_map == single.item_map
+    assert np.array_equal(whole.users, single.users) and np.array_equal(
+        whole.ratings, single.ratings
+    )
+
+
+def test_duplicate_pairs_across_parquet_shards_are_refused(tmp_path):
+    frame = low_rank_frame(n_users=20, n_items=10, seed=1)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for k in range(2):
+        pq.write_table(pa.Table.from_pandas(frame), folder / f"part-{k}.parquet")
+    rows = ParquetRows.open(folder)
+    half = rows.num_rows // 2
+    parts = [
+        embedrec.ratings_from_frame(rows.read(lo, hi)) for lo, hi in ((0, half), (half, 2 * half))
+    ]
+    users, items = union_maps([(p.user_map.ids, p.item_map.ids) for p in parts])
+    with pytest.raises(embedrec.DataError, match="duplicate .user, item. rows: a distributed run"):
+        joined(parts, users, items, str(folder))
+
+
+def test_a_parquet_directory_with_sparse_tables_trains_on_two_processes(tmp_path):
+    """Tables past SPARSE_ROWS_X_WIDTH take sparse gradients, all-reduced by gloo."""
+    n = 4_000  # 3,000 users x 4,000 items at 320 factors: 2.2M embedding weights
+    rows = np.arange(n)
+    frame = {"user": rows % 3_000, "item": rows * 7 % 9_000, "rating": rows % 5 + 1.0}
+    table = pa.table(frame)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for k in range(2):
+        pq.write_table(
+            table.slice(k * n // 2, n // 2), folder / f"part-{k}.parquet", row_group_size=500
+        )
+    out = tmp_path / "model"
+    started = time.perf_counter()
+    args = ("--data", str(folder), "--model", "dot-bias", "--factors", "320", "--epochs", "1")
+    run = torchrun(*args, "--out", str(out), "--json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert one_json(run.stdout)["n_train"] == 3_200
+    saved = embedrec.load(out)
+    assert (saved.model.n_users + saved.model.n_items) * 320 > SPARSE_ROWS_X_WIDTH
+    assert time.perf_counter() - started < 120
