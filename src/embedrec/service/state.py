@@ -39,6 +39,14 @@ def limit_threads(threads: int) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
+def warm_up(rec: embedrec.Recommender) -> None:
+    """One list before the first request: numba loads its compiled top-k from the cache on
+    first use (about a second), which would otherwise land on some user's request."""
+    trained = rec.user_counts.nonzero()[0][:1]
+    if len(trained):
+        rec.recommend(rec.user_map.decode(trained).tolist()[0], n=1)
+
+
 @dataclass
 class Served:
     """A loaded model and what was derived from it once."""
@@ -73,6 +81,7 @@ class Served:
 def load_served(model_dir: str | Path, cache_size: int = DEFAULT_CACHE) -> Served:
     started = time.perf_counter()
     rec = embedrec.load(model_dir)
+    warm_up(rec)
     return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started, cache_size)
 
 
