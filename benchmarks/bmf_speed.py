@@ -21,10 +21,10 @@ import sys
 import time
 
 import numba
+from speed import reference_epoch
 
 import embedrec
 from embedrec.training.gibbs import fit_gibbs
-from speed import reference_epoch
 
 
 def peak_rss_gib() -> float:

@@ -1,11 +1,13 @@
 """Bayesian MF by Gibbs sampling: the conditionals are the right ones, the bookkeeping of the
 implicit terms stays exact, it learns, and its posterior mean is an ordinary model."""
 
+import numba
 import numpy as np
 import pytest
 import torch
 
 from embedrec import ModelError, Recommender, evaluate, random_split, ratings_from_frame, train
+from embedrec.training import gibbs
 from embedrec.training.gibbs import PosteriorMean, _grouped, _Noise, _Side
 from tests.conftest import low_rank_frame
 
@@ -56,8 +58,12 @@ def _state(seed=0, n_users=7, n_items=5, d=3):
     users, items = (a.astype(np.int32) for a in np.nonzero(mask))
     ratings = rng.normal(size=len(users)).astype(np.float32)
     user_f, item_f = rng.uniform(0.5, 2.0, n_users), rng.uniform(0.5, 2.0, n_items)
-    user_side = _Side(n_users, n_items, d, _grouped(users, items, ratings, n_users), True, user_f, rng)
-    item_side = _Side(n_items, n_users, d, _grouped(items, users, ratings, n_items), True, item_f, rng)
+    user_side = _Side(
+        n_users, n_items, d, _grouped(users, items, ratings, n_users), True, user_f, rng
+    )
+    item_side = _Side(
+        n_items, n_users, d, _grouped(items, users, ratings, n_items), True, item_f, rng
+    )
     item_side.effective[:] = rng.normal(size=(n_items, d))
     user_side.own[:] = rng.normal(size=(n_users, d))
     user_side.implicit[:] = rng.normal(size=(n_items, d))  # Y_j
@@ -111,6 +117,47 @@ def test_implicit_draw_matches_the_dense_conditional_and_keeps_bookkeeping_exact
         assert np.allclose(user_side.proj[u], want_proj, rtol=1e-5, atol=1e-6)
 
 
+def test_parallel_rows_draw_exactly_what_the_serial_path_draws(monkeypatch):
+    """The same noise gives bit-identical rows and projections whether an implicit row's raters
+    are split over threads or not (h is summed block by block on both paths)."""
+    monkeypatch.setattr(gibbs, "BLOCK", 4)  # rows of ~28 raters: several blocks each
+    results = []
+    for parallel_from in (1 << 62, 0):
+        rng, *_, user_side, item_side = _state(n_users=40, n_items=9)
+        user_side.sums[:] = _implicit_sums(user_side)
+        prior = np.stack([rng.normal(size=3), rng.uniform(0.5, 2, 3)])
+        user_side.sample_own(item_side, 0.3, 1.7, prior, rng.normal(size=(40, 3)))
+        noise = rng.normal(size=(9, 3))
+        user_side.sample_implicit(item_side, 1.7, prior, noise, parallel_from=parallel_from)
+        results.append((user_side.implicit, user_side.proj, user_side.effective))
+    for serial, parallel in zip(*results):
+        assert np.array_equal(serial, parallel)
+
+
+def test_a_seed_gives_the_same_chain_on_any_thread_count(split, monkeypatch):
+    """Two runs with one seed give identical predictions, on 2 threads and on 1 (every
+    parallel step's sums have a fixed order; the noise is drawn up front from the seed)."""
+    monkeypatch.setattr(gibbs, "BLOCK", 4)
+    monkeypatch.setattr(gibbs, "PARALLEL_FROM", 8)  # the parallel path runs too
+    data = split.train
+    threads = numba.get_num_threads()
+
+    def predictions(n_threads):
+        numba.set_num_threads(n_threads)
+        try:
+            model, _ = gibbs.fit_gibbs(
+                data.users, data.items, data.ratings, data.n_users, data.n_items,
+                n_factors=4, epochs=6, seed=5,
+            )  # fmt: skip
+        finally:
+            numba.set_num_threads(threads)
+        return model(torch.as_tensor(split.valid.users), torch.as_tensor(split.valid.items))
+
+    first = predictions(threads)
+    assert torch.equal(first, predictions(threads))
+    assert torch.equal(first, predictions(1))
+
+
 def test_robust_noise_trusts_an_erratic_user_less():
     users = np.repeat(np.arange(4), 50).astype(np.int32)
     items = np.tile(np.arange(50), 4).astype(np.int32)
@@ -119,9 +166,15 @@ def test_robust_noise_trusts_an_erratic_user_less():
 
     def sides(noise):
         """Sides whose predictions are all 0, so the residuals are the ratings."""
-        by_user, by_item = _grouped(users, items, residuals, 4), _grouped(items, users, residuals, 50)
+        by_user, by_item = (
+            _grouped(users, items, residuals, 4),
+            _grouped(items, users, residuals, 50),
+        )
         rng = np.random.default_rng(2)
-        pair = _Side(4, 50, 3, by_user, False, noise.user, rng), _Side(50, 4, 3, by_item, False, noise.item, rng)
+        pair = (
+            _Side(4, 50, 3, by_user, False, noise.user, rng),
+            _Side(50, 4, 3, by_item, False, noise.item, rng),
+        )
         for side in pair:
             side.effective[:] = 0.0
         return pair

@@ -42,7 +42,7 @@ from embedrec.training.progress import EpochStats
 
 NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robust mode)
 BLOCK = 256  # raters to a task in the implicit pass's parallel rows
-PARALLEL_FROM = 4096  # implicit rows with this many raters or more run in parallel
+PARALLEL_FROM = 1 << 62  # implicit rows with this many raters or more run in parallel: none (below)
 
 
 def _grouped(keys, others, values, n_keys):

@@ -23,10 +23,55 @@ there would become a parallel region of its own.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
-from numba import prange
+from llvmlite import ir
+from numba import prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+CHUNK = 256  # ratings of a row gathered at a time by the own pass (its scratch stays in cache)
+AHEAD = 16  # raters ahead whose rows the implicit pass asks the cache for
+
+
+def _prefetch_typing(typingctx, array, row, col):
+    """A cache hint for array[row, col] (LLVM's prefetch: read, high locality): the implicit
+    pass jumps between raters' rows at random, and the loads of one rater cannot start until
+    the previous one's arithmetic is issued, so the next raters' rows are asked for early."""
+    sig = types.void(array, row, col)
+
+    def codegen(context, builder, signature, args):
+        kind = signature.args[0]
+        data = context.make_array(kind)(context, builder, args[0])
+        at = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], signature.args[1:])]
+        ptr = cgutils.get_item_pointer(context, builder, kind, data, at, wraparound=False)
+        byte_ptr = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [byte_ptr, i32, i32, i32]),
+            "llvm.prefetch.p0i8",
+        )  # fmt: skip
+        flags = [ir.Constant(i32, v) for v in (0, 3, 1)]  # read, keep in all levels, data
+        builder.call(fn, [builder.bitcast(ptr, byte_ptr), *flags])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_prefetch: Any = intrinsic(_prefetch_typing)  # called as _prefetch(array, row, col)
+
+
+@numba.njit(cache=True)
+def _prefetch_rater(gram, proj, r):
+    """Ask for rater r's Gram row (every 64 bytes of it) and projection."""
+    size = gram.shape[1]
+    for k in range(0, size, 16):
+        _prefetch(gram, r, k)
+    _prefetch(gram, r, size - 1)
+    _prefetch(proj, r, 0)
+    _prefetch(proj, r, proj.shape[1] - 1)
 
 
 def packed_size(d: int) -> int:
@@ -103,6 +148,16 @@ def _draw_row(data, prior_mean, prior_prec, alpha, h, noise, out):
     return low
 
 
+@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+def _dot(a, b, n):
+    """Dot product of the first n entries, free to reorder its sums (so it runs in SIMD lanes);
+    the same order on every run and thread count."""
+    s = 0.0
+    for i in range(n):
+        s += a[i] * b[i]
+    return s
+
+
 @numba.njit(cache=True, parallel=True)
 def sample_own(
     indptr, cols, targets, mean, own_noise, other_noise, other, own, sums, gram, proj, prior,
@@ -119,23 +174,28 @@ def sample_own(
     size = d * (d + 1) // 2
     prior_mean, prior_prec = prior[0], prior[1]
     for row in prange(own.shape[0]):
+        x = np.empty((d, CHUNK))  # a chunk of the row's design, a dimension a contiguous run
+        cx = np.empty((d, CHUNK))
+        residual = np.empty(CHUNK)
         g = np.zeros(size)
         t_x = np.zeros(d)  # sum of c x (rating - offset)
-        x = np.empty(d)
-        x[0] = 1.0
         c_row = own_noise[row]
-        for p in range(indptr[row], indptr[row + 1]):
-            col = cols[p]
-            for a in range(1, d):
-                x[a] = other[col, a]
-            c = c_row * other_noise[col]
-            t = c * (targets[p] - mean - other[col, 0])
+        for first in range(indptr[row], indptr[row + 1], CHUNK):
+            n = min(CHUNK, indptr[row + 1] - first)
+            for q in range(n):
+                col = cols[first + q]
+                c = c_row * other_noise[col]
+                x[0, q] = 1.0
+                cx[0, q] = c
+                for a in range(1, d):
+                    x[a, q] = other[col, a]
+                    cx[a, q] = c * other[col, a]
+                residual[q] = targets[first + q] - mean - other[col, 0]
             k = 0
             for a in range(d):
-                t_x[a] += x[a] * t
-                cx = c * x[a]
+                t_x[a] += _dot(cx[a], residual, n)
                 for b in range(a + 1):
-                    g[k] += cx * x[b]
+                    g[k] += _dot(cx[a], x[b], n)
                     k += 1
         gs = np.empty(d)
         _symmetric_matvec(g, sums[row], gs)
@@ -162,7 +222,11 @@ def implicit_conditionals(t_indptr, t_cols, weight, gram, implicit_rows, prior, 
     prior_mean, prior_prec = prior[0], prior[1]
     for j in prange(implicit_rows.shape[0]):
         data = np.zeros(size)
-        for p in range(t_indptr[j], t_indptr[j + 1]):
+        end = t_indptr[j + 1]
+        for p in range(t_indptr[j], end):
+            if p + AHEAD < end:
+                for k in range(0, size, 16):
+                    _prefetch(gram, t_cols[p + AHEAD], k)
             r = t_cols[p]
             w2 = weight[r] * weight[r]
             for k in range(size):
@@ -180,26 +244,47 @@ def implicit_conditionals(t_indptr, t_cols, weight, gram, implicit_rows, prior, 
 
 
 @numba.njit(cache=True)
-def _block_h(t_cols, weight, proj, start, end, out):
-    """out = sum of w_r proj[r] over the raters t_cols[start:end]."""
+def _block_h(t_cols, weight, proj, start, end, ahead_to, out):
+    """out = sum of w_r proj[r] over the raters t_cols[start:end], asking for the projections
+    of the raters up to `ahead_to`."""
     d = out.shape[0]
     for a in range(d):
         out[a] = 0.0
     for p in range(start, end):
+        if p + AHEAD < ahead_to:
+            _prefetch(proj, t_cols[p + AHEAD], 0)
+            _prefetch(proj, t_cols[p + AHEAD], d - 1)
         r = t_cols[p]
         w = weight[r]
         for a in range(d):
             out[a] += w * proj[r, a]
 
 
-@numba.njit(cache=True)
-def _block_update(t_cols, weight, gram, proj, delta, start, end):
-    """proj[r] -= w_r G_r delta for the raters t_cols[start:end] (all distinct)."""
+@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+def _block_update(t_cols, weight, gram, proj, delta, start, end, ahead_to):
+    """proj[r] -= w_r G_r delta for the raters t_cols[start:end] (all distinct), asking for
+    the rows of the raters up to `ahead_to` (measured: asking for the Gram rows during the
+    sum instead is slower, they leave the cache before the update reads them). Free to reorder
+    its sums: each rater's change is its own, so the result does not depend on the threads."""
     d = delta.shape[0]
     change = np.empty(d)
     for p in range(start, end):
+        if p + AHEAD < ahead_to:
+            _prefetch_rater(gram, proj, t_cols[p + AHEAD])
         r = t_cols[p]
-        _symmetric_matvec(gram[r], delta, change)
+        g = gram[r]
+        for a in range(d):
+            change[a] = 0.0
+        k = 0
+        for a in range(d):
+            da = delta[a]
+            s = 0.0
+            for b in range(a):
+                s += g[k + b] * delta[b]
+            for b in range(a + 1):
+                change[b] += g[k + b] * da
+            change[a] += s
+            k += a + 1
         w = weight[r]
         for a in range(d):
             proj[r, a] -= w * change[a]
@@ -223,6 +308,19 @@ def _draw_implicit(j, n_blocks, partial, low, base, alpha, noise, implicit_rows,
 
 
 @numba.njit(cache=True, parallel=True)
+def _parallel_row(t_cols, weight, gram, proj, start, end, block, partial, stage, delta):
+    """One big implicit row's raters, `block` to a task: stage 0 sums their h terms into
+    `partial` (one row per block), stage 1 updates their projections by `delta`."""
+    for b in prange((end - start + block - 1) // block):
+        lo = start + b * block
+        hi = min(lo + block, end)
+        if stage == 0:
+            _block_h(t_cols, weight, proj, lo, hi, hi, partial[b])
+        else:
+            _block_update(t_cols, weight, gram, proj, delta, lo, hi, hi)
+
+
+@numba.njit(cache=True)
 def implicit_pass(
     t_indptr, t_cols, weight, gram, proj, low, base, alpha, noise, implicit_rows, block,
     parallel_from,
@@ -232,7 +330,8 @@ def implicit_pass(
     built. Y_j enters the effective row of every owner r in t_cols[j] with coefficient
     weight[r]; after its draw each owner's projection is updated. Rows with at least
     `parallel_from` raters are processed in parallel, `block` raters to a task; smaller rows
-    serially, where a parallel region would cost more than it saves."""
+    serially, where a parallel region would cost more than it saves. h is summed block by
+    block on both paths, so the path and the thread count do not change a draw."""
     d = implicit_rows.shape[1]
     most = 1
     for j in range(implicit_rows.shape[0]):
@@ -243,19 +342,15 @@ def implicit_pass(
         start, end = t_indptr[j], t_indptr[j + 1]
         n_blocks = (end - start + block - 1) // block
         if end - start >= parallel_from:
-            for b in prange(n_blocks):
-                lo = start + b * block
-                _block_h(t_cols, weight, proj, lo, min(lo + block, end), partial[b])
+            _parallel_row(t_cols, weight, gram, proj, start, end, block, partial, 0, delta)
             _draw_implicit(j, n_blocks, partial, low, base, alpha, noise, implicit_rows, delta)
-            for b in prange(n_blocks):
-                lo = start + b * block
-                _block_update(t_cols, weight, gram, proj, delta, lo, min(lo + block, end))
+            _parallel_row(t_cols, weight, gram, proj, start, end, block, partial, 1, delta)
         else:
             for b in range(n_blocks):
                 lo = start + b * block
-                _block_h(t_cols, weight, proj, lo, min(lo + block, end), partial[b])
+                _block_h(t_cols, weight, proj, lo, min(lo + block, end), end, partial[b])
             _draw_implicit(j, n_blocks, partial, low, base, alpha, noise, implicit_rows, delta)
-            _block_update(t_cols, weight, gram, proj, delta, start, end)
+            _block_update(t_cols, weight, gram, proj, delta, start, end, end)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -275,7 +370,9 @@ def implicit_sums(indptr, cols, weight, implicit_rows, own, sums, effective):
 
 
 @numba.njit(cache=True, parallel=True)
-def squared_residuals(indptr, cols, targets, mean, own_rows, other_rows, own_noise, other_noise, out):
+def squared_residuals(
+    indptr, cols, targets, mean, own_rows, other_rows, own_noise, other_noise, out
+):
     """Per row r of one side: out[r] = (sum e^2, sum c e^2, sum other_noise e^2) over its
     ratings, e = rating - prediction and c = own_noise[r] * other_noise[col] (the noise step's
     three sums, without a residual array the size of the data)."""
@@ -297,4 +394,3 @@ def squared_residuals(indptr, cols, targets, mean, own_rows, other_rows, own_noi
         out[row, 0] = s0
         out[row, 1] = s1
         out[row, 2] = s2
-
