@@ -12,8 +12,12 @@ Column 0 of every row is a bias (so Y_j[0] is the linear "rated j" term), the re
 Each group (P, Q, Y, Z) has a Gaussian prior with per-dimension mean and precision under their
 own hyperpriors. A sweep samples the noise, then the user side given the item side (the group's
 hyperparameters, every P_u as a block, in parallel; then every Y_j as a block, one after another,
-keeping each user's Gram matrix and residual projection up to date), then the item side the same
-way. Nothing to tune but the rank and the number of sweeps.
+keeping each user's residual projection up to date), then the item side the same way. Nothing to
+tune but the rank and the number of sweeps. The kernels, and why they are laid out as they are
+(packed float32 Gram matrices, the implicit precisions built in parallel ahead of the one serial
+pass, cache hints in that pass), are in `gibbs_kernels`. Every standard normal is drawn up front
+from the seed and every parallel sum has a fixed order, so a seed gives the same chain on any
+number of threads.
 
 The prediction is the average over the kept samples of their predictions. An average of dot
 products is one dot product of concatenated, scaled vectors, so the posterior mean is stored as an
@@ -42,7 +46,12 @@ from embedrec.training.progress import EpochStats
 
 NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robust mode)
 BLOCK = 256  # raters to a task in the implicit pass's parallel rows
-PARALLEL_FROM = 1 << 62  # implicit rows with this many raters or more run in parallel: none (below)
+# Implicit rows with this many raters or more split their raters over threads. None do by
+# default: on the 2-core VM, shared with other work, every threshold tried made the ML-25M
+# pass slower (serial 3.0 s; 16,384 raters 5.2 s; 4,096 up to 14 s; BENCHMARKS.md): a parallel
+# region per row waits for a thread the other work holds. The path is kept, tested to draw
+# what the serial one draws, for machines with cores to spare.
+PARALLEL_FROM = 1 << 62
 
 
 def _grouped(keys, others, values, n_keys):
