@@ -1,18 +1,14 @@
 """Bayesian MF by Gibbs sampling: the conditionals are the right ones, the bookkeeping of the
 implicit terms stays exact, it learns, and its posterior mean is an ordinary model."""
 
+import numba
 import numpy as np
 import pytest
 import torch
 
 from embedrec import ModelError, Recommender, evaluate, random_split, ratings_from_frame, train
-from embedrec.training.gibbs import (
-    PosteriorMean,
-    _grouped,
-    _Noise,
-    _sample_implicit,
-    _sample_own,
-)
+from embedrec.training import gibbs
+from embedrec.training.gibbs import PosteriorMean, _grouped, _Noise, _Side
 from tests.conftest import low_rank_frame
 
 
@@ -55,40 +51,46 @@ def test_posterior_mean_is_the_average_of_sample_predictions():
 
 
 def _state(seed=0, n_users=7, n_items=5, d=3):
-    """Random ratings and parameters for checking one Gibbs step against dense algebra."""
+    """Random ratings, noise factors and sides for checking one Gibbs step against dense
+    algebra: the user side's own and implicit rows, the item side's effective rows."""
     rng = np.random.default_rng(seed)
     mask = rng.random((n_users, n_items)) < 0.7
     users, items = (a.astype(np.int32) for a in np.nonzero(mask))
-    ratings = rng.normal(size=len(users))
-    precisions = rng.uniform(0.5, 2.0, len(users))
-    by_user = _grouped(users, items, ratings, n_users)
-    by_item = _grouped(items, users, ratings, n_items)
-    return rng, users, items, ratings, precisions, by_user, by_item
+    ratings = rng.normal(size=len(users)).astype(np.float32)
+    user_f, item_f = rng.uniform(0.5, 2.0, n_users), rng.uniform(0.5, 2.0, n_items)
+    user_side = _Side(
+        n_users, n_items, d, _grouped(users, items, ratings, n_users), True, user_f, rng
+    )
+    item_side = _Side(
+        n_items, n_users, d, _grouped(items, users, ratings, n_items), True, item_f, rng
+    )
+    item_side.effective[:] = rng.normal(size=(n_items, d))
+    user_side.own[:] = rng.normal(size=(n_users, d))
+    user_side.implicit[:] = rng.normal(size=(n_items, d))  # Y_j
+    prec_r = user_f[users] * item_f[items]
+    return rng, users, items, ratings.astype(np.float64), prec_r, user_side, item_side
+
+
+def _implicit_sums(side):
+    indptr, cols, y = side.indptr, side.cols, side.implicit
+    return np.stack(
+        [side.weight[u] * y[cols[indptr[u] : indptr[u + 1]]].sum(0) for u in range(len(indptr) - 1)]
+    )
 
 
 def test_implicit_draw_matches_the_dense_conditional_and_keeps_bookkeeping_exact():
     """With zero noise a draw is the conditional mean; after the pass the effective rows and
-    residual projections equal a recomputation from scratch."""
-    rng, users, items, ratings, prec_r, by_user, by_item = _state()
+    residual projections equal a recomputation from scratch (to float32 Gram precision)."""
+    rng, users, items, ratings, prec_r, user_side, item_side = _state()
     n_users, n_items, d = 7, 5, 3
-    item_rows = rng.normal(size=(n_items, d))  # the other side's effective rows
-    own = rng.normal(size=(n_users, d))
-    implicit = rng.normal(size=(n_items, d))  # Y_j
-    weight = 1 / np.sqrt(np.diff(by_user[0]).clip(1))
-    indptr, cols, targets, order = by_user
-
-    def implicit_sums(y):
-        return np.stack([weight[u] * y[cols[indptr[u] : indptr[u + 1]]].sum(0) for u in range(7)])
-
-    gram, proj = np.zeros((n_users, d, d)), np.zeros((n_users, d))
+    item_rows = item_side.effective  # the other side's effective rows
+    weight = user_side.weight
+    implicit = user_side.implicit.copy()
+    user_side.sums[:] = _implicit_sums(user_side)
     prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
     alpha = 1.7
-    zero = np.zeros((n_users, d))
-    sums = implicit_sums(implicit)
-    _sample_own(
-        indptr, cols, targets, prec_r[order], item_rows, own, sums, gram, proj, prior, alpha, zero
-    )
-    effective = own + sums
+    user_side.sample_own(item_side, 0.0, alpha, prior, np.zeros((n_users, d)))
+    effective = user_side.effective.copy()
 
     # dense conditional of Y_0: rows (u, i) for every rating of a user who rated item 0
     x = np.column_stack([np.ones(len(items)), item_rows[items, 1:]])
@@ -104,32 +106,88 @@ def test_implicit_draw_matches_the_dense_conditional_and_keeps_bookkeeping_exact
     precision = np.diag(y_prior[1]) + alpha * design.T @ (c[:, None] * design)
     want = np.linalg.solve(precision, y_prior[1] * y_prior[0] + alpha * design.T @ (c * target))
 
-    t_indptr, t_cols = by_item[0], by_item[1]
-    _sample_implicit(
-        t_indptr, t_cols, weight, implicit, effective, gram, proj, y_prior, alpha,
-        np.zeros((n_items, d)),
-    )  # fmt: skip
-    assert np.allclose(implicit[0], want)
-    assert np.allclose(effective, own + implicit_sums(implicit))
+    user_side.sample_implicit(item_side, alpha, y_prior, np.zeros((n_items, d)))
+    assert np.allclose(user_side.implicit[0], want, rtol=1e-5)
+    assert np.allclose(user_side.effective, user_side.own + _implicit_sums(user_side))
+    effective = user_side.effective
     residual = ratings - offset - (effective[users] * x).sum(1)
     for u in range(n_users):
         mine = users == u
-        assert np.allclose(proj[u], (x[mine] * (prec_r[mine] * residual[mine])[:, None]).sum(0))
+        want_proj = (x[mine] * (prec_r[mine] * residual[mine])[:, None]).sum(0)
+        assert np.allclose(user_side.proj[u], want_proj, rtol=1e-5, atol=1e-6)
+
+
+def test_parallel_rows_draw_exactly_what_the_serial_path_draws(monkeypatch):
+    """The same noise gives bit-identical rows and projections whether an implicit row's raters
+    are split over threads or not (h is summed block by block on both paths)."""
+    monkeypatch.setattr(gibbs, "BLOCK", 4)  # rows of ~28 raters: several blocks each
+    results = []
+    for parallel_from in (1 << 62, 0):
+        rng, *_, user_side, item_side = _state(n_users=40, n_items=9)
+        user_side.sums[:] = _implicit_sums(user_side)
+        prior = np.stack([rng.normal(size=3), rng.uniform(0.5, 2, 3)])
+        user_side.sample_own(item_side, 0.3, 1.7, prior, rng.normal(size=(40, 3)))
+        noise = rng.normal(size=(9, 3))
+        user_side.sample_implicit(item_side, 1.7, prior, noise, parallel_from=parallel_from)
+        results.append((user_side.implicit, user_side.proj, user_side.effective))
+    for serial, parallel in zip(*results):
+        assert np.array_equal(serial, parallel)
+
+
+def test_a_seed_gives_the_same_chain_on_any_thread_count(split, monkeypatch):
+    """Two runs with one seed give identical predictions, on 2 threads and on 1 (every
+    parallel step's sums have a fixed order; the noise is drawn up front from the seed)."""
+    monkeypatch.setattr(gibbs, "BLOCK", 4)
+    monkeypatch.setattr(gibbs, "PARALLEL_FROM", 8)  # the parallel path runs too
+    data = split.train
+    threads = numba.get_num_threads()
+
+    def predictions(n_threads):
+        numba.set_num_threads(n_threads)
+        try:
+            model, _ = gibbs.fit_gibbs(
+                data.users, data.items, data.ratings, data.n_users, data.n_items,
+                n_factors=4, epochs=6, seed=5,
+            )  # fmt: skip
+        finally:
+            numba.set_num_threads(threads)
+        return model(torch.as_tensor(split.valid.users), torch.as_tensor(split.valid.items))
+
+    first = predictions(threads)
+    assert torch.equal(first, predictions(threads))
+    assert torch.equal(first, predictions(1))
 
 
 def test_robust_noise_trusts_an_erratic_user_less():
-    users = np.repeat(np.arange(4), 50)
-    items = np.tile(np.arange(50), 4)
-    residuals = np.random.default_rng(0).normal(0, 0.5, 200)
+    users = np.repeat(np.arange(4), 50).astype(np.int32)
+    items = np.tile(np.arange(50), 4).astype(np.int32)
+    residuals = np.random.default_rng(0).normal(0, 0.5, 200).astype(np.float32)
     residuals[users == 2] *= 6  # user 2 rates at random
-    noise = _Noise(users, items, 4, 50, robust=True)
+
+    def sides(noise):
+        """Sides whose predictions are all 0, so the residuals are the ratings."""
+        by_user, by_item = (
+            _grouped(users, items, residuals, 4),
+            _grouped(items, users, residuals, 50),
+        )
+        rng = np.random.default_rng(2)
+        pair = (
+            _Side(4, 50, 3, by_user, False, noise.user, rng),
+            _Side(50, 4, 3, by_item, False, noise.item, rng),
+        )
+        for side in pair:
+            side.effective[:] = 0.0
+        return pair
+
+    noise = _Noise(4, 50, robust=True)
     rng = np.random.default_rng(1)
     for _ in range(20):
-        noise.sample(residuals, rng)
+        mse = noise.sample(*sides(noise), 0.0, rng)
+    assert mse == pytest.approx(float(np.mean(residuals.astype(np.float64) ** 2)))
     assert noise.user[2] < 0.2 * np.delete(noise.user, 2).min()
-    plain = _Noise(users, items, 4, 50, robust=False)
-    plain.sample(residuals, rng)
-    assert np.all(plain.per_rating == 1.0)
+    plain = _Noise(4, 50, robust=False)
+    plain.sample(*sides(plain), 0.0, rng)
+    assert np.all(plain.user == 1.0) and np.all(plain.item == 1.0)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from embedrec.errors import ModelError
 from embedrec.models.average import AverageKind
 from embedrec.models.base import ClosedFormModel, Model
 from embedrec.models.registry import resolve
-from embedrec.training import als_kernels, fused_kernels, gibbs
+from embedrec.training import als_kernels, fused_kernels, gibbs_kernels
 from embedrec.training.als_engine import ALSEngine
 from embedrec.training.device import resolve_device
 from embedrec.training.fused_engine import FusedEngine
@@ -101,7 +101,7 @@ ENGINES: dict[str, Engine] = {
 
 
 # The numba modules each compiled engine runs (see `kernel_cache`).
-KERNELS = {"fused": (fused_kernels,), "gibbs": (gibbs,), "als": (als_kernels,)}
+KERNELS = {"fused": (fused_kernels,), "gibbs": (gibbs_kernels,), "als": (als_kernels,)}
 
 
 def engine_names() -> list[str]:

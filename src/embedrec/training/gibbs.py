@@ -12,8 +12,12 @@ Column 0 of every row is a bias (so Y_j[0] is the linear "rated j" term), the re
 Each group (P, Q, Y, Z) has a Gaussian prior with per-dimension mean and precision under their
 own hyperpriors. A sweep samples the noise, then the user side given the item side (the group's
 hyperparameters, every P_u as a block, in parallel; then every Y_j as a block, one after another,
-keeping each user's Gram matrix and residual projection up to date), then the item side the same
-way. Nothing to tune but the rank and the number of sweeps.
+keeping each user's residual projection up to date), then the item side the same way. Nothing to
+tune but the rank and the number of sweeps. The kernels, and why they are laid out as they are
+(packed float32 Gram matrices, the implicit precisions built in parallel ahead of the one serial
+pass, cache hints in that pass), are in `gibbs_kernels`. Every standard normal is drawn up front
+from the seed and every parallel sum has a fixed order, so a seed gives the same chain on any
+number of threads.
 
 The prediction is the average over the kept samples of their predictions. An average of dot
 products is one dot product of concatenated, scaled vectors, so the posterior mean is stored as an
@@ -26,7 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import numba
 import numpy as np
 import torch
 
@@ -37,161 +40,25 @@ from embedrec.errors import ModelError
 from embedrec.models.base import Model
 from embedrec.models.bmf import BayesianMFKind
 from embedrec.models.dot import DotProductBias
+from embedrec.training import gibbs_kernels as kernels
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 
 NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robust mode)
-
-
-@numba.njit(cache=True)
-def _draw(prec, h, noise, out):
-    """out = prec^-1 h + noise mapped to covariance prec^-1 (prec itself is left unchanged)."""
-    d = prec.shape[0]
-    low = np.zeros((d, d))
-    for i in range(d):
-        for j in range(i + 1):
-            s = prec[i, j]
-            for k in range(j):
-                s -= low[i, k] * low[j, k]
-            if i == j:
-                low[i, i] = math.sqrt(max(s, 1e-12))
-            else:
-                low[i, j] = s / low[j, j]
-    y = np.empty(d)
-    for a in range(d):
-        s = h[a]
-        for b in range(a):
-            s -= low[a, b] * y[b]
-        y[a] = s / low[a, a]
-    for a in range(d - 1, -1, -1):
-        s = y[a] + noise[a]  # solving L^T w = y + z gives mean + a draw with covariance prec^-1
-        for b in range(a + 1, d):
-            s -= low[b, a] * out[b]
-        out[a] = s / low[a, a]
-
-
-@numba.njit(cache=True)
-def _matvec(m, v):
-    out = np.zeros(m.shape[0])
-    for a in range(m.shape[0]):
-        for b in range(m.shape[1]):
-            out[a] += m[a, b] * v[b]
-    return out
-
-
-@numba.njit(cache=True, parallel=True)
-def _sample_own(
-    indptr, cols, targets, precisions, other, own, implicit, gram, proj, prior, alpha, noise
-):
-    """Sample every row of `own` (P or Q) given the other side's effective rows.
-
-    `precisions` holds each rating's noise-precision factor, `implicit` each row's current
-    implicit sum (U - P). On return `gram[r]` is the row's sum of c x x^T over its ratings, with
-    x = [1, other factors] and c the rating's precision factor, and `proj[r]` the sum of c x times
-    the residual (rating minus the full prediction with the new row)."""
-    d = own.shape[1]
-    prior_mean, prior_prec = prior[0], prior[1]
-    for row in numba.prange(own.shape[0]):
-        g = np.zeros((d, d))
-        t_x = np.zeros(d)  # sum of x * (rating - offset)
-        x = np.empty(d)
-        for p in range(indptr[row], indptr[row + 1]):
-            o = other[cols[p]]
-            x[0] = 1.0
-            x[1:] = o[1:]
-            t = targets[p] - o[0]
-            c = precisions[p]
-            for a in range(d):
-                t_x[a] += c * x[a] * t
-                for b in range(a + 1):
-                    g[a, b] += c * x[a] * x[b]
-        for a in range(d):
-            for b in range(a):
-                g[b, a] = g[a, b]
-        s = implicit[row]
-        h = prior_prec * prior_mean + alpha * (t_x - _matvec(g, s))
-        prec = alpha * g
-        for a in range(d):
-            prec[a, a] += prior_prec[a]
-        _draw(prec, h, noise[row], own[row])
-        gram[row] = g
-        proj[row] = t_x - _matvec(g, own[row] + s)
-
-
-@numba.njit(cache=True)
-def _sample_implicit(
-    t_indptr, t_cols, weight, implicit_rows, effective, gram, proj, prior, alpha, noise
-):
-    """Sample each implicit row Y_j given everything else, one after another.
-
-    Y_j enters the effective row of every owner r in t_cols[j] with coefficient weight[r]; its
-    conditional needs only those owners' Gram matrices and residual projections, which are
-    updated after each draw so the next one sees the new residuals. Written as plain loops: this
-    is the inner loop of the sampler, and temporaries here cost more than the arithmetic."""
-    d = implicit_rows.shape[1]
-    prior_mean, prior_prec = prior[0], prior[1]
-    new = np.empty(d)
-    delta = np.empty(d)
-    prec = np.empty((d, d))
-    h = np.empty(d)
-    for j in range(implicit_rows.shape[0]):
-        start, end = t_indptr[j], t_indptr[j + 1]
-        if start == end:
-            for a in range(d):
-                implicit_rows[j, a] = prior_mean[a] + noise[j, a] / math.sqrt(prior_prec[a])
-            continue
-        prec[:] = 0.0
-        h[:] = 0.0
-        for p in range(start, end):
-            r = t_cols[p]
-            w = weight[r]
-            w2 = w * w
-            for a in range(d):
-                h[a] += w * proj[r, a]
-                for b in range(a + 1):
-                    prec[a, b] += w2 * gram[r, a, b]
-        for a in range(d):
-            for b in range(a):
-                prec[b, a] = prec[a, b]
-        # the residuals in proj include Y_j's own part: add it back (h += sum w^2 G Y_j)
-        for a in range(d):
-            s = 0.0
-            for b in range(d):
-                s += prec[a, b] * implicit_rows[j, b]
-            h[a] = alpha * (h[a] + s) + prior_prec[a] * prior_mean[a]
-            for b in range(d):
-                prec[a, b] *= alpha
-            prec[a, a] += prior_prec[a]
-        _draw(prec, h, noise[j], new)
-        for a in range(d):
-            delta[a] = new[a] - implicit_rows[j, a]
-            implicit_rows[j, a] = new[a]
-        for p in range(start, end):
-            r = t_cols[p]
-            w = weight[r]
-            for a in range(d):
-                effective[r, a] += w * delta[a]
-                s = 0.0
-                for b in range(d):
-                    s += gram[r, a, b] * delta[b]
-                proj[r, a] -= w * s
-
-
-@numba.njit(cache=True)
-def _residuals(users, items, ratings, user_rows, item_rows, mean):
-    out = np.empty(len(ratings))
-    for j in range(len(ratings)):
-        u, i = user_rows[users[j]], item_rows[items[j]]
-        pred = mean + u[0] + i[0]
-        for f in range(1, u.shape[0]):
-            pred += u[f] * i[f]
-        out[j] = ratings[j] - pred
-    return out
+BLOCK = 256  # raters to a task in the implicit pass's parallel rows
+# Implicit rows with this many raters or more split their raters over threads. None do by
+# default: on the 2-core VM, shared with other work, every threshold tried made the ML-25M
+# pass slower (serial 3.0 s; 16,384 raters 5.2 s; 4,096 up to 14 s; BENCHMARKS.md): a parallel
+# region per row waits for a thread the other work holds. The path is kept, tested to draw
+# what the serial one draws, for machines with cores to spare.
+PARALLEL_FROM = 1 << 62
 
 
 def _grouped(keys, others, values, n_keys):
+    """Ratings grouped by key: indptr (int64), the other side's ids (int32) and the ratings
+    (float32) in key order, file order within a key."""
     indptr, order = order_by_user(keys, n_keys)
-    return indptr.astype(np.int64), others[order].astype(np.int64), values[order], order
+    return indptr, others[order].astype(np.int32, copy=False), values[order].astype(np.float32)
 
 
 def _sample_hyper(rows, rng):
@@ -205,66 +72,104 @@ def _sample_hyper(rows, rng):
 
 class _Side:
     """One side's parameters: own rows (P or Q), implicit rows indexed by the other side (Y or
-    Z), and the effective rows the other side sees."""
+    Z), the implicit sums (U - P) and the effective rows U the other side sees, and the buffers
+    a sweep reuses. `noise_factors` is the robust mode's per-row precision factor of this side
+    (updated in place by `_Noise`)."""
 
-    def __init__(self, n_own, n_other, d, by_own, implicit, rng):
-        self.indptr, self.cols, self.targets, self.order = by_own
+    def __init__(self, n_own, n_other, d, grouped, implicit, noise_factors, rng):
+        self.indptr, self.cols, self.targets = grouped
+        self.noise_factors = noise_factors
         counts = np.diff(self.indptr)
         self.own = np.zeros((n_own, d))
         self.own[:, 1:] = rng.normal(0, 0.1, (n_own, d - 1))
         self.implicit = np.zeros((n_other, d)) if implicit else None
         self.weight = 1.0 / np.sqrt(np.maximum(counts, 1)).astype(np.float64)
-        self.gram = np.zeros((n_own, d, d))
+        size = kernels.packed_size(d)
+        self.gram = np.zeros((n_own, size), dtype=np.float32)
         self.proj = np.zeros((n_own, d))
+        self.sums = np.zeros((n_own, d))
         self.effective = self.own.copy()
+        self.low = np.zeros((n_other if implicit else 0, size))
+        self.base = np.zeros((n_other if implicit else 0, d))
 
-    def sample(self, other: _Side, mean: float, noise: _Noise, rng) -> None:
+    def sample(self, other: _Side, mean: float, alpha: float, rng) -> None:
         """Own rows given the other side, then the implicit rows (whose owners the other side
         indexes: Y_j's owners are the users who rated item j)."""
-        implicit = self.effective - self.own  # the implicit sums, kept up to date by the draws
-        _sample_own(
-            self.indptr, self.cols, self.targets - mean, noise.per_rating[self.order],
-            other.effective, self.own, implicit, self.gram, self.proj,
-            _sample_hyper(self.own, rng), noise.alpha, rng.standard_normal(self.own.shape),
-        )  # fmt: skip
-        self.effective = self.own + implicit
+        self.sample_own(other, mean, alpha, _sample_hyper(self.own, rng),
+                        rng.standard_normal(self.own.shape))  # fmt: skip
         if self.implicit is not None:
-            _sample_implicit(
-                other.indptr, other.cols, self.weight, self.implicit, self.effective,
-                self.gram, self.proj, _sample_hyper(self.implicit, rng), noise.alpha,
-                rng.standard_normal(self.implicit.shape),
-            )  # fmt: skip
+            prior = _sample_hyper(self.implicit, rng)
+            self.sample_implicit(other, alpha, prior, rng.standard_normal(self.implicit.shape))
+
+    def sample_own(self, other: _Side, mean: float, alpha: float, prior, noise) -> None:
+        """Every own row given the other side's effective rows; `noise` holds the standard
+        normal draws, one row per own row."""
+        kernels.sample_own(
+            self.indptr, self.cols, self.targets, mean, self.noise_factors,
+            other.noise_factors, other.effective, self.own, self.sums, self.gram, self.proj,
+            prior, alpha, noise,
+        )  # fmt: skip
+        np.add(self.own, self.sums, out=self.effective)
+
+    def sample_implicit(
+        self, other: _Side, alpha: float, prior, noise, parallel_from: int | None = None
+    ) -> None:
+        """Every implicit row, one after another, then the sums and effective rows afresh.
+        `parallel_from` (rows with that many raters or more go in parallel) is for tests: the
+        chain does not depend on it."""
+        assert self.implicit is not None
+        kernels.implicit_conditionals(
+            other.indptr, other.cols, self.weight, self.gram, self.implicit, prior, alpha,
+            self.low, self.base,
+        )  # fmt: skip
+        kernels.implicit_pass(
+            other.indptr, other.cols, self.weight, self.gram, self.proj, self.low, self.base,
+            alpha, noise, self.implicit, BLOCK,
+            PARALLEL_FROM if parallel_from is None else parallel_from,
+        )  # fmt: skip
+        kernels.implicit_sums(
+            self.indptr, self.cols, self.weight, self.implicit, self.own, self.sums,
+            self.effective,
+        )  # fmt: skip
 
 
 class _Noise:
     """Rating noise precision: a global alpha, times (when `robust`) a per-user and a per-item
     factor with Gamma(dof/2, dof/2) priors, so the ratings of erratic users and of divisive
-    items count less (Lakshminarayanan et al. 2011, "Robust Bayesian matrix factorisation")."""
+    items count less (Lakshminarayanan et al. 2011, "Robust Bayesian matrix factorisation").
+    The residuals are summed per row by a kernel, never stored: at 25M ratings an array of them
+    would cost 200 MB and a pass of its own."""
 
-    def __init__(self, users, items, n_users, n_items, robust: bool):
-        self.users, self.items, self.robust = users, items, robust
-        self.user_counts = np.bincount(users, minlength=n_users)
-        self.item_counts = np.bincount(items, minlength=n_items)
+    def __init__(self, n_users: int, n_items: int, robust: bool):
+        self.robust = robust
         self.user = np.ones(n_users)
         self.item = np.ones(n_items)
-        self.per_rating = np.ones(len(users))
         self.alpha = 1.0
 
-    def sample(self, residuals, rng):
-        squared = residuals**2
-        self.alpha = rng.gamma(
-            1.0 + len(squared) / 2, 1.0 / (1.0 + (self.per_rating * squared).sum() / 2)
-        )
+    def sample(self, users: _Side, items: _Side, mean: float, rng) -> float:
+        """Draw alpha, then (robust) the user factors, then the item factors given the new
+        user factors; return the mean squared residual before the draw."""
+        sums = np.empty((len(self.user), 3))
+        kernels.squared_residuals(
+            users.indptr, users.cols, users.targets, mean, users.effective, items.effective,
+            self.user, self.item, sums,
+        )  # fmt: skip
+        n = len(users.cols)
+        self.alpha = rng.gamma(1.0 + n / 2, 1.0 / (1.0 + sums[:, 1].sum() / 2))
+        mse = float(sums[:, 0].sum()) / max(n, 1)
         if not self.robust:
-            return
+            return mse
         half = NOISE_DOF / 2
-        for ids, own, other, other_ids, counts in (
-            (self.users, self.user, self.item, self.items, self.user_counts),
-            (self.items, self.item, self.user, self.users, self.item_counts),
-        ):
-            weighted = np.bincount(ids, self.alpha * squared * other[other_ids], len(own))
-            own[:] = rng.gamma(half + counts / 2, 1.0 / (half + weighted / 2))
-        self.per_rating = self.user[self.users] * self.item[self.items]
+        counts = np.diff(users.indptr)
+        self.user[:] = rng.gamma(half + counts / 2, 1.0 / (half + self.alpha * sums[:, 2] / 2))
+        sums = np.empty((len(self.item), 3))
+        kernels.squared_residuals(
+            items.indptr, items.cols, items.targets, mean, items.effective, users.effective,
+            self.item, self.user, sums,
+        )  # fmt: skip
+        counts = np.diff(items.indptr)
+        self.item[:] = rng.gamma(half + counts / 2, 1.0 / (half + self.alpha * sums[:, 2] / 2))
+        return mse
 
 
 def fit_gibbs(
@@ -297,24 +202,21 @@ def fit_gibbs(
     rng = np.random.default_rng(seed)
     burn_in = min(sweeps - 1, sweeps // 5 if burn_in is None else burn_in)
     mean = float(ratings.mean(dtype=np.float64))
-    targets = ratings.astype(np.float64)
-    by_user = _grouped(users, items, targets, n_users)
-    by_item = _grouped(items, users, targets, n_items)
-    user_side = _Side(n_users, n_items, rank + 1, by_user, implicit, rng)
-    item_side = _Side(n_items, n_users, rank + 1, by_item, implicit, rng)
-    noise = _Noise(users, items, n_users, n_items, robust)
+    noise = _Noise(n_users, n_items, robust)
+    by_user = _grouped(users, items, ratings, n_users)
+    by_item = _grouped(items, users, ratings, n_items)
+    user_side = _Side(n_users, n_items, rank + 1, by_user, implicit, noise.user, rng)
+    item_side = _Side(n_items, n_users, rank + 1, by_item, implicit, noise.item, rng)
+    del by_user, by_item
     kept_every = max(1, math.ceil((sweeps - burn_in) / keep))
     slots = math.ceil((sweeps - burn_in) / kept_every)
     validate_every = max(1, math.ceil(slots / 10))
     average = PosteriorMean(n_users, n_items, rank, slots, mean)
 
     def one_sweep(sweep: int) -> tuple[float, Model | None]:
-        residuals = _residuals(
-            users, items, targets, user_side.effective, item_side.effective, mean
-        )
-        noise.sample(residuals, rng)
-        user_side.sample(item_side, mean, noise, rng)
-        item_side.sample(user_side, mean, noise, rng)
+        mse = noise.sample(user_side, item_side, mean, rng)
+        user_side.sample(item_side, mean, noise.alpha, rng)
+        item_side.sample(user_side, mean, noise.alpha, rng)
         loop.advance(1)
         after = sweep - burn_in
         candidate = None
@@ -323,7 +225,7 @@ def fit_gibbs(
             last = sweep + kept_every >= sweeps
             if on_sample is not None and (average.count % validate_every == 0 or last):
                 candidate = on_sample(average.model())
-        return float(residuals @ residuals) / len(residuals), candidate
+        return mse, candidate
 
     history = loop.run(sweeps, 1, one_sweep, show_every=max(1, sweeps // 10))
     return average.model(), history
