@@ -59,8 +59,8 @@ class TrainSchema(BaseModel):
     device: str = Field(min_length=1)
     engine: str = Field(min_length=1)
     threads: int | None = Field(ge=1, le=4096)
-    implicit: bool
-    robust: bool
+    implicit: bool | None
+    robust: bool | None
     members: list[dict[str, Any]] | None = Field(min_length=1, max_length=100)
     weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None
     keep: Literal["last", "best"]
