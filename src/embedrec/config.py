@@ -44,7 +44,7 @@ class TrainConfig:
     y_range: str | tuple[float, float] | None = "auto"
     epochs: int | None = None
     lr: float = 5e-3
-    wd: float = 0.1
+    wd: float | None = None  # None: the kind's default (0.1; dot-bias scales it by size)
     bs: int = 64
     # "mse", or "cross-entropy": classification over the rating values, predicted as the
     # expected rating (the chapter's questionnaire; the neural model only)

@@ -51,7 +51,7 @@ class TrainSchema(BaseModel):
     y_range: Literal["auto"] | tuple[Finite, Finite] | None
     epochs: int | None = Field(ge=1, le=1_000_000)
     lr: Finite = Field(gt=0, le=100)
-    wd: Finite = Field(ge=0, le=1e6)
+    wd: Finite | None = Field(ge=0, le=1e6)
     bs: int = Field(ge=1, le=2**24)
     loss: Literal["mse", "cross-entropy"]  # config.LOSSES (tested equal)
     schedule: Literal["one-cycle", "constant"]  # training.schedules.SCHEDULES (tested equal)
