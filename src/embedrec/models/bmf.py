@@ -36,10 +36,12 @@ SPARSE_BELOW = 20  # median training ratings per user under which the data count
 # median 2, they cost 0.005 RMSE; on ml100k-sparse, median 6, they gain 0.004).
 ITEMS_SPARSE_BELOW = 4
 # The default sweeps fit this much sampling on 2 cores, at SWEEP_SECONDS per rating and sweep
-# at rank 10 (benchmarks/bmf_speed.py measured 1.3-1.7 us on ML-25M-sized data); a sweep's
-# cost grows with the square of rank + 1 (each rating adds to a (rank+1)^2 Gram matrix).
-SWEEP_BUDGET_SECONDS = 420.0
-SWEEP_SECONDS = 1.7e-6
+# at rank 10 (a slow day's 43 s a sweep on ML-25M-sized data, benchmarks/bmf_speed.py; 0.6 us
+# at 1M, 0.8 us at 10M): with loading, the ranker and scoring, `embedrec train` on 25M ratings
+# stays under 10 minutes. A sweep's cost grows with (rank + 1)^2 (each rating adds to a Gram
+# matrix of that size).
+SWEEP_BUDGET_SECONDS = 400.0
+SWEEP_SECONDS = 2.0e-6
 MIN_SWEEPS = 10
 
 
