@@ -18,6 +18,7 @@ user or item with no training rating) are scored by the bias baseline, as for ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -152,6 +153,21 @@ def shrunk_to_baseline(
     users = np.hstack([w_user * user_factors, w_user * (user_bias - g - o_user), w_user])
     items = np.hstack([w_item * item_factors, w_item, w_item * (item_bias - o_item)])
     return DotProductBias.from_arrays(users, items, o_user[:, 0], g + o_item[:, 0]).eval()
+
+
+def pulled_model(
+    model: BayesianMFKind, data: Ratings, shrink: float
+) -> Callable[[DotProductBias], BayesianMFKind]:
+    """What the sampler calls with each posterior mean: `model` holding it, pulled towards the
+    bias baseline of `data` (`shrunk_to_baseline`; the baseline and counts computed once)."""
+    baseline = BiasBaseline.fit(data.users, data.items, data.ratings, data.n_users, data.n_items)
+    users, items = data.user_counts(), data.item_counts()
+
+    def holding(network: DotProductBias) -> BayesianMFKind:
+        model.network = shrunk_to_baseline(network, baseline, users, items, shrink)
+        return model
+
+    return holding
 
 
 def _median_count(counts: np.ndarray) -> float:

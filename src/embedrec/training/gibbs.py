@@ -34,9 +34,8 @@ from embedrec.config import TrainConfig
 from embedrec.data.encode import order_by_user
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import Model
-from embedrec.models.baseline import BiasBaseline
-from embedrec.models.bmf import BayesianMFKind, shrunk_to_baseline
+from embedrec.models import BiasBaseline, Model
+from embedrec.models.bmf import BayesianMFKind, pulled_model
 from embedrec.models.dot import DotProductBias
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -208,11 +207,12 @@ class _Side:
     """One side's parameters: own rows (P or Q), implicit rows indexed by the other side (Y or
     Z), and the effective rows the other side sees."""
 
-    def __init__(self, n_own, n_other, d, by_own, implicit, rng):
+    def __init__(self, n_own, n_other, d, by_own, implicit, rng, bias):
         self.indptr, self.cols, self.targets, self.order = by_own
         counts = np.diff(self.indptr)
         self.own = np.zeros((n_own, d))
         self.own[:, 1:] = rng.normal(0, 0.1, (n_own, d - 1))
+        self.own[:, 0] = bias  # not 0: from zeros a sparse chain sticks at a too tight prior
         self.implicit = np.zeros((n_other, d)) if implicit else None
         self.weight = 1.0 / np.sqrt(np.maximum(counts, 1)).astype(np.float64)
         self.gram = np.zeros((n_own, d, d))
@@ -301,15 +301,9 @@ def fit_gibbs(
     targets = ratings.astype(np.float64)
     by_user = _grouped(users, items, targets, n_users)
     by_item = _grouped(items, users, targets, n_items)
-    user_side = _Side(n_users, n_items, rank + 1, by_user, implicit, rng)
-    item_side = _Side(n_items, n_users, rank + 1, by_item, implicit, rng)
-    # Biases start at the damped bias baseline, not at zero: from all-zero rows the first
-    # hyperprior draw is a prior precision of about n/2, and on sparse data (a few ratings a
-    # row) the biases then take hundreds of sweeps to escape it (measured on the `sparse`
-    # synthetic preset: user-bias prior sd 0.06 after 60 sweeps, true sd 0.4).
-    start = BiasBaseline.fit(users, items, ratings, n_users, n_items)
-    user_side.own[:, 0] = user_side.effective[:, 0] = start.user_offsets
-    item_side.own[:, 0] = item_side.effective[:, 0] = start.item_offsets
+    start = BiasBaseline.fit(users, items, ratings, n_users, n_items)  # the biases' start
+    user_side = _Side(n_users, n_items, rank + 1, by_user, implicit, rng, start.user_offsets)
+    item_side = _Side(n_items, n_users, rank + 1, by_item, implicit, rng, start.item_offsets)
     noise = _Noise(users, items, n_users, n_items, robust)
     kept_every = max(1, math.ceil((sweeps - burn_in) / keep))
     slots = math.ceil((sweeps - burn_in) / kept_every)
@@ -351,16 +345,7 @@ class GibbsEngine:
         if not isinstance(model, BayesianMFKind):
             raise ModelError(f"the gibbs engine trains bmf models, not {model.name}")
         assert config.n_factors is not None and config.epochs is not None
-        shrink = config.options.get("shrink") or 0.0
-        baseline = BiasBaseline.fit(
-            data.users, data.items, data.ratings, data.n_users, data.n_items
-        )
-        user_counts, item_counts = data.user_counts(), data.item_counts()
-
-        def as_model(network: DotProductBias) -> Model:
-            model.network = shrunk_to_baseline(network, baseline, user_counts, item_counts, shrink)
-            return model
-
+        as_model = pulled_model(model, data, config.options.get("shrink") or 0.0)
         network, history = fit_gibbs(
             data.users,
             data.items,
