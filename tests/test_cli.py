@@ -408,6 +408,15 @@ def test_synth_then_train_with_the_fused_engine(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["config"]["engine"] == "fused" and report["valid_rmse"] < 1.2
+    # the generator knows its noise: the true model's RMSE on the same rows, below any model's
+    assert 0.6 < report["noise_floor"] < report["valid_rmse"]
+    text = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--model", "dot-bias", "--epochs", "1", "--out",
+         str(tmp_path / "m2")],
+    )  # fmt: skip
+    assert text.exit_code == 0, text.output
+    assert f"noise floor {report['noise_floor']:.4f}" in text.stdout
 
 
 def test_a_split_made_as_two_files(tmp_path):

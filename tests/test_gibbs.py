@@ -21,7 +21,8 @@ def split():
 def test_bmf_is_the_default_and_learns_and_reports(split):
     rec = train(split, epochs=40)
     assert rec.model.name == "bmf" and rec.engine.split("+")[0] == "gibbs"
-    assert rec.config.n_factors == 10 and rec.config.implicit and rec.config.robust
+    # 16 ratings per user: sparse by the defaults rule (median under 20), so rank 4
+    assert rec.config.n_factors == 4 and rec.config.implicit and rec.config.robust
     sweeps = rec.history  # the rating model's sweeps (the ranker's epochs are shown, not kept)
     assert [s.epoch for s in sweeps] == list(range(40))
     baseline = float(np.sqrt(np.mean((split.valid.ratings - split.train.ratings.mean()) ** 2)))

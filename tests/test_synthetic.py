@@ -49,3 +49,48 @@ def test_write_and_load(tmp_path):
     with pytest.raises(DataError, match="unknown preset"):
         write_synthetic(tmp_path / "t.parquet", "ml-7b")
     assert np.isfinite(ratings.timestamps).all()
+
+
+SMALL = Preset(300, 200, 12_000, (1.0, 5.0), 1.0)
+
+
+def test_true_rating_is_what_the_generator_expects():
+    """Each row's `true_rating` is the mean of its noisy, rounded, clipped rating: residuals
+    average out, and its RMSE (the noise floor) sits below the noise sd, far below the spread."""
+    frame = synthetic_ratings(SMALL, seed=3)
+    residual = frame["rating"] - frame["true_rating"]
+    assert abs(residual.mean()) < 0.02
+    for _, rows in frame.groupby(frame["true_rating"].round()):  # unbiased at every level
+        if len(rows) > 500:
+            assert abs((rows["rating"] - rows["true_rating"]).mean()) < 0.05
+    floor = float(np.sqrt((residual**2).mean()))
+    assert 0.6 < floor < 0.82 < frame["rating"].std()
+
+
+def test_the_noise_floor_is_found_for_validation_rows(tmp_path):
+    from embedrec import noise_floor
+
+    frame = synthetic_ratings(SMALL, seed=3)
+    split = random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
+    truth = frame.set_index(["userId", "movieId"])["true_rating"]
+    valid = split.valid.to_frame(titles=False)
+    expected = truth.loc[list(zip(valid["user"], valid["item"]))].to_numpy()
+    want = float(np.sqrt(np.mean((expected - split.valid.ratings) ** 2)))
+    csv = tmp_path / "s.csv"
+    frame.to_csv(csv, index=False)
+    assert noise_floor(frame, split.valid) == pytest.approx(want, rel=1e-6)
+    assert noise_floor(csv, split.valid) == pytest.approx(want, rel=1e-5)
+    assert noise_floor(frame.drop(columns="true_rating"), split.valid) is None
+    assert noise_floor("movielens-100k", split.valid) is None
+
+
+def test_the_parquet_file_records_the_generator(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from embedrec.data.synthetic import METADATA_KEY
+
+    path = write_synthetic(tmp_path / "s.parquet", "sparse")
+    settings = json.loads(pq.read_schema(path).metadata[METADATA_KEY])
+    assert settings["preset"] == "sparse" and settings["noise"] == 0.8 and settings["rank"] == 16

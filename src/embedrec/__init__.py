@@ -49,7 +49,7 @@ from embedrec.errors import (
     TooLargeError,
     UnknownIdError,
 )
-from embedrec.evaluation import evaluate, evaluate_ranking, popularity_scores
+from embedrec.evaluation import evaluate, evaluate_ranking, noise_floor, popularity_scores
 from embedrec.evaluation.protocols import PROTOCOL_HELP, run_protocol, run_ranking_protocol
 from embedrec.interpret import (
     bias_extremes,
@@ -126,6 +126,7 @@ __all__ = [
     "model_names",
     "models_help",
     "pca_map",
+    "noise_floor",
     "popularity_scores",
     "random_split",
     "ratings_from_frame",

@@ -33,8 +33,8 @@ class TrainConfig:
 
     `y_range="auto"` becomes (0, 1.1 * max rating) for ratings on a positive scale, fastai's
     (0, 5.5) for MovieLens (the declared rating scale, else the range seen in training);
-    None turns the sigmoid off. `implicit` and `robust` are bmf's: the SVD++ "which items a
-    user rated" terms, and a noise level per user and item.
+    None turns the sigmoid off. `implicit` and `robust` (None: picked from the data) are bmf's:
+    the SVD++ "which items a user rated" terms, and a noise level per user and item.
     """
 
     model: str = DEFAULT_MODEL
@@ -44,7 +44,7 @@ class TrainConfig:
     y_range: str | tuple[float, float] | None = "auto"
     epochs: int | None = None
     lr: float = 5e-3
-    wd: float = 0.1
+    wd: float | None = None  # None: the kind's default (0.1; dot-bias scales it by size)
     bs: int = 64
     # "mse", or "cross-entropy": classification over the rating values, predicted as the
     # expected rating (the chapter's questionnaire; the neural model only)
@@ -54,8 +54,8 @@ class TrainConfig:
     device: str = "auto"
     engine: str = "auto"
     threads: int | None = None  # CPU threads of the engine; default: all cores
-    implicit: bool = True
-    robust: bool = True
+    implicit: bool | None = None  # bmf's; None: its kind's choice for the data (on unless
+    robust: bool | None = None  # items are sparse, `BayesianMFKind.defaults_for`)
     members: list[dict] | None = None  # average: each member's options (model=..., ...)
     weights: list[float] | None = None  # average: one per member, default equal
     # which model a validated run returns: the "last" epoch's or the "best" (lowest valid RMSE);
@@ -116,9 +116,15 @@ class TrainConfig:
         return self.replace(**own)
 
     def with_defaults(self, defaults: dict[str, Any]) -> TrainConfig:
-        """This config with `defaults` filled in where it leaves a field unset (None): a model
-        kind's own defaults (`embedrec.models.resolve` calls this with them)."""
-        missing = {k: v for k, v in defaults.items() if getattr(self, k) is None}
+        """This config with `defaults` filled in where it leaves a field unset (None), and
+        `defaults["options"]` where it leaves a kind's option unset: a model kind's own
+        defaults (`embedrec.models.resolve` calls this with them)."""
+        missing = {k: v for k, v in defaults.items() if k != "options" and getattr(self, k) is None}
+        options = {
+            k: v for k, v in defaults.get("options", {}).items() if self.options.get(k) is None
+        }
+        if options:
+            missing["options"] = {**self.options, **options}
         return self.replace(**missing) if missing else self
 
     def member_configs(self) -> list[TrainConfig]:

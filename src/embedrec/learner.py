@@ -125,10 +125,12 @@ def start(
     module = overrides.pop("model") if isinstance(overrides.get("model"), nn.Module) else None
     if module is not None:
         overrides["model"] = ModuleKind.name
-    config = resolve((config or TrainConfig()).merged(**overrides))
+    config = (config or TrainConfig()).merged(**overrides)
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
     if len(train_set) == 0:
         raise ModelError("no training ratings")
+    config, picked = data_defaults(config, train_set)
+    config = resolve(config)
     if config.threads is not None and config.threads > MAX_THREADS:
         raise ModelError(
             f"threads (--threads) is {config.threads}, but this machine runs at most {MAX_THREADS}"
@@ -136,7 +138,7 @@ def start(
     reporter = (
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
-    for note in training_notes(config, train_set):
+    for note in ([picked] if picked else []) + training_notes(config, train_set):
         reporter.note(note)
     torch.manual_seed(config.seed)
     model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
@@ -170,6 +172,15 @@ def start(
             return metrics["loss"], metrics["rmse"]
 
     return Run(rec, config, train_set, validate, reporter)
+
+
+def data_defaults(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str | None]:
+    """`config` with what it leaves unset picked by its model kind from the training data
+    (size, density), and the line that says what was picked (None when nothing was left to
+    pick, or the kind does not adapt)."""
+    defaults, note = get_kind(config.model).defaults_for(data)
+    filled = config.with_defaults(defaults)
+    return filled, (note if filled != config else None)
 
 
 def finish(run: Run) -> Recommender:

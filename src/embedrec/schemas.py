@@ -51,7 +51,7 @@ class TrainSchema(BaseModel):
     y_range: Literal["auto"] | tuple[Finite, Finite] | None
     epochs: int | None = Field(ge=1, le=1_000_000)
     lr: Finite = Field(gt=0, le=100)
-    wd: Finite = Field(ge=0, le=1e6)
+    wd: Finite | None = Field(ge=0, le=1e6)
     bs: int = Field(ge=1, le=2**24)
     loss: Literal["mse", "cross-entropy"]  # config.LOSSES (tested equal)
     schedule: Literal["one-cycle", "constant"]  # training.schedules.SCHEDULES (tested equal)
@@ -59,8 +59,8 @@ class TrainSchema(BaseModel):
     device: str = Field(min_length=1)
     engine: str = Field(min_length=1)
     threads: int | None = Field(ge=1, le=4096)
-    implicit: bool
-    robust: bool
+    implicit: bool | None
+    robust: bool | None
     members: list[dict[str, Any]] | None = Field(min_length=1, max_length=100)
     weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None
     keep: Literal["last", "best"]

@@ -25,7 +25,8 @@ def synth(
 ) -> None:
     """Write synthetic ratings shaped like a MovieLens release, for scale tests.
 
-    A known low-rank model, Zipf-like item popularity, long-tailed user activity.
+    A known low-rank model, Zipf-like item popularity, long-tailed user activity. Each row's
+    `true_rating` is what that model expects, so train and benchmark print the noise floor.
     """
     started = time.perf_counter()
     path = embedrec.write_synthetic(output, preset, seed=seed, force=force)

@@ -72,6 +72,7 @@ def train(
         rec = embedrec.train(split, config, progress=True)
     rated = len(split.valid) and rec.model.predicts_ratings  # a ranking model has no RMSE
     metrics = embedrec.evaluate(rec, split.valid) if rated else {}
+    floor = embedrec.noise_floor(data.data, split.valid) if rated else None
     rec.split = {"name": split.name, "spec": data.split_spec(config.seed), "data": data.data}
     rec.save(out_dir, force=force)
     seconds = time.perf_counter() - started
@@ -88,6 +89,7 @@ def train(
                 "config": rec.config.to_dict(),
                 "history": rec.history,
                 "valid_rmse": metrics.get("rmse"),
+                "noise_floor": floor,
                 "valid_mae": metrics.get("mae"),
                 "valid_loss": metrics.get("loss"),
                 "seconds": seconds,
@@ -97,10 +99,16 @@ def train(
         return
     out.print(
         f"saved {rec.model_name} model to {out_dir} ({seconds:.1f} s)"
-        + (f", valid RMSE {metrics['rmse']:.4f}" if metrics else ""),
+        + (f", valid RMSE {metrics['rmse']:.4f}" if metrics else "")
+        + (floor_note(metrics["rmse"], floor) if floor is not None else ""),
         highlight=False,
         markup=False,
     )
+
+
+def floor_note(rmse: float, floor: float) -> str:
+    """How far a valid RMSE is above the synthetic data's noise floor (the true model's RMSE)."""
+    return f" (noise floor {floor:.4f}: {100 * (rmse / floor - 1):+.1f}%)"
 
 
 def describe(split: embedrec.Split, as_json: bool) -> None:

@@ -181,3 +181,27 @@ SPEC_HELP = (
     "use random:PCT[:SEED], kfold:K:FOLD[:SEED], temporal:N, temporal:FRAC, "
     "or u1..u5/ua/ub for MovieLens 100k"
 )
+
+
+def thinned_split(
+    split: Split, share: float = 0.8, most: int = 4, seed: int = 42, name: str | None = None
+) -> Split:
+    """`split` with the training side of a seeded `share` of its users cut down to 1..`most`
+    ratings each (how many: uniform; which: at random), the rest kept whole; the validation
+    side untouched. MovieLens keeps only users with 20 ratings or more, which hides what
+    sparse data does to a model: this makes MovieLens sparse, with the real ratings.
+
+    >>> thinned = thinned_split(random_split(ratings, 0.2, 42))  # doctest: +SKIP
+    """
+    check_seed(seed)
+    rng = np.random.default_rng(seed)
+    train = split.train
+    thinned = rng.random(train.n_users) < share
+    keep_count = np.where(thinned, rng.integers(1, most + 1, train.n_users), np.iinfo(np.int64).max)
+    # a random rank of each rating within its user: keep the ratings ranked below the count
+    order = np.lexsort((rng.random(len(train)), train.users))
+    starts = np.concatenate([[0], np.cumsum(train.user_counts())[:-1]])
+    rank = np.empty(len(train), dtype=np.int64)
+    rank[order] = np.arange(len(train)) - starts[train.users[order]]
+    keep = rank < keep_count[train.users]
+    return Split(train.subset(keep), split.valid, name or f"{split.name}, thinned")

@@ -3,7 +3,17 @@
 
 from embedrec.evaluation.metrics import mae, mse, rmse
 from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores
-from embedrec.evaluation.rating import evaluate
+from embedrec.evaluation.rating import evaluate, evaluate_baseline, noise_floor
 from embedrec.topk import top_k
 
-__all__ = ["evaluate", "evaluate_ranking", "mae", "mse", "popularity_scores", "rmse", "top_k"]
+__all__ = [
+    "evaluate",
+    "evaluate_baseline",
+    "evaluate_ranking",
+    "mae",
+    "mse",
+    "noise_floor",
+    "popularity_scores",
+    "rmse",
+    "top_k",
+]

@@ -78,6 +78,13 @@ class Model(ABC):
         return ", ".join(f"{k}={f.default}" for k, f in cls.Options.model_fields.items())
 
     @classmethod
+    def defaults_for(cls, data: Ratings) -> tuple[dict[str, Any], str | None]:
+        """This kind's defaults for unset config fields (and, under "options", unset options)
+        chosen from the training data's size and density, with a line saying what was picked
+        and why; the fixed `defaults` and no line unless the kind adapts."""
+        return cls.defaults, None
+
+    @classmethod
     @abstractmethod
     def build(cls, config: TrainConfig, data: Ratings) -> Model:
         """A fresh, untrained model for `data`'s users and items, shaped by `config`."""

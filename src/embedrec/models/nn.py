@@ -178,7 +178,7 @@ class EmbeddingNNKind(TorchModel):
     summary = "embeddings through Linear-ReLU-BatchNorm layers (--layers, --dropout)"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
     losses: ClassVar[tuple[str, ...]] = ("mse", "cross-entropy")
-    defaults: ClassVar[dict[str, Any]] = {"epochs": 5}
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1}
     network_class: ClassVar[type[nn.Module]] = EmbeddingNN
     network: EmbeddingNN
 

@@ -37,8 +37,8 @@ from embedrec.config import TrainConfig
 from embedrec.data.encode import order_by_user
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import Model
-from embedrec.models.bmf import BayesianMFKind
+from embedrec.models import BiasBaseline, Model
+from embedrec.models.bmf import BayesianMFKind, pulled_model
 from embedrec.models.dot import DotProductBias
 from embedrec.training import gibbs_kernels as kernels
 from embedrec.training.loop import EpochLoop
@@ -76,12 +76,13 @@ class _Side:
     a sweep reuses. `noise_factors` is the robust mode's per-row precision factor of this side
     (updated in place by `_Noise`)."""
 
-    def __init__(self, n_own, n_other, d, grouped, implicit, noise_factors, rng):
+    def __init__(self, n_own, n_other, d, grouped, implicit, noise_factors, rng, bias):
         self.indptr, self.cols, self.targets = grouped
         self.noise_factors = noise_factors
         counts = np.diff(self.indptr)
         self.own = np.zeros((n_own, d))
         self.own[:, 1:] = rng.normal(0, 0.1, (n_own, d - 1))
+        self.own[:, 0] = bias  # not 0: from zeros a sparse chain sticks at a too tight prior
         self.implicit = np.zeros((n_other, d)) if implicit else None
         self.weight = 1.0 / np.sqrt(np.maximum(counts, 1)).astype(np.float64)
         size = kernels.packed_size(d)
@@ -203,10 +204,15 @@ def fit_gibbs(
     burn_in = min(sweeps - 1, sweeps // 5 if burn_in is None else burn_in)
     mean = float(ratings.mean(dtype=np.float64))
     noise = _Noise(n_users, n_items, robust)
+    start = BiasBaseline.fit(users, items, ratings, n_users, n_items)  # the biases' start
     by_user = _grouped(users, items, ratings, n_users)
     by_item = _grouped(items, users, ratings, n_items)
-    user_side = _Side(n_users, n_items, rank + 1, by_user, implicit, noise.user, rng)
-    item_side = _Side(n_items, n_users, rank + 1, by_item, implicit, noise.item, rng)
+    user_side = _Side(
+        n_users, n_items, rank + 1, by_user, implicit, noise.user, rng, start.user_offsets
+    )
+    item_side = _Side(
+        n_items, n_users, rank + 1, by_item, implicit, noise.item, rng, start.item_offsets
+    )
     del by_user, by_item
     kept_every = max(1, math.ceil((sweeps - burn_in) / keep))
     slots = math.ceil((sweeps - burn_in) / kept_every)
@@ -245,11 +251,7 @@ class GibbsEngine:
         if not isinstance(model, BayesianMFKind):
             raise ModelError(f"the gibbs engine trains bmf models, not {model.name}")
         assert config.n_factors is not None and config.epochs is not None
-
-        def as_model(network: DotProductBias) -> Model:
-            model.network = network
-            return model
-
+        as_model = pulled_model(model, data, config.options.get("shrink") or 0.0)
         network, history = fit_gibbs(
             data.users,
             data.items,
@@ -258,13 +260,13 @@ class GibbsEngine:
             data.n_items,
             n_factors=config.n_factors,
             epochs=config.epochs,
-            implicit=config.implicit,
-            robust=config.robust,
+            implicit=config.implicit is not False,  # None (unresolved): the kind's default, on
+            robust=config.robust is not False,
             seed=config.seed,
             loop=loop,
             on_sample=as_model,
         )
-        model.network = network
+        as_model(network)
         return history
 
 

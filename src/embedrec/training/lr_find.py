@@ -94,6 +94,7 @@ def lr_find(
     network = model.network.to(device).train()
     u, i, r = as_tensors(ratings.users, ratings.items, ratings.ratings, device)
     generator = torch.Generator().manual_seed(config.seed)
+    assert config.wd is not None  # resolved: the kind's default
     steps = TorchSteps(network, start_lr, config.wd, loss=config.loss)
     lrs: list[float] = []
     losses: list[float] = []
