@@ -76,7 +76,7 @@ class _Side:
     a sweep reuses. `noise_factors` is the robust mode's per-row precision factor of this side
     (updated in place by `_Noise`)."""
 
-    def __init__(self, n_own, n_other, d, grouped, implicit, noise_factors, rng, bias):
+    def __init__(self, n_own, n_other, d, grouped, implicit, noise_factors, rng, bias=0.0):
         self.indptr, self.cols, self.targets = grouped
         self.noise_factors = noise_factors
         counts = np.diff(self.indptr)
