@@ -296,11 +296,18 @@ def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):
     assert len(client.app.state.service.current.lists) == 3  # "Fargo" is 100: one list
 
 
-def test_a_kept_list_gives_way_to_a_rating_another_server_stored(served_model, db_url, client):
-    before = items_of(client.get("/users/22/recommendations?n=5"))  # now kept in memory
-    FeedbackStore(db_url).add("22", [(str(before[0]), 1.0)])  # as a second server would
-    after = client.get("/users/22/recommendations?n=5").json()
-    assert after["n_feedback"] == 1 and before[0] not in [row["item"] for row in after["items"]]
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_kept_list_gives_way_to_a_rating_another_server_stored(
+    backend, served_model, db_url, request
+):
+    url = db_url if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    with TestClient(create_app(served_model, url)) as client:
+        first = client.get("/users/22/recommendations?n=5").json()  # now kept in memory
+        before = [row["item"] for row in first["items"]]
+        FeedbackStore(url).add("22", [(str(before[0]), 1.0)])  # as a second server would
+        after = client.get("/users/22/recommendations?n=5").json()
+    assert after["n_feedback"] == first["n_feedback"] + 1
+    assert before[0] not in [row["item"] for row in after["items"]]
 
 
 def test_a_model_with_a_ranker_shows_the_predicted_rating_too(tmp_path):

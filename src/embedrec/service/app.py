@@ -53,9 +53,10 @@ def rows(frame: pd.DataFrame, leave_out: str = "") -> list[dict[str, Any]]:
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
 
-def user_key(rec: embedrec.Recommender, user: str) -> str:
-    """How a user's feedback is keyed: the model's raw id when known, else the text given."""
-    known = embedrec.known_user(rec, user)
+def user_key(rec: embedrec.Recommender, user: str, known: Any = None) -> str:
+    """How a user's feedback is keyed: the model's raw id when known (`known`, when the caller
+    has looked it up already), else the text given."""
+    known = embedrec.known_user(rec, user) if known is None else known
     return user if known is None else str(known)
 
 
@@ -94,7 +95,7 @@ def recommendations(
     known = None
     if user is not None:
         known = embedrec.known_user(rec, user)
-        stored_as = user if known is None else str(known)
+        stored_as = user_key(rec, user, known)
         has_feedback = service.has_feedback(stored_as)
         feedback = service.store.ratings_of(stored_as) if has_feedback else {}
         n_feedback = len(feedback)
@@ -123,8 +124,9 @@ def recommendations(
 def _listed(frame: pd.DataFrame, user: Any, n: int, n_feedback: int) -> bytes:
     fallback = "fallback" in frame
     items = [s.RecommendedItem(**row) for row in rows(frame, leave_out="fallback")]
-    body = dict(user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items)
-    listed = s.Recommendations(**body)
+    listed = s.Recommendations(
+        user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items
+    )
     return listed.model_dump_json().encode()
 
 

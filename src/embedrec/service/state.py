@@ -112,8 +112,9 @@ class Service:
         self.token = token or None
         self._reload_lock = threading.Lock()
         self._hidden: set[str] = set()
-        self._rated_through = self.store.latest_id()  # ratings up to this id are in _raters
-        self._raters = self.store.users_since(0)
+        sqlite = self.store.is_sqlite  # see has_feedback
+        self._rated_through = self.store.latest_id() if sqlite else 0  # ids in _raters
+        self._raters = self.store.users_since(0) if sqlite else set()
         self._raters_lock = threading.Lock()
         self._hidden_at = -1e9
         self._followed_at = time.monotonic()
@@ -159,8 +160,12 @@ class Service:
 
     def has_feedback(self, user_key: str) -> bool:
         """Whether ratings are stored for this user, counting every rating committed before
-        this call by any worker or server sharing the database: a per-request probe of the
-        newest rating id, and a read of only the ratings newer than the last one seen."""
+        this call by any worker or server sharing the database. On SQLite, whose writers take
+        turns so ids commit in order, a per-request probe of the newest rating id and a read of
+        only the ratings newer than the last one seen; on PostgreSQL, where concurrent
+        transactions may commit ids out of order, a lookup of the user."""
+        if not self.store.is_sqlite:
+            return self.store.has_ratings(user_key)
         latest = self.store.latest_id()
         if latest > self._rated_through:
             with self._raters_lock:

@@ -231,6 +231,12 @@ class FeedbackStore:
             connection.close()  # back to the pool
         return int(found[0] or 0) if found else 0
 
+    def has_ratings(self, user: str) -> bool:
+        """Whether any rating is stored for `user` (one indexed lookup)."""
+        query = select(ratings_table.c.id).where(ratings_table.c.user_id == user).limit(1)
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
     def users_since(self, after_id: int) -> set[str]:
         """The users with a rating stored after the rating `after_id` (0: every user)."""
         query = select(ratings_table.c.user_id).where(ratings_table.c.id > after_id).distinct()
