@@ -137,6 +137,9 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(tmp_path):
         (["--split", "temporal:5"], "--split temporal:5: a distributed run splits at random"),
         (["--valid", "ratings.csv"], "--valid: a distributed run takes --valid-pct only"),
         (["--feedback", "sqlite:///f.db"], "--feedback: a distributed run takes --valid-pct"),
+        (["--model", "bmf"], "a distributed run trains with the torch engine"),
+        (["--model", "dot-bias", "--engine", "fused"], "engine 'fused' (--engine)"),
+        (["--split", "random:abc"], "split 'random:abc' (--split)"),
     ],
 )
 def test_what_a_distributed_run_refuses_is_one_line_and_exit_2(

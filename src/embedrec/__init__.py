@@ -36,6 +36,7 @@ from embedrec.data import (
     with_feedback,
 )
 from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
+from embedrec.data.splits import random_spec
 from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
 from embedrec.data.synthetic import write_synthetic
 from embedrec.distributed import train_distributed
@@ -128,6 +129,7 @@ __all__ = [
     "pca_map",
     "noise_floor",
     "popularity_scores",
+    "random_spec",
     "random_split",
     "ratings_from_frame",
     "read_pairs",

@@ -64,6 +64,11 @@ def check_config(config: TrainConfig) -> None:
         raise ModelError(
             f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
         )
+    check_threads(config)
+
+
+def check_threads(config: TrainConfig) -> None:
+    """--threads within what this machine runs (checked again once a --config file is merged)."""
     if config.threads is not None and config.threads > MAX_THREADS:
         raise ModelError(
             f"threads (--threads) is {config.threads}, but this machine runs at most {MAX_THREADS}"
@@ -131,10 +136,7 @@ def start(
         raise ModelError("no training ratings")
     config, picked = data_defaults(config, train_set)
     config = resolve(config)
-    if config.threads is not None and config.threads > MAX_THREADS:
-        raise ModelError(
-            f"threads (--threads) is {config.threads}, but this machine runs at most {MAX_THREADS}"
-        )
+    check_threads(config)
     reporter = (
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )

@@ -135,7 +135,7 @@ def train_distributed(
                 f"--split {data.split}: a distributed run splits at random only "
                 "(random:PCT[:SEED], or --valid-pct)"
             )
-        valid_pct, seed = split_numbers(data.split, args, valid_pct, seed)
+        valid_pct, seed = embedrec.random_spec(data.split)  # as one process reads the same spec
     world = embedrec.World.from_env(config.device)
     columns = {
         "user_col": data.user_col, "item_col": data.item_col, "rating_col": data.rating_col,
@@ -149,13 +149,6 @@ def train_distributed(
     if trained is not None:
         describe(trained[1], as_json)
     return trained
-
-
-def split_numbers(spec: str, args: list[str], pct: float, seed: int) -> tuple[float, int]:
-    try:
-        return (float(args[0]) if args else pct), (int(args[1]) if len(args) > 1 else seed)
-    except ValueError:
-        raise embedrec.DataError(f"split {spec!r} (--split): {embedrec.SPLIT_HELP}") from None
 
 
 @app.command()

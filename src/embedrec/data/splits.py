@@ -145,6 +145,15 @@ def temporal_split(
     return Split(ratings.subset(~is_valid), ratings.subset(is_valid), name)
 
 
+def random_spec(spec: str) -> tuple[float, int]:
+    """The fraction and seed of a `random:PCT[:SEED]` spec (defaults 0.2 and 42)."""
+    _, *args = spec.split(":")
+    try:
+        return (float(args[0]) if args else 0.2), (int(args[1]) if len(args) > 1 else 42)
+    except ValueError:
+        raise DataError(f"split {spec!r} (--split): {SPEC_HELP}") from None
+
+
 def split_from_spec(ratings: Ratings, spec: str) -> Split:
     """A split from a short text spec, as the CLI's `--split` takes it:
 
@@ -155,8 +164,7 @@ def split_from_spec(ratings: Ratings, spec: str) -> Split:
     kind, *args = spec.split(":")
     try:
         if kind == "random":
-            pct = float(args[0]) if args else 0.2
-            return random_split(ratings, pct, int(args[1]) if len(args) > 1 else 42)
+            return random_split(ratings, *random_spec(spec))
         if kind == "kfold":
             k, fold = int(args[0]), int(args[1])
             seed = int(args[2]) if len(args) > 2 else 42

@@ -41,6 +41,7 @@ from torch.nn.parallel import DistributedDataParallel
 from embedrec.config import TrainConfig
 from embedrec.errors import DistributedError, EmbedrecError, ModelError
 from embedrec.models.base import Model, TorchModel
+from embedrec.models.registry import get_kind
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -111,6 +112,17 @@ def check_config(config: TrainConfig, world: World) -> None:
         raise ModelError(
             f"--bs {config.bs} is the batch of all {world.size} processes together: "
             f"use a multiple of {world.size}"
+        )
+    kind = get_kind(config.model)
+    if not issubclass(kind, TorchModel) or "torch" not in kind.engines:
+        raise ModelError(
+            f"a distributed run trains with the torch engine, which does not train "
+            f"{kind.name} models (--model dot, dot-bias or nn)"
+        )
+    if config.engine not in ("auto", "torch"):
+        raise ModelError(
+            f"engine {config.engine!r} (--engine): a distributed run trains with the torch "
+            "engine; leave --engine out or say --engine torch"
         )
 
 
@@ -240,16 +252,7 @@ def fit_replica(
     world: World,
 ) -> list[EpochStats]:
     """Train this rank's replica of `model` on its shard, in step with the other ranks."""
-    if not isinstance(model, TorchModel) or "torch" not in model.engines:
-        raise ModelError(
-            f"a distributed run trains with the torch engine, which does not train "
-            f"{model.name} models"
-        )
-    if config.engine not in ("auto", "torch"):
-        raise ModelError(
-            f"engine {config.engine!r} (--engine): a distributed run trains with the torch "
-            "engine; leave --engine out or say --engine torch"
-        )
+    assert isinstance(model, TorchModel)  # check_config refused every other kind
     longest = max(all_gather(world, len(ratings)))
     rows = padded(len(ratings), longest)
     sparse = None if world.backend == "gloo" else False
