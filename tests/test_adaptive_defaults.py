@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from typer.testing import CliRunner
 
-from embedrec import random_split, ratings_from_frame, train
+from embedrec import TrainConfig, random_split, ratings_from_frame, train
 from embedrec.cli import app
 from embedrec.models import BiasBaseline, DotProductBias
 from embedrec.models import bmf as bmf_module
@@ -45,6 +45,20 @@ def test_large_data_gets_the_sweeps_that_fit_the_budget(monkeypatch):
     )
     picked, note = BayesianMFKind.defaults_for(data)
     assert picked["epochs"] == 12 and "12 sweeps (not 100" in note
+
+
+def test_the_note_names_only_what_was_picked_and_the_budget_counts_the_users_rank(monkeypatch):
+    data = ratings(0.5)
+    monkeypatch.setattr(
+        bmf_module, "SWEEP_BUDGET_SECONDS", bmf_module.SWEEP_SECONDS * len(data) * 12.5
+    )
+    _, note = BayesianMFKind.defaults_for(data, TrainConfig(model="bmf", n_factors=32))
+    assert "rank" not in note.split(": ", 1)[1]
+    assert "10 sweeps (not 100" in note  # rank 32 costs 9x rank 10: the floor of 10 sweeps
+    _, note = BayesianMFKind.defaults_for(
+        data, TrainConfig(model="bmf", n_factors=3, epochs=5, implicit=True, robust=True)
+    )
+    assert note is None  # nothing left to pick on dense data
 
 
 def test_what_the_user_sets_wins_and_the_rest_is_picked():
@@ -106,3 +120,12 @@ def test_dot_bias_decays_less_on_more_ratings():
     assert rec.config.wd == 0.062  # 128,000 training ratings, two significant digits
     chosen = train(random_split(ratings(0.5), 0.2, 0), model="dot-bias", epochs=1, wd=0.3)
     assert chosen.config.wd == 0.3
+
+
+def test_an_averages_members_pick_from_the_data_as_they_would_alone():
+    split = random_split(ratings(0.05), 0.2, 0)
+    members = [{"model": "bmf"}, {"model": "bmf"}]
+    rec = train(split, model="average", members=members, epochs=5, ranker=None)
+    for member in rec.model.member_configs:
+        assert member.n_factors == 4 and member.options["shrink"] == 2.0  # sparse data's picks
+        assert member.epochs == 5  # what the average set

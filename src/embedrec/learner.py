@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numba
-import numpy as np
 import torch
 from torch import nn
 
@@ -20,7 +19,15 @@ from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.errors import ModelError, TooLargeError
 from embedrec.evaluation.rating import evaluate
-from embedrec.models import BiasBaseline, Model, ModuleKind, build, get_kind, resolve
+from embedrec.models import (
+    BiasBaseline,
+    Model,
+    ModuleKind,
+    build,
+    data_defaults,
+    get_kind,
+    resolve,
+)
 from embedrec.recommender import Recommender
 from embedrec.training import Reporter, RichReporter, engine_names, fit
 from embedrec.training.device import resolve_device
@@ -73,13 +80,6 @@ def check_threads(config: TrainConfig) -> None:
         raise ModelError(
             f"threads (--threads) is {config.threads}, but this machine runs at most {MAX_THREADS}"
         )
-
-
-def observed_scale(ratings: np.ndarray) -> tuple[float, float] | None:
-    """The lowest and highest rating seen in training (None without ratings)."""
-    if len(ratings) == 0:
-        return None
-    return (float(ratings.min()), float(ratings.max()))
 
 
 def train(
@@ -160,7 +160,7 @@ def start(
         titles=train_set.titles,
         genres=train_set.genres,
         rating_scale=train_set.rating_scale,
-        observed_scale=observed_scale(train_set.ratings),
+        observed_scale=train_set.observed_range,  # start refused empty training data
         split=None if not isinstance(data, Split) else {"name": data.name},
         config=config,
     )
@@ -174,15 +174,6 @@ def start(
             return metrics["loss"], metrics["rmse"]
 
     return Run(rec, config, train_set, validate, reporter)
-
-
-def data_defaults(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str | None]:
-    """`config` with what it leaves unset picked by its model kind from the training data
-    (size, density), and the line that says what was picked (None when nothing was left to
-    pick, or the kind does not adapt)."""
-    defaults, note = get_kind(config.model).defaults_for(data)
-    filled = config.with_defaults(defaults)
-    return filled, (note if filled != config else None)
 
 
 def finish(run: Run) -> Recommender:

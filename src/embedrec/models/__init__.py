@@ -19,7 +19,15 @@ from embedrec.models.dot import (
 )
 from embedrec.models.module import ModuleKind
 from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
-from embedrec.models.registry import KINDS, build, get_kind, model_names, models_help, resolve
+from embedrec.models.registry import (
+    KINDS,
+    build,
+    data_defaults,
+    get_kind,
+    model_names,
+    models_help,
+    resolve,
+)
 from embedrec.models.sizes import embedding_size
 
 __all__ = [
@@ -42,6 +50,7 @@ __all__ = [
     "get_kind",
     "model_names",
     "models_help",
+    "data_defaults",
     "resolve",
     "sigmoid_range",
 ]

@@ -17,7 +17,7 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model, Side
-from embedrec.models.registry import get_kind, register, resolve
+from embedrec.models.registry import data_defaults, get_kind, register, resolve
 
 
 @register
@@ -56,7 +56,8 @@ class AverageKind(Model):
 
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> AverageKind:
-        configs = [resolve(member) for member in config.member_configs()]
+        # each member's unset settings picked from the data as `train` alone would pick them
+        configs = [resolve(data_defaults(m, data)[0]) for m in config.member_configs()]
         members = []
         for member in configs:
             torch.manual_seed(member.seed)  # each member starts as `train` alone would start it

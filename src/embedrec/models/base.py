@@ -78,7 +78,9 @@ class Model(ABC):
         return ", ".join(f"{k}={f.default}" for k, f in cls.Options.model_fields.items())
 
     @classmethod
-    def defaults_for(cls, data: Ratings) -> tuple[dict[str, Any], str | None]:
+    def defaults_for(
+        cls, data: Ratings, config: TrainConfig | None = None
+    ) -> tuple[dict[str, Any], str | None]:
         """This kind's defaults for unset config fields (and, under "options", unset options)
         chosen from the training data's size and density, with a line saying what was picked
         and why; the fixed `defaults` and no line unless the kind adapts."""

@@ -34,7 +34,8 @@ from embedrec.models.registry import register
 SPARSE_BELOW = 20  # median training ratings per user under which the data counts as sparse
 # Median training ratings per item under which the implicit rows and the per-row noise levels
 # are off: neither is learned from one or two ratings a row (on the `sparse` synthetic preset,
-# median 2, they cost 0.005 RMSE; on ml100k-sparse, median 6, they gain 0.004).
+# median 2, they cost 0.001 RMSE; on ml100k-sparse, median 6, --no-robust costs 0.003: see
+# BENCHMARKS.md).
 ITEMS_SPARSE_BELOW = 4
 # The default sweeps fit this much sampling on 2 cores, at SWEEP_SECONDS per rating and sweep
 # at rank 10 (a slow day's 43 s a sweep on ML-25M-sized data, benchmarks/bmf_speed.py; 0.6 us
@@ -72,36 +73,47 @@ class BayesianMFKind(DotProductBiasKind):
     }
 
     @classmethod
-    def defaults_for(cls, data: Ratings) -> tuple[dict[str, Any], str | None]:
+    def defaults_for(
+        cls, data: Ratings, config: TrainConfig | None = None
+    ) -> tuple[dict[str, Any], str | None]:
         """Rank, sweeps and shrink from the data's density (median ratings per user) and size.
         Sparse data gets a low rank, more sweeps (its chain mixes slowly, and sweeps are
         cheap there) and the pull towards the bias baseline that keeps users with one or two
-        ratings from scoring worse than it; large data gets the sweeps that fit the budget."""
+        ratings from scoring worse than it; large data gets the sweeps that fit the budget at
+        the rank it trains with (`config`'s where set). The note names only what was picked."""
+        config = config or TrainConfig()
         per_user, per_item = (_median_count(c) for c in (data.user_counts(), data.item_counts()))
         sparse = per_user < SPARSE_BELOW
         rows_terms = per_item >= ITEMS_SPARSE_BELOW
         rank, wanted, shrink = (4, 300, 2.0) if sparse else (10, 100, 0.0)
-        per_sweep = SWEEP_SECONDS * max(len(data), 1) * (rank + 1) ** 2 / 121
+        trained_rank = config.n_factors or rank
+        per_sweep = SWEEP_SECONDS * max(len(data), 1) * (trained_rank + 1) ** 2 / 121
         sweeps = max(MIN_SWEEPS, min(wanted, int(SWEEP_BUDGET_SECONDS / per_sweep)))
         kind = f"sparse data (median {per_user:g} ratings per user, under {SPARSE_BELOW})"
         if not sparse:
             kind = f"dense data (median {per_user:g} ratings per user)"
-        picked = f"rank {rank}, {sweeps} sweeps"
-        if sweeps < wanted:
-            picked += f" (not {wanted}: about {SWEEP_BUDGET_SECONDS / 60:.0f} minutes of sampling)"
-        if shrink:
-            picked += (
-                f", each prediction pulled towards the bias baseline by n/(n+{shrink:g}) of its "
+        picked = []
+        if config.n_factors is None:
+            picked.append(f"rank {rank}")
+        if config.epochs is None:
+            budget = SWEEP_BUDGET_SECONDS / 60
+            cut = f" (not {wanted}: about {budget:.0f} minutes of sampling)" * (sweeps < wanted)
+            picked.append(f"{sweeps} sweeps{cut}")
+        if shrink and config.options.get("shrink") is None:
+            picked.append(
+                f"each prediction pulled towards the bias baseline by n/(n+{shrink:g}) of its "
                 "user's and item's ratings"
             )
-        if not rows_terms:
-            picked += (
-                f"; no implicit terms or per-row noise (median {per_item:g} ratings per item, "
+        if not rows_terms and config.implicit is None and config.robust is None:
+            picked.append(
+                f"no implicit terms or per-row noise (median {per_item:g} ratings per item, "
                 f"under {ITEMS_SPARSE_BELOW})"
             )
-        note = f"bmf defaults for {len(data):,} ratings of {kind}: {picked}; cold rows scored by "
-        note += "the bias baseline"
         picks = {"n_factors": rank, "epochs": sweeps, "implicit": rows_terms, "robust": rows_terms}
+        if not picked:
+            return {**picks, "options": {"shrink": shrink}}, None
+        note = f"bmf defaults for {len(data):,} ratings of {kind}: {', '.join(picked)}"
+        note += "; cold rows scored by the bias baseline"
         return {**picks, "options": {"shrink": shrink}}, note
 
     @classmethod
@@ -160,6 +172,13 @@ def pulled_model(
 ) -> Callable[[DotProductBias], BayesianMFKind]:
     """What the sampler calls with each posterior mean: `model` holding it, pulled towards the
     bias baseline of `data` (`shrunk_to_baseline`; the baseline and counts computed once)."""
+
+    def plain(network: DotProductBias) -> BayesianMFKind:
+        model.network = network
+        return model
+
+    if shrink == 0:
+        return plain
     baseline = BiasBaseline.fit(data.users, data.items, data.ratings, data.n_users, data.n_items)
     users, items = data.user_counts(), data.item_counts()
 

@@ -271,7 +271,9 @@ class DotProductBiasKind(DotProductKind):
     network: DotProductBias
 
     @classmethod
-    def defaults_for(cls, data: Ratings) -> tuple[dict[str, Any], str | None]:
+    def defaults_for(
+        cls, data: Ratings, config: TrainConfig | None = None
+    ) -> tuple[dict[str, Any], str | None]:
         """The chapter's recipe, with weight decay scaled down past its 80,000 training
         ratings: decoupled decay shrinks every row at every step (AdamW; the fused engine
         applies it lazily, the same sum), so at a fixed batch size an epoch of n ratings decays

@@ -57,6 +57,15 @@ def resolve(config: TrainConfig) -> TrainConfig:
     return config if options == config.options else config.replace(options=options)
 
 
+def data_defaults(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str | None]:
+    """`config` with what it leaves unset picked by its model kind from the training data
+    (size, density), and the line that says what was picked (None when nothing was left to
+    pick, or the kind does not adapt)."""
+    defaults, note = get_kind(config.model).defaults_for(data, config)
+    filled = config.with_defaults(defaults)
+    return filled, (note if filled != config else None)
+
+
 def build(config: TrainConfig, data: Ratings) -> Model:
     """A fresh model of the kind `config.model` names, for `data`'s users and items."""
     return get_kind(config.model).build(resolve(config), data)
