@@ -15,7 +15,7 @@ every row also carries `true_rating`, the rating the generating model expects fo
 RMSE against `rating` on a split's validation rows is the *noise floor*, the lowest RMSE any
 model can expect there; `embedrec train` and `embedrec benchmark` print it beside the valid
 RMSE (`true_ratings` finds it). The Parquet file's schema metadata holds the generator's
-settings under `embedrec.synthetic` (preset, seed, rank, noise sd, zipf).
+settings under `embedrec.synthetic` (preset, seed, rank, noise sd).
 """
 
 from __future__ import annotations

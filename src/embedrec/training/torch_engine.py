@@ -119,6 +119,7 @@ class TorchSteps:
     ):
         self.network, self.wd = network, wd
         self.classify = loss == "cross-entropy"
+        self.classes: torch.Tensor | None = None  # the classes' ratings, made once per run
         if self.classify and not hasattr(network, "logits"):
             raise ModelError(f"loss 'cross-entropy' needs a classifier; {network} has no logits")
         self.sparse = wants_sparse(network) if sparse is None else sparse
@@ -164,7 +165,9 @@ class TorchSteps:
 
     def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
         if self.classify:
-            classes: torch.Tensor = getattr(self.network, "class_values")(ratings.device)  # noqa: B009
+            if self.classes is None or self.classes.device != ratings.device:
+                self.classes = getattr(self.network, "class_values")(ratings.device)  # noqa: B009
+            classes = self.classes
             targets = torch.searchsorted(classes, ratings).clamp(max=len(classes) - 1)
             return nn.functional.cross_entropy(self.forward(users, items), targets)
         return self.loss_fn(self.forward(users, items), ratings)
