@@ -21,8 +21,10 @@ ML_GRID: list[dict[str, Any]] = [  # unset options: the defaults the data picks
     {},
     {"options": {"shrink": 5.0}},
     {"robust": False},
+    {"seed": 0},
     {"seed": 1},
     {"seed": 2},
+    {"seed": 3},
 ]
 SYNTHETIC_GRID: list[dict[str, Any]] = [{}, {"implicit": True, "robust": True}]
 

@@ -49,6 +49,11 @@ def environment() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
+def nproc_command(*args: str, nproc: int = 2) -> list[str]:
+    """The same run started by `embedrec train --nproc N` (torch's launcher in-process)."""
+    return [sys.executable, "-m", "embedrec", "train", *args, "--nproc", str(nproc)]
+
+
 def torchrun(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         torchrun_command(*args), env=environment(), capture_output=True, text=True,
@@ -96,7 +101,10 @@ def rank_pid(launcher: subprocess.Popen, rank: int) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank's process in /proc")
-def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(tmp_path):
+@pytest.mark.parametrize("launch", [torchrun_command, nproc_command], ids=["torchrun", "nproc"])
+def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, tmp_path):
+    """Either launcher: the ranks' `error:` lines, no model written. `--nproc` says which rank
+    died, with no launcher traceback after it, and exits 2 like any failed command."""
     data = tmp_path / "ratings.csv"
     low_rank_frame(n_users=60, n_items=40, seed=2).to_csv(data, index=False)
     out = tmp_path / "model"
@@ -107,7 +115,7 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2000", "--bs", "8")
     launcher = subprocess.Popen(
-        torchrun_command(*args, "--out", str(out), "--force"), env=environment(),
+        launch(*args, "--out", str(out), "--force"), env=environment(),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -124,6 +132,10 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(tmp_path):
     assert launcher.returncode != 0
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
     assert errors and all("no model was written" in line for line in errors), stderr[-3000:]
+    if launch is nproc_command:
+        assert launcher.returncode == 2
+        assert "error: process of rank 1 (of 2) was killed by SIGKILL" in stderr, stderr[-3000:]
+        assert "Traceback" not in stderr, stderr[-3000:]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name not in ("ratings.csv", "model")]
 
@@ -226,3 +238,43 @@ def test_a_parquet_directory_with_sparse_tables_trains_on_two_processes(tmp_path
     saved = embedrec.load(out)
     assert (saved.model.n_users + saved.model.n_items) * 320 > SPARSE_ROWS_X_WIDTH  # the premise
     assert len(saved.recommend(0, n=5)) == 5
+
+
+def test_nproc_trains_in_processes_and_saves_a_model_that_recommends(tmp_path):
+    """`embedrec train --nproc 2` runs the distributed path without a torchrun command."""
+    data = tmp_path / "ratings.csv"
+    low_rank_frame(n_users=80, n_items=50, seed=3).to_csv(data, index=False)
+    out = tmp_path / "model"
+    args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2", "--bs", "64")
+    run = subprocess.run(
+        nproc_command(*args, "--out", str(out), "--json"), env=environment(),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = one_json(run.stdout)
+    assert result["n_train"] + result["n_valid"] == len(embedrec.load_ratings(data))
+    saved = embedrec.load(out)
+    assert saved.engine == "torch"
+    user = saved.user_map.decode([0])[0]
+    assert len(saved.recommend(user, n=3)) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--nproc", "2", "--patience", "2"], "--patience"),
+        (["--nproc", "2", "--bs", "63"], "--bs 63 is the batch of all 2 processes together"),
+        (["--nproc", "2", "--split", "temporal:5"], "a distributed run splits at random only"),
+        (["--nproc", "0"], "--nproc"),
+    ],
+)
+def test_what_nproc_refuses_is_said_once_before_any_process_starts(args, message, tmp_path):
+    data = tmp_path / "ratings.csv"
+    low_rank_frame(n_users=20, n_items=10, seed=1).to_csv(data, index=False)
+    out = tmp_path / "m"
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(data), "--model", "dot-bias", "--out", str(out), *args]
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not out.exists()

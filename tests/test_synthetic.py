@@ -94,3 +94,26 @@ def test_the_parquet_file_records_the_generator(tmp_path):
     path = write_synthetic(tmp_path / "s.parquet", "sparse")
     settings = json.loads(pq.read_schema(path).metadata[METADATA_KEY])
     assert settings["preset"] == "sparse" and settings["noise"] == 0.8 and settings["rank"] == 16
+
+
+def test_the_generating_model_is_the_one_the_ratings_came_from():
+    """`synthetic_set` hands back the model behind the frame: its scores give every row's
+    `true_rating`, and widening the noise (an estimate's own uncertainty) pulls an expected
+    rating towards the middle of the scale."""
+    from embedrec.data.synthetic import synthetic_set
+
+    frame, model = synthetic_set(SMALL, seed=3)
+    assert frame.equals(synthetic_ratings(SMALL, seed=3))
+    user_row = {uid: r for r, uid in enumerate(model.user_ids)}
+    item_row = {iid: r for r, iid in enumerate(model.item_ids)}
+    u = frame["userId"].map(user_row).to_numpy()
+    i = frame["movieId"].map(item_row).to_numpy()
+    scores = (
+        model.mean
+        + model.user_bias[u]
+        + model.item_bias[i]
+        + np.einsum("ij,ij->i", model.user_factors[u], model.item_factors[i])
+    )
+    np.testing.assert_allclose(model.expected_rating(scores), frame["true_rating"], atol=1e-5)
+    top = np.array([6.0], dtype=np.float32)
+    assert model.expected_rating(top, 1.0)[0] < model.expected_rating(top)[0] < 5.0

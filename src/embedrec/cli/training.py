@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import torch
 import typer
 
 import embedrec
@@ -18,6 +19,7 @@ from embedrec.cli.common import (
     app,
     emit,
     err,
+    given_options,
     handle_errors,
     note,
     out,
@@ -25,6 +27,8 @@ from embedrec.cli.common import (
 from embedrec.cli.model_options import with_model_options
 from embedrec.cli.options import DEFAULT_VALID_PCT, DataOptions, with_data_options
 from embedrec.service import FeedbackStore
+from embedrec.training.distributed import check_config as check_distributed_config
+from embedrec.training.launch import run_local
 
 ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 
@@ -34,6 +38,7 @@ ModelDir = Annotated[Path, typer.Argument(help="A model directory written by tra
 @with_model_options
 @with_data_options
 def train(
+    ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     data: DataOptions,
     config: embedrec.TrainConfig,
@@ -46,6 +51,16 @@ def train(
             "(sqlite:///models/ml-100k.feedback.db, postgresql://...) [default: none].",
         ),
     ] = None,
+    nproc: Annotated[
+        Optional[int],
+        typer.Option(
+            "--nproc",
+            min=1,
+            help="Train in N processes on this machine with torch.distributed (gloo on CPU, "
+            "one process per GPU on CUDA), as `torchrun --standalone --nproc-per-node N -m "
+            "embedrec train ...` does [default: one process].",
+        ),
+    ] = None,
     force: Force = False,
     as_json: JsonOut = False,
 ) -> None:
@@ -54,6 +69,9 @@ def train(
     if seed is not None:
         config = config.replace(seed=seed)
     embedrec.check_config(config)
+    if nproc is not None and nproc > 1:
+        launch_local(nproc, given_options(ctx, leave_out={"nproc"}), data, config, feedback)
+        return
     started = time.perf_counter()
     if embedrec.World.launched():  # one process of `torchrun ... -m embedrec train`
         trained = train_distributed(data, config, feedback, as_json)
@@ -118,10 +136,28 @@ def describe(split: embedrec.Split, as_json: bool) -> None:
         err.print(split.describe(), highlight=False, markup=False)
 
 
-def train_distributed(
-    data: DataOptions, config: embedrec.TrainConfig, feedback: str | None, as_json: bool
-) -> tuple[embedrec.Recommender, embedrec.Split] | None:
-    """`train`'s part on one rank of a torchrun run; rank 0 gets the model and its split."""
+def launch_local(
+    nproc: int,
+    args: list[str],
+    data: DataOptions,
+    config: embedrec.TrainConfig,
+    feedback: str | None,
+) -> None:
+    """`--nproc N`: this command again in N processes, through torch's launcher, after the
+    checks every rank would make (so a refusal is said once, before any process starts)."""
+    if embedrec.World.launched():
+        raise embedrec.DistributedError(
+            "--nproc: this process is one of a torchrun run already; torchrun sets the count"
+        )
+    distributed_split(data, config, feedback)
+    check_distributed_config(config, embedrec.World(0, nproc, 0, torch.device("cpu")))
+    run_local(nproc, args)
+
+
+def distributed_split(
+    data: DataOptions, config: embedrec.TrainConfig, feedback: str | None
+) -> tuple[float, int]:
+    """The random split's fraction and seed a distributed run uses; what it refuses."""
     refused = {"--feedback": feedback, "--valid": data.valid}
     for flag, value in refused.items():
         if value is not None:
@@ -136,6 +172,14 @@ def train_distributed(
                 "(random:PCT[:SEED], or --valid-pct)"
             )
         valid_pct, seed = embedrec.random_spec(data.split)  # as one process reads the same spec
+    return valid_pct, seed
+
+
+def train_distributed(
+    data: DataOptions, config: embedrec.TrainConfig, feedback: str | None, as_json: bool
+) -> tuple[embedrec.Recommender, embedrec.Split] | None:
+    """`train`'s part on one rank of a torchrun run; rank 0 gets the model and its split."""
+    valid_pct, seed = distributed_split(data, config, feedback)
     world = embedrec.World.from_env(config.device)
     columns = {
         "user_col": data.user_col, "item_col": data.item_col, "rating_col": data.rating_col,

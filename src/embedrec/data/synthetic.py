@@ -38,6 +38,7 @@ from embedrec.io import atomic_file, check_output
 TRUE_RATING = "true_rating"  # the column with each row's expected rating under the true model
 METADATA_KEY = b"embedrec.synthetic"
 RANK, NOISE = 16, 0.8  # the generating model's rank and noise sd
+USER_BIAS_SD, ITEM_BIAS_SD = 0.4, 0.5  # its biases' spread (items' plus a popularity term)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,35 @@ PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class GeneratingModel:
+    """The model a synthetic set was drawn from, row r of each array being the user (item) whose
+    file id is `user_ids[r]` (`item_ids[r]`): rating = clip(round(mean + user_bias + item_bias
+    + user_factors . item_factors + Normal(0, noise^2)) to the star steps). Bounds on what a
+    model can learn from the data are computed against it (`benchmarks/oracle_bounds.py`)."""
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    mean: float
+    noise: float
+    user_bias_sd: float
+    spec: Preset
+
+    def expected_rating(
+        self, scores: np.ndarray, extra_variance: np.ndarray | float = 0.0
+    ) -> np.ndarray:
+        """E[rating] for noise-free scores, the noise's variance widened by `extra_variance`
+        (an estimate's own uncertainty about the score)."""
+        low, high = self.spec.rating_scale
+        sd = np.sqrt(self.noise**2 + np.broadcast_to(extra_variance, scores.shape))
+        sd = sd.astype(np.float64).ravel() if sd.ndim else np.full(1, float(sd))
+        return _expected_rating(scores.astype(np.float32), sd, low, high, self.spec.step)
+
+
 def synthetic_ratings(
     preset: str | Preset = "ml-25m",
     *,
@@ -74,6 +104,18 @@ def synthetic_ratings(
 
     Distinct (user, item) pairs; user and item ids start at 1 in random order of popularity.
     """
+    return synthetic_set(preset, rank=rank, noise=noise, zipf=zipf, seed=seed)[0]
+
+
+def synthetic_set(
+    preset: str | Preset = "ml-25m",
+    *,
+    rank: int = RANK,
+    noise: float = NOISE,
+    zipf: float = 1.0,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, GeneratingModel]:
+    """`synthetic_ratings`' frame and the model it was drawn from (same arguments, same draw)."""
     spec = PRESETS[preset] if isinstance(preset, str) else preset
     if spec.n_ratings > spec.n_users * _most_per_user(spec) // 2:
         raise DataError("too many ratings for that many users and items")
@@ -86,10 +128,10 @@ def synthetic_ratings(
     mean = (spec.rating_scale[0] + spec.rating_scale[1]) / 2 + 0.8
     user_factors = rng.normal(0, 1 / np.sqrt(rank), (spec.n_users, rank)).astype(np.float32)
     item_factors = rng.normal(0, 1 / np.sqrt(rank), (spec.n_items, rank)).astype(np.float32)
-    user_bias = rng.normal(0, 0.4, spec.n_users).astype(np.float32)
-    item_bias = (rng.normal(0, 0.5, spec.n_items) + 3 * (popularity - popularity.mean())).astype(
-        np.float32
-    )
+    user_bias = rng.normal(0, USER_BIAS_SD, spec.n_users).astype(np.float32)
+    item_bias = (
+        rng.normal(0, ITEM_BIAS_SD, spec.n_items) + 3 * (popularity - popularity.mean())
+    ).astype(np.float32)
     scores = np.empty(len(users), dtype=np.float32)
     for start in range(0, len(users), 1 << 22):  # chunks keep the (n, rank) product small
         u, i = users[start : start + (1 << 22)], items[start : start + (1 << 22)]
@@ -98,13 +140,13 @@ def synthetic_ratings(
         )
     scores += mean
     low, high = spec.rating_scale
-    expected = _expected_rating(scores, noise, low, high, spec.step)
+    expected = _expected_rating(scores, np.full(1, noise), low, high, spec.step)
     scores += rng.normal(0, noise, len(scores)).astype(np.float32)
     ratings = np.clip(np.round(scores / spec.step) * spec.step, low, high).astype(np.float32)
     timestamps = 1_000_000_000 + rng.integers(0, 700_000_000, len(users))
     id_users = rng.permutation(spec.n_users).astype(np.int32) + 1
     id_items = rng.permutation(spec.n_items).astype(np.int32) + 1
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "userId": id_users[users],
             "movieId": id_items[items],
@@ -113,16 +155,23 @@ def synthetic_ratings(
             TRUE_RATING: expected,
         }
     )
+    model = GeneratingModel(
+        id_users, id_items, user_factors, item_factors, user_bias, item_bias, mean, noise,
+        USER_BIAS_SD, spec,
+    )  # fmt: skip
+    return frame, model
 
 
 @numba.njit(cache=True, parallel=True)
 def _expected_rating(scores, noise, low, high, step):
     """E[clip(round(score + N(0, noise^2)))]: the lowest step plus one step for each threshold
-    between two steps that the noisy score passes, weighted by the chance it does."""
+    between two steps that the noisy score passes, weighted by the chance it does. `noise`
+    holds one sd for every score, or one for all."""
     out = np.empty(len(scores), dtype=np.float32)
     n_thresholds = int(round((high - low) / step))
-    scale = 1.0 / (noise * math.sqrt(2.0))
+    stride = 1 if len(noise) > 1 else 0
     for j in numba.prange(len(scores)):
+        scale = 1.0 / (noise[j * stride] * math.sqrt(2.0))
         total = low
         for k in range(n_thresholds):
             threshold = low + step * (k + 0.5)
