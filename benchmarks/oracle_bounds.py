@@ -5,12 +5,15 @@ generated them: estimators that are handed part of the truth, on the same random
 - *noise floor*: the generating model's expected rating (what `train` prints);
 - *bias baseline*: `BiasBaseline`, the table's reference, as `embedrec benchmark` fits it;
 - *best biases*: user and item offsets fitted jointly with the generator's own variances as
-  their priors (the posterior mean of a biases-only model, the factor part counted as noise):
-  the best any biases-only model can do;
+  their priors (the posterior mean of a biases-only model with a Gaussian likelihood, the
+  factor part counted as noise);
 - *items known*: every item's true bias and factors handed over; each user's bias (and factors)
-  is the exact posterior mean given its training ratings under the generator's own prior and
-  noise, and the prediction is the expected rounded, clipped rating under that posterior. A real
-  model also has to estimate the items, so it cannot expect to beat this.
+  is its posterior mean given its training ratings under the generator's own prior, the
+  rounded, clipped ratings treated as Gaussian with their measured variance (the bias-only
+  column counts each rating's unknown factor part, |item factors|^2 / rank, as noise too); the
+  prediction is the expected rounded, clipped rating under that posterior. A real model also
+  has to estimate the items, so it can hardly expect to beat this, but it is not a strict
+  bound: the exact (ordinal) likelihood of rounded ratings would take it a little lower.
 
 python benchmarks/oracle_bounds.py [--preset sparse --preset ml-1m ...] [--seed 0]
 """
@@ -58,11 +61,14 @@ def items_known(truth: GeneratingModel, users, items, targets, n_users, valid_us
                 noise_var: float, factors: bool):  # fmt: skip
     """Each user's posterior (bias, and factors if `factors`) given the true items; the
     expected rating of each validation row under it."""
-    rank = truth.item_factors.shape[1] if factors else 0
+    true_rank = truth.item_factors.shape[1]  # factors ~ Normal(0, 1 / rank)
+    rank = true_rank if factors else 0
     design = np.hstack([np.ones((len(truth.item_bias), 1)), truth.item_factors[:, :rank]])
     offset = truth.mean + truth.item_bias.astype(np.float64)
-    factor_precision = float(truth.item_factors.shape[1])  # factors ~ Normal(0, 1 / rank)
-    prior = np.diag(np.r_[1 / truth.user_bias_sd**2, np.full(rank, factor_precision)])
+    # the variance of u . v_i for a user drawn from the prior: noise when factors are not fitted
+    unfitted = 0.0 if factors else (truth.item_factors.astype(np.float64) ** 2).sum(1) / true_rank
+    row_var = noise_var + np.broadcast_to(unfitted, offset.shape)
+    prior = np.diag(np.r_[1 / truth.user_bias_sd**2, np.full(rank, float(true_rank))])
     order = np.argsort(users, kind="stable")
     indptr = np.r_[0, np.cumsum(np.bincount(users, minlength=n_users))]
     sorted_items, residual = items[order], (targets - offset[items])[order]
@@ -71,12 +77,13 @@ def items_known(truth: GeneratingModel, users, items, targets, n_users, valid_us
     for u in range(n_users):
         rows = slice(indptr[u], indptr[u + 1])
         x = design[sorted_items[rows]]
-        covariances[u] = np.linalg.inv(x.T @ x / noise_var + prior)
-        means[u] = covariances[u] @ (x.T @ residual[rows]) / noise_var
+        weighted = x / row_var[sorted_items[rows], None]
+        covariances[u] = np.linalg.inv(weighted.T @ x + prior)
+        means[u] = covariances[u] @ (weighted.T @ residual[rows])
     x = design[valid_items]
     scores = offset[valid_items] + np.einsum("ij,ij->i", means[valid_users], x)
     variance = np.einsum("ij,ijk,ik->i", x, covariances[valid_users], x)
-    return truth.expected_rating(scores, variance)
+    return truth.expected_rating(scores, variance + row_var[valid_items] - noise_var)
 
 
 def bounds(preset: str, seed: int) -> dict[str, float]:

@@ -101,10 +101,15 @@ def rank_pid(launcher: subprocess.Popen, rank: int) -> int | None:
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the rank's process in /proc")
-@pytest.mark.parametrize("launch", [torchrun_command, nproc_command], ids=["torchrun", "nproc"])
-def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, tmp_path):
+@pytest.mark.parametrize(
+    ("launch", "victim"),
+    [(torchrun_command, "rank 1"), (nproc_command, "rank 1"), (nproc_command, "launcher")],
+    ids=["torchrun", "nproc", "nproc-stopped"],
+)
+def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, victim, tmp_path):
     """Either launcher: the ranks' `error:` lines, no model written. `--nproc` says which rank
-    died, with no launcher traceback after it, and exits 2 like any failed command."""
+    died (or that it was stopped itself, as by Ctrl-C or a kill), with no launcher traceback or
+    log line after it, and exits 2 like any failed command."""
     data = tmp_path / "ratings.csv"
     low_rank_frame(n_users=60, n_items=40, seed=2).to_csv(data, index=False)
     out = tmp_path / "model"
@@ -123,9 +128,12 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, tmp_path):
         for line in launcher.stderr:  # rank 0 shows an epoch: training is under way
             if line.split()[:1] == ["0"]:
                 break
-        victim = rank_pid(launcher, 1)
-        assert victim is not None
-        os.kill(victim, signal.SIGKILL)
+        if victim == "launcher":
+            launcher.send_signal(signal.SIGTERM)
+        else:
+            pid = rank_pid(launcher, 1)
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
         _, stderr = launcher.communicate(timeout=60)
     finally:
         launcher.kill()
@@ -134,8 +142,14 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, tmp_path):
     assert errors and all("no model was written" in line for line in errors), stderr[-3000:]
     if launch is nproc_command:
         assert launcher.returncode == 2
-        assert "error: process of rank 1 (of 2) was killed by SIGKILL" in stderr, stderr[-3000:]
+        said = {
+            "rank 1": "error: process of rank 1 (of 2) was killed by SIGKILL",
+            "launcher": "error: stopped by SIGTERM: the 2 processes were stopped",
+        }[victim]
+        assert said in stderr, stderr[-3000:]
         assert "Traceback" not in stderr, stderr[-3000:]
+        assert all(line.startswith(("error: ", "0 ", "  ")) or not line.strip()
+                   for line in stderr.splitlines()[-3:]), stderr[-3000:]  # fmt: skip
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name not in ("ratings.csv", "model")]
 
@@ -266,6 +280,7 @@ def test_nproc_trains_in_processes_and_saves_a_model_that_recommends(tmp_path):
         (["--nproc", "2", "--bs", "63"], "--bs 63 is the batch of all 2 processes together"),
         (["--nproc", "2", "--split", "temporal:5"], "a distributed run splits at random only"),
         (["--nproc", "0"], "--nproc"),
+        (["--nproc", "2", "--device", "mps"], "device 'mps'"),
     ],
 )
 def test_what_nproc_refuses_is_said_once_before_any_process_starts(args, message, tmp_path):

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import torch
 import typer
 
 import embedrec
@@ -150,7 +149,8 @@ def launch_local(
             "--nproc: this process is one of a torchrun run already; torchrun sets the count"
         )
     distributed_split(data, config, feedback)
-    check_distributed_config(config, embedrec.World(0, nproc, 0, torch.device("cpu")))
+    last = embedrec.World.device_of(nproc - 1, config.device)  # one GPU each, on CUDA
+    check_distributed_config(config, embedrec.World(0, nproc, nproc - 1, last))
     run_local(nproc, args)
 
 

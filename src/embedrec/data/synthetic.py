@@ -66,8 +66,8 @@ PRESETS = {
 class GeneratingModel:
     """The model a synthetic set was drawn from, row r of each array being the user (item) whose
     file id is `user_ids[r]` (`item_ids[r]`): rating = clip(round(mean + user_bias + item_bias
-    + user_factors . item_factors + Normal(0, noise^2)) to the star steps). Bounds on what a
-    model can learn from the data are computed against it (`benchmarks/oracle_bounds.py`)."""
+    + user_factors . item_factors + Normal(0, noise^2)) to the star steps). How near the noise
+    floor a model can get is estimated against it (`benchmarks/oracle_bounds.py`)."""
 
     user_ids: np.ndarray
     item_ids: np.ndarray
@@ -88,7 +88,8 @@ class GeneratingModel:
         low, high = self.spec.rating_scale
         sd = np.sqrt(self.noise**2 + np.broadcast_to(extra_variance, scores.shape))
         sd = sd.astype(np.float64).ravel() if sd.ndim else np.full(1, float(sd))
-        return _expected_rating(scores.astype(np.float32), sd, low, high, self.spec.step)
+        flat = np.ravel(scores).astype(np.float32)
+        return _expected_rating(flat, sd, low, high, self.spec.step).reshape(np.shape(scores))
 
 
 def synthetic_ratings(

@@ -86,19 +86,24 @@ class World:
                 "a distributed run is started by torchrun, which sets RANK and WORLD_SIZE: "
                 "torchrun --nproc-per-node 2 -m embedrec train ..."
             ) from None
+        return cls(rank, size, local_rank, cls.device_of(local_rank, device))
+
+    @staticmethod
+    def device_of(local_rank: int, device: str = "auto") -> torch.device:
+        """The device of the process of `local_rank` on its machine: its own GPU on CUDA."""
         resolved = resolve_device(device)
         if resolved.type == "cuda":
             if local_rank >= torch.cuda.device_count():
                 raise DistributedError(
                     f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} here): "
-                    "start at most one process per GPU (--nproc-per-node)"
+                    "start at most one process per GPU (--nproc-per-node, --nproc)"
                 )
             resolved = torch.device("cuda", local_rank)
         elif resolved.type != "cpu":
             raise DistributedError(
                 f"device {device!r} (--device): a distributed run trains on cpu or cuda"
             )
-        return cls(rank, size, local_rank, resolved)
+        return resolved
 
 
 def check_config(config: TrainConfig, world: World) -> None:
@@ -146,9 +151,11 @@ def process_group(world: World) -> Iterator[None]:
 
 
 def _stopped_by_launcher(signum: int, frame: FrameType | None) -> None:
-    """torchrun sends SIGTERM to the other ranks when one fails."""
+    """The launcher (torchrun, or `train --nproc`) sends SIGTERM to the other ranks when one
+    fails or when it is stopped itself."""
     raise DistributedError(
-        "stopped by torchrun because another process of this run failed; no model was written"
+        "stopped by the launcher (another process of this run failed, or the run was stopped); "
+        "no model was written"
     )
 
 

@@ -13,29 +13,59 @@ with the same variables), so there is one distributed path, tested both ways.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from embedrec.errors import DistributedError
 
+LAUNCHER_LOGGERS = ("torch.distributed.elastic", "torch.distributed.launcher")
+
 
 @contextmanager
 def _quiet_launcher() -> Iterator[None]:
-    """The elastic agent logs every start and stop at INFO/WARNING and the failure at ERROR;
-    the run's own lines say what happened, so its logger is held to CRITICAL meanwhile."""
-    logger = logging.getLogger("torch.distributed.elastic")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+    """The elastic agent logs every start and stop at INFO/WARNING and the failure at ERROR,
+    each module on a logger of its own level; the run's own lines say what happened, so those
+    loggers are held to CRITICAL meanwhile."""
+    loggers = [
+        logging.getLogger(name)
+        for name in list(logging.root.manager.loggerDict)
+        if name.startswith(LAUNCHER_LOGGERS)
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+@contextmanager
+def _as_torchrun_sets_up(nproc: int) -> Iterator[str]:
+    """What torchrun does around its workers: one OpenMP thread a process unless the user
+    said otherwise (N processes of all the cores each would oversubscribe the machine N
+    times), and a folder for the launcher's logs, removed afterwards."""
+    unset = "OMP_NUM_THREADS" not in os.environ
+    if unset and nproc > 1:
+        os.environ["OMP_NUM_THREADS"] = "1"
+    logs = tempfile.mkdtemp(prefix="embedrec-launch-")
+    try:
+        yield logs
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+        if unset:
+            os.environ.pop("OMP_NUM_THREADS", None)
 
 
 def _how_it_ended(exitcode: int) -> str:
@@ -47,38 +77,52 @@ def _how_it_ended(exitcode: int) -> str:
     return f"exited with code {exitcode}"
 
 
-def _blame(exitcode: int) -> int:
-    """Which failure caused the others, lowest first: a process killed from outside, then one
-    that crashed, then one the launcher stopped (SIGTERM) or that exited with its own error
-    line (2) when it lost its peers."""
-    if exitcode == -signal.SIGTERM or exitcode == 2:
-        return 2
-    return 0 if exitcode < 0 else 1
+def _cause(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure] | None:
+    """The failure that ended the run, or None when every process that failed on its own said
+    why (exit code 2, its `error:` line above). Processes the launcher stopped afterwards
+    (SIGTERM) are effects, not causes; a process killed from outside comes before one that
+    crashed; ties go to the earliest."""
+    own = [(r, f) for r, f in failures.items() if f.exitcode != -signal.SIGTERM]
+    if not own:  # all stopped by SIGTERM: whoever was first
+        own = list(failures.items())
+    unexplained = [(r, f) for r, f in own if f.exitcode != 2]
+    if not unexplained:
+        return None
+    return min(unexplained, key=lambda rf: (rf[1].exitcode >= 0, rf[1].timestamp, rf[0]))
 
 
 def run_local(nproc: int, train_args: Sequence[str]) -> None:
     """Run `embedrec train <train_args>` in `nproc` processes on this machine; raise a
     DistributedError that names the failed rank when one fails."""
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",  # a free port, as torchrun --standalone picks it
-        max_restarts=0,  # a rank that dies ends the run; nothing is retried behind its back
-        monitor_interval=0.1,
-    )
-    command = elastic_launch(config, entrypoint=sys.executable)
-    try:
-        with _quiet_launcher():
-            command("-m", "embedrec", "train", *train_args)
-    except ChildFailedError as failed:
-        ranks = sorted(failed.failures.items())
-        if all(f.exitcode == 2 for _, f in ranks):
-            raise DistributedError("the distributed run stopped (see the error above)") from None
-        rank, first = min(ranks, key=lambda failure: _blame(failure[1].exitcode))
-        raise DistributedError(
-            f"process of rank {rank} (of {nproc}) {_how_it_ended(first.exitcode)}; "
-            "the run stopped and no model was written"
-        ) from None
+    with _as_torchrun_sets_up(nproc) as logs:
+        config = LaunchConfig(
+            min_nodes=1,
+            max_nodes=1,
+            nproc_per_node=nproc,
+            run_id=str(uuid.uuid4()),
+            rdzv_backend="c10d",
+            rdzv_endpoint="localhost:0",  # a free port, as torchrun --standalone picks it
+            max_restarts=0,  # a rank that dies ends the run; nothing is retried behind its back
+            monitor_interval=0.1,
+            logs_specs=DefaultLogsSpecs(log_dir=logs),
+        )
+        command = elastic_launch(config, entrypoint=sys.executable)
+        try:
+            with _quiet_launcher():
+                command("-m", "embedrec", "train", *train_args)
+        except SignalException as stopped:  # Ctrl-C or a kill of this process: ranks stop too
+            raise DistributedError(
+                f"stopped by {signal.Signals(stopped.sigval).name}: the {nproc} processes "
+                "were stopped and no model was written"
+            ) from None
+        except ChildFailedError as failed:
+            cause = _cause(failed.failures)
+            if cause is None:
+                raise DistributedError(
+                    "the distributed run stopped (see the error above)"
+                ) from None
+            rank, failure = cause
+            raise DistributedError(
+                f"process of rank {rank} (of {nproc}) {_how_it_ended(failure.exitcode)}; "
+                "the run stopped and no model was written"
+            ) from None
