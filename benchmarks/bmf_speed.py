@@ -36,10 +36,9 @@ def peak_rss_gib() -> float:
 
 PHASES = {  # the sampler's kernels, by what they do in a sweep
     "squared_residuals": "noise: residuals summed per row",
-    "sample_own": "own rows P and Q (parallel)",
-    "implicit_conditionals": "implicit precisions and Cholesky factors (parallel)",
-    "implicit_pass": "implicit rows Y and Z, one after another (serial)",
-    "implicit_sums": "implicit sums and effective rows (parallel)",
+    "sample_own": "own rows P and Q given Y and Z (parallel)",
+    "implicit_pass": "implicit rows Y and Z given U and I, one after another",
+    "implicit_sums": "implicit sums and own rows afresh (parallel)",
 }
 
 

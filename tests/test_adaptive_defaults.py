@@ -21,7 +21,7 @@ def ratings(density: float, n_users: int = 30, n_items: int = 80):
 def test_defaults_follow_the_datas_density_and_say_so():
     dense, note = BayesianMFKind.defaults_for(ratings(0.5))  # 40 ratings per user
     assert dense == {
-        "n_factors": 10, "epochs": 100, "implicit": True, "robust": True,
+        "n_factors": 10, "epochs": 200, "implicit": True, "robust": True,
         "options": {"shrink": 0.0},
     }  # fmt: skip
     assert "dense data (median" in note and "cold rows scored by the bias baseline" in note
@@ -44,7 +44,7 @@ def test_large_data_gets_the_sweeps_that_fit_the_budget(monkeypatch):
         bmf_module, "SWEEP_BUDGET_SECONDS", bmf_module.SWEEP_SECONDS * len(data) * 12.5
     )
     picked, note = BayesianMFKind.defaults_for(data)
-    assert picked["epochs"] == 12 and "12 sweeps (not 100" in note
+    assert picked["epochs"] == 12 and "12 sweeps (not 200" in note
 
 
 def test_the_note_names_only_what_was_picked_and_the_budget_counts_the_users_rank(monkeypatch):
@@ -54,7 +54,7 @@ def test_the_note_names_only_what_was_picked_and_the_budget_counts_the_users_ran
     )
     _, note = BayesianMFKind.defaults_for(data, TrainConfig(model="bmf", n_factors=32))
     assert "rank" not in note.split(": ", 1)[1]
-    assert "10 sweeps (not 100" in note  # rank 32 costs 9x rank 10: the floor of 10 sweeps
+    assert "10 sweeps (not 200" in note  # rank 32 costs 9x rank 10: the floor of 10 sweeps
     _, note = BayesianMFKind.defaults_for(
         data, TrainConfig(model="bmf", n_factors=3, epochs=5, implicit=True, robust=True)
     )

@@ -79,67 +79,75 @@ def _implicit_sums(side):
     )
 
 
-def test_implicit_draw_matches_the_dense_conditional_and_keeps_bookkeeping_exact():
-    """With zero noise a draw is the conditional mean; after the pass the effective rows and
-    residual projections equal a recomputation from scratch (to float32 Gram precision)."""
+def test_own_draw_matches_the_dense_conditional():
+    """With zero noise a draw of P_u is its conditional mean given everything else: the
+    ratings (each with its robust precision factor) see U = P + sums, under P's prior."""
     rng, users, items, ratings, prec_r, user_side, item_side = _state()
-    n_users, n_items, d = 7, 5, 3
-    item_rows = item_side.effective  # the other side's effective rows
-    weight = user_side.weight
-    implicit = user_side.implicit.copy()
+    n_users, d = 7, 3
+    item_rows = item_side.effective
     user_side.sums[:] = _implicit_sums(user_side)
     prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
-    alpha = 1.7
-    user_side.sample_own(item_side, 0.0, alpha, prior, np.zeros((n_users, d)))
-    effective = user_side.effective.copy()
-
-    # dense conditional of Y_0: rows (u, i) for every rating of a user who rated item 0
+    alpha, mean = 1.7, 0.3
+    user_side.sample_own(item_side, mean, alpha, prior, np.zeros((n_users, d)))
     x = np.column_stack([np.ones(len(items)), item_rows[items, 1:]])
-    offset = item_rows[items, 0]
-    y_prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
-    owners = set(users[items == 0])
-    rows = np.isin(users, list(owners))
-    w = weight[users[rows]][:, None]
-    design = w * x[rows]
-    rest = effective[users[rows]] - w * implicit[0]
-    target = ratings[rows] - offset[rows] - (rest * x[rows]).sum(1)
-    c = prec_r[rows]
-    precision = np.diag(y_prior[1]) + alpha * design.T @ (c[:, None] * design)
-    want = np.linalg.solve(precision, y_prior[1] * y_prior[0] + alpha * design.T @ (c * target))
-
-    user_side.sample_implicit(item_side, alpha, y_prior, np.zeros((n_items, d)))
-    assert np.allclose(user_side.implicit[0], want, rtol=1e-5)
-    assert np.allclose(user_side.effective, user_side.own + _implicit_sums(user_side))
-    effective = user_side.effective
-    residual = ratings - offset - (effective[users] * x).sum(1)
     for u in range(n_users):
         mine = users == u
-        want_proj = (x[mine] * (prec_r[mine] * residual[mine])[:, None]).sum(0)
-        assert np.allclose(user_side.proj[u], want_proj, rtol=1e-5, atol=1e-6)
+        target = ratings[mine] - mean - item_rows[items[mine], 0] - x[mine] @ user_side.sums[u]
+        c = prec_r[mine]
+        precision = np.diag(prior[1]) + alpha * x[mine].T @ (c[:, None] * x[mine])
+        want = np.linalg.solve(precision, prior[1] * prior[0] + alpha * x[mine].T @ (c * target))
+        assert np.allclose(user_side.own[u], want, rtol=1e-6, atol=1e-9)
+    assert np.allclose(user_side.effective, user_side.own + user_side.sums)
 
 
-def test_parallel_rows_draw_exactly_what_the_serial_path_draws(monkeypatch):
-    """The same noise gives bit-identical rows and projections whether an implicit row's raters
-    are split over threads or not (h is summed block by block on both paths)."""
-    monkeypatch.setattr(gibbs, "BLOCK", 4)  # rows of ~28 raters: several blocks each
-    results = []
-    for parallel_from in (1 << 62, 0):
-        rng, *_, user_side, item_side = _state(n_users=40, n_items=9)
-        user_side.sums[:] = _implicit_sums(user_side)
-        prior = np.stack([rng.normal(size=3), rng.uniform(0.5, 2, 3)])
-        user_side.sample_own(item_side, 0.3, 1.7, prior, rng.normal(size=(40, 3)))
-        noise = rng.normal(size=(9, 3))
-        user_side.sample_implicit(item_side, 1.7, prior, noise, parallel_from=parallel_from)
-        results.append((user_side.implicit, user_side.proj, user_side.effective))
-    for serial, parallel in zip(*results):
-        assert np.array_equal(serial, parallel)
+def test_implicit_draw_matches_the_dense_conditional_and_keeps_bookkeeping_exact():
+    """With zero noise a draw of Y_0 is its conditional mean given U and the other Y: the owners'
+    P_r = U_r - w_r * (sum of r's Y) under P's diagonal prior, and Y_0's own prior. After the
+    pass U is unchanged, and the sums and P equal a recomputation from scratch."""
+    rng, users, items, ratings, prec_r, user_side, item_side = _state()
+    n_items, d = 5, 3
+    user_side.sums[:] = _implicit_sums(user_side)
+    user_side.effective[:] = user_side.own + user_side.sums
+    fixed, implicit = user_side.effective.copy(), user_side.implicit.copy()
+    own_prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
+    y_prior = np.stack([rng.normal(size=d), rng.uniform(0.5, 2, d)])
+
+    owners = users[items == 0]
+    w = user_side.weight[owners][:, None]
+    without = fixed[owners] - own_prior[0] - (user_side.sums[owners] - w * implicit[0])
+    precision = own_prior[1] * (w**2).sum() + y_prior[1]
+    want = (own_prior[1] * (w * without).sum(0) + y_prior[1] * y_prior[0]) / precision
+
+    user_side.sample_implicit(item_side, own_prior, y_prior, np.zeros((n_items, d)))
+    assert np.allclose(user_side.implicit[0], want, rtol=1e-12)
+    assert np.array_equal(user_side.effective, fixed)
+    assert np.allclose(user_side.sums, _implicit_sums(user_side))
+    assert np.allclose(user_side.own, fixed - user_side.sums)
 
 
-def test_a_seed_gives_the_same_chain_on_any_thread_count(split, monkeypatch):
+def test_an_implicit_draw_has_the_conditional_spread():
+    """Draws of Y_0 with fresh noise scatter with the conditional's variance, 1 / precision
+    per dimension, around its mean (the noise enters as it should, not only the mean)."""
+    rng, users, items, ratings, prec_r, user_side, item_side = _state(seed=3)
+    n_items, d = 5, 3
+    user_side.sums[:] = _implicit_sums(user_side)
+    user_side.effective[:] = user_side.own + user_side.sums
+    own_prior = np.stack([np.zeros(d), rng.uniform(0.5, 2, d)])
+    y_prior = np.stack([np.zeros(d), rng.uniform(0.5, 2, d)])
+    w2 = (user_side.weight[users[items == 0]] ** 2).sum()
+    start = (user_side.own.copy(), user_side.implicit.copy(), user_side.sums.copy())
+    draws = []
+    for _ in range(4000):
+        user_side.own[:], user_side.implicit[:], user_side.sums[:] = (a.copy() for a in start)
+        user_side.sample_implicit(item_side, own_prior, y_prior, rng.normal(size=(n_items, d)))
+        draws.append(user_side.implicit[0].copy())
+    variance = np.var(draws, axis=0)
+    assert np.allclose(variance, 1 / (own_prior[1] * w2 + y_prior[1]), rtol=0.1)
+
+
+def test_a_seed_gives_the_same_chain_on_any_thread_count(split):
     """Two runs with one seed give identical predictions, on 2 threads and on 1 (every
-    parallel step's sums have a fixed order; the noise is drawn up front from the seed)."""
-    monkeypatch.setattr(gibbs, "BLOCK", 4)
-    monkeypatch.setattr(gibbs, "PARALLEL_FROM", 8)  # the parallel path runs too
+    parallel loop writes only its own rows; the noise is drawn up front from the seed)."""
     data = split.train
     threads = numba.get_num_threads()
 

@@ -83,7 +83,7 @@ MODEL_OPTIONS: dict[str, Any] = {
     "layers": (option("--layers", "Hidden layer sizes of nn [default: 100,50]."), None),
     "dropout": (option("--dropout", "nn dropout [default: 0].", Optional[float]), None),
     "epochs": (
-        option("--epochs", "Epochs [default: 5; bmf: 100 sweeps].", Optional[int]),
+        option("--epochs", "Epochs [default: 5; bmf: 200 sweeps].", Optional[int]),
         None,
     ),
     "implicit": (

@@ -8,7 +8,7 @@ switch the sampler's two extensions (the classic BPMF has both off).
 
 Left unset, rank, sweeps and `shrink` are picked from the training data (`defaults_for`, which
 says what it picked): on dense data (the median user has 20 ratings or more, as every MovieLens
-user does) rank 10 and 100 sweeps, chosen on ML-100k; on sparse data rank 4, 300 sweeps, and
+user does) rank 10 and 200 sweeps, chosen on ML-100k; on sparse data rank 4, 300 sweeps, and
 each prediction pulled towards the bias baseline by n/(n + shrink) of its user's and of its
 item's ratings (a user with one rating is mostly the baseline), chosen on the `ml100k-sparse`
 protocol; where items are sparse too, no implicit terms or per-row noise levels (classic BPMF);
@@ -38,12 +38,13 @@ SPARSE_BELOW = 20  # median training ratings per user under which the data count
 # BENCHMARKS.md).
 ITEMS_SPARSE_BELOW = 4
 # The default sweeps fit this much sampling on 2 cores, at SWEEP_SECONDS per rating and sweep
-# at rank 10 (a slow day's 43 s a sweep on ML-25M-sized data, benchmarks/bmf_speed.py; 0.6 us
-# at 1M, 0.8 us at 10M): with loading, the ranker and scoring, `embedrec train` on 25M ratings
-# stays under 10 minutes. A sweep's cost grows with (rank + 1)^2 (each rating adds to a Gram
-# matrix of that size).
+# at rank 10: 4.6 times the idle machine's 4.3 s a sweep on ML-25M-sized data
+# (benchmarks/bmf_speed.py), the margin the sampler before it needed on a slow shared day (43 s
+# against 9.3): with loading, the ranker and scoring, `embedrec train` on 25M ratings stays
+# under 10 minutes. A sweep's cost grows with (rank + 1)^2 (each rating adds to a Gram matrix
+# of that size).
 SWEEP_BUDGET_SECONDS = 400.0
-SWEEP_SECONDS = 2.0e-6
+SWEEP_SECONDS = 0.8e-6
 MIN_SWEEPS = 10
 
 
@@ -67,7 +68,7 @@ class BayesianMFKind(DotProductBiasKind):
     # (benchmarks/bmf_defaults.py), never on a test fold; `defaults_for` adapts them to data.
     defaults: ClassVar[dict[str, Any]] = {
         "n_factors": 10,
-        "epochs": 100,
+        "epochs": 200,
         "implicit": True,
         "robust": True,
     }
@@ -85,7 +86,7 @@ class BayesianMFKind(DotProductBiasKind):
         per_user, per_item = (_median_count(c) for c in (data.user_counts(), data.item_counts()))
         sparse = per_user < SPARSE_BELOW
         rows_terms = per_item >= ITEMS_SPARSE_BELOW
-        rank, wanted, shrink = (4, 300, 2.0) if sparse else (10, 100, 0.0)
+        rank, wanted, shrink = (4, 300, 2.0) if sparse else (10, 200, 0.0)
         trained_rank = config.n_factors or rank
         per_sweep = SWEEP_SECONDS * max(len(data), 1) * (trained_rank + 1) ** 2 / 121
         sweeps = max(MIN_SWEEPS, min(wanted, int(SWEEP_BUDGET_SECONDS / per_sweep)))

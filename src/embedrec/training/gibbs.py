@@ -10,14 +10,17 @@ and per-user and per-item noise levels (Lakshminarayanan et al. 2011).
 
 Column 0 of every row is a bias (so Y_j[0] is the linear "rated j" term), the rest are factors.
 Each group (P, Q, Y, Z) has a Gaussian prior with per-dimension mean and precision under their
-own hyperpriors. A sweep samples the noise, then the user side given the item side (the group's
-hyperparameters, every P_u as a block, in parallel; then every Y_j as a block, one after another,
-keeping each user's residual projection up to date), then the item side the same way. Nothing to
-tune but the rank and the number of sweeps. The kernels, and why they are laid out as they are
-(packed float32 Gram matrices, the implicit precisions built in parallel ahead of the one serial
-pass, cache hints in that pass), are in `gibbs_kernels`. Every standard normal is drawn up front
-from the seed and every parallel sum has a fixed order, so a seed gives the same chain on any
-number of threads.
+own hyperpriors. A sweep samples the noise, then the user side given the item side: the group's
+hyperparameters, every P_u as a block given Y, in parallel (U = P + sums moves with it); then
+every Y_j given U, one after another, with P = U - sums moving instead. Both are exact
+conditionals of the same posterior, in two coordinates of it ((P, Y) and (U, Y), a shear with
+unit Jacobian), and the second is cheap: with U fixed, Y meets the data only through P's
+diagonal prior, so each Y_j is a scalar regression per dimension (`gibbs_kernels`). Then the
+item side the same way. Y moves less per sweep this way than given P (it follows U, which the
+data pin down), so the defaults sample twice the sweeps they did (BENCHMARKS.md: same accuracy,
+less time). Nothing to tune but the rank and the number of sweeps. Every standard normal is
+drawn up front from the seed and every parallel loop writes only its own rows, so a seed gives
+the same chain on any number of threads.
 
 The prediction is the average over the kept samples of their predictions. An average of dot
 products is one dot product of concatenated, scaled vectors, so the posterior mean is stored as an
@@ -45,13 +48,6 @@ from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 
 NOISE_DOF = 4.0  # prior degrees of freedom of the per-user/per-item noise (robust mode)
-BLOCK = 256  # raters to a task in the implicit pass's parallel rows
-# Implicit rows with this many raters or more split their raters over threads. None do by
-# default: on the 2-core VM, shared with other work, every threshold tried made the ML-25M
-# pass slower (serial 3.0 s; 16,384 raters 5.2 s; 4,096 up to 14 s; BENCHMARKS.md): a parallel
-# region per row waits for a thread the other work holds. The path is kept, tested to draw
-# what the serial one draws, for machines with cores to spare.
-PARALLEL_FROM = 1 << 62
 
 
 def _grouped(keys, others, values, n_keys):
@@ -85,52 +81,40 @@ class _Side:
         self.own[:, 0] = bias  # not 0: from zeros a sparse chain sticks at a too tight prior
         self.implicit = np.zeros((n_other, d)) if implicit else None
         self.weight = 1.0 / np.sqrt(np.maximum(counts, 1)).astype(np.float64)
-        size = kernels.packed_size(d)
-        self.gram = np.zeros((n_own, size), dtype=np.float32)
-        self.proj = np.zeros((n_own, d))
         self.sums = np.zeros((n_own, d))
         self.effective = self.own.copy()
-        self.low = np.zeros((n_other if implicit else 0, size))
-        self.base = np.zeros((n_other if implicit else 0, d))
 
     def sample(self, other: _Side, mean: float, alpha: float, rng) -> None:
-        """Own rows given the other side, then the implicit rows (whose owners the other side
-        indexes: Y_j's owners are the users who rated item j)."""
-        self.sample_own(other, mean, alpha, _sample_hyper(self.own, rng),
-                        rng.standard_normal(self.own.shape))  # fmt: skip
+        """Own rows given the other side, then the implicit rows given the effective rows
+        (Y_j's owners, indexed by the other side, are the users who rated item j)."""
+        own_prior = _sample_hyper(self.own, rng)
+        self.sample_own(other, mean, alpha, own_prior, rng.standard_normal(self.own.shape))
         if self.implicit is not None:
             prior = _sample_hyper(self.implicit, rng)
-            self.sample_implicit(other, alpha, prior, rng.standard_normal(self.implicit.shape))
+            self.sample_implicit(other, own_prior, prior, rng.standard_normal(self.implicit.shape))
 
     def sample_own(self, other: _Side, mean: float, alpha: float, prior, noise) -> None:
         """Every own row given the other side's effective rows; `noise` holds the standard
-        normal draws, one row per own row."""
+        normal draws, one row per own row. U = P + sums follows P."""
         kernels.sample_own(
             self.indptr, self.cols, self.targets, mean, self.noise_factors,
-            other.noise_factors, other.effective, self.own, self.sums, self.gram, self.proj,
-            prior, alpha, noise,
+            other.noise_factors, other.effective, self.own, self.sums, prior, alpha, noise,
         )  # fmt: skip
         np.add(self.own, self.sums, out=self.effective)
 
-    def sample_implicit(
-        self, other: _Side, alpha: float, prior, noise, parallel_from: int | None = None
-    ) -> None:
-        """Every implicit row, one after another, then the sums and effective rows afresh.
-        `parallel_from` (rows with that many raters or more go in parallel) is for tests: the
-        chain does not depend on it."""
+    def sample_implicit(self, other: _Side, own_prior, prior, noise) -> None:
+        """Every implicit row given the effective rows U, which stay; then the sums afresh
+        and P = U - sums. `own_prior` is the own rows' prior drawn this sweep (mean,
+        precision), the only term through which Y meets U."""
         assert self.implicit is not None
-        kernels.implicit_conditionals(
-            other.indptr, other.cols, self.weight, self.gram, self.implicit, prior, alpha,
-            self.low, self.base,
-        )  # fmt: skip
+        residual = self.own - own_prior[0]
         kernels.implicit_pass(
-            other.indptr, other.cols, self.weight, self.gram, self.proj, self.low, self.base,
-            alpha, noise, self.implicit, BLOCK,
-            PARALLEL_FROM if parallel_from is None else parallel_from,
+            other.indptr, other.cols, self.weight, residual, own_prior[1], prior, noise,
+            self.implicit,
         )  # fmt: skip
         kernels.implicit_sums(
-            self.indptr, self.cols, self.weight, self.implicit, self.own, self.sums,
-            self.effective,
+            self.indptr, self.cols, self.weight, self.implicit, self.effective, self.sums,
+            self.own,
         )  # fmt: skip
 
 

@@ -1,23 +1,20 @@
 """numba kernels of the Gibbs sampler (`embedrec.training.gibbs`), kept apart from the Python
 that drives a sweep.
 
-Layout, chosen by profiling a sweep at MovieLens-25M scale (BENCHMARKS.md): 78% of the time was
-the one-after-another pass over the implicit rows, which read each rater's full float64 Gram
-matrix twice (968 bytes, at random). Here
-
-- symmetric d x d matrices are stored packed, lower triangle by rows (`k = a(a+1)/2 + b`,
-  b <= a), and the per-row Gram matrices the implicit pass reads at random are float32 (264
-  bytes at d = 11); sums and solves are float64;
-- an implicit row's precision does not change during its pass (the Gram matrices are fixed once
-  the own rows are drawn), so `implicit_conditionals` builds every precision and its Cholesky
-  factor in parallel, and the part left one row after another (`implicit_pass`) reads each
-  rater's Gram matrix once, to update its residual projection;
-- inside one implicit row the raters are distinct, so its big rows are split into blocks of
-  raters processed in parallel; sums go block by block in block order whatever the thread
-  count or the path (serial or parallel), so a seed gives the same chain on any thread count.
+- `sample_own`: every own row (P or Q) given the other side, in parallel; each row's Gram matrix
+  is built packed (lower triangle by rows, `k = a(a+1)/2 + b`, b <= a) from chunks of its
+  ratings whose scratch stays in cache, and solved by a packed Cholesky factor.
+- `implicit_pass`: the implicit rows (Y or Z) given the effective rows U, one after another.
+  With U fixed, the implicit rows enter only the own rows' prior, whose precision is diagonal,
+  so each draw is a scalar regression per dimension: a rater costs two d-vector operations (its
+  share of h, then its residual's update), not a d x d Gram product. (The sampler this replaced
+  drew them given P, through every rater's Gram matrix: 68% of a sweep at ML-25M scale.)
+- `implicit_sums`, `squared_residuals`: per-row sums the sweep needs, in parallel, without an
+  array the size of the data.
 
 Functions compiled with `parallel=True` hold nothing but their loops: an array expression
-there would become a parallel region of its own.
+there would become a parallel region of its own. Every parallel loop writes only its own row,
+so a seed gives the same chain on any thread count.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 CHUNK = 256  # ratings of a row gathered at a time by the own pass (its scratch stays in cache)
-AHEAD = 16  # raters ahead whose rows the implicit pass asks the cache for
+AHEAD = 16  # raters ahead whose residuals the implicit pass asks the cache for
 
 
 def _prefetch_typing(typingctx, array, row, col):
@@ -63,27 +60,10 @@ def _prefetch_typing(typingctx, array, row, col):
 _prefetch: Any = intrinsic(_prefetch_typing)  # called as _prefetch(array, row, col)
 
 
-@numba.njit(cache=True)
-def _prefetch_rater(gram, proj, r):
-    """Ask for rater r's Gram row (every 64 bytes of it) and projection."""
-    size = gram.shape[1]
-    for k in range(0, size, 16):
-        _prefetch(gram, r, k)
-    _prefetch(gram, r, size - 1)
-    _prefetch(proj, r, 0)
-    _prefetch(proj, r, proj.shape[1] - 1)
-
-
-def packed_size(d: int) -> int:
-    """Entries of a packed symmetric d x d matrix."""
-    return d * (d + 1) // 2
-
-
 @numba.njit(cache=True, inline="always")
 def _symmetric_matvec(m, v, out):
-    """out = M v for packed symmetric M (float64 or float32 entries, float64 sums). Inlined:
-    it is the inner loop of the implicit pass, where a call costs (measured) a quarter of the
-    pass; it takes its caller's fastmath flags."""
+    """out = M v for packed symmetric M (float64 entries). Inlined into the own pass; it takes
+    its caller's fastmath flags."""
     d = v.shape[0]
     for a in range(d):
         out[a] = 0.0
@@ -161,16 +141,15 @@ def _dot(a, b, n):
 
 @numba.njit(cache=True, parallel=True)
 def sample_own(
-    indptr, cols, targets, mean, own_noise, other_noise, other, own, sums, gram, proj, prior,
-    alpha, noise,
+    indptr, cols, targets, mean, own_noise, other_noise, other, own, sums, prior, alpha, noise
 ):  # fmt: skip
     """Sample every row of `own` (P or Q) given the other side's effective rows `other`.
 
     A rating's precision factor is own_noise[row] * other_noise[col] (the robust mode's per-user
-    and per-item factors; ones otherwise); `sums` holds each row's implicit sum (U - P). On return
-    `gram[r]` (packed, float32) is the row's sum of c x x^T over its ratings, with
-    x = [1, other factors], and `proj[r]` the sum of c x times the residual (rating minus the
-    full prediction with the new row)."""
+    and per-item factors; ones otherwise); `sums` holds each row's implicit sum (U - P), so the
+    row's ratings see U = P + sums. The row's Gram matrix, the sum of c x x^T over its ratings
+    with x = [1, other factors], is built packed in a chunked pass that keeps its scratch in
+    cache."""
     d = own.shape[1]
     size = d * (d + 1) // 2
     prior_mean, prior_prec = prior[0], prior[1]
@@ -204,149 +183,12 @@ def sample_own(
         for a in range(d):
             h[a] = prior_prec[a] * prior_mean[a] + alpha * (t_x[a] - gs[a])
         _draw_row(g, prior_mean, prior_prec, alpha, h, noise[row], own[row])
-        for k in range(size):
-            gram[row, k] = g[k]
-        total = own[row] + sums[row]
-        _symmetric_matvec(g, total, gs)
-        for a in range(d):
-            proj[row, a] = t_x[a] - gs[a]
 
 
 @numba.njit(cache=True, parallel=True)
-def implicit_conditionals(t_indptr, t_cols, weight, gram, implicit_rows, prior, alpha, low, base):
-    """For every implicit row j at once: `low[j]`, the packed Cholesky factor of its precision
-    alpha * sum of w_r^2 G_r over its owners r + diag(prior precision), and `base[j]`, the part
-    of its h that the pass does not change (the prior's, and its own current share of the
-    residuals its owners' projections hold: alpha * sum w_r^2 G_r Y_j)."""
-    d = implicit_rows.shape[1]
-    size = d * (d + 1) // 2
-    prior_mean, prior_prec = prior[0], prior[1]
-    for j in prange(implicit_rows.shape[0]):
-        data = np.zeros(size)
-        end = t_indptr[j + 1]
-        for p in range(t_indptr[j], end):
-            if p + AHEAD < end:
-                for k in range(0, size, 16):
-                    _prefetch(gram, t_cols[p + AHEAD], k)
-            r = t_cols[p]
-            w2 = weight[r] * weight[r]
-            for k in range(size):
-                data[k] += w2 * gram[r, k]
-        own_share = np.empty(d)
-        _symmetric_matvec(data, implicit_rows[j], own_share)
-        for a in range(d):
-            base[j, a] = prior_prec[a] * prior_mean[a] + alpha * own_share[a]
-        prec = np.empty(size)
-        for k in range(size):
-            prec[k] = alpha * data[k]
-        for a in range(d):
-            prec[a * (a + 1) // 2 + a] += prior_prec[a]
-        _cholesky(prec, low[j])
-
-
-@numba.njit(cache=True)
-def _block_h(t_cols, weight, proj, start, end, ahead_to, out):
-    """out = sum of w_r proj[r] over the raters t_cols[start:end], asking for the projections
-    of the raters up to `ahead_to`."""
-    d = out.shape[0]
-    for a in range(d):
-        out[a] = 0.0
-    for p in range(start, end):
-        if p + AHEAD < ahead_to:
-            _prefetch(proj, t_cols[p + AHEAD], 0)
-            _prefetch(proj, t_cols[p + AHEAD], d - 1)
-        r = t_cols[p]
-        w = weight[r]
-        for a in range(d):
-            out[a] += w * proj[r, a]
-
-
-@numba.njit(cache=True, fastmath={"reassoc", "contract"})
-def _block_update(t_cols, weight, gram, proj, delta, start, end, ahead_to):
-    """proj[r] -= w_r G_r delta for the raters t_cols[start:end] (all distinct), asking for
-    the rows of the raters up to `ahead_to` (measured: asking for the Gram rows during the
-    sum instead is slower, they leave the cache before the update reads them). Free to reorder
-    its sums, so row a's dot and its axpy into the rows above run in SIMD lanes: each rater's
-    change is its own, the order is fixed by the code, not by the threads."""
-    d = delta.shape[0]
-    change = np.empty(d)
-    for p in range(start, end):
-        if p + AHEAD < ahead_to:
-            _prefetch_rater(gram, proj, t_cols[p + AHEAD])
-        r = t_cols[p]
-        _symmetric_matvec(gram[r], delta, change)
-        w = weight[r]
-        for a in range(d):
-            proj[r, a] -= w * change[a]
-
-
-@numba.njit(cache=True)
-def _draw_implicit(j, n_blocks, partial, low, base, alpha, noise, implicit_rows, delta):
-    """Draw Y_j from its precomputed factor and the block sums of its h; delta = new - old."""
-    d = implicit_rows.shape[1]
-    h = np.empty(d)
-    for a in range(d):
-        s = 0.0
-        for b in range(n_blocks):
-            s += partial[b, a]
-        h[a] = base[j, a] + alpha * s
-    new = np.empty(d)
-    _solve_draw(low[j], h, noise[j], new)
-    for a in range(d):
-        delta[a] = new[a] - implicit_rows[j, a]
-        implicit_rows[j, a] = new[a]
-
-
-@numba.njit(cache=True, parallel=True)
-def _parallel_row(t_cols, weight, gram, proj, start, end, block, partial, stage, delta):
-    """One big implicit row's raters, `block` to a task: stage 0 sums their h terms into
-    `partial` (one row per block), stage 1 updates their projections by `delta`."""
-    for b in prange((end - start + block - 1) // block):
-        lo = start + b * block
-        hi = min(lo + block, end)
-        if stage == 0:
-            _block_h(t_cols, weight, proj, lo, hi, hi, partial[b])
-        else:
-            _block_update(t_cols, weight, gram, proj, delta, lo, hi, hi)
-
-
-@numba.njit(cache=True)
-def implicit_pass(
-    t_indptr, t_cols, weight, gram, proj, low, base, alpha, noise, implicit_rows, block,
-    parallel_from,
-):  # fmt: skip
-    """Sample each implicit row Y_j given everything else, one after another (exact Gibbs: each
-    draw sees the residuals the previous ones left), from the factors `implicit_conditionals`
-    built. Y_j enters the effective row of every owner r in t_cols[j] with coefficient
-    weight[r]; after its draw each owner's projection is updated. Rows with at least
-    `parallel_from` raters are processed in parallel, `block` raters to a task; smaller rows
-    serially, where a parallel region would cost more than it saves. h is summed block by
-    block on both paths, so the path and the thread count do not change a draw."""
-    d = implicit_rows.shape[1]
-    most = 1
-    for j in range(implicit_rows.shape[0]):
-        most = max(most, (t_indptr[j + 1] - t_indptr[j] + block - 1) // block)
-    partial = np.zeros((most, d))
-    delta = np.empty(d)
-    for j in range(implicit_rows.shape[0]):
-        start, end = t_indptr[j], t_indptr[j + 1]
-        n_blocks = (end - start + block - 1) // block
-        if end - start >= parallel_from:
-            _parallel_row(t_cols, weight, gram, proj, start, end, block, partial, 0, delta)
-            _draw_implicit(j, n_blocks, partial, low, base, alpha, noise, implicit_rows, delta)
-            _parallel_row(t_cols, weight, gram, proj, start, end, block, partial, 1, delta)
-        else:
-            for b in range(n_blocks):
-                lo = start + b * block
-                _block_h(t_cols, weight, proj, lo, min(lo + block, end), end, partial[b])
-            _draw_implicit(j, n_blocks, partial, low, base, alpha, noise, implicit_rows, delta)
-            _block_update(t_cols, weight, gram, proj, delta, start, end, end)
-
-
-@numba.njit(cache=True, parallel=True)
-def implicit_sums(indptr, cols, weight, implicit_rows, own, sums, effective):
-    """Each row's implicit sum w_r * (sum of Y_j over its columns) and effective row, recomputed
-    after the implicit pass (so no rounding drifts in)."""
+def implicit_sums(indptr, cols, weight, implicit_rows, effective, sums, own):
+    """Each row's implicit sum w_r * (sum of Y_j over its columns), recomputed after the
+    implicit pass (so no rounding drifts in), and its own row P = U - sum (U held fixed)."""
     d = own.shape[1]
     for r in prange(own.shape[0]):
         s = np.zeros(d)
@@ -356,7 +198,7 @@ def implicit_sums(indptr, cols, weight, implicit_rows, own, sums, effective):
                 s[a] += implicit_rows[j, a]
         for a in range(d):
             sums[r, a] = weight[r] * s[a]
-            effective[r, a] = own[r, a] + sums[r, a]
+            own[r, a] = effective[r, a] - sums[r, a]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -384,3 +226,44 @@ def squared_residuals(
         out[row, 0] = s0
         out[row, 1] = s1
         out[row, 2] = s2
+
+
+@numba.njit(cache=True)
+def implicit_pass(t_indptr, t_cols, weight, resid, own_prec, prior, noise, implicit_rows):
+    """Sample each implicit row Y_j given the effective rows U, one after another (exact
+    Gibbs: each draw sees the residuals the previous ones left).
+
+    With U fixed the ratings say nothing more about Y: Y_j enters only the prior of the own
+    rows of its owners r (t_cols[j]), P_r = U_r - w_r * (sum of r's Y) ~ Normal(mu,
+    diag(1 / own_prec)). That prior is diagonal, so each dimension a is a scalar regression:
+    precision own_prec[a] * sum of w_r^2 + the Y prior's, and h from the owners' residuals
+    `resid[r]` = P_r - mu, which the draw's change then updates."""
+    d = implicit_rows.shape[1]
+    y_mean, y_prec = prior[0], prior[1]
+    h = np.empty(d)
+    for j in range(implicit_rows.shape[0]):
+        start, end = t_indptr[j], t_indptr[j + 1]
+        for a in range(d):
+            h[a] = 0.0
+        w2 = 0.0
+        for p in range(start, end):
+            if p + AHEAD < end:
+                _prefetch(resid, t_cols[p + AHEAD], 0)
+                _prefetch(resid, t_cols[p + AHEAD], d - 1)
+            r = t_cols[p]
+            w = weight[r]
+            w2 += w * w
+            for a in range(d):
+                h[a] += w * resid[r, a]
+        for a in range(d):
+            old = implicit_rows[j, a]
+            prec = own_prec[a] * w2 + y_prec[a]
+            mean = (own_prec[a] * (h[a] + w2 * old) + y_prec[a] * y_mean[a]) / prec
+            new = mean + noise[j, a] / math.sqrt(prec)
+            h[a] = new - old  # from here on, the change
+            implicit_rows[j, a] = new
+        for p in range(start, end):
+            r = t_cols[p]
+            w = weight[r]
+            for a in range(d):
+                resid[r, a] -= w * h[a]
