@@ -29,6 +29,7 @@ import embedrec
 from embedrec.data.splits import split_from_spec
 from embedrec.data.synthetic import GeneratingModel, synthetic_set, true_ratings
 from embedrec.evaluation.metrics import rmse
+from embedrec.evaluation.rating import noise_floor
 from embedrec.models import BiasBaseline
 
 KNOWN = "items known, user bias"
@@ -102,7 +103,8 @@ def bounds(preset: str, seed: int) -> dict[str, float]:
     n_users, n_items = train.n_users, train.n_items
     valid_users, valid_items = valid.users, valid.items
     y = valid.ratings.astype(np.float64)
-    floor = rmse(true_ratings(frame, valid), valid.ratings)
+    floor = noise_floor(frame, valid)
+    assert floor is not None
 
     scale = train.rating_scale or (float(train.ratings.min()), float(train.ratings.max()))
     baseline = BiasBaseline.fit(train.users, train.items, train.ratings, n_users, n_items)

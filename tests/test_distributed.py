@@ -165,6 +165,7 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, victim, tm
         (["--model", "bmf"], "a distributed run trains with the torch engine"),
         (["--model", "dot-bias", "--engine", "fused"], "engine 'fused' (--engine)"),
         (["--split", "random:abc"], "split 'random:abc' (--split)"),
+        (["--nproc", "2"], "--nproc: this process is one of a torchrun run already"),
     ],
 )
 def test_what_a_distributed_run_refuses_is_one_line_and_exit_2(

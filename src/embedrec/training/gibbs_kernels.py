@@ -126,7 +126,6 @@ def _draw_row(data, prior_mean, prior_prec, alpha, h, noise, out):
     low = np.empty(data.shape[0])
     _cholesky(prec, low)
     _solve_draw(low, h, noise, out)
-    return low
 
 
 @numba.njit(cache=True, fastmath={"reassoc", "contract"})

@@ -52,12 +52,12 @@ def _quiet_launcher() -> Iterator[None]:
 
 
 @contextmanager
-def _as_torchrun_sets_up(nproc: int) -> Iterator[str]:
+def _as_torchrun_sets_up() -> Iterator[str]:
     """What torchrun does around its workers: one OpenMP thread a process unless the user
     said otherwise (N processes of all the cores each would oversubscribe the machine N
     times), and a folder for the launcher's logs, removed afterwards."""
     unset = "OMP_NUM_THREADS" not in os.environ
-    if unset and nproc > 1:
+    if unset:
         os.environ["OMP_NUM_THREADS"] = "1"
     logs = tempfile.mkdtemp(prefix="embedrec-launch-")
     try:
@@ -94,7 +94,7 @@ def _cause(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure] | 
 def run_local(nproc: int, train_args: Sequence[str]) -> None:
     """Run `embedrec train <train_args>` in `nproc` processes on this machine; raise a
     DistributedError that names the failed rank when one fails."""
-    with _as_torchrun_sets_up(nproc) as logs:
+    with _as_torchrun_sets_up() as logs:
         config = LaunchConfig(
             min_nodes=1,
             max_nodes=1,
