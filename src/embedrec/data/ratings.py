@@ -114,6 +114,10 @@ class Ratings:
 
     `rating_scale` is the range the source declares (MovieLens: 1-5 or 0.5-5); predictions are
     clipped to it. `notes` records what loading did to the data (duplicates dropped, ...).
+
+    `interactions`: the table says only which items each user chose (plays, clicks, purchases),
+    not how much they liked them; `ratings` then holds each row's weight (a count, or 1.0), and
+    only ranking models learn from it.
     """
 
     users: np.ndarray
@@ -127,6 +131,7 @@ class Ratings:
     rating_scale: tuple[float, float] | None = None
     source: str = "DataFrame"
     notes: list[str] = field(default_factory=list)
+    interactions: bool = False
 
     def __post_init__(self) -> None:
         self.users = np.ascontiguousarray(self.users, dtype=np.int32)
@@ -189,6 +194,7 @@ class Ratings:
             rating_scale=self.rating_scale,
             source=self.source,
             notes=list(self.notes),
+            interactions=self.interactions,
         )
         return recoded, int((~known).sum())
 
