@@ -14,7 +14,10 @@ from embedrec.schemas import validate_train
 # `model="average"` without members: three bmf chains with different seeds (averaging
 # independent chains is the standard way to make an MCMC posterior mean sturdier).
 DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
-DEFAULT_MODEL = "bmf"
+# The default model is chosen on a validation set carved from the training side
+# (`embedrec.selection`): bmf or dot-bias to predict, EASE, iALS or popularity to rank.
+AUTO_MODEL = "auto"
+DEFAULT_MODEL = AUTO_MODEL
 
 
 LOSSES = ("mse", "cross-entropy")
@@ -22,8 +25,9 @@ LOSSES = ("mse", "cross-entropy")
 
 @dataclass
 class TrainConfig:
-    """Every hyper-parameter of a run. The default model is `bmf` (Bayesian MF with implicit
-    feedback and per-user/item noise: the most accurate here without tuning); `n_factors` and
+    """Every hyper-parameter of a run. The default model, `auto`, is chosen on a validation set
+    carved from the training ratings (`embedrec.selection`): usually `bmf` (Bayesian MF with
+    implicit feedback and per-user/item noise) with a ranker beside it; `n_factors` and
     `epochs` left as None take the chosen model kind's defaults (`Model.defaults`), so
     `model="dot-bias"` alone is the fastai chapter's recipe (50 factors, 5 epochs, lr 5e-3,
     wd 0.1, one-cycle).

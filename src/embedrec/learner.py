@@ -14,10 +14,10 @@ import numba
 import torch
 from torch import nn
 
-from embedrec.config import DEFAULT_MODEL, TrainConfig
+from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
-from embedrec.errors import ModelError, TooLargeError
+from embedrec.errors import ModelError
 from embedrec.evaluation.rating import evaluate
 from embedrec.models import (
     BiasBaseline,
@@ -29,6 +29,7 @@ from embedrec.models import (
     resolve,
 )
 from embedrec.recommender import Recommender
+from embedrec.selection import choose_default
 from embedrec.training import Reporter, RichReporter, engine_names, fit
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import Validate
@@ -36,13 +37,6 @@ from embedrec.training.loop import Validate
 # Above this many ratings a Gibbs sweep takes seconds (about 1.3 s per million ratings on
 # 2 cores, benchmarks/bmf_speed.py): say so before a long run starts.
 LARGE_FOR_BMF = 2_000_000
-# The ranker "auto" puts beside bmf, and the blend of their standardised scores: chosen on
-# validation carved from the training side (benchmarks/ranking_defaults.py), never a test fold.
-AUTO_RANKERS: tuple[tuple[str, dict[str, Any]], ...] = (  # the first whose build fits the data
-    ("ease", {"l2": 500.0, "min_rating": 3.0}),
-    ("ials", {"reg": 0.01, "alpha0": 1.0}),
-)
-DEFAULT_BLEND = 0.5
 
 
 MAX_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
@@ -134,12 +128,19 @@ def start(
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
     if len(train_set) == 0:
         raise ModelError("no training ratings")
-    config, picked = data_defaults(config, train_set)
-    config = resolve(config)
-    check_threads(config)
     reporter = (
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
+    selection = None
+    if config.model == AUTO_MODEL:
+        resolve(config)  # options without a model are refused before any candidate trains
+        choice = choose_default(train_set, config, _train_quietly, train_set.rating_scale)
+        for line in choice.lines():
+            reporter.note(line)
+        config, selection = choice.config, [t.as_dict() for t in choice.trials]
+    config, picked = data_defaults(config, train_set)
+    config = resolve(config)
+    check_threads(config)
     for note in ([picked] if picked else []) + training_notes(config, train_set):
         reporter.note(note)
     torch.manual_seed(config.seed)
@@ -163,6 +164,7 @@ def start(
         observed_scale=train_set.observed_range,  # start refused empty training data
         split=None if not isinstance(data, Split) else {"name": data.name},
         config=config,
+        selection=selection,
     )
     rec.seen_indptr, rec.seen_items, rec.seen_ratings = train_set.by_user()
     validate = None
@@ -186,8 +188,13 @@ def finish(run: Run) -> Recommender:
             ranker, run.train_set, config.ranker_config(ranker.name), None, run.reporter
         )
         rec.ranker, rec.engine = ranker, f"{rec.engine}+{engine}"
-        rec.blend = DEFAULT_BLEND if config.blend is None else config.blend
+        rec.blend = 0.0 if config.blend is None else config.blend
     return rec
+
+
+def _train_quietly(split: Split, config: TrainConfig) -> Recommender:
+    """One candidate of the default's choice, trained without output (`embedrec.selection`)."""
+    return train(split, config)
 
 
 def ranking_kind(name: str) -> type[Model]:
@@ -199,22 +206,12 @@ def ranking_kind(name: str) -> type[Model]:
 
 
 def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
-    """The ranking model `config.ranker` asks for, untrained, or None."""
-    if config.ranker is None:
+    """The ranking model `config.ranker` asks for, untrained, or None ("auto" beside a model
+    the user named: none; beside the default the choice named one already)."""
+    if config.ranker is None or config.ranker == "auto":
         return None
-    if config.ranker != "auto":
-        ranking_kind(config.ranker)
-        return build(config.ranker_config(config.ranker), data)
-    if config.model != DEFAULT_MODEL:
-        return None  # a model the user named trains alone unless a ranker is named too
-    for name, options in AUTO_RANKERS:
-        ranker_config = config.ranker_config(name)
-        ranker_config = ranker_config.replace(options={**options, **ranker_config.options})
-        try:
-            return build(ranker_config, data)
-        except TooLargeError:
-            continue  # too large for this kind: the next one
-    return None
+    ranking_kind(config.ranker)
+    return build(config.ranker_config(config.ranker), data)
 
 
 def training_notes(config: TrainConfig, data: Ratings) -> list[str]:

@@ -9,6 +9,7 @@ tables and plots are functions of a Recommender in their own modules.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +27,13 @@ from embedrec.data.titles import ItemNames
 from embedrec.errors import DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
 from embedrec.recommender_state import from_state, to_state
+from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
     Folded,
     blend_scores,
     check_n,
     checked_ratings,
+    lowered_floor,
     nearest,
     typical_ratings,
 )
@@ -70,6 +73,9 @@ class Recommender:
     # per user, plus `blend` times the rating model's standardised predictions
     ranker: Model | None = None
     blend: float = 0.0
+    # how the default was chosen on carved validation: one dict per candidate tried
+    # (`embedrec.selection.Trial`), None where the user named the model
+    selection: list[dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -527,17 +533,30 @@ class Recommender:
             raise ModelError(f"a {self.model_name} model has no learned factors")
         return values[self._indices(items, is_item)]
 
-    def similar_items(self, item: Any, n: int = 10, min_ratings: int = MIN_RATINGS) -> pd.DataFrame:
+    def similar_items(self, item: Any, n: int = 10, min_ratings: int | None = None) -> pd.DataFrame:
         """The n items most similar to `item` (id or title) by what the model learned (cosine
-        of the factors), among items with at least `min_ratings` training ratings."""
+        of the factors), among items with at least `min_ratings` training ratings (None:
+        `MIN_RATINGS`, lowered with a warning where fewer than n items reach it)."""
         return self._neighbours(self.item_index(item), True, n, min_ratings)
 
-    def similar_users(self, user: Any, n: int = 10, min_ratings: int = MIN_RATINGS) -> pd.DataFrame:
+    def similar_users(self, user: Any, n: int = 10, min_ratings: int | None = None) -> pd.DataFrame:
         return self._neighbours(self.user_index(user), False, n, min_ratings)
 
-    def _neighbours(self, index: int, is_item: bool, n: int, min_ratings: int) -> pd.DataFrame:
+    def _neighbours(
+        self, index: int, is_item: bool, n: int, min_ratings: int | None
+    ) -> pd.DataFrame:
         check_n(n)
         side, id_map, counts = self._side(is_item)
+        if min_ratings is None:
+            min_ratings = lowered_floor(counts, index, n, MIN_RATINGS)
+            if min_ratings < MIN_RATINGS:
+                warnings.warn(
+                    f"fewer than {n} {side}s have {MIN_RATINGS} training ratings: neighbours "
+                    f"listed from {min_ratings} rating(s) up, whose factors are noisier "
+                    "(--min-ratings / min_ratings= sets the floor)",
+                    EmbedrecWarning,
+                    stacklevel=3,
+                )
         judge = self.model
         if self.ranker is not None and self.model.factors(side) is None:
             judge = self.ranker

@@ -92,6 +92,7 @@ class ModelDirConfig(BaseModel):
     baseline_global_mean: Finite
     train_config: dict[str, Any]
     split: dict[str, Any] | None = None
+    selection: list[dict[str, Any]] | None = None  # the default's trials (embedrec.selection)
     checksums: dict[str, str] | None = None
 
 

@@ -83,6 +83,17 @@ def nearest(similarity: np.ndarray, eligible: np.ndarray, index: int, n: int) ->
     return np.argsort(-masked, kind="stable")[: min(n, int(eligible.sum()))]
 
 
+def lowered_floor(counts: np.ndarray, index: int, n: int, floor: int) -> int:
+    """The training-rating floor for a neighbour list of `n`: `floor` where at least n other
+    rows reach it, else the highest count that n other rows (or all there are) reach, so a
+    small catalogue lists neighbours instead of nothing."""
+    others = np.delete(counts, index)
+    if int((others >= floor).sum()) >= n or not len(others):
+        return floor
+    reached = np.sort(others)[::-1][min(n, len(others)) - 1]
+    return int(max(1, min(floor, reached)))
+
+
 TYPICAL_SAMPLE = 1000  # counterparts averaged over: enough for two decimals of a mean rating
 
 

@@ -68,7 +68,12 @@ def build_config(
 
 MODEL_OPTIONS: dict[str, Any] = {
     "model": (
-        option("--model", f"Model kind [default: bmf]. {embedrec.models_help()}."),
+        option(
+            "--model",
+            "Model kind [default: auto: bmf or dot-bias to predict, with EASE, iALS or "
+            "popularity to rank, chosen on 10% of the training ratings carved out for "
+            f"validation]. {embedrec.models_help()}.",
+        ),
         None,
     ),
     "n_factors": (
@@ -188,8 +193,8 @@ MODEL_OPTIONS: dict[str, Any] = {
         option(
             "--ranker",
             "A ranking model trained beside the rating model for recommend and similar: "
-            "ease, ials, or none [default: auto: beside the default bmf, ease where its "
-            "items x items solve fits in memory, else ials; none beside a named --model].",
+            "ease, ials, popular, or none [default: auto: beside the default model, chosen "
+            "on carved validation; none beside a named --model].",
         ),
         None,
     ),
@@ -205,7 +210,8 @@ MODEL_OPTIONS: dict[str, Any] = {
         option(
             "--blend",
             "Weight of the rating model's standardised predictions added to the ranker's "
-            "standardised scores [default: 0.5, chosen on validation carved from training].",
+            "standardised scores [default: chosen on validation carved from the training "
+            "data; 0 beside a named ranker].",
             Optional[float],
         ),
         None,

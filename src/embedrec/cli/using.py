@@ -117,13 +117,14 @@ def similar(
     ] = None,
     n: TopN = 10,
     min_ratings: Annotated[
-        int,
+        Optional[int],
         typer.Option(
             "--min-ratings",
-            help="Leave out items/users with fewer training ratings (their factors are noise).",
+            help="Leave out items/users with fewer training ratings (their factors are noise) "
+            f"[default: {embedrec.MIN_RATINGS}, lowered where fewer than n items reach it].",
             min=0,
         ),
-    ] = embedrec.MIN_RATINGS,
+    ] = None,
     as_json: JsonOut = False,
 ) -> None:
     """The most similar items (or users) by what the model learned."""

@@ -5,7 +5,16 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 `embedrec.models.base.Model`. Adding a kind: its file, and one import line below.
 """
 
-from embedrec.models import average, bmf, dot, ease, ials, module, nn  # noqa: F401  (registers)
+from embedrec.models import (  # noqa: F401  (registers)
+    average,
+    bmf,
+    dot,
+    ease,
+    ials,
+    module,
+    nn,
+    popular,
+)
 from embedrec.models.average import AverageKind
 from embedrec.models.base import Model, Side, TorchModel
 from embedrec.models.baseline import BiasBaseline

@@ -4,7 +4,7 @@ and the name a model directory records. A kind registers itself with `@register`
 
 from __future__ import annotations
 
-from embedrec.config import TrainConfig
+from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
@@ -46,6 +46,13 @@ def get_kind(name: str) -> type[Model]:
 def resolve(config: TrainConfig) -> TrainConfig:
     """`config` with its model kind's defaults filled in and its options validated (what a
     trained model records)."""
+    if config.model == AUTO_MODEL:  # chosen from the data when it is read (embedrec.selection)
+        if config.options:
+            raise ModelError(
+                f"model options ({', '.join(config.options)}) belong to a named model: give "
+                "--model (the default, auto, chooses among several)"
+            )
+        return config
     kind = get_kind(config.model)
     if config.loss not in kind.losses:
         raise ModelError(
@@ -61,6 +68,8 @@ def data_defaults(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str 
     """`config` with what it leaves unset picked by its model kind from the training data
     (size, density), and the line that says what was picked (None when nothing was left to
     pick, or the kind does not adapt)."""
+    if config.model == AUTO_MODEL:
+        return config, None
     defaults, note = get_kind(config.model).defaults_for(data, config)
     filled = config.with_defaults(defaults)
     return filled, (note if filled != config else None)
