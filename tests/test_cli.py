@@ -1,6 +1,7 @@
 """The command line end to end: train -> saved model -> evaluate, lr-find, --json, errors."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -82,7 +83,9 @@ def test_train_prints_the_epoch_table(ratings_csv, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "train_loss" in result.output and "valid_rmse" in result.output
-    assert "saved bmf+ease model" in result.output  # the default: bmf, with ease to rank
+    # the default, chosen on carved validation: a rating model with a ranker beside it
+    assert "carved out for validation" in result.output
+    assert re.search(r"saved (bmf|dot-bias)\+(ease|popular) model", result.output)
     assert "--model dot-bias trains an epoch" not in result.output
 
 
@@ -92,8 +95,8 @@ def test_train_warns_that_bmf_is_slow_on_large_data(ratings_csv, tmp_path, monke
     monkeypatch.setattr(
         embedrec.learner, "LARGE_FOR_BMF", 100
     )  # the toy file stands in for 2M+ rows
-    args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "2", "--out"]
-    result = runner.invoke(app, [*args, str(tmp_path / "m")])
+    args = ["train", "--data", str(ratings_csv), *cols(), "--model", "bmf", "--epochs", "2"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     assert "--model dot-bias trains an epoch" in " ".join(result.output.split())
 
@@ -192,7 +195,7 @@ def test_outputs_are_checked_before_any_work(model_dir, tmp_path):
 def test_help_shows_every_default():
     result = runner.invoke(app, ["train", "--help"])
     text = " ".join(result.output.split())
-    for default in ("[default: 5e-3]", "[default: 0.1]", "[default: 64]", "[default: bmf]"):
+    for default in ("[default: 5e-3]", "[default: 0.1]", "[default: 64]", "[default: auto"):
         assert default in text, default
 
 
