@@ -103,8 +103,11 @@ def genre_items(rec: Recommender, genres: Iterable[str]) -> list[Any]:
 
 def check_rating(rec: Recommender, item: Any, rating: Any) -> tuple[Any, float]:
     """(raw item id, rating as float) for one rating of an item named by id or title; errors
-    name the item when it is unknown or the rating is outside the model's scale."""
-    indices, values = checked_ratings({item: rating}, rec.item_index, rec.rating_scale)
+    name the item when it is unknown or the rating is outside the model's scale: the declared
+    one, else the range of its training ratings (what a list folds in, so whatever is stored
+    can be listed)."""
+    scale = rec.rating_scale or rec.observed_scale
+    indices, values = checked_ratings({item: rating}, rec.item_index, scale)
     return raw_id(rec.item_map.ids[indices[0]]), float(values[0])
 
 

@@ -174,6 +174,15 @@ class Service:
                     self._rated_through = latest
         return user_key in self._raters
 
+    def feedback_state(self) -> tuple[int | None, str]:
+        """(stored ratings, 'ok'), or (None, 'unavailable (why)') while the database cannot be
+        read: what /health reports, itself answering either way."""
+        try:
+            return self.store.count(), "ok"
+        except SQLAlchemyError as exc:
+            log.warning("feedback database unavailable: %s", exc)
+            return None, f"unavailable ({type(exc).__name__})"
+
     def hidden(self) -> set[str]:
         """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""
         now = time.monotonic()
