@@ -4,6 +4,7 @@ write the database refuses fails alone, never the writes committed in the same b
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from embedrec.service import FeedbackStore, RejectedWrite, StoreError, default_url
+from embedrec.service.store import CONNECT_TIMEOUT_SECONDS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -136,3 +138,22 @@ def test_a_write_the_database_refuses_fails_alone_not_its_batch(url):
         assert all(store.ratings_of(user) == {"50": 4.0, "100": 2.0} for user in good)
     finally:
         store.close()
+
+
+def test_a_postgresql_host_that_never_answers_is_an_error_not_a_hang():
+    """A database behind a dead network (the TCP handshake done, nothing after) fails the call
+    in seconds, so a request waiting on it ends (and a list is served from the model)."""
+    outcome: list[BaseException] = []
+
+    def connect(port: int) -> None:
+        try:
+            FeedbackStore(f"postgresql://nobody@127.0.0.1:{port}/nothing")
+        except StoreError as exc:
+            outcome.append(exc)
+
+    with socket.create_server(("127.0.0.1", 0)) as hole:  # accepts, never answers
+        attempt = threading.Thread(target=connect, args=(hole.getsockname()[1],), daemon=True)
+        attempt.start()
+        attempt.join(CONNECT_TIMEOUT_SECONDS * 4)
+    assert not attempt.is_alive(), "still waiting on a host that never answers"
+    assert outcome and "cannot open" in str(outcome[0])

@@ -26,12 +26,11 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.exc import SQLAlchemyError
 
 import embedrec
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError, Guard, Metrics, install_error_handlers, log
-from embedrec.service.state import DEFAULT_CACHE, Served, Service, limit_threads
+from embedrec.service.state import DEFAULT_CACHE, Served, Service, in_scale, limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -59,23 +58,6 @@ def user_key(rec: embedrec.Recommender, user: str, known: Any = None) -> str:
     has looked it up already), else the text given."""
     known = embedrec.known_user(rec, user) if known is None else known
     return user if known is None else str(known)
-
-
-def in_scale(rec: embedrec.Recommender, user: str, feedback: dict[str, float]) -> dict[str, float]:
-    """A user's stored ratings without those outside the model's scale (a store written by an
-    older version, which took any number, may hold some): skipped with a logged note, so the
-    user's lists still answer."""
-    kept = {}
-    for item, value in feedback.items():
-        try:
-            embedrec.check_rating(rec, item, value)
-        except embedrec.UnknownIdError:
-            pass  # an item this model never saw: user_ratings skips it, a retrain learns it
-        except embedrec.DataError as exc:
-            log.warning("stored rating of user %r skipped: %s", user, exc)
-            continue
-        kept[item] = value
-    return kept
 
 
 def usable(rec: embedrec.Recommender, items: set[str]) -> list[Any]:
@@ -115,13 +97,14 @@ def recommendations(
     if user is not None:
         known = embedrec.known_user(rec, user)
         stored_as = user_key(rec, user, known)
-        try:
-            has_feedback = service.has_feedback(stored_as)
-            feedback = service.store.ratings_of(stored_as) if has_feedback else {}
-        except SQLAlchemyError as exc:
+        feedback = service.feedback_of(stored_as)
+        if feedback is None:
             if known is None:  # nothing but the store knows them: no list to give
-                raise
-            log.warning("feedback of user %r unreadable, serving the model's list: %s", user, exc)
+                raise ApiError(
+                    503,
+                    f"the feedback database is unavailable, and only it knows "
+                    f"user {user!r}; try again later",
+                )
             feedback, degraded = {}, True
         feedback = in_scale(rec, stored_as, feedback)
         n_feedback = len(feedback)
@@ -331,7 +314,7 @@ def create_app(
         rec = service.serving().rec
         checked = [embedrec.check_rating(rec, row.item, row.rating) for row in body.rows()]
         key = user_key(rec, user)
-        stored = service.store.add(key, [(str(item), rating) for item, rating in checked])
+        stored = service.add_feedback(key, [(str(item), rating) for item, rating in checked])
         total = len(service.store.ratings_of(key))
         known = embedrec.known_user(rec, user)
         return s.FeedbackStored(

@@ -40,8 +40,15 @@ def user_text(text: str) -> str:
     return printable(text)
 
 
+def printable_id(value: int | str) -> int | str:
+    """`printable` for the text form of an id (checked once the union has matched, so the
+    error names the field once)."""
+    return printable(value) if isinstance(value, str) else value
+
+
 Text = Annotated[str, AfterValidator(printable)]
-Id = Union[int, Text]  # a raw id as in the data; items also by title
+# a raw id as in the data; items also by title
+Id = Annotated[Union[int, str], AfterValidator(printable_id)]
 UserPath = Annotated[
     str,
     Path(min_length=1, max_length=MAX_ID_CHARS, description="A user id."),

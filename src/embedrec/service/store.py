@@ -77,6 +77,11 @@ reloads_table = Table(  # which model directory each server's workers serve, aft
 )
 
 
+# a database host that does not answer fails a request after this long, never hangs it (lists
+# are then served from the model alone; see Service.feedback_of)
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 class StoreError(EmbedrecError):
     """The feedback database cannot be opened or written (the message names its URL)."""
 
@@ -205,7 +210,12 @@ class FeedbackStore:
         self.url = url
         try:
             parsed = make_url(_driver_url(url))
-            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+            connect_args = {}
+            if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+            self.engine: Engine = create_engine(
+                parsed, pool_pre_ping=True, connect_args=connect_args
+            )
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use feedback database {self.safe_url}: {exc}") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
