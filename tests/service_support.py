@@ -1,5 +1,6 @@
 """What the service tests share: a small model trained once on MovieLens 100k, a real
-`embedrec serve` process on a free loopback port, and the PostgreSQL URL `.ci/run` exports."""
+`embedrec serve` process on a free loopback port, the PostgreSQL URL `.ci/run` exports, and a
+TCP relay to a database that a test can cut (the database down, for that test alone)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +96,58 @@ def start_server(
         time.sleep(0.2)
     server.kill()
     raise AssertionError(f"the server did not answer within 60 s: {log.read_text()}")
+
+
+class Relay:
+    """A TCP relay on a free loopback port to the server at `host:port`. `cut()`: what connects
+    through it finds nothing listening and open connections drop, as when the server stops;
+    `restore()`: it relays again. The server behind it serves the other tests throughout."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.port = free_port()
+        self.sockets: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        for sock in [self.listener, *self.sockets]:
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the threads blocked on it
+                except OSError:
+                    pass
+                sock.close()
+        self.listener, self.sockets = None, []
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                return
+            self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 @pytest.fixture(scope="session")

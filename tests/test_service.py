@@ -324,19 +324,3 @@ def test_a_model_with_a_ranker_shows_the_predicted_rating_too(tmp_path):
         similar = client.get("/items/100/similar?n=3&min_ratings=0").json()["items"]
         assert len(similar) == 3 and similar[0]["title"] is None
         assert client.get("/map?n=5").json()["points"][0]["title"] is None
-
-
-def test_a_lost_database_is_a_503_and_the_server_recovers(served_model, tmp_path):
-    with TestClient(create_app(served_model, f"sqlite:///{tmp_path / 'f.db'}")) as client:
-        assert client.post("/users/7/ratings", json={"item": 50, "rating": 4}).status_code == 201
-        client.app.state.service.store.engine.dispose()
-        (tmp_path / "f.db").rename(tmp_path / "moved.db")  # SQLite makes a new, empty file
-        lost = client.post("/users/7/ratings", json={"item": 50, "rating": 4})
-        assert_error(lost, 503, "feedback database is unavailable")
-        listed = client.get("/users/7/recommendations")  # whether 7 rated more is unknown
-        assert_error(listed, 503, "feedback database is unavailable")
-        assert client.get("/items/50").status_code == 200  # what needs no feedback still serves
-        client.app.state.service.store.engine.dispose()
-        (tmp_path / "moved.db").replace(tmp_path / "f.db")
-        assert client.post("/users/7/ratings", json={"item": 1, "rating": 4}).status_code == 201
-        assert client.get("/users/7/ratings").json()["ratings"][0] == {"item": 50, "rating": 4.0}

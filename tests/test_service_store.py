@@ -1,15 +1,22 @@
 """The feedback store on SQLite and on a real PostgreSQL: what one server writes another reads,
-the latest rating of an item counts, hiding is idempotent, a bad URL is one clear error."""
+the latest rating of an item counts, hiding is idempotent, a bad URL is one clear error, and a
+write the database refuses fails alone, never the writes committed in the same batch."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import create_engine
 
-from embedrec.service import FeedbackStore, StoreError, default_url
+from embedrec.service import FeedbackStore, RejectedWrite, StoreError, default_url
+from embedrec.service.store import CONNECT_TIMEOUT_SECONDS
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -80,3 +87,73 @@ def test_concurrent_writers_each_return_after_their_rows_are_committed(url):
         assert len(FeedbackStore(url).ratings_of(user)) == 320
     finally:
         store.close()
+
+
+@contextmanager
+def writes_held(url: str) -> Iterator[None]:
+    """Another connection holds the ratings table's write lock, so the store's writes wait
+    (and queue up into one batch) until the block ends."""
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.begin()
+            connection.exec_driver_sql("LOCK TABLE embedrec_ratings IN EXCLUSIVE MODE")
+        yield
+        connection.rollback()
+    engine.dispose()
+
+
+def test_a_write_the_database_refuses_fails_alone_not_its_batch(url):
+    store = FeedbackStore(url)
+    tag = uuid.uuid4().hex[:8]
+    good = [f"good-{tag}-{n}" for n in range(12)]
+    bad = [f"bad-{tag}-\ud800", f"bad-{tag}-\udfff"]  # no UTF-8 encoder takes a lone surrogate
+    outcome: dict[str, object] = {}
+
+    def write(user: str) -> None:
+        try:
+            outcome[user] = store.add(user, [("50", 4.0), ("100", 2.0)])
+        except Exception as exc:  # noqa: BLE001 - the test looks at what each writer got
+            outcome[user] = exc
+
+    threads = [threading.Thread(target=write, args=(user,)) for user in [*good, *bad]]
+    with writes_held(url):
+        threads[0].start()  # the writer thread takes it alone and waits for the lock
+        deadline = time.monotonic() + 8  # the lock's holder lets go before SQLite's 10 s
+        while store._writer.thread is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        for thread in threads[1:]:
+            thread.start()
+        while store._writer.pending.qsize() < len(threads) - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # every other write waits for the next batch, good and bad
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert all(outcome[user] == 2 for user in good), outcome
+        assert all(isinstance(outcome[user], RejectedWrite) for user in bad), outcome
+        assert "refused" in str(outcome[bad[0]])
+        assert all(store.ratings_of(user) == {"50": 4.0, "100": 2.0} for user in good)
+    finally:
+        store.close()
+
+
+def test_a_postgresql_host_that_never_answers_is_an_error_not_a_hang():
+    """A database behind a dead network (the TCP handshake done, nothing after) fails the call
+    in seconds, so a request waiting on it ends (and a list is served from the model)."""
+    outcome: list[BaseException] = []
+
+    def connect(port: int) -> None:
+        try:
+            FeedbackStore(f"postgresql://nobody@127.0.0.1:{port}/nothing")
+        except StoreError as exc:
+            outcome.append(exc)
+
+    with socket.create_server(("127.0.0.1", 0)) as hole:  # accepts, never answers
+        attempt = threading.Thread(target=connect, args=(hole.getsockname()[1],), daemon=True)
+        attempt.start()
+        attempt.join(CONNECT_TIMEOUT_SECONDS * 4)
+    assert not attempt.is_alive(), "still waiting on a host that never answers"
+    assert outcome and "cannot open" in str(outcome[0])

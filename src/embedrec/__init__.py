@@ -8,6 +8,7 @@
 """
 
 from embedrec.catalogue import (
+    accepted_scale,
     check_rating,
     genre_items,
     genre_names,
@@ -146,6 +147,7 @@ __all__ = [
     "with_feedback",
     "write_synthetic",
     "write_table",
+    "accepted_scale",
     "check_rating",
     "genre_items",
     "genre_names",

@@ -101,10 +101,19 @@ def genre_items(rec: Recommender, genres: Iterable[str]) -> list[Any]:
     return [raw_id(v) for v in rec.item_map.decode(np.array(chosen, dtype=np.int64))]
 
 
+def accepted_scale(rec: Recommender) -> tuple[float, float]:
+    """The ratings the model takes from a user (a new user's, stored feedback): its declared
+    scale, else the range of its training ratings (a 99 beside ratings of 1-5 is a typo, not a
+    very strong like); any number for a model that records neither."""
+    return rec.rating_scale or rec.observed_scale or (-np.inf, np.inf)
+
+
 def check_rating(rec: Recommender, item: Any, rating: Any) -> tuple[Any, float]:
     """(raw item id, rating as float) for one rating of an item named by id or title; errors
-    name the item when it is unknown or the rating is outside the model's scale."""
-    indices, values = checked_ratings({item: rating}, rec.item_index, rec.rating_scale)
+    name the item when it is unknown or the rating is outside the model's scale: the declared
+    one, else the range of its training ratings (what a list folds in, so whatever is stored
+    can be listed)."""
+    indices, values = checked_ratings({item: rating}, rec.item_index, accepted_scale(rec))
     return raw_id(rec.item_map.ids[indices[0]]), float(values[0])
 
 

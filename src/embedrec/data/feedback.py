@@ -1,12 +1,21 @@
 """Ratings stored after training (the service's feedback) joined to a split's training side, so
 a retrain keeps every rating users gave between model versions.
 
-A stored rating replaces a training rating of the same user and item (it is the newer one); users
-and items the data never had join the id maps. The validation side is kept as it was, re-encoded
-with the wider maps, so a model retrained with feedback is validated on the same rows.
+The store keeps ids as text; the data's may be integers. A stored id is first looked up in the
+data's id map with the tolerance the service used when it stored it ('13' is the data's user
+13), so a stored re-rating meets the row it re-rates: one row per (user, item) remains, the
+store's (the newer). An id the data never had is a new user or item: an integer where the
+data's ids are integers and the text is one, else text, and then every id of that side becomes
+text ('13' and 'alice'), the same on both sides of the split, so no pair is told apart by type.
+The validation side keeps its rows, less the pairs the store re-rated (their newer rating
+trains), so a model retrained with feedback is validated on the same rows. Stored ratings
+outside the data's scale (written by a service that took any number) are left out with a
+note: they would widen the scale the model learns and accepts.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -17,12 +26,13 @@ from embedrec.data.splits import Split
 from embedrec.data.validate import ratings_from_frame
 
 FEEDBACK_COLUMNS = ("user", "item", "rating")
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     """`split` with `feedback` (columns user, item, rating and optionally timestamp; ids as
-    text or as in the data) added to its training side. A validation row of a pair that has
-    stored feedback leaves the validation side (the stored rating is the newer one, and trains).
+    text or as in the data) added to its training side. A stored rating of a pair the data has
+    replaces it (in training; a validation row of that pair leaves the validation side).
 
     >>> store = FeedbackStore("sqlite:///models/ml-100k.feedback.db")  # doctest: +SKIP
     >>> split = with_feedback(split, store.all_ratings())               # doctest: +SKIP
@@ -34,17 +44,24 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     if train.timestamps is not None and "timestamp" in feedback:
         columns.append("timestamp")
     extra = feedback[columns].copy()
-    extra["user"] = _like(extra["user"], train.user_map)
-    extra["item"] = _like(extra["item"], train.item_map)
-    trained = pd.concat([train.to_frame(titles=False)[columns], extra], ignore_index=True)
+    low, high = train.rating_scale or train.observed_range
+    outside = ~extra["rating"].between(low, high)
+    extra = extra[~outside]
+    sides = {"train": train.to_frame(titles=False)[columns]}
+    sides["valid"] = valid.to_frame(titles=False).reindex(columns=columns)
+    for side, id_map in (("user", train.user_map), ("item", train.item_map)):
+        stored = _as_data_ids(extra[side], id_map)
+        if stored.dtype == object and id_map.ids.dtype != object:  # 'alice' beside 13
+            stored = stored.astype(str)
+            for name, frame in sides.items():
+                sides[name] = frame.assign(**{side: frame[side].astype(str)})
+        extra[side] = stored.to_numpy()
+    trained = pd.concat([sides["train"], extra], ignore_index=True)
     trained = trained.drop_duplicates(["user", "item"], keep="last")
-    validated = valid.to_frame(titles=False).reindex(columns=columns)
+    validated = sides["valid"]
     fed = pd.MultiIndex.from_frame(extra[["user", "item"]])
     validated = validated[~pd.MultiIndex.from_frame(validated[["user", "item"]]).isin(fed)]
     joined = pd.concat([trained, validated], ignore_index=True)
-    for side in ("user", "item"):
-        if joined[side].dtype == object:  # text ids beside integer ones: all become text
-            joined[side] = joined[side].astype(str)
     full = ratings_from_frame(
         joined,
         user_col="user",
@@ -54,21 +71,36 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
         rating_scale=train.rating_scale,
         where=Where(f"{train.source} + {len(feedback):,} stored ratings"),
     )
+    # one row per pair went in, so every row came out, in order: the first len(trained) train
+    assert len(full) == len(joined), "duplicate pairs in a split"
     full.titles = _aligned(train.titles, train.item_map, full.item_map)
     full.genres = _aligned(train.genres, train.item_map, full.item_map)
     full.notes = [f"{len(extra):,} stored ratings added to the training data"]
-    is_train = np.arange(len(full)) < len(trained)  # no duplicates left: rows keep their order
+    if outside.any():
+        full.notes.append(
+            f"{int(outside.sum()):,} stored ratings outside the scale {low:g}-{high:g} left out"
+        )
+    is_train = np.arange(len(full)) < len(trained)
     return Split(full.subset(is_train), full.subset(~is_train), f"{split.name}+feedback")
 
 
-def _like(ids: pd.Series, id_map: IdMap) -> pd.Series:
-    """Stored ids (text) as the data's type: integers where the data's ids are integers and
-    every stored one is a whole number."""
-    if np.issubdtype(id_map.ids.dtype, np.integer):
-        numbers = pd.to_numeric(ids, errors="coerce")
-        if numbers.notna().all() and (numbers == numbers.round()).all():
-            return numbers.astype(np.int64)
-    return ids.astype(str)
+def _as_data_ids(ids: pd.Series, id_map: IdMap) -> pd.Series:
+    """Stored ids (text) as the data's: the data's own id where the map knows it (as the
+    service found it: '13' is 13), a new integer where the data's ids are integers and the text
+    is one, else the text. The result has the map's dtype unless some id stayed text."""
+    integers = np.issubdtype(id_map.ids.dtype, np.integer)
+    values: list[object] = []
+    for text in ids.astype(str).tolist():
+        index = id_map.lookup(text)
+        if index >= 0:
+            values.append(id_map.ids[index].item() if integers else id_map.ids[index])
+        elif integers and INTEGER.fullmatch(text):
+            values.append(int(text))
+        else:
+            values.append(text)
+    if integers and all(isinstance(value, int) for value in values):
+        return pd.Series(values, index=ids.index, dtype=np.int64)
+    return pd.Series(values, index=ids.index, dtype=object)
 
 
 def _aligned(values: np.ndarray | None, old: IdMap, new: IdMap) -> np.ndarray | None:

@@ -3,6 +3,6 @@
 the web explorer in `static/`."""
 
 from embedrec.service.app import create_app
-from embedrec.service.store import FeedbackStore, StoreError, default_url
+from embedrec.service.store import FeedbackStore, RejectedWrite, StoreError, default_url
 
-__all__ = ["FeedbackStore", "StoreError", "create_app", "default_url"]
+__all__ = ["FeedbackStore", "RejectedWrite", "StoreError", "create_app", "default_url"]

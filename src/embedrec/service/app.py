@@ -30,12 +30,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import embedrec
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError, Guard, Metrics, install_error_handlers, log
-from embedrec.service.state import DEFAULT_CACHE, Served, Service, limit_threads
+from embedrec.service.state import DEFAULT_CACHE, Served, Service, in_scale, limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
 Exclude = Annotated[
-    Optional[list[str]], Query(description="Never these items (ids or titles; repeat).")
+    Optional[list[s.Text]], Query(description="Never these items (ids or titles; repeat).")
 ]
 Genre = Annotated[
     Optional[list[str]], Query(description="Only items of these genres (repeat for any).")
@@ -93,11 +93,20 @@ def recommendations(
     candidates = served.genre_items(genre)
     n_feedback = 0
     known = None
+    degraded = False
     if user is not None:
         known = embedrec.known_user(rec, user)
         stored_as = user_key(rec, user, known)
-        has_feedback = service.has_feedback(stored_as)
-        feedback = service.store.ratings_of(stored_as) if has_feedback else {}
+        feedback = service.feedback_of(stored_as)
+        if feedback is None:
+            if known is None:  # nothing but the store knows them: no list to give
+                raise ApiError(
+                    503,
+                    f"the feedback database is unavailable, and only it knows "
+                    f"user {user!r}; try again later",
+                )
+            feedback, degraded = {}, True
+        feedback = in_scale(rec, stored_as, feedback)
         n_feedback = len(feedback)
         if known is None and not feedback:
             raise ApiError(
@@ -113,19 +122,22 @@ def recommendations(
         return JSONBody(_listed(frame, user if known is None else known, n, n_feedback))
     # a known user without feedback: the same list until the model, the hidden items or the
     # request change, so it is kept (per loaded model, bounded)
-    key = (known, n, tuple(sorted(map(str, excluded))), tuple(sorted(g.lower() for g in genre)))
+    genres = tuple(sorted(g.lower() for g in genre))
+    key = (known, n, tuple(sorted(map(str, excluded))), genres, degraded)
     cached = served.lists.get(key)
     if cached is None:
         frame = rec.recommend(known, n=n, exclude=excluded or None, items=candidates)
-        cached = served.keep(key, _listed(frame, known, n, 0))
+        cached = served.keep(key, _listed(frame, known, n, 0, degraded))
     return JSONBody(cached)
 
 
-def _listed(frame: pd.DataFrame, user: Any, n: int, n_feedback: int) -> bytes:
+def _listed(
+    frame: pd.DataFrame, user: Any, n: int, n_feedback: int, degraded: bool = False
+) -> bytes:
     fallback = "fallback" in frame
     items = [s.RecommendedItem(**row) for row in rows(frame, leave_out="fallback")]
     listed = s.Recommendations(
-        user=user, n=n, fallback=fallback, n_feedback=n_feedback, items=items
+        user=user, n=n, fallback=fallback, n_feedback=n_feedback, degraded=degraded, items=items
     )
     return listed.model_dump_json().encode()
 
@@ -201,8 +213,9 @@ def create_app(
     async def health() -> s.Health:
         served = service.serving()
         rec = served.rec
+        n_feedback, feedback_status = service.feedback_state()
         return s.Health(
-            status="ok",
+            status="ok" if n_feedback is not None else "degraded",
             model=rec.model_name,
             model_dir=str(served.model_dir),
             engine=rec.engine,
@@ -213,7 +226,8 @@ def create_app(
             load_seconds=served.load_seconds,
             version=embedrec.__version__,
             feedback_db=service.store.safe_url,
-            n_feedback=service.store.count(),
+            feedback_status=feedback_status,
+            n_feedback=n_feedback,
             pid=os.getpid(),
         )
 
@@ -223,7 +237,7 @@ def create_app(
 
     @app.get("/users/{user}/recommendations", response_model=s.Recommendations)
     async def user_recommendations(
-        user: str, n: N = 10, exclude: Exclude = None, genre: Genre = None
+        user: s.UserPath, n: N = 10, exclude: Exclude = None, genre: Genre = None
     ) -> JSONBody:
         """Top-n unseen items for a user (with their stored feedback folded in)."""
         served = service.serving()
@@ -248,7 +262,7 @@ def create_app(
 
     @app.get("/items/{item:path}/similar", response_model=s.Similar)
     async def similar(
-        item: str,
+        item: s.ItemPath,
         n: N = 10,
         min_ratings: Annotated[int, Query(ge=0)] = embedrec.MIN_RATINGS,
     ) -> s.Similar:
@@ -260,12 +274,12 @@ def create_app(
         return s.Similar(item=card["item"], title=card["title"], items=neighbours)
 
     @app.put("/items/{item:path}/hidden", response_model=s.Hidden, dependencies=writer)
-    def hide(item: str) -> s.Hidden:
+    def hide(item: s.ItemPath) -> s.Hidden:
         """Never recommend this item again (on every server sharing the database)."""
         return set_hidden(item, True)
 
     @app.delete("/items/{item:path}/hidden", response_model=s.Hidden, dependencies=writer)
-    def unhide(item: str) -> s.Hidden:
+    def unhide(item: s.ItemPath) -> s.Hidden:
         """Recommend this item again."""
         return set_hidden(item, False)
 
@@ -275,7 +289,7 @@ def create_app(
         return s.Hidden(item=card["item"], title=card["title"], hidden=hidden)
 
     @app.get("/items/{item:path}", response_model=s.ItemCard)
-    async def item_card(item: str) -> s.ItemCard:
+    async def item_card(item: s.ItemPath) -> s.ItemCard:
         """Title, genres, learned bias and training rating count of one item."""
         card = embedrec.item_info(service.serving().rec, item)
         return s.ItemCard(**card, hidden=str(card["item"]) in service.hidden())
@@ -294,14 +308,13 @@ def create_app(
         status_code=201,
         dependencies=writer,
     )
-    def add_ratings(user: str, body: s.FeedbackRequest) -> s.FeedbackStored:
-        """Store ratings durably (committed before the 201); the user's next list uses them."""
-        if not user.strip() or len(user) > 200:
-            raise ApiError(422, "a user id is 1 to 200 characters")
+    def add_ratings(user: s.UserPath, body: s.FeedbackRequest) -> s.FeedbackStored:
+        """Store ratings durably (committed before the 201); the user's next list uses them.
+        Every rating is checked against the model's scale first: none is stored otherwise."""
         rec = service.serving().rec
         checked = [embedrec.check_rating(rec, row.item, row.rating) for row in body.rows()]
         key = user_key(rec, user)
-        stored = service.store.add(key, [(str(item), rating) for item, rating in checked])
+        stored = service.add_feedback(key, [(str(item), rating) for item, rating in checked])
         total = len(service.store.ratings_of(key))
         known = embedrec.known_user(rec, user)
         return s.FeedbackStored(
@@ -312,7 +325,7 @@ def create_app(
         )
 
     @app.get("/users/{user}/ratings", response_model=s.StoredRatings)
-    async def stored_ratings(user: str) -> s.StoredRatings:
+    async def stored_ratings(user: s.UserPath) -> s.StoredRatings:
         """The ratings stored for a user through the service (not their training ratings)."""
         rec = service.serving().rec
         stored = service.store.ratings_of(user_key(rec, user))

@@ -4,8 +4,9 @@ limit and the Prometheus metrics, as one plain ASGI middleware (no per-request t
 Statuses: 400 malformed JSON, an ambiguous title (the message lists the matches) or a request
 the model cannot answer; 401 a missing or wrong token; 404 an unknown user or item; 413 a body
 over the limit; 422 a value of the wrong type or outside its range (a rating outside the scale,
-`n` of 0); 503 the feedback database cannot be reached; 500 anything unexpected (logged, not
-shown).
+`n` of 0, a control character in an id, ratings the database refused for their values); 503
+the feedback database cannot be reached (for a write, or a list that needs a user's stored
+ratings); 500 anything unexpected (logged, not shown).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import embedrec
 from embedrec.service.schemas import MAX_BODY_BYTES
+from embedrec.service.store import RejectedWrite
 
 log = logging.getLogger("embedrec.service")
 
@@ -56,7 +58,7 @@ def status_of(exc: embedrec.EmbedrecError) -> int:
         return 404
     if isinstance(exc, embedrec.AmbiguousNameError):
         return 400
-    if isinstance(exc, embedrec.DataError):
+    if isinstance(exc, (embedrec.DataError, RejectedWrite)):
         return 422
     return 400
 

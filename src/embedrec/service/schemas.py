@@ -3,16 +3,58 @@ what `/docs` shows; every field has the name the library and CLI give the same t
 
 from __future__ import annotations
 
-from typing import Union
+import re
+from typing import Annotated, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Path
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_N = 1000  # longest list one request may ask for
 MAX_PAIRS = 10_000  # pairs in one POST /predict
 MAX_RATINGS = 1000  # ratings in one POST (feedback or a new user's)
 MAX_BODY_BYTES = 1_000_000  # larger bodies get 413 before they are read
 
-Id = Union[int, str]  # a raw id as in the data; items also by title
+MAX_ID_CHARS = 200  # the store's id columns hold this many
+# C0 and C1 control characters (NUL, tab, newline, DEL, ...) and lone surrogates: never part of
+# a name, refused by PostgreSQL (NUL) or by every UTF-8 encoder (surrogates), and a line break
+# in an id breaks every file it is written to
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """An id or title as given, refused (naming the character) when it holds a control
+    character: a bad id is the request's 422, never a failed write for its neighbours."""
+    found = UNPRINTABLE.search(text)
+    if found is not None:
+        raise ValueError(
+            f"holds the control character {found.group()!r} at position {found.start()}; "
+            "ids and titles are printable text"
+        )
+    return text
+
+
+def user_text(text: str) -> str:
+    """A user id in a path: printable, 1 to MAX_ID_CHARS characters, not only spaces."""
+    if not text.strip():
+        raise ValueError("a user id is not empty or only spaces")
+    return printable(text)
+
+
+def printable_id(value: int | str) -> int | str:
+    """`printable` for the text form of an id (checked once the union has matched, so the
+    error names the field once)."""
+    return printable(value) if isinstance(value, str) else value
+
+
+Text = Annotated[str, AfterValidator(printable)]
+# a raw id as in the data; items also by title
+Id = Annotated[Union[int, str], AfterValidator(printable_id)]
+UserPath = Annotated[
+    str,
+    Path(min_length=1, max_length=MAX_ID_CHARS, description="A user id."),
+    AfterValidator(user_text),
+]
+ItemPath = Annotated[str, Path(description="An item id or title."), AfterValidator(printable)]
 
 
 class Strict(BaseModel):
@@ -26,7 +68,10 @@ class ErrorBody(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(
+        description="'ok', or 'degraded' while the feedback database is unavailable (known "
+        "users get the model's lists meanwhile; writes answer 503)."
+    )
     model: str
     model_dir: str
     engine: str
@@ -37,7 +82,8 @@ class Health(BaseModel):
     load_seconds: float
     version: str
     feedback_db: str
-    n_feedback: int
+    feedback_status: str = Field(description="'ok', or 'unavailable (<error class>)'.")
+    n_feedback: int | None = Field(description="Stored ratings (None while unavailable).")
     pid: int
 
 
@@ -56,11 +102,16 @@ class Recommendations(BaseModel):
         "list is what typical users rate highest (scores in stars)."
     )
     n_feedback: int = Field(0, description="Stored ratings folded in with the training ones.")
+    degraded: bool = Field(
+        False,
+        description="True when the feedback database could not be read: the list is the "
+        "model's alone, without the user's stored ratings (it comes back with the database).",
+    )
     items: list[RecommendedItem]
 
 
 class NewUserRequest(Strict):
-    ratings: dict[str, float] = Field(
+    ratings: dict[Text, float] = Field(
         description="{item id or title: rating}", max_length=MAX_RATINGS
     )
     n: int = Field(10, ge=1, le=MAX_N)

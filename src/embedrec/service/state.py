@@ -27,6 +27,9 @@ log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
 DEFAULT_CACHE = 10_000  # lists kept per loaded model
 FOLLOW_SECONDS = 1.0  # a reload announced by another worker is noticed within this
+# after a failed read of the feedback database, lists are the model's alone this long before it
+# is asked again: a database down (or slow to refuse) costs a list nothing
+STORE_RETRY_SECONDS = 1.0
 
 
 def limit_threads(threads: int) -> None:
@@ -45,6 +48,24 @@ def warm_up(rec: embedrec.Recommender) -> None:
     trained = rec.user_counts.nonzero()[0][:1]
     if len(trained):
         rec.recommend(rec.user_map.decode(trained).tolist()[0], n=1)
+
+
+def in_scale(rec: embedrec.Recommender, user: str, feedback: dict[str, float]) -> dict[str, float]:
+    """A user's stored ratings without those outside the model's scale (a store written by an
+    older version, which took any number, may hold some): skipped with a logged note, so the
+    user's lists still answer."""
+    low, high = embedrec.accepted_scale(rec)
+    outside = {item for item, value in feedback.items() if not low <= value <= high}
+    if outside:
+        log.warning(
+            "%d stored ratings of user %r skipped: outside the model's scale %g-%g (items %s)",
+            len(outside),
+            user,
+            low,
+            high,
+            ", ".join(sorted(outside)[:10]),
+        )
+    return {item: value for item, value in feedback.items() if item not in outside}
 
 
 @dataclass
@@ -118,6 +139,7 @@ class Service:
         self._raters_lock = threading.Lock()
         self._hidden_at = -1e9
         self._followed_at = time.monotonic()
+        self._store_down_until = -1e9
 
     def serving(self) -> Served:
         """The model to answer with (after noticing, at most every FOLLOW_SECONDS, a reload
@@ -173,6 +195,37 @@ class Service:
                     self._raters |= self.store.users_since(self._rated_through)
                     self._rated_through = latest
         return user_key in self._raters
+
+    def feedback_of(self, user_key: str) -> dict[str, float] | None:
+        """A user's stored ratings {item: rating}, or None while the database cannot be read
+        (then asked again at most every STORE_RETRY_SECONDS): the caller serves the model's
+        list instead, as a recommender degrades to what it has."""
+        if time.monotonic() < self._store_down_until:
+            return None
+        try:
+            return self.store.ratings_of(user_key) if self.has_feedback(user_key) else {}
+        except SQLAlchemyError as exc:
+            self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
+            log.warning("feedback database unreadable, lists are the model's alone: %s", exc)
+            return None
+
+    def add_feedback(self, user_key: str, rows: list[tuple[str, float]]) -> int:
+        """Store a user's ratings (the store's errors raised); a write that commits shows the
+        database back, so lists read it again at once."""
+        stored = self.store.add(user_key, rows)
+        self._store_down_until = -1e9
+        return stored
+
+    def feedback_state(self) -> tuple[int | None, str]:
+        """(stored ratings, 'ok'), or (None, 'unavailable (why)') while the database cannot be
+        read: what /health reports, itself answering either way."""
+        try:
+            count = self.store.count()
+        except SQLAlchemyError as exc:
+            log.warning("feedback database unavailable: %s", exc)
+            return None, f"unavailable ({type(exc).__name__})"
+        self._store_down_until = -1e9
+        return count, "ok"
 
     def hidden(self) -> set[str]:
         """Hidden item ids, read again from the database at most every HIDDEN_TTL_SECONDS."""

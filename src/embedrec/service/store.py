@@ -9,6 +9,8 @@ and readers never wait for a writer; several worker processes share the file. Po
 in arrival order, and the latest rating of an item counts. Writes go through one writer thread
 per process that commits whatever is waiting in one transaction (group commit), so a thousand
 concurrent ratings pay for a few fsyncs, not a thousand, and still each 2xx follows its commit.
+A batch the database refuses is committed again request by request, so one request's bad values
+fail that request alone (RejectedWrite), never its neighbours.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -74,8 +77,18 @@ reloads_table = Table(  # which model directory each server's workers serve, aft
 )
 
 
+# a database host that does not answer fails a request after this long, never hangs it (lists
+# are then served from the model alone; see Service.feedback_of)
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 class StoreError(EmbedrecError):
     """The feedback database cannot be opened or written (the message names its URL)."""
+
+
+class RejectedWrite(StoreError):
+    """The database refused one request's ratings for their values (the request's fault: a
+    4xx); the requests committed beside it are not affected."""
 
 
 def default_url(model_dir: str | Path) -> str:
@@ -143,13 +156,44 @@ class GroupCommit:
                     break
                 batch.append(more)
             try:
-                with self.engine.begin() as connection:
-                    connection.execute(insert(ratings_table), [v for b in batch for v in b.values])
+                self._commit([v for b in batch for v in b.values])
             except Exception as exc:  # noqa: BLE001 - every waiting request hears of it
-                for waiting in batch:
-                    waiting.error = exc
+                if len(batch) == 1:
+                    batch[0].error = _reported(exc)
+                else:
+                    self._one_by_one(batch)
             for waiting in batch:
                 waiting.done.set()
+
+    def _commit(self, values: list[dict[str, Any]]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(insert(ratings_table), values)
+
+    def _one_by_one(self, batch: list[_Pending]) -> None:
+        """After a failed batch, each request's rows in a transaction of their own, so a
+        request the database refuses fails alone and its neighbours commit. Once the database
+        itself fails (not a request's values), the rest hear of that without trying."""
+        for index, waiting in enumerate(batch):
+            try:
+                self._commit(waiting.values)
+            except Exception as exc:  # noqa: BLE001 - the request hears of it
+                waiting.error = _reported(exc)
+                if not isinstance(waiting.error, RejectedWrite):
+                    for rest in batch[index + 1 :]:
+                        rest.error = exc
+                    return
+
+
+def _reported(exc: Exception) -> Exception:
+    """A write's failure as its request should hear it: values the database refuses (NUL in
+    text, too long, not encodable) as RejectedWrite; the database failing as it is."""
+    if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
+        why = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    elif isinstance(exc, ValueError):  # UnicodeEncodeError among them: in the driver
+        why = str(exc)
+    else:
+        return exc
+    return RejectedWrite(f"the feedback database refused these ratings: {why}")
 
 
 @dataclass
@@ -166,7 +210,12 @@ class FeedbackStore:
         self.url = url
         try:
             parsed = make_url(_driver_url(url))
-            self.engine: Engine = create_engine(parsed, pool_pre_ping=True)
+            connect_args = {}
+            if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+            self.engine: Engine = create_engine(
+                parsed, pool_pre_ping=True, connect_args=connect_args
+            )
         except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use feedback database {self.safe_url}: {exc}") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -218,17 +267,18 @@ class FeedbackStore:
         (about 20 us on SQLite), cheap enough to ask on every request, so a list served from
         memory is never one that a rating stored by another worker or server made stale."""
         statement = "SELECT max(id) FROM embedrec_ratings"
-        connection = self.engine.raw_connection()
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
-            cursor = connection.cursor()
-            cursor.execute(statement)
-            found = cursor.fetchone()
-            cursor.close()
-        except self.engine.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy itself reports it
-            dbapi_error = self.engine.dialect.loaded_dbapi.Error
+            connection = self.engine.raw_connection()  # a database down fails here
+            try:
+                cursor = connection.cursor()
+                cursor.execute(statement)
+                found = cursor.fetchone()
+                cursor.close()
+            finally:
+                connection.close()  # back to the pool
+        except dbapi_error as exc:  # as SQLAlchemy itself reports it (a 503, not a 500)
             raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
-        finally:
-            connection.close()  # back to the pool
         return int(found[0] or 0) if found else 0
 
     def has_ratings(self, user: str) -> bool:
