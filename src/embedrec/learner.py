@@ -24,6 +24,7 @@ from embedrec.models import (
     Model,
     ModuleKind,
     build,
+    check_learns_from,
     data_defaults,
     get_kind,
     resolve,
@@ -43,6 +44,10 @@ AUTO_RANKERS: tuple[tuple[str, dict[str, Any]], ...] = (  # the first whose buil
     ("ials", {"reg": 0.01, "alpha0": 1.0}),
 )
 DEFAULT_BLEND = 0.5
+# What trains on interactions (plays, clicks: no ratings) when no model is named: the first
+# whose build fits the data. EASE counts each chosen item once (binary); iALS picks its
+# weighting from the counts (`IALSKind.defaults_for`).
+INTERACTION_MODELS: tuple[tuple[str, dict[str, Any]], ...] = (("ease", {"l2": 500.0}), ("ials", {}))
 
 
 MAX_THREADS: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
@@ -134,13 +139,18 @@ def start(
     train_set, valid_set = (data.train, data.valid) if isinstance(data, Split) else (data, None)
     if len(train_set) == 0:
         raise ModelError("no training ratings")
+    chosen = None
+    if train_set.interactions:
+        if "model" not in overrides and config.model == DEFAULT_MODEL:  # no model named
+            config, chosen = interaction_model(config, train_set)
+        check_learns_from(config, train_set)
     config, picked = data_defaults(config, train_set)
     config = resolve(config)
     check_threads(config)
     reporter = (
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
-    for note in ([picked] if picked else []) + training_notes(config, train_set):
+    for note in [n for n in (chosen, picked) if n] + training_notes(config, train_set):
         reporter.note(note)
     torch.manual_seed(config.seed)
     model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
@@ -163,6 +173,7 @@ def start(
         observed_scale=train_set.observed_range,  # start refused empty training data
         split=None if not isinstance(data, Split) else {"name": data.name},
         config=config,
+        interactions=train_set.interactions,
     )
     rec.seen_indptr, rec.seen_items, rec.seen_ratings = train_set.by_user()
     validate = None
@@ -207,14 +218,45 @@ def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
         return build(config.ranker_config(config.ranker), data)
     if config.model != DEFAULT_MODEL:
         return None  # a model the user named trains alone unless a ranker is named too
+    candidates = []
     for name, options in AUTO_RANKERS:
         ranker_config = config.ranker_config(name)
-        ranker_config = ranker_config.replace(options={**options, **ranker_config.options})
+        candidates.append(ranker_config.replace(options={**options, **ranker_config.options}))
+    return first_fitting(candidates, data)[0]
+
+
+def first_fitting(configs: list[TrainConfig], data: Ratings) -> tuple[Model | None, list[str]]:
+    """The first of `configs` whose model builds for `data` (untrained; None if none does),
+    and why each one before it did not (too large for this data)."""
+    refused: list[str] = []
+    for candidate in configs:
         try:
-            return build(ranker_config, data)
-        except TooLargeError:
-            continue  # too large for this kind: the next one
-    return None
+            return build(candidate, data), refused
+        except TooLargeError as exc:
+            refused.append(str(exc))
+    return None, refused
+
+
+def interaction_model(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str]:
+    """`config` with the ranking model that trains on these interactions when no model is
+    named (the first of `INTERACTION_MODELS` that fits), and the line that says which and why."""
+    candidates = [
+        config.replace(
+            model=name,
+            options={**options, **config.options},
+            ranker=None if config.ranker == "auto" else config.ranker,
+        )
+        for name, options in INTERACTION_MODELS
+    ]
+    model, refused = first_fitting(candidates, data)
+    if model is None:  # the last candidate (ials) fits any size; this guards a change of list
+        raise TooLargeError("; ".join(refused))
+    chosen = candidates[len(refused)]
+    why = "; ".join(refused) if refused else f"its solve fits these {data.n_items:,} items"
+    return chosen, (
+        f"{data.source} holds interactions (which items each user chose), not ratings: "
+        f"training {chosen.model}, a ranking model ({why})"
+    )
 
 
 def training_notes(config: TrainConfig, data: Ratings) -> list[str]:

@@ -55,6 +55,7 @@ class Saved(Protocol):
     seen_ratings: np.ndarray | None
     genres: np.ndarray | None
     engine: str
+    interactions: bool
 
 
 def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -88,6 +89,7 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "split": rec.split,
         "baseline_global_mean": rec.baseline.global_mean,
         "train_config": rec.config.to_dict(),
+        "interactions": rec.interactions,
     }
     ids = {
         "users": rec.user_map.to_list(),
@@ -175,6 +177,7 @@ def from_state(
         "engine": config.engine,
         "ranker": ranker,
         "blend": config.blend,
+        "interactions": config.interactions,
     }
 
 

@@ -93,6 +93,8 @@ class ModelDirConfig(BaseModel):
     train_config: dict[str, Any]
     split: dict[str, Any] | None = None
     checksums: dict[str, str] | None = None
+    # trained on interactions (no ratings); directories written before this field: False
+    interactions: bool = False
 
 
 class IdsDocument(BaseModel):

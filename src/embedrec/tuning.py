@@ -62,6 +62,12 @@ def tune(
     if out is not None:
         check_output(out, force)
     base = base or TrainConfig()
+    if split.train.interactions:
+        raise ModelError(
+            f"{split.train.source} holds interactions (which items each user chose), not "
+            "ratings: tune scores settings by validation RMSE, which ranking models have not; "
+            "train with the defaults (or --model ease / ials and their --option)"
+        )
     if base.model == "average":
         raise ModelError("tune the members of an average one at a time (--model bmf, ...)")
     inner = random_split(split.train, valid_pct, seed)

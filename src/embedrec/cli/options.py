@@ -60,6 +60,7 @@ class DataOptions:
     user_col: str | None
     item_col: str | None
     rating_col: str | None
+    weight_col: str | None
     timestamp_col: str | None
     title_col: str | None
     sep: str | None
@@ -93,6 +94,7 @@ class DataOptions:
             user_col=self.user_col,
             item_col=self.item_col,
             rating_col=self.rating_col,
+            weight_col=self.weight_col,
             timestamp_col=self.timestamp_col,
             title_col=self.title_col,
             sep=self.sep,
@@ -145,6 +147,17 @@ DATA_OPTIONS: dict[str, Any] = {
             "--rating-col",
             "Rating column, by name or position [default: guessed: rating, *Rating, score, "
             "stars, value].",
+        ),
+        None,
+    ),
+    "weight_col": (
+        option(
+            "--weight-col",
+            "For plays, clicks or purchases instead of ratings: the column counting them, by "
+            "name or position; the file then loads as interactions, which ranking models "
+            "learn from [default: guessed: weight, count, plays, clicks, views, purchases, "
+            "quantity; a file with no rating or weight column, only ids (and a timestamp), "
+            "weighs each row 1].",
         ),
         None,
     ),

@@ -86,7 +86,7 @@ def train(
             finally:
                 store.close()
         describe(split, as_json)
-        rec = embedrec.train(split, config, progress=True)
+        rec = embedrec.train(split, config, progress=True, **typed_model(ctx, config))
     rated = len(split.valid) and rec.model.predicts_ratings  # a ranking model has no RMSE
     metrics = embedrec.evaluate(rec, split.valid) if rated else {}
     floor = embedrec.noise_floor(data.data, split.valid) if rated else None
@@ -121,6 +121,13 @@ def train(
         highlight=False,
         markup=False,
     )
+
+
+def typed_model(ctx: typer.Context, config: embedrec.TrainConfig) -> dict[str, Any]:
+    """`model=` when --model was typed, so that `train` refuses a rating model (bmf too) on
+    interactions; left out, the default is the model that fits the data."""
+    source = ctx.get_parameter_source("model")
+    return {"model": config.model} if source is not None and source.name == "COMMANDLINE" else {}
 
 
 def floor_note(rmse: float, floor: float) -> str:
@@ -183,6 +190,7 @@ def train_distributed(
     world = embedrec.World.from_env(config.device)
     columns = {
         "user_col": data.user_col, "item_col": data.item_col, "rating_col": data.rating_col,
+        "weight_col": data.weight_col,
         "timestamp_col": data.timestamp_col, "title_col": data.title_col, "sep": data.sep,
         "header": data.header, "columns": data.columns, "rating_scale": data.rating_scale,
     }  # fmt: skip
