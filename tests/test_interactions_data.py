@@ -244,3 +244,17 @@ def test_lastfm_trains_with_no_flag_but_data(tmp_path):
     top = rec.recommend(2, n=10)
     played = rec.item_map.decode(rec.seen(rec.user_index(2)))
     assert len(top) == 10 and not set(top["item"]) & set(played)
+
+
+def test_benchmark_ranks_interactions_named_by_weight_col(tmp_path):
+    path = tmp_path / "orders.csv"
+    frame = pd.DataFrame(plays_rows(), columns=["user", "item", "n_orders"])
+    frame.to_csv(path, index=False)
+    result = invoke(
+        "benchmark", "--ranking", "--data", path, "--weight-col", "n_orders",
+        "--protocol", "random:0.25:1", "--models", "default", "--k", "2", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.splitlines()[-1])
+    assert report["threshold"] is None  # every held-out interaction is relevant
+    assert [row["system"] for row in report["rows"]] == ["most popular", "default"]

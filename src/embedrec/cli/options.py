@@ -91,17 +91,13 @@ class DataOptions:
             valid_pct=DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct,
             seed=seed,
             data_dir=self.data_dir,
-            user_col=self.user_col,
-            item_col=self.item_col,
-            rating_col=self.rating_col,
-            weight_col=self.weight_col,
-            timestamp_col=self.timestamp_col,
-            title_col=self.title_col,
-            sep=self.sep,
-            header=self.header,
-            columns=self.columns,
-            rating_scale=self.rating_scale,
+            **self.layout(),
         )
+
+    def layout(self) -> dict[str, Any]:
+        """How to read the file: the column, separator and header options, as `load_ratings`
+        takes them."""
+        return {key: getattr(self, key) for key in LAYOUT_OPTIONS}
 
 
 def option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
@@ -226,3 +222,20 @@ DATA_OPTIONS: dict[str, Any] = {
     ),
 }
 with_data_options = option_group("data", DataOptions, DATA_OPTIONS)
+
+# the options that say how to read a file, for commands that take --data their own way
+LAYOUT_OPTIONS = (
+    "user_col",
+    "item_col",
+    "rating_col",
+    "weight_col",
+    "timestamp_col",
+    "title_col",
+    "sep",
+    "header",
+    "columns",
+    "rating_scale",
+)
+with_layout_options = option_group(
+    "layout", lambda **values: values, {key: DATA_OPTIONS[key] for key in LAYOUT_OPTIONS}
+)
