@@ -258,3 +258,11 @@ def test_benchmark_ranks_interactions_named_by_weight_col(tmp_path):
     report = json.loads(result.output.splitlines()[-1])
     assert report["threshold"] is None  # every held-out interaction is relevant
     assert [row["system"] for row in report["rows"]] == ["most popular", "default"]
+
+
+def test_tune_and_lr_find_refuse_interactions(plays_file):
+    ratings = embedrec.load_ratings(plays_file)
+    with pytest.raises(ModelError, match="interactions"):
+        embedrec.tune(embedrec.random_split(ratings, 0.2, 1), trials=1)
+    with pytest.raises(ModelError, match="needs ratings"):
+        embedrec.lr_find(ratings, model="dot-bias")
