@@ -266,3 +266,18 @@ def test_tune_and_lr_find_refuse_interactions(plays_file):
         embedrec.tune(embedrec.random_split(ratings, 0.2, 1), trials=1)
     with pytest.raises(ModelError, match="needs ratings"):
         embedrec.lr_find(ratings, model="dot-bias")
+
+
+def test_a_user_only_in_the_test_file_is_scored_by_popularity(plays_file, tmp_path):
+    test_file = tmp_path / "test.tsv"
+    test_file.write_text("user\tartist\tplays\n99\ta1\t5\n")
+    rec = embedrec.train(embedrec.load_split(plays_file, valid=test_file))
+    scores = rec.score_items([rec.user_index(99)])[0]
+    assert np.array_equal(scores, rec.item_counts.astype(np.float32))
+
+
+def test_a_ratings_test_file_beside_a_plays_file_is_refused(plays_file, tmp_path):
+    test_file = tmp_path / "test.csv"
+    test_file.write_text("user,artist,rating\n1,a4,5\n")
+    with pytest.raises(DataError, match="same columns"):
+        embedrec.load_split(plays_file, valid=test_file)

@@ -224,7 +224,8 @@ class Recommender:
     def rating_scores(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The rating model's scores of every item for each user index, shape (users, items):
         predicted ratings (clipped) for rating models. Users with no training rating get the
-        bias baseline; items with none get -inf (never recommended)."""
+        bias baseline (on interactions: each item's popularity); items with none get -inf
+        (never recommended)."""
         users = np.asarray(users, dtype=np.int64)
         warm = self.user_counts[users] > 0
         if warm.all():  # the common case: no copy of the (users x items) block
@@ -234,8 +235,11 @@ class Recommender:
             if warm.any():
                 scores[warm] = self.model.score_items(users[warm])
             cold = np.flatnonzero(~warm)
-            item_part = self.baseline.global_mean + self.baseline.item_offsets
-            scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
+            if self.interactions:  # no ratings to take a bias of: the most chosen items
+                scores[cold] = self._fallback_scores()[None]
+            else:
+                item_part = self.baseline.global_mean + self.baseline.item_offsets
+                scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
         self._clip(scores)
         untrained = np.flatnonzero(self.item_counts == 0)
         if len(untrained):
