@@ -66,7 +66,10 @@ def test_dates_become_unix_seconds():
             "user,item,rating\n1,2,4\n1,3\n",
             "r.csv line 3: expected 3 fields separated by comma, found 2",
         ),
-        ("user,item\n1,2\n", "cannot tell which column holds the rating; columns are: user, item"),
+        (  # two id columns alone are interactions; an unknown third column is asked about
+            "user,item,foo\n1,2,x\n",
+            "cannot tell which column holds the rating; columns are: user, item, foo",
+        ),
         ("user,item,rating\n", "no ratings"),
     ],
 )

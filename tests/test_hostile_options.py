@@ -288,7 +288,7 @@ FRAMES = [
     ("user-blank", frame(user=["a", " "]), "row 1"),
     ("item-nan", frame(item=[1.0, NAN]), "row 1"),
     ("user-float-past-2-53", frame(user=[2.0**63, 1.0]), "row 0"),
-    ("no-rating-column", pd.DataFrame({"user": [1], "item": [2]}), "rating"),
+    ("no-rating-column", pd.DataFrame({"user": [1], "item": [2], "foo": ["x"]}), "rating"),
     ("no-rows", frame().iloc[:0], "no ratings"),
 ]
 

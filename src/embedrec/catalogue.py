@@ -75,7 +75,8 @@ def item_info(rec: Recommender, item: Any) -> dict[str, Any]:
     rating count."""
     index = rec.item_index(item)
     biases = rec.model.biases("item")
-    typical = float(rec.typical_ratings()[index]) if rec.item_counts[index] > 0 else None
+    rated = rec.item_counts[index] > 0 and not rec.interactions  # interactions: no ratings
+    typical = float(rec.typical_ratings()[index]) if rated else None
     return {
         "item": raw_id(rec.item_map.ids[index]),
         "title": None if rec.titles is None else str(rec.titles[index]) or None,

@@ -24,6 +24,7 @@ from embedrec.models import (
     Model,
     ModuleKind,
     build,
+    check_learns_from,
     data_defaults,
     get_kind,
     resolve,
@@ -138,6 +139,7 @@ def start(
         for line in choice.lines():
             reporter.note(line)
         config, selection = choice.config, [t.as_dict() for t in choice.trials]
+    check_learns_from(config, train_set)
     config, picked = data_defaults(config, train_set)
     config = resolve(config)
     check_threads(config)
@@ -165,6 +167,7 @@ def start(
         split=None if not isinstance(data, Split) else {"name": data.name},
         config=config,
         selection=selection,
+        interactions=train_set.interactions,
     )
     rec.seen_indptr, rec.seen_items, rec.seen_ratings = train_set.by_user()
     validate = None

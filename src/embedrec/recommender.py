@@ -76,6 +76,10 @@ class Recommender:
     # how the default was chosen on carved validation: one dict per candidate tried
     # (`embedrec.selection.Trial`), None where the user named the model
     selection: list[dict[str, Any]] | None = None
+    # trained on interactions (plays, clicks: which items users chose, no ratings): the model
+    # ranks only, a new user folds in from the items they chose (`liked=`), and a user with
+    # nothing to go on gets the most popular items
+    interactions: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -110,9 +114,14 @@ class Recommender:
     def user_index(self, user: Any) -> int:
         index = self.user_map.lookup(user)
         if index < 0:
+            given = (
+                "the items they chose (liked=[item, ...], --liked)"
+                if self.interactions
+                else "their ratings (ratings={item: rating}, --ratings)"
+            )
             raise UnknownIdError(
                 f"unknown user {user!r}: not in the training data; a new user is recommended "
-                "for from their ratings (ratings={item: rating}, --ratings)"
+                f"for from {given}"
             )
         return index
 
@@ -150,11 +159,7 @@ class Recommender:
     ) -> np.ndarray:
         """Predicted ratings for index pairs: the model where both sides were trained, the bias
         baseline elsewhere; clipped to the declared rating scale unless `clip=False`."""
-        if not self.model.predicts_ratings:
-            raise ModelError(
-                f"a {self.model_name} model ranks items and predicts no ratings; for predict "
-                "and evaluate train a rating model (bmf, dot-bias, nn)"
-            )
+        self.check_predicts()
         users = np.asarray(users, dtype=np.int64)
         items = np.asarray(items, dtype=np.int64)
         warm = self.is_warm(users, items)
@@ -163,6 +168,23 @@ class Recommender:
             scores[warm] = self.model.predict(users[warm], items[warm])
         return self._clip(scores) if clip else scores
 
+    def check_predicts(self) -> None:
+        """Raise, saying what to do instead, unless the model predicts ratings."""
+        if self.model.predicts_ratings:
+            return
+        if self.interactions:
+            raise ModelError(
+                f"this {self.model_name} model was trained on interactions (which items users "
+                "chose, no ratings): it ranks items and predicts no ratings, so it has no "
+                "predict and no RMSE; measure its lists with `evaluate --ranking` "
+                "(embedrec.evaluate_ranking)"
+            )
+        raise ModelError(
+            f"a {self.model_name} model ranks items and predicts no ratings; for predict "
+            "and evaluate train a rating model (bmf, dot-bias, nn), or measure its lists "
+            "with `evaluate --ranking`"
+        )
+
     def is_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Pairs whose user and item both had training ratings (scored by the model)."""
         return (self.user_counts[users] > 0) & (self.item_counts[items] > 0)
@@ -170,6 +192,7 @@ class Recommender:
     def predict(self, pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
         """Scores for (user, item) pairs given as raw ids; unknown ids are reported in the
         `error` column, not raised."""
+        self.check_predicts()
         if isinstance(pairs, pd.DataFrame):
             frame = pairs
             if not {"user", "item"} <= set(frame.columns):
@@ -207,7 +230,8 @@ class Recommender:
     def rating_scores(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """The rating model's scores of every item for each user index, shape (users, items):
         predicted ratings (clipped) for rating models. Users with no training rating get the
-        bias baseline; items with none get -inf (never recommended)."""
+        bias baseline (on interactions: each item's popularity); items with none get -inf
+        (never recommended)."""
         users = np.asarray(users, dtype=np.int64)
         warm = self.user_counts[users] > 0
         if warm.all():  # the common case: no copy of the (users x items) block
@@ -217,8 +241,11 @@ class Recommender:
             if warm.any():
                 scores[warm] = self.model.score_items(users[warm])
             cold = np.flatnonzero(~warm)
-            item_part = self.baseline.global_mean + self.baseline.item_offsets
-            scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
+            if self.interactions:  # no ratings to take a bias of: the most chosen items
+                scores[cold] = self._fallback_scores()[None]
+            else:
+                item_part = self.baseline.global_mean + self.baseline.item_offsets
+                scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
         self._clip(scores)
         untrained = np.flatnonzero(self.item_counts == 0)
         if len(untrained):
@@ -283,6 +310,7 @@ class Recommender:
         n: int = 10,
         *,
         ratings: Mapping[Any, float] | None = None,
+        liked: Iterable[Any] | None = None,
         exclude_seen: bool = True,
         items: Iterable[Any] | None = None,
         exclude: Iterable[Any] | None = None,
@@ -293,22 +321,34 @@ class Recommender:
         - `user`: a raw id from training; a list of ids gives every user's list in one frame
           (columns user, rank, item, title, score), scored in batches;
         - `ratings={item id or title: rating}` instead: a new user, folded in without
-          retraining; with no usable rating the list is what typical users rate highest and
-          flagged in a `fallback` column;
-        - `exclude_seen`: leave out what the user rated (in training, or in `ratings`);
+          retraining; with no usable rating the list is what typical users rate highest (on
+          interactions: the most popular items) and flagged in a `fallback` column;
+        - `liked=[item id or title, ...]` instead, for a model trained on interactions: a new
+          user from the items they chose, each weighing 1 (`ratings={item: count}` gives
+          counts instead);
+        - `exclude_seen`: leave out what the user rated (in training, or in `ratings`/`liked`);
         - `items`: only these candidates (raw ids or titles); `exclude`: never these.
+
+        >>> rec.recommend(liked=["Radiohead", "Portishead"], n=5)  # doctest: +SKIP
         """
         check_n(n)
         allowed = None if items is None else self._candidates(items)
         if exclude is not None:
             allowed = np.ones(self.n_items, dtype=bool) if allowed is None else allowed
             allowed[self.item_indices(exclude)] = False
+        if liked is not None:
+            if ratings is not None:
+                raise ModelError("recommend takes ratings= or liked=, not both")
+            ratings = self.liked_weights(liked)
         if ratings is not None:
             if user is not None:
-                raise ModelError("recommend takes a user or ratings, not both")
+                raise ModelError("recommend takes a user or a new user's items, not both")
             return self._recommend_new(ratings, n, exclude_seen, allowed)
         if user is None:
-            raise ModelError("recommend needs a user id (or ratings= for a new user)")
+            raise ModelError(
+                "recommend needs a user id (or, for a new user, ratings= or, on a model "
+                "trained on interactions, liked=)"
+            )
         if isinstance(user, (list, tuple, np.ndarray, pd.Series, pd.Index)):
             return self._recommend_batch(list(user), n, exclude_seen, allowed, batch_users)
         index = self.user_index(user)
@@ -354,11 +394,25 @@ class Recommender:
                 lead["rank"] = (np.cumsum(keep, axis=1)[keep]).astype(np.int64)
             frame = self._item_frame(top[keep], top_scores[keep], rating, lead)
             if cold_users.any():
-                frame["fallback"] = np.where(cold[row_of], "typical-user", "")
+                frame["fallback"] = np.where(cold[row_of], self.fallback, "")
             frames.append(frame)
         if not frames:
             return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def liked_weights(self, liked: Iterable[Any]) -> dict[Any, float]:
+        """A new user's chosen items (ids or titles) as {item: 1.0}, what `fold_in` takes; only
+        for a model trained on interactions (a rating model needs to know how much they liked
+        each)."""
+        if not self.interactions:
+            raise ModelError(
+                f"liked= (a list of items, --liked) folds a new user into a model trained on "
+                f"interactions; this {self.model_name} model learned from ratings: give the "
+                "new user's ratings instead (ratings={item: rating}, --ratings)"
+            )
+        if isinstance(liked, (str, bytes, Mapping)) or not isinstance(liked, Iterable):
+            raise DataError(f"liked is a list of item ids or titles, got {liked!r}")
+        return {item: 1.0 for item in liked}
 
     def fold_in(self, ratings: Mapping[Any, float], reg: float | None = None) -> Folded | None:
         """A new user as the models see them, from {item id or title: rating}; None when no
@@ -372,9 +426,9 @@ class Recommender:
     def _usable_ratings(self, ratings: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
         """The rated items with training ratings (others carry no signal) and their ratings,
         checked: numbers inside the model's rating scale."""
-        items, values = checked_ratings(
-            ratings, self.item_index, self.rating_scale or self.observed_scale
-        )
+        # interaction weights (counts) have no scale, only a floor
+        scale = (0.0, np.inf) if self.interactions else self.rating_scale or self.observed_scale
+        items, values = checked_ratings(ratings, self.item_index, scale)
         trained = self.item_counts[items] > 0
         return items[trained], values[trained]
 
@@ -415,8 +469,7 @@ class Recommender:
     def predict_new(self, ratings: Mapping[Any, float], items: Iterable[Any]) -> np.ndarray:
         """Predicted ratings of `items` for a new user folded in from `ratings`."""
         wanted = np.array([self.item_index(i) for i in items], dtype=np.int64)
-        if not self.model.predicts_ratings:
-            raise ModelError(f"a {self.model.name} model predicts no ratings")
+        self.check_predicts()
         folded = self.fold_in(ratings)
         if folded is None:
             return self.baseline.global_mean + self.baseline.item_offsets[wanted]
@@ -448,21 +501,33 @@ class Recommender:
         top = top[np.isfinite(scores[top])]
         return self._item_frame(top, scores[top], None if rating is None else rating[top])
 
+    @property
+    def fallback(self) -> str:
+        """What a user with nothing to go on is recommended (the `fallback` column's value):
+        on interactions the most chosen items, else what typical users rate highest."""
+        return "popular" if self.interactions else "typical-user"
+
     def _fallback_scores(self) -> np.ndarray:
-        """The rating a typical trained user would give each item, -inf for untrained items:
-        the list for a user with nothing to go on, in the data's units."""
+        """The list for a user with nothing to go on, -inf for untrained items: on interactions
+        how many users chose each item (a typical user's weights would favour the items a few
+        users played most), else the rating a typical trained user would give it."""
+        if self.interactions:
+            return np.where(self.item_counts > 0, self.item_counts.astype(np.float32), -np.inf)
         typical = self.typical_ratings()
         return np.where(self.item_counts > 0, typical, -np.inf)
 
     def typical_ratings(self, is_item: bool = True) -> np.ndarray:
         """Per item, the mean rating the model predicts over (up to 1,000) trained users; per
         user (`is_item=False`), over trained items: what a bias means, in stars. A ranking-only
-        model predicts no rating: the bias baseline's stand in. NaN for untrained rows."""
+        model predicts no rating: the bias baseline's stand in. NaN for untrained rows, and for
+        every row of a model trained on interactions (it saw no ratings)."""
         cache = self.__dict__.get("_typical")
         if cache is None or cache["model"] is not self.model:  # a model swapped in recomputes
             cache = self.__dict__["_typical"] = {"model": self.model}
         if is_item not in cache:
-            if self.model.predicts_ratings:
+            if self.interactions:
+                cache[is_item] = np.full(self.n_items if is_item else self.n_users, np.nan)
+            elif self.model.predicts_ratings:
                 cache[is_item] = typical_ratings(
                     self.rating_scores, self.user_counts, self.item_counts, is_item
                 )
@@ -478,7 +543,7 @@ class Recommender:
 
     def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
         frame = self._top(self._fallback_scores(), n, allowed)
-        frame["fallback"] = "typical-user"
+        frame["fallback"] = self.fallback
         return frame
 
     def _item_frame(

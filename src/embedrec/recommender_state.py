@@ -56,6 +56,7 @@ class Saved(Protocol):
     genres: np.ndarray | None
     engine: str
     selection: list[dict[str, Any]] | None
+    interactions: bool
 
 
 def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -90,6 +91,7 @@ def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "baseline_global_mean": rec.baseline.global_mean,
         "train_config": rec.config.to_dict(),
         "selection": rec.selection,
+        "interactions": rec.interactions,
     }
     ids = {
         "users": rec.user_map.to_list(),
@@ -178,6 +180,7 @@ def from_state(
         "ranker": ranker,
         "blend": config.blend,
         "selection": config.selection,
+        "interactions": config.interactions,
     }
 
 

@@ -94,6 +94,8 @@ class ModelDirConfig(BaseModel):
     split: dict[str, Any] | None = None
     selection: list[dict[str, Any]] | None = None  # the default's trials (embedrec.selection)
     checksums: dict[str, str] | None = None
+    # trained on interactions (no ratings); directories written before this field: False
+    interactions: bool = False
 
 
 class IdsDocument(BaseModel):

@@ -176,7 +176,7 @@ def choose_default(
     rating_rec, chosen = None, config
     if not data.interactions:
         rating_rec, chosen = _choose_rating_model(carved, config, trainer, budget, trials)
-    if config.ranker == AUTO:
+    if config.ranker == AUTO or data.interactions:  # on interactions the ranker is the model
         chosen = _choose_ranker(
             carved, rating_rec, not data.interactions, chosen, trainer, budget, trials, scale
         )
@@ -286,7 +286,8 @@ def _choose_ranker(
     metric = f"ndcg@{K}"
 
     def ndcg(score_fn: Callable[[np.ndarray], np.ndarray]) -> float:
-        value = evaluate_ranking(score_fn, carved.train, carved.valid, K, relevant)[metric]
+        found = evaluate_ranking(score_fn, carved.train, carved.valid, K, relevant)
+        value = found[f"ndcg@{min(K, carved.train.n_items)}"]  # a list can't pass the catalogue
         return 0.0 if np.isnan(value) else float(value)
 
     best: tuple[float, TrainConfig, Recommender, int] | None = None

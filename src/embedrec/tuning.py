@@ -52,6 +52,12 @@ def tune(
 ) -> TuneResult:
     """Search `trials` settings around `base` (its model, engine, schedule are kept); with
     `out`, the best config is saved there (checked before the search starts)."""
+    if split.train.interactions:
+        raise ModelError(
+            f"{split.train.source} holds interactions (which items each user chose), not "
+            "ratings: tune scores settings by validation RMSE, which ranking models have not; "
+            "train with the defaults (or --model ease / ials and their --option)"
+        )
     try:
         import optuna  # an optional dependency: embedrec[tune]
     except ImportError:

@@ -60,6 +60,7 @@ class DataOptions:
     user_col: str | None
     item_col: str | None
     rating_col: str | None
+    weight_col: str | None
     timestamp_col: str | None
     title_col: str | None
     sep: str | None
@@ -90,16 +91,13 @@ class DataOptions:
             valid_pct=DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct,
             seed=seed,
             data_dir=self.data_dir,
-            user_col=self.user_col,
-            item_col=self.item_col,
-            rating_col=self.rating_col,
-            timestamp_col=self.timestamp_col,
-            title_col=self.title_col,
-            sep=self.sep,
-            header=self.header,
-            columns=self.columns,
-            rating_scale=self.rating_scale,
+            **self.layout(),
         )
+
+    def layout(self) -> dict[str, Any]:
+        """How to read the file: the column, separator and header options, as `load_ratings`
+        takes them."""
+        return {key: getattr(self, key) for key in LAYOUT_OPTIONS}
 
 
 def option(flag: str, text: str, kind: Any = Optional[str]) -> Any:
@@ -145,6 +143,17 @@ DATA_OPTIONS: dict[str, Any] = {
             "--rating-col",
             "Rating column, by name or position [default: guessed: rating, *Rating, score, "
             "stars, value].",
+        ),
+        None,
+    ),
+    "weight_col": (
+        option(
+            "--weight-col",
+            "For plays, clicks or purchases instead of ratings: the column counting them, by "
+            "name or position; the file then loads as interactions, which ranking models "
+            "learn from [default: guessed: weight, count, plays, clicks, views, purchases, "
+            "quantity; a file with no rating or weight column, only ids (and a timestamp), "
+            "weighs each row 1].",
         ),
         None,
     ),
@@ -213,3 +222,20 @@ DATA_OPTIONS: dict[str, Any] = {
     ),
 }
 with_data_options = option_group("data", DataOptions, DATA_OPTIONS)
+
+# the options that say how to read a file, for commands that take --data their own way
+LAYOUT_OPTIONS = (
+    "user_col",
+    "item_col",
+    "rating_col",
+    "weight_col",
+    "timestamp_col",
+    "title_col",
+    "sep",
+    "header",
+    "columns",
+    "rating_scale",
+)
+with_layout_options = option_group(
+    "layout", lambda **values: values, {key: DATA_OPTIONS[key] for key in LAYOUT_OPTIONS}
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -19,7 +19,7 @@ from embedrec.cli.common import (
     out,
 )
 from embedrec.cli.model_options import with_model_options
-from embedrec.cli.options import DataOptions, with_data_options
+from embedrec.cli.options import DataOptions, with_data_options, with_layout_options
 
 
 @app.command("lr-find")
@@ -127,8 +127,10 @@ def tune(
 @app.command()
 @handle_errors
 @with_model_options
+@with_layout_options
 def benchmark(
     config: embedrec.TrainConfig,
+    layout: dict[str, Any],
     protocol: Annotated[
         str, typer.Option("--protocol", help=f"One of: {embedrec.PROTOCOL_HELP}.")
     ] = "ml100k-5fold",
@@ -188,6 +190,7 @@ def benchmark(
             data,
             configs,
             data_dir=data_dir,
+            columns=layout,
             k=k,
             threshold=threshold,
             progress=not as_json,
@@ -206,7 +209,9 @@ def benchmark(
             table.add_row(row["system"], *cells, f"{row['seconds']:.1f}")
         out.print(table)
         return
-    result = embedrec.run_protocol(protocol, data, config, data_dir=data_dir, progress=not as_json)
+    result = embedrec.run_protocol(
+        protocol, data, config, data_dir=data_dir, columns=layout, progress=not as_json
+    )
     if as_json:
         emit(result)
         return

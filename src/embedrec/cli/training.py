@@ -181,14 +181,9 @@ def train_distributed(
     """`train`'s part on one rank of a torchrun run; rank 0 gets the model and its split."""
     valid_pct, seed = distributed_split(data, config, feedback)
     world = embedrec.World.from_env(config.device)
-    columns = {
-        "user_col": data.user_col, "item_col": data.item_col, "rating_col": data.rating_col,
-        "timestamp_col": data.timestamp_col, "title_col": data.title_col, "sep": data.sep,
-        "header": data.header, "columns": data.columns, "rating_scale": data.rating_scale,
-    }  # fmt: skip
     trained = embedrec.train_distributed(
         data.data, config, world, valid_pct=valid_pct, seed=seed, progress=True,
-        data_dir=data.data_dir, **columns,
+        data_dir=data.data_dir, **data.layout(),
     )  # fmt: skip
     if trained is not None:
         describe(trained[1], as_json)

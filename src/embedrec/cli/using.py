@@ -76,6 +76,14 @@ def recommend(
             help="The same as a JSON file or a CSV with item and rating [default: none].",
         ),
     ] = None,
+    liked: Annotated[
+        Optional[str],
+        typer.Option(
+            "--liked",
+            help="A model trained on interactions (plays, clicks): a new user from the items "
+            "they chose, ids or titles separated by commas (or a JSON list) [default: none].",
+        ),
+    ] = None,
     n: TopN = 10,
     include_seen: Annotated[
         bool,
@@ -85,13 +93,17 @@ def recommend(
     ] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Top-n items for a known user, or for a new user folded in from a few ratings."""
-    given = ratings is not None or ratings_file is not None
-    if (user is None) == (not given):
-        raise embedrec.DataError("give either --user or --ratings/--ratings-file")
+    """Top-n items for a known user, or for a new user folded in from a few ratings (or, on a
+    model trained on interactions, from the items they chose: --liked)."""
+    given = [g for g in (ratings, ratings_file, liked) if g is not None]
+    if (user is None) == (not given) or len(given) > 1:
+        raise embedrec.DataError("give one of --user, --ratings/--ratings-file or --liked")
     rec = embedrec.load(model_dir)
     if user is not None:
         frame = rec.recommend(user, n=n, exclude_seen=not include_seen)
+    elif liked is not None:
+        chosen = embedrec.read_liked(liked)
+        frame = rec.recommend(liked=chosen, n=n, exclude_seen=not include_seen)
     else:
         new = embedrec.read_user_ratings(ratings, ratings_file)
         frame = rec.recommend(ratings=new, n=n, exclude_seen=not include_seen)
@@ -102,7 +114,9 @@ def recommend(
         return
     if fallback:
         err.print(
-            "no usable ratings for this user: the items typical users rate highest (fallback)"
+            "nothing to go on for this user: the most popular items (fallback)"
+            if rec.interactions
+            else "no usable ratings for this user: the items typical users rate highest (fallback)"
         )
     show(frame, f"top {n} for " + (f"user {user}" if user is not None else "the new user"))
 

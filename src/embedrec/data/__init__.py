@@ -32,7 +32,7 @@ from embedrec.data.splits import (
     split_from_spec,
     temporal_split,
 )
-from embedrec.data.user_input import read_pairs, read_user_ratings
+from embedrec.data.user_input import read_liked, read_pairs, read_user_ratings
 from embedrec.data.validate import ratings_from_frame, read_ratings
 from embedrec.errors import DataError
 
@@ -57,6 +57,7 @@ __all__ = [
     "ratings_from_frame",
     "read_pairs",
     "read_ratings",
+    "read_liked",
     "read_user_ratings",
     "split_from_spec",
     "temporal_split",

@@ -60,8 +60,35 @@ COLUMN_GUESSES = {
         "productid",
         "sku",
         "asin",
+        "artist",
+        "artistid",
+        "artist_id",
+        "track",
+        "trackid",
+        "track_id",
+        "song",
+        "song_id",
+        "book",
+        "book_id",
+        "isbn",
     ),
     "rating": ("rating", "ratings", "score", "stars", "value"),  # and any name ending in rating
+    # how much of an item a user took, where the table has no rating: plays, clicks, purchases
+    "weight": (
+        "weight",
+        "weights",
+        "count",
+        "counts",
+        "plays",
+        "playcount",
+        "play_count",
+        "clicks",
+        "views",
+        "listens",
+        "purchases",
+        "quantity",
+        "qty",
+    ),
     "timestamp": ("timestamp", "time", "ts", "date", "datetime", "unix_timestamp"),
     "title": ("title", "name", "item_name", "movie_title"),
 }
@@ -316,8 +343,8 @@ def _not_utf8_line(raw: bytes, path: Path) -> NoReturn:
 
 
 def guess_column(columns: Sequence[str], role: str) -> str | None:
-    """The column that holds `role` (a key of `COLUMN_GUESSES`: user, item, rating, timestamp,
-    title), matching the usual names case-insensitively; None when no name fits.
+    """The column that holds `role` (a key of `COLUMN_GUESSES`: user, item, rating, weight,
+    timestamp, title), matching the usual names case-insensitively; None when no name fits.
 
     >>> guess_column(["userId", "movieId", "rating"], "item")
     'movieId'

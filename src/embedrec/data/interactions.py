@@ -3,7 +3,9 @@
 Ratings say how much a user liked what they watched; *that* they watched it is the stronger
 signal of what they will watch next (Cremonesi et al. 2010; Steck 2019). `Interactions` turns a
 `Ratings` into that signal by a stated rule: every rated item counts, or only ratings of at least
-`min_rating`; each counted item weighs 1, or its rating (`weighting="rating"`).
+`min_rating`; each counted item weighs 1, or its rating (`weighting="rating"`), or, for counts
+of plays or purchases (`Ratings.interactions`), log(1 + count) (`weighting="log"`: Hu, Koren &
+Volinsky 2008's damping, so a thousand plays of one artist do not drown a user's other choices).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from embedrec.data.encode import csr_rows, order_by_user
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError
 
-Weighting = Literal["binary", "rating"]
+Weighting = Literal["binary", "rating", "log"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,9 @@ class InteractionRule:
             return counted.astype(np.float32)
         if self.weighting == "rating":
             return np.where(counted, ratings, 0.0).astype(np.float32)
-        raise DataError(f"unknown weighting {self.weighting!r}; use binary or rating")
+        if self.weighting == "log":  # a count of 0 (or below) is no interaction
+            return np.where(counted, np.log1p(np.maximum(ratings, 0.0)), 0.0).astype(np.float32)
+        raise DataError(f"unknown weighting {self.weighting!r}; use binary, rating or log")
 
 
 @dataclass

@@ -86,7 +86,13 @@ def random_split_name(valid_pct: float, seed: int) -> str:
 def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Split:
     """A split the user made as two files: both sides re-encoded with id maps covering the ids
     of either, so a validation row whose user or item is not in `train` is kept and counted as
-    cold, never dropped."""
+    cold, never dropped. Both are ratings, or both interactions (plays, clicks)."""
+    if train.interactions != valid.interactions:
+        kinds = {True: "interactions (no rating column)", False: "ratings"}
+        raise DataError(
+            f"{train.source} holds {kinds[train.interactions]} but {valid.source} holds "
+            f"{kinds[valid.interactions]}: give both files the same columns"
+        )
     users = IdMap(np.concatenate([train.user_map.ids, valid.user_map.ids]))
     items = IdMap(np.concatenate([train.item_map.ids, valid.item_map.ids]))
     titles = None

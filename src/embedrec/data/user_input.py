@@ -1,4 +1,5 @@
-"""What a user hands a trained model: (user, item) pairs to score, a new user's few ratings.
+"""What a user hands a trained model: (user, item) pairs to score, a new user's few ratings (or,
+for a model trained on interactions, the items they chose).
 
 These are small inputs read from the command line or a file, not training data, so they skip the
 `Ratings` checks and encoding: ids stay raw (the `Recommender` resolves them and reports unknown
@@ -77,6 +78,29 @@ def read_user_ratings(
         except UnicodeDecodeError:
             raise DataError(f"{path}: not UTF-8 text, so not a JSON file") from None
     return _from_table(path)
+
+
+def read_liked(text: str) -> list[Hashable]:
+    """A new user's chosen items, as the CLI's `--liked` takes them: ids or titles separated by
+    commas (`51,52,Radiohead`), or a JSON list when a title holds a comma
+    (`'["Crosby, Stills & Nash", 52]'`).
+
+    >>> read_liked("51, 52,Radiohead")
+    ['51', '52', 'Radiohead']
+    """
+    if text.lstrip().startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"--liked is not a JSON list ({exc}); or write 51,52") from None
+        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+            raise DataError("--liked takes item ids or titles (text or whole numbers)")
+        liked: list[Hashable] = value
+    else:
+        liked = [part.strip() for part in text.split(",") if part.strip()]
+    if not liked:
+        raise DataError("--liked names no item: give ids or titles like 51,52")
+    return liked
 
 
 def _from_json(text: str, path: Path | None) -> dict[Hashable, float]:

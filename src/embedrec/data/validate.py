@@ -16,17 +16,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from embedrec.data.columns import pick_column, require_column, value_columns
 from embedrec.data.encode import duplicate_rows, encode_ids
 from embedrec.data.files import (
     Table,
     Where,
     column_names,
     column_values,
-    guess_column,
     read_table,
     row_count,
 )
 from embedrec.data.ratings import IdMap, Ratings
+from embedrec.data.weights import check_weights, merged_interactions, without_empty
 from embedrec.errors import DataError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -42,14 +43,20 @@ def ratings_from_frame(
     title_col: str | None = None,
     rating_scale: tuple[float, float] | None = None,
     where: Where | None = None,
+    weight_col: str | None = None,
 ) -> Ratings:
     """Validate and encode a ratings table; columns are guessed when not named.
 
-    Duplicate (user, item) rows keep the last one and are reported in `Ratings.notes`.
+    Duplicate (user, item) rows keep the last one and are reported in `Ratings.notes`. A table
+    without ratings (plays, clicks, purchases: a `weight_col` named or guessed, or id columns
+    only) loads as interactions; `embedrec.data.weights` says how it is told and what is done
+    with its weights.
 
     >>> df = pd.DataFrame({"userId": ["u1", "u2"], "movieId": [10, 20], "rating": [4.0, 3.5]})
     >>> ratings_from_frame(df).n_items
     2
+    >>> ratings_from_frame(pd.DataFrame({"user": [1, 1], "item": [5, 6]})).interactions
+    True
     """
     where = where or Where("DataFrame")
     if row_count(frame) == 0:
@@ -61,15 +68,24 @@ def ratings_from_frame(
         "user": user_col,
         "item": item_col,
         "rating": rating_col,
+        "weight": weight_col,
         "timestamp": timestamp_col,
         "title": title_col,
     }
-    user = _require(columns, user_col, "user", where)
-    item = _require(columns, item_col, "item", where)
-    rating = _require(columns, rating_col, "rating", where)
-    timestamp = _pick(columns, timestamp_col, "timestamp", where)
-    title = _pick(columns, title_col, "title", where)
-    picked = {"user": user, "item": item, "rating": rating, "timestamp": timestamp, "title": title}
+    user = require_column(columns, user_col, "user", where)
+    item = require_column(columns, item_col, "item", where)
+    timestamp = pick_column(columns, timestamp_col, "timestamp", where)
+    title = pick_column(columns, title_col, "title", where)
+    rating, weight = value_columns(columns, named, (user, item, timestamp, title), where)
+    interactions = rating is None
+    picked = {
+        "user": user,
+        "item": item,
+        "rating": rating,
+        "weight": weight,
+        "timestamp": timestamp,
+        "title": title,
+    }
     guessed = [
         f"{role}={column}"
         for role, column in picked.items()
@@ -80,10 +96,27 @@ def ratings_from_frame(
         notes.append(
             f"columns guessed: {', '.join(guessed)} (name them with --user-col, --item-col, ...)"
         )
+    if interactions:
+        notes.append(
+            "no rating column: read as interactions (which items each user chose), "
+            + (f"weighted by {weight!r}" if weight else "each row weighing 1")
+            + "; ranking models learn from them"
+        )
+        if rating_scale is not None:
+            raise DataError(
+                f"{where.source}: a rating scale (--rating-scale) was given, but the table has "
+                "no rating column, only interactions; name the rating column with --rating-col"
+            )
 
     users = _ids(column_values(frame, user), user, where)
     items = _ids(column_values(frame, item), item, where)
-    ratings = _numbers(column_values(frame, rating), rating, where)
+    if rating is not None:
+        ratings = _numbers(column_values(frame, rating), rating, where)
+    elif weight is not None:
+        ratings = _numbers(column_values(frame, weight), weight, where)
+        check_weights(ratings, weight, where)
+    else:
+        ratings = np.ones(len(users), dtype=np.float32)
     if rating_scale is not None:
         low, high = check_scale(rating_scale)
         outside = np.flatnonzero((ratings < low) | (ratings > high))
@@ -96,10 +129,23 @@ def ratings_from_frame(
     timestamps = None
     if timestamp is not None:
         timestamps = _timestamps(column_values(frame, timestamp), timestamp, where)
+    if interactions:
+        keep, dropped = without_empty(ratings, where)
+        notes += dropped
+        if keep is not None:
+            users, items, ratings = users[keep], items[keep], ratings[keep]
+            timestamps = None if timestamps is None else timestamps[keep]
 
     user_map, user_codes = _encode(users)
     item_map, item_codes = _encode(items)
-    duplicated = duplicate_rows(user_codes, item_codes, len(user_map), len(item_map))
+    if interactions:
+        user_codes, item_codes, ratings, timestamps, merged = merged_interactions(
+            user_codes, item_codes, ratings, timestamps, len(user_map), len(item_map)
+        )
+        notes += merged
+        duplicated = np.zeros(0, dtype=bool)
+    else:
+        duplicated = duplicate_rows(user_codes, item_codes, len(user_map), len(item_map))
     if duplicated.any():
         first = int(np.flatnonzero(duplicated)[0])
         notes.append(
@@ -127,6 +173,7 @@ def ratings_from_frame(
         rating_scale=rating_scale,
         source=where.source,
         notes=notes,
+        interactions=interactions,
     )
 
 
@@ -169,39 +216,6 @@ def _encode(values: np.ndarray) -> tuple[IdMap, np.ndarray]:
     """The id map of a column of raw ids and each row's code."""
     ids, codes = encode_ids(values)
     return IdMap(ids, already_unique=True), codes
-
-
-def _pick(columns: list[str], name: str | None, role: str, where: Where) -> str | None:
-    """The column named `name` (an error if absent; a number is a 0-based position when no
-    column has that name), else the guessed one, else None."""
-    if name is not None:
-        if name in columns:
-            return name
-        if name.strip().isdigit() and int(name) < len(columns):
-            return columns[int(name)]
-        raise DataError(
-            f"{where.source}: no column {name!r} (the {role} column); columns are: "
-            f"{', '.join(columns)}" + _separator_hint(columns)
-        )
-    return guess_column(columns, role)
-
-
-def _require(columns: list[str], name: str | None, role: str, where: Where) -> str:
-    """As `_pick`, but a column that cannot be found is an error saying how to name it."""
-    picked = _pick(columns, name, role, where)
-    if picked is None:
-        raise DataError(
-            f"{where.source}: cannot tell which column holds the {role}; columns are: "
-            f"{', '.join(columns)}. Name it with {role}_col= / --{role}-col"
-            + _separator_hint(columns)
-        )
-    return picked
-
-
-def _separator_hint(columns: list[str]) -> str:
-    if len(columns) == 1:
-        return " (only one column was found: is the separator right? set it with --sep)"
-    return ""
 
 
 # integers a float64 holds exactly: past this, ids read as floats have lost digits
@@ -306,6 +320,7 @@ def read_ratings(
     rating_scale: tuple[float, float] | None = None,
     header: bool | None = None,
     columns: Sequence[str] | str | None = None,
+    weight_col: str | None = None,
 ) -> Ratings:
     """Ratings from a CSV/TSV/Parquet file (plain or compressed); columns guessed when not named.
 
@@ -326,6 +341,7 @@ def read_ratings(
         "timestamp_col": timestamp_col,
         "title_col": title_col,
         "rating_scale": rating_scale,
+        "weight_col": weight_col,
     }
     frame, where = read_table(path, sep=sep, names=names, header=header, arrow=True)
     try:

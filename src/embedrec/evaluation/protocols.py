@@ -52,16 +52,21 @@ LEAVE_LAST_OUT = "leave-last-out"
 
 
 def protocol_splits(
-    protocol: str, data: str | Path | pd.DataFrame = "movielens-100k", data_dir=None
+    protocol: str,
+    data: str | Path | pd.DataFrame = "movielens-100k",
+    data_dir=None,
+    columns: dict[str, Any] | None = None,
 ) -> list[Split]:
-    """The train/test splits a protocol evaluates on, in order."""
+    """The train/test splits a protocol evaluates on, in order; `columns`: how to read a file
+    (`user_col=`, `weight_col=`, `sep=`, ... as `load_ratings` takes them)."""
     if protocol in NAMED:
         folds = NAMED[protocol]
         if folds is None:
-            return [split_from_spec(load_ratings(data, data_dir=data_dir), "random:0.2:42")]
+            ratings = load_ratings(data, data_dir=data_dir, **(columns or {}))
+            return [split_from_spec(ratings, "random:0.2:42")]
         return [load_movielens_fold(data, fold, data_dir=data_dir) for fold in folds]
     kind, *args = protocol.split(":")
-    ratings = load_ratings(data, data_dir=data_dir)
+    ratings = load_ratings(data, data_dir=data_dir, **(columns or {}))
     if protocol == SPARSE:
         return [thinned_split(split_from_spec(ratings, "random:0.2:42"), name=SPARSE)]
     if protocol == LEAVE_LAST_OUT:
@@ -84,6 +89,7 @@ def run_protocol(
     config: TrainConfig | None = None,
     *,
     data_dir: str | Path | None = None,
+    columns: dict[str, Any] | None = None,
     progress: bool = False,
     **overrides: Any,
 ) -> dict:
@@ -96,7 +102,7 @@ def run_protocol(
     if config.ranker == "auto":
         config = config.replace(ranker=None)
     folds = []
-    splits = protocol_splits(protocol, data, data_dir)
+    splits = protocol_splits(protocol, data, data_dir, columns)
     steps = StepProgress("fold", len(splits), enabled=progress)
     for split in splits:
         start = time.perf_counter()
@@ -145,19 +151,23 @@ def run_ranking_protocol(
     configs: dict[str, TrainConfig] | None = None,
     *,
     data_dir: str | Path | None = None,
+    columns: dict[str, Any] | None = None,
     k: int = 10,
     threshold: float | None = 4.0,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Top-k metrics of each named config on every split of the protocol (means over folds),
     beside the most-popular baseline, full ranking over every unseen item. The leave-last-out
-    protocol counts every held-out item as relevant, whatever `threshold` says."""
+    protocol and interaction data (plays, clicks: no ratings to threshold) count every
+    held-out item as relevant, whatever `threshold` says."""
     configs = configs or {"default": TrainConfig()}
     for config in configs.values():
         resolve(config)  # a bad name or option fails now, not after the first system trained
     if protocol == LEAVE_LAST_OUT:
         threshold = None
-    splits = protocol_splits(protocol, data, data_dir)
+    splits = protocol_splits(protocol, data, data_dir, columns)
+    if splits and splits[0].train.interactions:
+        threshold = None
     steps = StepProgress("fold x system", len(splits) * len(configs), enabled=progress)
     rows: dict[str, list[dict[str, float]]] = {"most popular": []}
     seconds: dict[str, float] = {"most popular": 0.0}

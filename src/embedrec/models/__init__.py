@@ -31,10 +31,12 @@ from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
 from embedrec.models.registry import (
     KINDS,
     build,
+    check_learns_from,
     data_defaults,
     get_kind,
     model_names,
     models_help,
+    ranking_names,
     resolve,
 )
 from embedrec.models.sizes import embedding_size
@@ -55,11 +57,13 @@ __all__ = [
     "Side",
     "TorchModel",
     "build",
+    "check_learns_from",
     "embedding_size",
     "get_kind",
     "model_names",
     "models_help",
     "data_defaults",
+    "ranking_names",
     "resolve",
     "sigmoid_range",
 ]

@@ -26,9 +26,7 @@ class PopularKind(ClosedFormModel):
 
     def __init__(self, n_users: int, n_items: int, popularity: np.ndarray | None = None):
         self.n_users, self.n_items = n_users, n_items
-        self.popularity = (
-            np.zeros(n_items, dtype=np.float32) if popularity is None else popularity
-        )
+        self.popularity = np.zeros(n_items, dtype=np.float32) if popularity is None else popularity
 
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> PopularKind:

@@ -25,6 +25,12 @@ def model_names() -> list[str]:
     return [name for name, kind in KINDS.items() if kind.by_name]
 
 
+def ranking_names() -> list[str]:
+    """The kinds a user can name that rank items without predicting ratings (the models that
+    learn from interactions: plays, clicks, purchases)."""
+    return [name for name in model_names() if not KINDS[name].predicts_ratings]
+
+
 def models_help() -> str:
     """Every kind with its one-line summary (and its own options), for `--help`."""
     parts = []
@@ -75,6 +81,20 @@ def data_defaults(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str 
     return filled, (note if filled != config else None)
 
 
+def check_learns_from(config: TrainConfig, data: Ratings) -> None:
+    """Refuse a rating model on interactions (it would learn to predict play counts, or 1s),
+    naming the kinds that learn from them."""
+    if data.interactions and get_kind(config.model).predicts_ratings:
+        raise ModelError(
+            f"{data.source} holds interactions (which items each user chose: plays, clicks, "
+            f"purchases), not ratings, and a {config.model} model needs ratings; train a "
+            f"ranking model: {', '.join(ranking_names())} (--model NAME), or name no model "
+            "to have one chosen for the data"
+        )
+
+
 def build(config: TrainConfig, data: Ratings) -> Model:
-    """A fresh model of the kind `config.model` names, for `data`'s users and items."""
+    """A fresh model of the kind `config.model` names, for `data`'s users and items (a kind
+    that learns from the data it is given: `check_learns_from`)."""
+    check_learns_from(config, data)
     return get_kind(config.model).build(resolve(config), data)

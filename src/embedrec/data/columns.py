@@ -1,0 +1,73 @@
+"""Which column of a table holds what: the user and item ids, the rating or the interaction
+weight, the timestamp and the title, named by the caller (by name or 0-based position) or
+guessed from the usual names (`embedrec.data.files.COLUMN_GUESSES`). A column that cannot be
+found is an error that names the table's columns and the option to name it with.
+"""
+
+from __future__ import annotations
+
+from embedrec.data.files import Where, guess_column
+from embedrec.errors import DataError
+
+
+def pick_column(columns: list[str], name: str | None, role: str, where: Where) -> str | None:
+    """The column named `name` (an error if absent; a number is a 0-based position when no
+    column has that name), else the guessed one, else None."""
+    if name is not None:
+        if name in columns:
+            return name
+        if name.strip().isdigit() and int(name) < len(columns):
+            return columns[int(name)]
+        raise DataError(
+            f"{where.source}: no column {name!r} (the {role} column); columns are: "
+            f"{', '.join(columns)}" + separator_hint(columns)
+        )
+    return guess_column(columns, role)
+
+
+def require_column(columns: list[str], name: str | None, role: str, where: Where) -> str:
+    """As `pick_column`, but a column that cannot be found is an error saying how to name it."""
+    picked = pick_column(columns, name, role, where)
+    if picked is None:
+        raise DataError(
+            f"{where.source}: cannot tell which column holds the {role}; columns are: "
+            f"{', '.join(columns)}. Name it with {role}_col= / --{role}-col"
+            + separator_hint(columns)
+        )
+    return picked
+
+
+def separator_hint(columns: list[str]) -> str:
+    if len(columns) == 1:
+        return " (only one column was found: is the separator right? set it with --sep)"
+    return ""
+
+
+def value_columns(
+    columns: list[str],
+    named: dict[str, str | None],
+    placed: tuple[str | None, ...],
+    where: Where,
+) -> tuple[str | None, str | None]:
+    """(rating column, weight column): at most one of them; neither for a table of id columns
+    (and a timestamp or title) only, each row of which weighs 1."""
+    if named["rating"] is not None and named["weight"] is not None:
+        raise DataError(
+            f"{where.source}: give a rating column (--rating-col) or a weight column "
+            "(--weight-col), not both: ratings say how much a user liked an item, weights how "
+            "often they chose it"
+        )
+    if named["weight"] is not None:
+        return None, pick_column(columns, named["weight"], "weight", where)
+    rating = pick_column(columns, named["rating"], "rating", where)
+    if rating is not None:
+        return rating, None
+    weight = guess_column(columns, "weight")
+    if weight is not None or not [c for c in columns if c not in placed]:
+        return None, weight
+    raise DataError(
+        f"{where.source}: cannot tell which column holds the rating; columns are: "
+        f"{', '.join(columns)}. Name it with rating_col= / --rating-col, or for plays, "
+        "clicks or purchases name their count with weight_col= / --weight-col"
+        + separator_hint(columns)
+    )
