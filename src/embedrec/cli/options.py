@@ -90,16 +90,16 @@ class DataOptions:
             valid_pct=DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct,
             seed=seed,
             data_dir=self.data_dir,
-            user_col=self.user_col,
-            item_col=self.item_col,
-            rating_col=self.rating_col,
-            timestamp_col=self.timestamp_col,
-            title_col=self.title_col,
-            sep=self.sep,
-            header=self.header,
-            columns=self.columns,
-            rating_scale=self.rating_scale,
+            **self.columns_kwargs(),
         )
+
+    def columns_kwargs(self) -> dict[str, Any]:
+        """How to read the files' columns, as the loaders' keyword arguments."""
+        return {
+            "user_col": self.user_col, "item_col": self.item_col, "rating_col": self.rating_col,
+            "timestamp_col": self.timestamp_col, "title_col": self.title_col, "sep": self.sep,
+            "header": self.header, "columns": self.columns, "rating_scale": self.rating_scale,
+        }  # fmt: skip
 
 
 def option(flag: str, text: str, kind: Any = Optional[str]) -> Any:

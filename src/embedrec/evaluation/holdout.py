@@ -61,8 +61,8 @@ def held_out(rec: Recommender, data: Ratings | pd.DataFrame) -> HeldOut:
     if _same_maps(data, rec):
         users, items = data.users.astype(np.int64), data.items.astype(np.int64)
     else:
-        users = model_indices(rec.user_map, data.user_map)[data.users]
-        items = model_indices(rec.item_map, data.item_map)[data.items]
+        users = rec.user_map.find(data.user_map.ids)[data.users]
+        items = rec.item_map.find(data.item_map.ids)[data.items]
     if len(data) and not ((users >= 0).any() or (items >= 0).any()):
         raise DataError(
             f"{data.source}: none of its {data.n_users:,} users and {data.n_items:,} items is "
@@ -77,15 +77,6 @@ def _same_maps(data: Ratings, rec: Recommender) -> bool:
     return (data.user_map is rec.user_map or data.user_map == rec.user_map) and (
         data.item_map is rec.item_map or data.item_map == rec.item_map
     )
-
-
-def model_indices(ours: IdMap, theirs: IdMap) -> np.ndarray:
-    """For each id of `theirs`, its index in `ours` (-1 where unknown); ids typed differently
-    ('42' in a text column, 42 in the model) match as `IdMap.lookup` matches them."""
-    found = ours.indexer(theirs.ids)
-    for position in np.flatnonzero(found < 0):
-        found[position] = ours.lookup(theirs.ids[position])
-    return found
 
 
 def _sample(ids: IdMap) -> str:

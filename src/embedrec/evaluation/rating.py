@@ -3,16 +3,32 @@ report, computed the same way everywhere."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from embedrec.data.ratings import Ratings
 from embedrec.data.synthetic import true_ratings
-from embedrec.evaluation.holdout import baseline_predictions, clip, held_out, predictions
+from embedrec.evaluation.holdout import (
+    HeldOut,
+    baseline_predictions,
+    clip,
+    held_out,
+    predictions,
+)
 from embedrec.evaluation.metrics import mae, mse, rmse
+from embedrec.evaluation.ranking import rank_held_out
 from embedrec.recommender import Recommender
 
 
-def evaluate(rec: Recommender, ratings: Ratings | pd.DataFrame) -> dict:
+def evaluate(
+    rec: Recommender,
+    ratings: Ratings | pd.DataFrame,
+    *,
+    ranking: bool = False,
+    k: int = 10,
+    relevant: float | None = None,
+) -> dict[str, Any]:
     """RMSE and MAE of the clipped predictions, the unclipped MSE (`loss`, fastai's
     valid_loss) and the row count `n`, over every row of `ratings`; and apart, the rows the
     bias baseline scored because their user or item had no training rating or is one the
@@ -21,11 +37,24 @@ def evaluate(rec: Recommender, ratings: Ratings | pd.DataFrame) -> dict:
 
     `ratings` is in raw ids: a split's validation side, a file loaded on its own
     (`load_ratings("holdout.csv")`) or a DataFrame with user, item and rating columns.
+    `ranking=True` adds `ranking`: `evaluate_ranking(rec, ratings, k=k, relevant=relevant)`
+    (the only figures of a ranking model, or of interactions, which hold no rating).
 
     >>> evaluate(rec, split.valid)["rmse"]  # doctest: +SKIP
-    >>> evaluate(rec, pd.read_csv("holdout.csv"))["rmse_warm"]  # doctest: +SKIP
+    >>> evaluate(rec, pd.read_csv("holdout.csv"), ranking=True)["ranking"]  # doctest: +SKIP
     """
     held = held_out(rec, ratings)
+    if ranking and not (rec.model.predicts_ratings and not held.interactions):
+        metrics: dict[str, Any] = {"n": len(held), "n_unknown": held.n_unknown}
+    else:
+        metrics = rating_metrics(rec, held)
+    if ranking:
+        metrics["ranking"] = rank_held_out(rec, held, k, relevant)
+    return metrics
+
+
+def rating_metrics(rec: Recommender, held: HeldOut) -> dict[str, Any]:
+    """`evaluate`'s rating figures on a held-out table."""
     raw, warm = predictions(rec, held)
     clipped = clip(rec, raw)
     truth = held.ratings
