@@ -127,7 +127,13 @@ def show_ranking(scores: dict[str, Any]) -> None:
         highlight=False,
         markup=False,
     )
-    if scores["n_cold"]:
+    if scores["n_cold"] == scores["n_users"]:
+        out.print(
+            "  (every one of these users got the model's fallback list: it cannot rank them)",
+            highlight=False,
+            markup=False,
+        )
+    elif scores["n_cold"]:
         out.print(
             f"  {scores['n_users'] - scores['n_cold']:,} warm users: "
             + "  ".join(
