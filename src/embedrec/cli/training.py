@@ -1,4 +1,4 @@
-"""Commands that make and measure a model: train, evaluate."""
+"""The command that makes a model: train (evaluate is in `evaluating`)."""
 
 from __future__ import annotations
 
