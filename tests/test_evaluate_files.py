@@ -194,6 +194,8 @@ def test_python_takes_a_dataframe_or_ratings_in_raw_ids(files):
     assert both["ranking"] == cli["ranking"]
     with pytest.raises(embedrec.ModelError, match="relevant="):
         embedrec.evaluate_ranking(rec, test, k=K, threshold=3.0)
+    with pytest.raises(embedrec.DataError, match="no test rating is at least 6: "):
+        embedrec.evaluate_ranking(rec, test, k=K, relevant=6)
 
 
 def test_interactions_count_every_held_out_row_as_relevant(files):

@@ -22,7 +22,7 @@ import pandas as pd
 
 from embedrec.data.encode import csr_rows, group_by_user
 from embedrec.data.ratings import Ratings
-from embedrec.errors import ModelError
+from embedrec.errors import DataError, ModelError
 from embedrec.evaluation.holdout import HeldOut, default_relevant, held_out
 from embedrec.recommender import Recommender
 from embedrec.topk import top_k
@@ -131,6 +131,11 @@ def rank_held_out(
     if relevant is None:
         relevant = default_relevant(rec, held)
     rows = np.ones(len(held), dtype=bool) if relevant is None else held.ratings >= relevant
+    if not rows.any():
+        raise DataError(
+            f"{held.source}: no test rating is at least {relevant}: no user has an item to "
+            "find (a lower --relevant, relevant=)"
+        )
     first, n_relevant, lists = relevant_lists(held.keys[rows], held.items[rows])
     users = held.users[rows][first]  # the model's index of each test user, -1 if unknown
     scores, seen = recommend_scores(rec), lambda chunk: _seen_pairs(rec, chunk)
