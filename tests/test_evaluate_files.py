@@ -152,6 +152,15 @@ def test_evaluate_reads_the_recorded_data_and_asks_for_data_when_it_moved(files,
     assert again["n_trained_on"] == 0 and again["rmse"] == pytest.approx(metrics["rmse"])
 
 
+def test_a_model_saved_from_python_needs_a_test_file_or_data(files, tmp_path):
+    root, train, test = files
+    embedrec.train(embedrec.ratings_from_frame(train), model="ease").save(tmp_path / "m")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "m")])  # not movielens-100k
+    assert result.exit_code == 2 and "give --test FILE, or --data" in result.output
+    metrics = invoke("evaluate", tmp_path / "m", "--test", root / "test.csv", "--ranking", "--json")
+    assert metrics["ranking"]["n_users"] > 0
+
+
 def test_a_test_file_sharing_no_id_with_the_model_is_refused(files, tmp_path):
     root, _, _ = files
     (tmp_path / "other.csv").write_text("user,item,rating\n5001,9001,4\n5002,9002,3\n")

@@ -101,7 +101,12 @@ def test_rows(
             note("--test: --data is not read; the model's own training items are left out")
         test = embedrec.load_ratings(data.valid, data_dir=data.data_dir, **data.columns_kwargs())
         return test, test.source
-    source = data.data if given else recorded.get("data") or data.data
+    if not given and not recorded.get("data"):
+        raise embedrec.DataError(
+            "this model does not record the data it was trained on (saved from Python): give "
+            "--test FILE, or --data with its training data"
+        )
+    source = data.data if given else recorded["data"]
     if not given and not embedrec.source_exists(source):
         raise embedrec.DataError(
             f"this model was trained on {source}, which is not there any more: give --data "
