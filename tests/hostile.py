@@ -14,7 +14,8 @@ Cases accepted as they are, and why:
   ratings are checked for being finite numbers but not against a scale unless one was declared.
 - `evaluate` uses the split a model records only for models `train` wrote from the CLI (it
   records the `--split` spec); a model trained in Python records the split's name, and
-  evaluate scores the split it is given, warning when its test rows were training rows.
+  evaluate scores the split it is given, warning when its test rows were training rows; with
+  neither --data nor --test it is refused (it never falls back to MovieLens 100k).
 - A file with an integer id past 2**53 read as a number is read again with every column as
   text: its other ids become text too ('42', found by 42 all the same).
 - Unknown keys in a `--config` file are errors, not warnings: a typo in a file the user wrote

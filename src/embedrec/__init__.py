@@ -37,6 +37,7 @@ from embedrec.data import (
     temporal_split,
     with_feedback,
 )
+from embedrec.data.sources import recorded_source, same_source, source_exists
 from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
 from embedrec.data.splits import random_spec
 from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
@@ -133,6 +134,9 @@ __all__ = [
     "popularity_scores",
     "random_spec",
     "random_split",
+    "recorded_source",
+    "same_source",
+    "source_exists",
     "ratings_from_frame",
     "read_pairs",
     "read_ratings",

@@ -141,18 +141,6 @@ class Recommender:
             encoded.rating_scale = self.rating_scale
         return encoded, unknown
 
-    def check_encoding(self, ratings: Ratings) -> None:
-        """Raise unless `ratings` use this model's id maps (see `encode`)."""
-        for side, theirs, ours in (
-            ("user", ratings.user_map, self.user_map),
-            ("item", ratings.item_map, self.item_map),
-        ):
-            if theirs is not ours and theirs != ours:
-                raise DataError(
-                    f"these ratings were encoded with other {side} ids than the model's; "
-                    "use Recommender.encode(ratings) first"
-                )
-
     # ---- rating predictions --------------------------------------------------------------
     def predict_indices(
         self, users: np.ndarray, items: np.ndarray, clip: bool = True

@@ -33,6 +33,7 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split, random_split
 from embedrec.errors import EmbedrecError, TooLargeError
+from embedrec.evaluation.holdout import relevant_rating
 from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.evaluation.rating import evaluate
 from embedrec.models import get_kind
@@ -52,7 +53,6 @@ SGD_SECONDS = 1e-6
 EASE_FLOPS = 1e10
 IALS_SECONDS_PER_FLOP = 2e-9
 K = 10
-RELEVANT_SHARE = 0.75  # relevant: a rating at least this far up the scale (4 on 1-5)
 # the ranker's grids: EASE's ridge (500 is Steck's MovieLens value), iALS's regularization
 EASE_L2 = (500.0, 100.0, 2000.0)  # the first always tried
 IALS_REG = (0.01, 0.003, 0.03)
@@ -156,12 +156,8 @@ def selection_budget(data: Ratings, config: TrainConfig) -> float:
 
 
 def relevant_from(data: Ratings, scale: tuple[float, float] | None) -> float | None:
-    """The rating from which a carved row counts as relevant (None: every row, for
-    interaction data)."""
-    if data.interactions:
-        return None
-    low, high = scale or data.observed_range
-    return low + RELEVANT_SHARE * (high - low)
+    """The rating from which a carved row counts as relevant, as `evaluate` counts it."""
+    return relevant_rating(scale or data.observed_range, data.interactions)
 
 
 def choose_default(

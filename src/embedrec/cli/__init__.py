@@ -6,7 +6,14 @@ from typing import Annotated
 import typer
 
 import embedrec
-from embedrec.cli import data, search, serve, training, using  # noqa: F401  (registers the commands)
+from embedrec.cli import (  # noqa: F401  (registers the commands)
+    data,
+    evaluating,
+    search,
+    serve,
+    training,
+    using,
+)
 from embedrec.cli.common import app, out
 
 

@@ -44,6 +44,7 @@ Force = Annotated[
         "--force", help="Replace an existing output, never a non-model folder [default: off]."
     ),
 ]
+ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 Seed = Annotated[
     Optional[int], typer.Option("--seed", help="Seed for the split and the model [default: 42].")
 ]

@@ -1,12 +1,10 @@
-"""Commands that make and measure a model: train, evaluate."""
+"""The command that makes a model: train (evaluate is in `evaluating`)."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -28,8 +26,6 @@ from embedrec.cli.options import DEFAULT_VALID_PCT, DataOptions, with_data_optio
 from embedrec.service import FeedbackStore
 from embedrec.training.distributed import check_config as check_distributed_config
 from embedrec.training.launch import run_local
-
-ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 
 
 @app.command()
@@ -87,10 +83,15 @@ def train(
                 store.close()
         describe(split, as_json)
         rec = embedrec.train(split, config, progress=True)
-    rated = len(split.valid) and rec.model.predicts_ratings  # a ranking model has no RMSE
+    # a ranking model has no RMSE, nor have interactions
+    rated = len(split.valid) and rec.model.predicts_ratings and not split.valid.interactions
     metrics = embedrec.evaluate(rec, split.valid) if rated else {}
     floor = embedrec.noise_floor(data.data, split.valid) if rated else None
-    rec.split = {"name": split.name, "spec": data.split_spec(config.seed), "data": data.data}
+    rec.split = {
+        "name": split.name,
+        "spec": data.split_spec(config.seed),
+        "data": embedrec.recorded_source(data.data),
+    }
     rec.save(out_dir, force=force)
     seconds = time.perf_counter() - started
     if as_json:
@@ -106,6 +107,7 @@ def train(
                 "config": rec.config.to_dict(),
                 "history": rec.history,
                 "valid_rmse": metrics.get("rmse"),
+                "valid_rmse_warm": metrics.get("rmse_warm"),
                 "noise_floor": floor,
                 "valid_mae": metrics.get("mae"),
                 "valid_loss": metrics.get("loss"),
@@ -117,7 +119,8 @@ def train(
     out.print(
         f"saved {rec.model_name} model to {out_dir} ({seconds:.1f} s)"
         + (f", valid RMSE {metrics['rmse']:.4f}" if metrics else "")
-        + (floor_note(metrics["rmse"], floor) if floor is not None else ""),
+        + (floor_note(metrics["rmse"], floor) if floor is not None else "")
+        + (cold_note(metrics) if metrics and metrics["n_cold"] else ""),
         highlight=False,
         markup=False,
     )
@@ -126,6 +129,14 @@ def train(
 def floor_note(rmse: float, floor: float) -> str:
     """How far a valid RMSE is above the synthetic data's noise floor (the true model's RMSE)."""
     return f" (noise floor {floor:.4f}: {100 * (rmse / floor - 1):+.1f}%)"
+
+
+def cold_note(metrics: dict) -> str:
+    """The cold rows apart: how many the bias baseline scored, and the warm rows' RMSE."""
+    warm = metrics["rmse_warm"]
+    return f" ({metrics['n_cold']:,} cold rows scored by the bias baseline" + (
+        f"; warm rows {warm:.4f})" if warm is not None else ")"
+    )
 
 
 def describe(split: embedrec.Split, as_json: bool) -> None:
@@ -188,86 +199,3 @@ def train_distributed(
     if trained is not None:
         describe(trained[1], as_json)
     return trained
-
-
-@app.command()
-@handle_errors
-@with_data_options
-def evaluate(
-    model_dir: ModelDir,
-    data: DataOptions,
-    seed: Seed = None,
-    ranking: Annotated[
-        bool,
-        typer.Option(
-            "--ranking",
-            help="Also precision/recall/NDCG/MAP/hit rate@k and coverage [default: off].",
-        ),
-    ] = False,
-    k: Annotated[int, typer.Option("--k", help="Cut-off for the ranking metrics.", min=1)] = 10,
-    threshold: Annotated[
-        float, typer.Option("--threshold", help="A test rating at least this is relevant.")
-    ] = 4.0,
-    as_json: JsonOut = False,
-) -> None:
-    """RMSE and MAE of a saved model on a split's validation side (--ranking: top-k too).
-
-    Without split options (--split, --valid-pct, --seed, --valid) on the data it was trained
-    on, it scores the split `train` recorded in the model directory; whatever the split, test
-    rows that were training rows are counted (n_trained_on) and warned about. Ranking metrics
-    leave each user's training items out of the candidates.
-    """
-    if not math.isfinite(threshold):
-        raise embedrec.DataError(f"--threshold must be a finite rating, got {threshold}")
-    rec = embedrec.load(model_dir)
-    recorded = (rec.split or {}).get("spec")
-    same_data = (rec.split or {}).get("data") == data.data
-    if recorded and same_data and seed is None and not data.names_split():
-        note(f"scoring the split this model was validated on, {recorded} (recorded at train)")
-        data = dataclasses.replace(data, split=recorded)
-    split = data.load_split(seed)
-    valid, unknown = rec.encode(split.valid)
-    overlap = int(rec.trained_on(valid).sum())
-    if overlap:
-        note(
-            f"{overlap:,} of {len(valid):,} test rows are ratings this model trained on: "
-            "its scores on them are optimistic; evaluate on the split it was trained with "
-            "(leave out --split/--valid-pct/--seed, or give the same ones as to train)"
-        )
-    if unknown:
-        note(
-            f"{unknown:,} of {len(split.valid):,} test rows have a user or item this model never "
-            "saw: they are not scored (n_unknown)"
-        )
-    rates = rec.model.predicts_ratings
-    if not rates and not ranking:
-        raise embedrec.ModelError(
-            f"a {rec.model_name} model ranks items and predicts no ratings: evaluate it with "
-            "--ranking"
-        )
-    metrics: dict[str, Any] = embedrec.evaluate(rec, valid) if rates else {"n": len(valid)}
-    metrics.update(split=split.name, n_unknown=unknown, n_trained_on=overlap)
-    if ranking:
-        train_side, _ = rec.encode(split.train)
-        metrics["ranking"] = embedrec.evaluate_ranking(
-            rec.score_items, train_side, valid, k, threshold
-        )
-    if as_json:
-        emit(metrics)
-        return
-    if ranking:
-        scores = metrics["ranking"]
-        out.print(
-            "  ".join(f"{name} {value:.4f}" for name, value in scores.items() if name != "n_users")
-            + f"  ({scores['n_users']} users)",
-            highlight=False,
-        )
-    if not rates:
-        return
-    out.print(
-        f"{split.name}: RMSE {metrics['rmse']:.4f}  MAE {metrics['mae']:.4f}  "
-        f"({metrics['n']:,} ratings; {metrics['n_cold']} scored by the bias baseline; "
-        f"{unknown} with ids the model never saw, skipped)",
-        highlight=False,
-        markup=False,
-    )

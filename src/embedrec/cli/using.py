@@ -11,6 +11,7 @@ import embedrec
 from embedrec.cli.common import (
     Force,
     JsonOut,
+    ModelDir,
     app,
     emit,
     err,
@@ -20,7 +21,6 @@ from embedrec.cli.common import (
     show,
 )
 
-ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
 TopN = Annotated[int, typer.Option("-n", "--n", help="How many items.", min=1)]
 
 

@@ -51,6 +51,16 @@ class IdMap:
         """Indices of `raw_ids`, -1 where an id is unknown (for callers that report unknowns)."""
         return self._index.get_indexer(pd.Index(_as_array(raw_ids))).astype(np.int64)
 
+    def find(self, raw_ids: Sequence | np.ndarray | pd.Series) -> np.ndarray:
+        """As `indexer`, and ids typed otherwise than the map's ('42' read from a text
+        column, 42 in the map) are found as `lookup` finds them: another table's ids."""
+        found = self.indexer(raw_ids)
+        missing = np.flatnonzero(found < 0)
+        if len(missing):
+            values = _as_array(raw_ids)
+            found[missing] = [self.lookup(values[position]) for position in missing]
+        return found
+
     def encode(self, raw_ids: Sequence | np.ndarray | pd.Series, *, what: str = "id") -> np.ndarray:
         """Indices of `raw_ids` as int32; raises `DataError` naming the first unknown id."""
         codes = self.indexer(raw_ids)
@@ -178,10 +188,11 @@ class Ratings:
     def with_maps(
         self, user_map: IdMap, item_map: IdMap, titles: np.ndarray | None = None
     ) -> tuple[Ratings, int]:
-        """These ratings re-encoded with other id maps (a model's, or a union of two files');
-        rows with an id the maps lack are dropped and counted (returned second)."""
-        users = user_map.indexer(self.user_map.decode(self.users))
-        items = item_map.indexer(self.item_map.decode(self.items))
+        """These ratings re-encoded with other id maps (a model's, or a union of two files'),
+        ids matched as `IdMap.find` matches them; rows with an id the maps lack are dropped
+        and counted (returned second)."""
+        users = user_map.find(self.user_map.ids)[self.users]
+        items = item_map.find(self.item_map.ids)[self.items]
         known = (users >= 0) & (items >= 0)
         recoded = Ratings(
             users=users[known],

@@ -93,8 +93,8 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
             f"{train.source} holds {kinds[train.interactions]} but {valid.source} holds "
             f"{kinds[valid.interactions]}: give both files the same columns"
         )
-    users = IdMap(np.concatenate([train.user_map.ids, valid.user_map.ids]))
-    items = IdMap(np.concatenate([train.item_map.ids, valid.item_map.ids]))
+    users = union_map(train.user_map, valid.user_map)
+    items = union_map(train.item_map, valid.item_map)
     titles = None
     if train.titles is not None or valid.titles is not None:
         titles = np.full(len(items), "", dtype=object)
@@ -107,6 +107,17 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
         for side in (train, valid)
     ]
     return Split(sides[0], sides[1], name or f"{train.source} / {valid.source}")
+
+
+def union_map(train: IdMap, valid: IdMap) -> IdMap:
+    """The ids of either side; a validation id the training map finds as typed otherwise ('42'
+    read as text, 42 in training) is the training id. Where new text ids stand beside numeric
+    ones (no order sorts both), every id becomes text: '42' and 42 still find the same one."""
+    extra = valid.ids[train.find(valid.ids) < 0]
+    try:
+        return IdMap(np.concatenate([train.ids, extra]))
+    except TypeError:
+        return IdMap(np.concatenate([train.ids, extra]).astype(str).astype(object))
 
 
 def kfold_splits(ratings: Ratings, k: int = 5, seed: int = 42) -> list[Split]:

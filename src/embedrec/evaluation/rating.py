@@ -3,50 +3,83 @@ report, computed the same way everywhere."""
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
+
+import pandas as pd
 
 from embedrec.data.ratings import Ratings
 from embedrec.data.synthetic import true_ratings
+from embedrec.evaluation.holdout import (
+    HeldOut,
+    baseline_predictions,
+    clip,
+    held_out,
+    predictions,
+)
 from embedrec.evaluation.metrics import mae, mse, rmse
+from embedrec.evaluation.ranking import rank_held_out
 from embedrec.recommender import Recommender
 
 
-def evaluate(rec: Recommender, ratings: Ratings) -> dict:
+def evaluate(
+    rec: Recommender,
+    ratings: Ratings | pd.DataFrame,
+    *,
+    ranking: bool = False,
+    k: int = 10,
+    relevant: float | None = None,
+) -> dict[str, Any]:
     """RMSE and MAE of the clipped predictions, the unclipped MSE (`loss`, fastai's
-    valid_loss), the row count, and how many rows the bias baseline scored because their user
-    or item had no training rating (`n_cold`).
+    valid_loss) and the row count `n`, over every row of `ratings`; and apart, the rows the
+    bias baseline scored because their user or item had no training rating or is one the
+    model never saw (`n_cold`, of which `n_unknown` never seen), with the RMSE and MAE of the
+    warm rows alone (`rmse_warm`, `mae_warm`; None when no row is warm).
+
+    `ratings` is in raw ids: a split's validation side, a file loaded on its own
+    (`load_ratings("holdout.csv")`) or a DataFrame with user, item and rating columns.
+    `ranking=True` adds `ranking`: `evaluate_ranking(rec, ratings, k=k, relevant=relevant)`
+    (the only figures of a ranking model, or of interactions, which hold no rating).
 
     >>> evaluate(rec, split.valid)["rmse"]  # doctest: +SKIP
+    >>> evaluate(rec, pd.read_csv("holdout.csv"), ranking=True)["ranking"]  # doctest: +SKIP
     """
-    rec.check_encoding(ratings)
-    raw = rec.predict_indices(ratings.users, ratings.items, clip=False)
-    clipped = raw if rec.rating_scale is None else np.clip(raw, *rec.rating_scale)
-    cold = ~rec.is_warm(ratings.users, ratings.items)
+    held = held_out(rec, ratings)
+    if ranking and not (rec.model.predicts_ratings and not held.interactions):
+        metrics: dict[str, Any] = {"n": len(held), "n_unknown": held.n_unknown}
+    else:
+        metrics = rating_metrics(rec, held)
+    if ranking:
+        metrics["ranking"] = rank_held_out(rec, held, k, relevant)
+    return metrics
+
+
+def rating_metrics(rec: Recommender, held: HeldOut) -> dict[str, Any]:
+    """`evaluate`'s rating figures on a held-out table."""
+    raw, warm = predictions(rec, held)
+    clipped = clip(rec, raw)
+    truth = held.ratings
     return {
-        "rmse": rmse(clipped, ratings.ratings),
-        "mae": mae(clipped, ratings.ratings),
-        "loss": mse(raw, ratings.ratings),
-        "n": len(ratings),
-        "n_cold": int(cold.sum()),
+        "rmse": rmse(clipped, truth),
+        "mae": mae(clipped, truth),
+        "loss": mse(raw, truth),
+        "n": len(held),
+        "n_cold": int((~warm).sum()),
+        "n_unknown": held.n_unknown,
+        "rmse_warm": rmse(clipped[warm], truth[warm]) if warm.any() else None,
+        "mae_warm": mae(clipped[warm], truth[warm]) if warm.any() else None,
     }
 
 
-def evaluate_baseline(rec: Recommender, ratings: Ratings) -> dict:
+def evaluate_baseline(rec: Recommender, ratings: Ratings | pd.DataFrame) -> dict:
     """RMSE and MAE of `rec`'s bias baseline alone (global mean + damped user and item
     offsets, fitted on the same training side), clipped as `evaluate` clips: the line every
     model must beat, in the same run.
 
     >>> evaluate_baseline(rec, split.valid)["rmse"]  # doctest: +SKIP
     """
-    rec.check_encoding(ratings)
-    predictions = rec.baseline.predict(ratings.users, ratings.items)
-    if rec.rating_scale is not None:
-        predictions = np.clip(predictions, *rec.rating_scale)
-    return {
-        "rmse": rmse(predictions, ratings.ratings),
-        "mae": mae(predictions, ratings.ratings),
-        "n": len(ratings),
-    }
+    held = held_out(rec, ratings)
+    scores = clip(rec, baseline_predictions(rec, held))
+    return {"rmse": rmse(scores, held.ratings), "mae": mae(scores, held.ratings), "n": len(held)}
 
 
 def noise_floor(source: object, ratings: Ratings) -> float | None:
