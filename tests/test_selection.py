@@ -3,6 +3,7 @@ checks is which candidates were tried, that the kept one scored best there, that
 never sways the choice, and that the choice is printed and saved with the model."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -102,3 +103,17 @@ def test_similar_on_a_small_catalogue_lowers_the_floor_and_says_so(default):
         frame = default.similar_items(item, n=10)
     assert len(frame) == 10 and frame["n_ratings"].min() < embedrec.MIN_RATINGS
     assert default.similar_items(item, n=10, min_ratings=100).empty  # a floor given is kept
+
+
+def test_on_counts_the_weight_of_a_count_is_chosen_too():
+    """A catalogue too large for EASE's solve: iALS's regularization and, on play counts, the
+    confidence a count earns are tried on the carved rows."""
+    rng = np.random.default_rng(0)
+    items = np.arange(14_000)  # past EASE's 4 GB items x items limit
+    frame = pd.DataFrame({"user": items % 60, "item": items, "plays": rng.integers(1, 50, 14_000)})
+    rec = embedrec.train(embedrec.ratings_from_frame(frame), epochs=2, n_factors=4)
+    labels = [t["label"] for t in rec.selection]
+    assert any("alpha 1" in label for label in labels) and any(
+        "alpha 10" in label for label in labels
+    )
+    assert not any(label.startswith("ease") for label in labels)

@@ -56,6 +56,8 @@ K = 10
 # the ranker's grids: EASE's ridge (500 is Steck's MovieLens value), iALS's regularization
 EASE_L2 = (500.0, 100.0, 2000.0)  # the first always tried
 IALS_REG = (0.01, 0.003, 0.03)
+# on counts (plays, purchases), also the confidence a count earns: 1 + alpha * log(1 + count)
+IALS_ALPHA = (1.0, 10.0)
 BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 UNTRIED_BLEND = 0.5  # the blend where no carved rating model was trained: ML-100k's choice
 
@@ -255,12 +257,23 @@ def _ranker_candidates(data: Ratings, config: TrainConfig) -> Iterator[tuple[str
     try:
         get_kind("ease").build(base, data)  # refuses a catalogue past its memory limit
     except TooLargeError:
-        ials = config.ranker_config("ials")
-        for reg in IALS_REG if "reg" not in ials.options else (ials.options["reg"],):
-            yield f"ials reg {reg:g}", ials.replace(options={**ials.options, "reg": reg})
+        yield from _ials_candidates(data, config.ranker_config("ials"))
         return
     for l2 in EASE_L2 if "l2" not in base.options else (base.options["l2"],):
         yield f"ease l2 {l2:g}", base.replace(options={**base.options, "l2": l2})
+
+
+def _ials_candidates(data: Ratings, ials: TrainConfig) -> Iterator[tuple[str, TrainConfig]]:
+    """iALS over its regularization grid; on counts that differ, its weight of a count too
+    (at the grid's first regularization), what the user set staying set."""
+    regs = IALS_REG if "reg" not in ials.options else (ials.options["reg"],)
+    for reg in regs:
+        yield f"ials reg {reg:g}", ials.replace(options={**ials.options, "reg": reg})
+    low, high = data.observed_range
+    if data.interactions and low < high and "alpha" not in ials.options:
+        for alpha in IALS_ALPHA:
+            options = {**ials.options, "reg": regs[0], "alpha": alpha}
+            yield f"ials reg {regs[0]:g}, alpha {alpha:g}", ials.replace(options=options)
 
 
 def _choose_ranker(
