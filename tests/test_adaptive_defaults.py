@@ -63,10 +63,10 @@ def test_the_note_names_only_what_was_picked_and_the_budget_counts_the_users_ran
 
 def test_what_the_user_sets_wins_and_the_rest_is_picked():
     split = random_split(ratings(0.05), 0.2, 0)
-    rec = train(split, n_factors=3, epochs=5, ranker=None)
+    rec = train(split, model="bmf", n_factors=3, epochs=5)
     assert rec.config.n_factors == 3 and rec.config.epochs == 5
     assert rec.config.options["shrink"] == 2.0  # unset: picked for sparse data
-    rec = train(split, epochs=5, ranker=None, options={"shrink": 0.0})
+    rec = train(split, model="bmf", epochs=5, options={"shrink": 0.0})
     assert rec.config.n_factors == 4 and rec.config.options["shrink"] == 0.0
 
 
@@ -97,7 +97,9 @@ def test_train_prints_what_it_picked(tmp_path):
     data = tmp_path / "sparse.csv"
     low_rank_frame(n_users=30, n_items=80, density=0.05).to_csv(data, index=False)
     result = CliRunner().invoke(
-        app, ["train", "--data", str(data), "--epochs", "5", "--out", str(tmp_path / "m")]
+        app,
+        ["train", "--data", str(data), "--model", "bmf", "--epochs", "5"]
+        + ["--out", str(tmp_path / "m")],
     )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())

@@ -195,9 +195,10 @@ def finish(run: Run) -> Recommender:
     return rec
 
 
-def _train_quietly(split: Split, config: TrainConfig) -> Recommender:
-    """One candidate of the default's choice, trained without output (`embedrec.selection`)."""
-    return train(split, config)
+def _train_quietly(data: Ratings, config: TrainConfig) -> Recommender:
+    """One candidate of the default's choice, trained without output or per-epoch validation
+    (`embedrec.selection` scores it once, on the carved rows)."""
+    return train(data, config)
 
 
 def ranking_kind(name: str) -> type[Model]:

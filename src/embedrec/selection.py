@@ -61,7 +61,7 @@ IALS_ALPHA = (1.0, 10.0)
 BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 UNTRIED_BLEND = 0.5  # the blend where no carved rating model was trained: ML-100k's choice
 
-Trainer = Callable[[Split, TrainConfig], Recommender]
+Trainer = Callable[[Ratings, TrainConfig], Recommender]  # trains one candidate, silently
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def _choose_rating_model(
             trials.append(Trial("rating model", label, "rmse", None, 0.0, note="over the budget"))
             continue
         start = time.perf_counter()
-        rec = trainer(carved, candidate)
+        rec = trainer(carved.train, candidate)
         seconds = time.perf_counter() - start
         rmse = evaluate(rec, carved.valid)["rmse"]
         trials.append(Trial("rating model", label, "rmse", rmse, seconds))
@@ -307,7 +307,7 @@ def _choose_ranker(
             continue
         start = time.perf_counter()
         try:
-            rec = trainer(carved, candidate)
+            rec = trainer(carved.train, candidate)
         except EmbedrecError as exc:
             trials.append(Trial("ranker", label, metric, None, 0.0, note=str(exc)[:60]))
             continue
