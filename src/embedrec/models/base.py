@@ -27,6 +27,7 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
+from embedrec.models.objective import Objective
 
 Side = Literal["user", "item"]
 
@@ -213,6 +214,11 @@ class TorchModel(Model):
     @property
     def net(self) -> FactorNetwork:
         return cast(FactorNetwork, self.network)
+
+    def objective(self) -> Objective:
+        """What the torch engine trains this model on, made fresh for each run: pointwise
+        squared error of the ratings unless the kind says otherwise (`models/objective.py`)."""
+        return Objective()
 
     def config(self) -> dict[str, Any]:
         return self.net.config()
