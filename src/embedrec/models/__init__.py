@@ -7,7 +7,7 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 
 from embedrec.models import average, bmf, dot, ease, ials, module, nn  # noqa: F401  (registers)
 from embedrec.models.average import AverageKind
-from embedrec.models.base import Model, Side, TorchModel
+from embedrec.models.base import NDCG_AT_10, RMSE, Model, Side, TorchModel, ValidationMetric
 from embedrec.models.baseline import BiasBaseline
 from embedrec.models.bmf import BayesianMFKind
 from embedrec.models.dot import (
@@ -32,6 +32,8 @@ from embedrec.models.sizes import embedding_size
 
 __all__ = [
     "KINDS",
+    "NDCG_AT_10",
+    "RMSE",
     "AverageKind",
     "BayesianMFKind",
     "BiasBaseline",
@@ -45,6 +47,7 @@ __all__ = [
     "ModuleKind",
     "Side",
     "TorchModel",
+    "ValidationMetric",
     "build",
     "embedding_size",
     "get_kind",
