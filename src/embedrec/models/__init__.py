@@ -5,7 +5,7 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 `embedrec.models.base.Model`. Adding a kind: its file, and one import line below.
 """
 
-from embedrec.models import average, bmf, dot, ease, ials, module, nn  # noqa: F401  (registers)
+from embedrec.models import average, bmf, bpr, dot, ease, ials, module, nn  # noqa: F401  (registers)
 from embedrec.models.average import AverageKind
 from embedrec.models.base import NDCG_AT_10, RMSE, Model, Side, TorchModel, ValidationMetric
 from embedrec.models.baseline import BiasBaseline
