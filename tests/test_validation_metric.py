@@ -3,6 +3,7 @@ ranking of unseen items for ranking models; the epoch table, keep="best", patien
 follow it. And a torch kind trains on its own objective."""
 
 import io
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -10,9 +11,11 @@ import pytest
 import torch
 from rich.console import Console
 from torch import nn
+from typer.testing import CliRunner
 
 import embedrec
 from embedrec import evaluate_ranking, train
+from embedrec.cli import app
 from embedrec.evaluation.validation import relevance_threshold
 from embedrec.models import KINDS, DotProductBiasKind
 from embedrec.models.objective import Batch, Objective
@@ -114,3 +117,17 @@ def test_the_torch_engine_trains_on_the_kinds_objective(monkeypatch):
         return np.corrcoef(predicted, data.ratings)[0, 1]
 
     assert correlation(own) < -0.5 < 0.5 < correlation(plain)
+
+
+def test_tune_cli_names_the_ranking_metric(tmp_path):
+    data = tmp_path / "r.csv"
+    low_rank_frame(n_users=60, n_items=40, seed=4).to_csv(data, index=False)
+    args = ["tune", "--data", str(data), "--model", "ease", "--trials", "2"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["metric"] == "ndcg@10" and report["best_valid_rmse"] is None
+    assert report["best_valid"] == max(t["valid_ndcg@10"] for t in report["trials"])
+    shown = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b.json")])
+    assert shown.exit_code == 0, shown.output
+    assert "best valid NDCG@10" in shown.output and "test NDCG@10" in shown.output
