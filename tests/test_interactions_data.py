@@ -268,10 +268,13 @@ def test_benchmark_ranks_interactions_named_by_weight_col(tmp_path):
     assert [row["system"] for row in report["rows"]] == ["most popular", "default"]
 
 
-def test_tune_and_lr_find_refuse_interactions(plays_file):
+def test_tune_ranks_interactions_and_lr_find_refuses_them(plays_file):
     ratings = embedrec.load_ratings(plays_file)
-    with pytest.raises(ModelError, match="interactions"):
-        embedrec.tune(embedrec.random_split(ratings, 0.2, 1), trials=1)
+    split = embedrec.random_split(ratings, 0.2, 1)
+    result = embedrec.tune(split, embedrec.TrainConfig(model="ials", epochs=2), trials=1)
+    assert result.metric.name == "ndcg@10"
+    with pytest.raises(ModelError, match="needs ratings"):
+        embedrec.tune(split, embedrec.TrainConfig(model="dot-bias"), trials=1)
     with pytest.raises(ModelError, match="needs ratings"):
         embedrec.lr_find(ratings, model="dot-bias")
 

@@ -62,7 +62,7 @@ def test_sparse_steps_move_only_the_rows_of_the_batch():
     steps = TorchSteps(network, lr=1e-2, wd=0.1, sparse=True)
     before = network.user_factors.weight.detach().clone()
     users, items = torch.tensor([3, 7, 7]), torch.tensor([1, 2, 5])
-    steps.step(users, items, torch.tensor([4.0, 2.0, 5.0]), lr=1e-2)
+    steps.step((users, items, torch.tensor([4.0, 2.0, 5.0])), lr=1e-2)
     moved = (network.user_factors.weight.detach() != before).any(dim=1).nonzero().flatten()
     assert moved.tolist() == [3, 7]
     steps.close()

@@ -23,7 +23,7 @@ def test_tune_never_sees_the_test_side(monkeypatch):
         return real_train(data, config)
 
     monkeypatch.setattr(tuning, "train", spying_train)
-    result = tune(split, trials=3, seed=1)
+    result = tune(split, TrainConfig(model="bmf"), trials=3, seed=1)
     assert len(result.trials) == 3 and result.best_valid_rmse == min(
         t["valid_rmse"] for t in result.trials
     )
@@ -40,7 +40,9 @@ def test_tune_cli_saves_a_config_train_can_use(tmp_path):
     best = tmp_path / "best.json"
     runner = CliRunner()
     result = runner.invoke(
-        app, ["tune", "--data", str(data), "--trials", "3", "--out", str(best), "--json"]
+        app,
+        ["tune", "--data", str(data), "--model", "bmf", "--trials", "3"]
+        + ["--out", str(best), "--json"],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -68,7 +70,7 @@ def test_tune_cli_saves_a_config_train_can_use(tmp_path):
 
 def test_tune_off_a_terminal_prints_a_line_per_trial(capsys):
     split = random_split(ratings_from_frame(low_rank_frame(seed=3), rating_scale=(1, 5)), 0.2, 0)
-    tune(split, trials=3, seed=1, progress=True)
+    tune(split, TrainConfig(model="bmf"), trials=3, seed=1, progress=True)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("trial")]
     assert [line.split(":")[0] for line in lines] == ["trial 1/3", "trial 2/3", "trial 3/3"]
     assert all("valid RMSE" in line and "best" in line for line in lines)

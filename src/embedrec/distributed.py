@@ -170,7 +170,12 @@ def train_distributed(
         if leader:
             run, split = leader[0]
             model = run.rec.model
-            loop = EpochLoop(run.validate, run.reporter, keep_best=resolved.keep == "best")
+            loop = EpochLoop(
+                run.validate,
+                run.reporter,
+                keep_best=resolved.keep == "best",
+                metric=model.validation_metric(),
+            )
         else:
             model = kind.from_state(n_users, n_items, options, arrays)
             loop = EpochLoop()

@@ -2,7 +2,8 @@
 
 The glue between the layers: it builds the model kind the config names, fits the bias baseline
 used for cold pairs, hands the model to the engine that trains it with a validation hook that
-scores exactly as `embedrec.evaluate` does, and returns the Recommender with its epoch history.
+scores by the kind's metric exactly as `embedrec.evaluate` (RMSE) or `evaluate_ranking`
+(NDCG@10) does, and returns the Recommender with its epoch history.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.errors import ModelError
-from embedrec.evaluation.rating import evaluate
+from embedrec.evaluation.validation import validation_score
 from embedrec.models import (
     BiasBaseline,
     Model,
     ModuleKind,
+    ValidationMetric,
     build,
     check_learns_from,
     data_defaults,
@@ -173,10 +175,9 @@ def start(
     validate = None
     if valid_set is not None and len(valid_set):
 
-        def validate(candidate: Model) -> tuple[float, float]:
+        def validate(candidate: Model, metric: ValidationMetric) -> tuple[float | None, float]:
             rec.model = candidate  # a member of an average is validated on its own
-            metrics = evaluate(rec, valid_set)
-            return metrics["loss"], metrics["rmse"]
+            return validation_score(rec, train_set, valid_set, metric)
 
     return Run(rec, config, train_set, validate, reporter)
 

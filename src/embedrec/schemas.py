@@ -119,6 +119,8 @@ class EpochRecord(BaseModel):
     valid_loss: float | None
     valid_rmse: float | None
     seconds: float = Field(ge=0)
+    metric: str | None = None  # the kind's validation metric (histories before it: absent)
+    valid_metric: float | None = None
 
 
 class HistoryDocument(BaseModel):

@@ -3,6 +3,8 @@
 The test side of the split the user names is never seen by the search: the search trains on
 90% of the training side and scores on the other 10% (seeded), then the best settings are
 retrained on the whole training side and evaluated once on the test side, for the report.
+Each kind is scored by its own validation metric (`Model.validation_metric`): RMSE, minimised,
+for a rating model; NDCG@10, maximised, for a ranking model.
 """
 
 from __future__ import annotations
@@ -12,22 +14,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from embedrec.config import TrainConfig
+from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.splits import Split, random_split
 from embedrec.errors import ModelError
-from embedrec.evaluation.rating import evaluate
+from embedrec.evaluation.validation import validation_score
 from embedrec.io import check_output, write_json
 from embedrec.learner import train
-from embedrec.models import get_kind
+from embedrec.models import RMSE, ValidationMetric, get_kind
 from embedrec.training.progress import StepProgress
 
 
 @dataclass
 class TuneResult:
     best: TrainConfig
-    best_valid_rmse: float  # on the validation carved from the training side
-    test_rmse: float | None  # the best settings retrained on all training data, on the test side
-    trials: list[dict]  # every trial: its settings, valid RMSE and seconds
+    best_valid: float  # the metric on the validation carved from the training side
+    test: float | None  # the best settings retrained on all training data, on the test side
+    trials: list[dict]  # every trial: its settings, `valid_<metric>` and seconds
+    metric: ValidationMetric = RMSE  # the model kind's
+
+    @property
+    def best_valid_rmse(self) -> float | None:
+        """`best_valid` for a rating model (tuned by RMSE), else None."""
+        return self.best_valid if self.metric.name == "rmse" else None
+
+    @property
+    def test_rmse(self) -> float | None:
+        """`test` for a rating model (tuned by RMSE), else None."""
+        return self.test if self.metric.name == "rmse" else None
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """The best settings as a JSON training config (`embedrec train --config PATH`)."""
@@ -52,12 +65,6 @@ def tune(
 ) -> TuneResult:
     """Search `trials` settings around `base` (its model, engine, schedule are kept); with
     `out`, the best config is saved there (checked before the search starts)."""
-    if split.train.interactions:
-        raise ModelError(
-            f"{split.train.source} holds interactions (which items each user chose), not "
-            "ratings: tune scores settings by validation RMSE, which ranking models have not; "
-            "train with the defaults (or --model ease / ials and their --option)"
-        )
     try:
         import optuna  # an optional dependency: embedrec[tune]
     except ImportError:
@@ -68,34 +75,45 @@ def tune(
     if out is not None:
         check_output(out, force)
     base = base or TrainConfig()
+    if base.model == AUTO_MODEL:
+        raise ModelError(
+            "tune searches one model's settings: name it (--model bmf, dot-bias, ease, ials, "
+            "bpr, ...); the default (auto) already chooses among several on carved validation"
+        )
     if base.model == "average":
         raise ModelError("tune the members of an average one at a time (--model bmf, ...)")
     inner = random_split(split.train, valid_pct, seed)
+    metric = get_kind(base.model).validation_metric()
+    pick = max if metric.higher_is_better else min
     records: list[dict] = []
 
     steps = StepProgress("trial", trials, enabled=progress)
+    shown = metric.name.upper()
 
     def objective(trial) -> float:
         config = suggest(trial, base)
         start = time.perf_counter()
-        rmse = evaluate(train(inner, config), inner.valid)["rmse"]
+        score = validation_score(train(inner, config), inner.train, inner.valid, metric)[1]
         seconds = time.perf_counter() - start
-        records.append({**trial.params, "valid_rmse": rmse, "seconds": seconds})
-        best_so_far = min(r["valid_rmse"] for r in records)
-        steps.step(f"valid RMSE {rmse:.4f} (best {best_so_far:.4f}), {seconds:.1f} s")
-        return rmse
+        records.append({**trial.params, metric.label: score, "seconds": seconds})
+        best_so_far = pick(r[metric.label] for r in records)
+        steps.step(f"valid {shown} {score:.4f} (best {best_so_far:.4f}), {seconds:.1f} s")
+        return score
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed))
+    study = optuna.create_study(
+        direction="maximize" if metric.higher_is_better else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
     try:
         study.optimize(objective, n_trials=trials)
     finally:
         steps.close()
     best = suggest(optuna.trial.FixedTrial(study.best_params), base)
-    test_rmse = None
+    test = None
     if len(split.valid):
-        test_rmse = evaluate(train(split, best), split.valid)["rmse"]
-    result = TuneResult(best, float(study.best_value), test_rmse, records)
+        test = validation_score(train(split, best), split.train, split.valid, metric)[1]
+    result = TuneResult(best, float(study.best_value), test, records, metric)
     if out is not None:
         result.save(out, force)
     return result

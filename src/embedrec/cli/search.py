@@ -98,10 +98,14 @@ def tune(
         out=output,
         force=force,
     )
+    metric = result.metric
     if as_json:
         emit(
             {
                 "best": result.best.to_dict(),
+                "metric": metric.name,
+                "best_valid": result.best_valid,
+                "test": result.test,
                 "best_valid_rmse": result.best_valid_rmse,
                 "test_rmse": result.test_rmse,
                 "trials": result.trials,
@@ -109,16 +113,20 @@ def tune(
             }
         )
         return
-    ranked = sorted(result.trials, key=lambda t: t["valid_rmse"])[:5]
+    ranked = sorted(result.trials, key=lambda t: t[metric.label], reverse=metric.higher_is_better)[
+        :5
+    ]
     table = Table(title=f"best of {trials} trials (valid = 10% of {split.name} training)")
     for column in ranked[0]:
         table.add_column(column, justify="right")
     for trial in ranked:
         table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in trial.values()])
     out.print(table)
+    name = metric.name.upper()
+    test = "-" if result.test is None else f"{result.test:.4f}"
     out.print(
-        f"best valid RMSE {result.best_valid_rmse:.4f}; retrained on all of the training "
-        f"side: test RMSE {result.test_rmse:.4f}; config saved to {output}",
+        f"best valid {name} {result.best_valid:.4f}; retrained on all of the training "
+        f"side: test {name} {test}; config saved to {output}",
         highlight=False,
         markup=False,
     )

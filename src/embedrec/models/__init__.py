@@ -8,6 +8,7 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 from embedrec.models import (  # noqa: F401  (registers)
     average,
     bmf,
+    bpr,
     dot,
     ease,
     ials,
@@ -16,7 +17,7 @@ from embedrec.models import (  # noqa: F401  (registers)
     popular,
 )
 from embedrec.models.average import AverageKind
-from embedrec.models.base import Model, Side, TorchModel
+from embedrec.models.base import NDCG_AT_10, RMSE, Model, Side, TorchModel, ValidationMetric
 from embedrec.models.baseline import BiasBaseline
 from embedrec.models.bmf import BayesianMFKind
 from embedrec.models.dot import (
@@ -43,6 +44,8 @@ from embedrec.models.sizes import embedding_size
 
 __all__ = [
     "KINDS",
+    "NDCG_AT_10",
+    "RMSE",
     "AverageKind",
     "BayesianMFKind",
     "BiasBaseline",
@@ -56,6 +59,7 @@ __all__ = [
     "ModuleKind",
     "Side",
     "TorchModel",
+    "ValidationMetric",
     "build",
     "check_learns_from",
     "embedding_size",

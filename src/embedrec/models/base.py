@@ -8,7 +8,8 @@ A model kind (think of implicit's `MatrixFactorizationBase` or a scikit-learn es
 - how it scores: pairs (`predict`), every item for a batch of users (`score_items`), and a new
   user folded in from a few ratings without retraining (`fold_in` then `score_folded`);
 - what it has learned, where that exists: factors, biases, neighbours by similarity;
-- its tuning search space (`search_space`);
+- its tuning search space (`search_space`) and its validation metric (`validation_metric`);
+- for torch kinds, its objective: the batches and the loss the engine trains on (`objective`);
 - its state, as JSON-able structure and named arrays (`config`, `arrays`, `from_state`).
 
 Scores are numpy arrays of float32; indices are the encoded ids of `embedrec.data.IdMap`.
@@ -17,6 +18,7 @@ Scores are numpy arrays of float32; indices are the encoded ids of `embedrec.dat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol, cast
 
 import numpy as np
@@ -27,8 +29,31 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
+from embedrec.models.objective import Objective
 
 Side = Literal["user", "item"]
+
+
+@dataclass(frozen=True)
+class ValidationMetric:
+    """What validation scores a kind by (each epoch, `keep="best"`, `patience`, `tune`): a
+    name as the metrics dicts of `embedrec.evaluation` spell it, and which way is better."""
+
+    name: str  # "rmse", "ndcg@10"
+    higher_is_better: bool = False
+    k: int | None = None  # the list length of a ranking metric
+
+    @property
+    def label(self) -> str:
+        """The epoch table's column and a trial's field: `valid_rmse`, `valid_ndcg@10`."""
+        return f"valid_{self.name}"
+
+    def better(self, value: float, than: float) -> bool:
+        return value > than if self.higher_is_better else value < than
+
+
+RMSE = ValidationMetric("rmse")
+NDCG_AT_10 = ValidationMetric("ndcg@10", higher_is_better=True, k=10)
 
 
 class NoOptions(BaseModel):
@@ -53,6 +78,12 @@ class Model(ABC):
 
     n_users: int
     n_items: int
+
+    @classmethod
+    def validation_metric(cls) -> ValidationMetric:
+        """What validation scores this kind by: RMSE for a rating model, NDCG@10 over the full
+        ranking of unseen items for a ranking model."""
+        return RMSE if cls.predicts_ratings else NDCG_AT_10
 
     def preferred_engines(self) -> tuple[str, ...]:
         """The engines `engine="auto"` tries for this model, in order; a kind whose engines
@@ -213,6 +244,11 @@ class TorchModel(Model):
     @property
     def net(self) -> FactorNetwork:
         return cast(FactorNetwork, self.network)
+
+    def objective(self) -> Objective:
+        """What the torch engine trains this model on, made fresh for each run: pointwise
+        squared error of the ratings unless the kind says otherwise (`models/objective.py`)."""
+        return Objective()
 
     def config(self) -> dict[str, Any]:
         return self.net.config()

@@ -12,7 +12,7 @@ cross-entropy of those logits and predicts the expected rating, so everything do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import TorchModel, gradient_search_space
 from embedrec.models.dot import embedding, sigmoid_range
+from embedrec.models.objective import Batch, Objective
 from embedrec.models.registry import register
 from embedrec.models.sizes import embedding_size
 
@@ -128,6 +129,35 @@ class EmbeddingNN(nn.Module):
         return torch.stack(rows) if rows else items.new_zeros((0, len(items)))
 
 
+class Logits(nn.Module):
+    """A classifier's `logits` as a module's forward, so a wrapper (DDP) sees the call."""
+
+    def __init__(self, network: EmbeddingNN):
+        super().__init__()
+        self.network = network
+
+    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self.network.logits(users, items)
+
+
+class CrossEntropy(Objective):
+    """Rating prediction as classification: the cross-entropy of the logits over the rating
+    values seen in training (`EmbeddingNN.classes`) against the class of each rating."""
+
+    def __init__(self, network: EmbeddingNN):
+        self.classes = network.class_values(torch.device("cpu"))
+
+    def module(self, network: nn.Module) -> nn.Module:
+        return Logits(cast(EmbeddingNN, network))
+
+    def loss(self, forward: nn.Module, batch: Batch) -> torch.Tensor:
+        users, items, ratings = batch
+        if self.classes.device != ratings.device:
+            self.classes = self.classes.to(ratings.device)
+        targets = torch.searchsorted(self.classes, ratings).clamp(max=len(self.classes) - 1)
+        return nn.functional.cross_entropy(forward(users, items), targets)
+
+
 def fold_in_nn(
     model: EmbeddingNN,
     items: torch.Tensor,
@@ -196,6 +226,10 @@ class EmbeddingNNKind(TorchModel):
                 classes=rating_classes(data) if config.loss == "cross-entropy" else None,
             )
         )
+
+    def objective(self) -> Objective:
+        """Cross-entropy over the rating classes for a classifier, else squared error."""
+        return CrossEntropy(self.network) if self.network.classes else Objective()
 
     def fold_in(
         self, items: np.ndarray, ratings: np.ndarray, reg: float | None = None

@@ -55,7 +55,7 @@ class ALSEngine:
                 o.alpha0, item_regs, o.cg_steps,
             )  # fmt: skip
             loop.advance(1)
-            return float(loss) / max(seen.nnz, 1), None
+            return float(loss) / max(seen.nnz, 1), model  # validated by its NDCG
 
         try:
             return loop.run(config.epochs, 2, one_epoch)

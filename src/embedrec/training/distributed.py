@@ -269,7 +269,7 @@ def fit_replica(
     with lost_contact(world):
         history = fit_torch(
             model.network, users[rows], items[rows], ratings[rows],
-            device=world.device, threads=config.threads, sparse=sparse, loss=config.loss,
+            device=world.device, threads=config.threads, sparse=sparse, objective=model.objective(),
             loop=loop, model=model, replicas=DDPReplicas(world), **options,
         )  # fmt: skip
     model.network.cpu()

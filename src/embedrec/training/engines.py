@@ -61,6 +61,7 @@ class MembersEngine:
                 loop.reporter,
                 keep_best=member_config.keep == "best",
                 patience=member_config.patience,
+                metric=member.validation_metric(),
             )
             history += choose_engine(member, member_config).fit(member, data, member_config, own)
             if own.best is not None:
@@ -81,10 +82,7 @@ class DirectEngine:
     ) -> list[EpochStats]:
         if not isinstance(model, ClosedFormModel):
             raise ModelError(f"the direct engine fits closed-form models, not {model.name}")
-        predicts = model.predicts_ratings
-        return loop.run(
-            1, 1, lambda epoch: (model.solve(data, config), model if predicts else None)
-        )
+        return loop.run(1, 1, lambda epoch: (model.solve(data, config), model))
 
 
 ENGINES: dict[str, Engine] = {
@@ -143,7 +141,13 @@ def fit(
     model to keep (`model` itself, or with `keep="best"` the best validated epoch's copy)."""
     config = resolve(config)
     engine = choose_engine(model, config)
-    loop = EpochLoop(validate, reporter, keep_best=config.keep == "best", patience=config.patience)
+    loop = EpochLoop(
+        validate,
+        reporter,
+        keep_best=config.keep == "best",
+        patience=config.patience,
+        metric=model.validation_metric(),
+    )
     note = compile_note(KERNELS.get(engine.name, ()), engine.name)
     if note is not None:
         loop.reporter.note(note)

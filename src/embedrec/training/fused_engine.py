@@ -32,6 +32,7 @@ from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
 from embedrec.models.dot import DotProduct, DotProductBias, DotProductKind
+from embedrec.models.objective import Objective
 from embedrec.training import fused_kernels as kernels
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -224,7 +225,12 @@ class FusedEngine:
     name = "fused"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, DotProductKind) and device.type == "cpu"
+        # its kernels are pointwise squared error: a kind with its own objective goes to torch
+        return (
+            isinstance(model, DotProductKind)
+            and type(model.objective()) is Objective
+            and device.type == "cpu"
+        )
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop

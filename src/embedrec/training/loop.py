@@ -11,19 +11,22 @@ from collections.abc import Callable
 from typing import Any
 
 from embedrec.errors import ModelError
+from embedrec.models.base import RMSE, ValidationMetric
 from embedrec.training.progress import EpochStats, Reporter
 
-# validate(model) -> (valid_loss, valid_rmse); the model is an `embedrec.models.Model`
-Validate = Callable[[Any], tuple[float, float]]
+# validate(model, metric) -> (valid_loss or None, the metric's value); the model is an
+# `embedrec.models.Model`, the metric its kind's (`Model.validation_metric`)
+Validate = Callable[[Any, ValidationMetric], tuple[float | None, float]]
 # one_epoch(epoch) -> (train_loss or None where the engine has none, model to validate now or
 # None to skip validation)
 OneEpoch = Callable[[int], tuple[float | None, Any]]
 
 
 class EpochLoop:
-    """`keep_best`: remember the validated model with the lowest valid RMSE and hand it back
-    as `best` (a copy rebuilt from its state); `patience`: stop after that many validated
-    epochs without a new best."""
+    """`metric`: what validation scores the model by (its kind's: RMSE, lower is better, or
+    NDCG@10, higher is better); `keep_best`: remember the validated model with the best score
+    and hand it back as `best` (a copy rebuilt from its state); `patience`: stop after that
+    many validated epochs without a new best."""
 
     def __init__(
         self,
@@ -32,12 +35,13 @@ class EpochLoop:
         *,
         keep_best: bool = False,
         patience: int | None = None,
+        metric: ValidationMetric = RMSE,
     ):
         self.validate = validate
         self.reporter = reporter or Reporter()
-        self.keep_best, self.patience = keep_best, patience
+        self.keep_best, self.patience, self.metric = keep_best, patience, metric
         self.best: Any = None  # the best model, when it is not the last one
-        self._best_rmse = math.inf
+        self._best_score: float | None = None
         self._best_state: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
         self._since_best = 0
         self._best_epoch = -1
@@ -52,7 +56,7 @@ class EpochLoop:
         """Run `one_epoch` for each epoch; validate what it returns; report every
         `show_every`-th epoch, every validated one and the last."""
         history: list[EpochStats] = []
-        self.reporter.start(epochs, steps_per_epoch)
+        self.reporter.start(epochs, steps_per_epoch, self.metric.label)
         try:
             for epoch in range(epochs):
                 start = time.perf_counter()
@@ -62,16 +66,17 @@ class EpochLoop:
                         f"training diverged in epoch {epoch} (train loss {train_loss}); "
                         "try a lower learning rate (--lr) or more weight decay (--wd)"
                     )
-                valid_loss = valid_rmse = None
+                valid_loss = score = None
                 if candidate is not None and self.validate is not None:
-                    valid_loss, valid_rmse = self.validate(candidate)
-                stats = EpochStats(
-                    epoch, train_loss, valid_loss, valid_rmse, time.perf_counter() - start
-                )
+                    valid_loss, score = self.validate(candidate, self.metric)
+                stats = EpochStats.scored(
+                    epoch, train_loss, valid_loss, self.metric.name, score,
+                    time.perf_counter() - start,
+                )  # fmt: skip
                 history.append(stats)
-                stop = valid_rmse is not None and self._track(candidate, epoch, valid_rmse)
+                stop = score is not None and self._track(candidate, epoch, score)
                 last = epoch == epochs - 1 or stop
-                if valid_rmse is not None or epoch % show_every == 0 or last:
+                if score is not None or epoch % show_every == 0 or last:
                     self.reporter.end_epoch(stats)
                 if stop:
                     break
@@ -80,10 +85,13 @@ class EpochLoop:
         self._restore(history)
         return history
 
-    def _track(self, candidate: Any, epoch: int, valid_rmse: float) -> bool:
-        """Remember a new best; True when patience has run out."""
-        if valid_rmse < self._best_rmse:
-            self._best_rmse, self._since_best = valid_rmse, 0
+    def _track(self, candidate: Any, epoch: int, score: float) -> bool:
+        """Remember a new best; True when patience has run out. A score that is not a number
+        (a validation side with nothing relevant to find) is shown, never kept."""
+        if not math.isfinite(score):
+            return False
+        if self._best_score is None or self.metric.better(score, self._best_score):
+            self._best_score, self._since_best = score, 0
             if self.keep_best:
                 arrays = {k: v.copy() for k, v in candidate.arrays().items()}
                 self._best_state = (candidate, candidate.config(), arrays)
@@ -98,6 +106,7 @@ class EpochLoop:
         candidate, config, arrays = self._best_state
         self.best = type(candidate).from_state(candidate.n_users, candidate.n_items, config, arrays)
         self.reporter.note(
-            f"kept epoch {self._best_epoch}, the best on validation (valid RMSE "
-            f"{self._best_rmse:.4f}); the last epoch scored {history[-1].valid_rmse:.4f}"
+            f"kept epoch {self._best_epoch}, the best on validation (valid "
+            f"{self.metric.name.upper()} "
+            f"{self._best_score:.4f}); the last epoch scored {history[-1].valid_metric:.4f}"
         )

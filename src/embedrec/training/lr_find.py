@@ -18,7 +18,7 @@ from embedrec.io import new_figure, save_figure
 from embedrec.models.base import TorchModel
 from embedrec.models.registry import build, get_kind, resolve
 from embedrec.training.device import resolve_device
-from embedrec.training.torch_engine import TorchSteps, as_tensors
+from embedrec.training.torch_engine import TorchSteps
 
 
 @dataclass
@@ -92,22 +92,24 @@ def lr_find(
     model = build(config, ratings)
     assert isinstance(model, TorchModel)
     network = model.network.to(device).train()
-    u, i, r = as_tensors(ratings.users, ratings.items, ratings.ratings, device)
+    objective = model.objective()
+    objective.load(ratings.users, ratings.items, ratings.ratings, device, config.seed)
+    n = len(ratings)
     generator = torch.Generator().manual_seed(config.seed)
     assert config.wd is not None  # resolved: the kind's default
-    steps = TorchSteps(network, start_lr, config.wd, loss=config.loss)
+    steps = TorchSteps(network, start_lr, config.wd, objective=objective)
     lrs: list[float] = []
     losses: list[float] = []
     average, best = 0.0, math.inf
-    order = torch.randperm(len(r), generator=generator).to(device)
+    order = torch.randperm(n, generator=generator).to(device)
     position = 0
     for step in range(num_it):
         lr = start_lr * (end_lr / start_lr) ** (step / max(num_it - 1, 1))
-        if position + config.bs > len(r):
-            order, position = torch.randperm(len(r), generator=generator).to(device), 0
+        if position + config.bs > n:
+            order, position = torch.randperm(n, generator=generator).to(device), 0
         batch = order[position : position + config.bs]
         position += config.bs
-        value = float(steps.step(u[batch], i[batch], r[batch], lr))
+        value = float(steps.step(objective.batch(batch), lr))
         average = 0.98 * average + 0.02 * value
         smoothed = average / (1 - 0.98 ** (step + 1))
         if not math.isfinite(smoothed):

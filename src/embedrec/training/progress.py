@@ -1,5 +1,7 @@
 """What a user sees while a model trains: a progress bar within the epoch and an epoch table
-(epoch, train_loss, valid_loss, valid_rmse, time), the same for every engine; and for runs
+(epoch, train_loss, valid_loss, the validation metric's column, time), the same for every
+engine; the metric is the kind's: `valid_rmse` for a rating model, `valid_ndcg@10` for a
+ranking model. And for runs
 made of several trainings (trials, folds), one line per step.
 
 Off a terminal (a log file, CI, `nohup`) bars are noise and would leave a long run silent, so
@@ -16,11 +18,31 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 @dataclass
 class EpochStats:
+    """One epoch of the history. `metric` names the kind's validation metric and
+    `valid_metric` holds its value; a rating model's RMSE is in `valid_rmse` too (where every
+    rating model's reader looks), a ranking model's `valid_rmse` stays None."""
+
     epoch: int
     train_loss: float | None
     valid_loss: float | None
     valid_rmse: float | None
     seconds: float
+    metric: str | None = None  # "rmse", "ndcg@10"
+    valid_metric: float | None = None
+
+    @classmethod
+    def scored(
+        cls,
+        epoch: int,
+        train_loss: float | None,
+        valid_loss: float | None,
+        metric: str,
+        score: float | None,
+        seconds: float,
+    ) -> EpochStats:
+        """An epoch validated by `metric` (`score` None: not validated)."""
+        rmse = score if metric == "rmse" else None
+        return cls(epoch, train_loss, valid_loss, rmse, seconds, metric, score)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -29,7 +51,8 @@ class EpochStats:
 class Reporter:
     """Silent by default; subclasses show progress. Engines call these hooks and nothing else."""
 
-    def start(self, epochs: int, batches_per_epoch: int) -> None: ...
+    def start(self, epochs: int, batches_per_epoch: int, metric: str = "valid_rmse") -> None:
+        """A run of `epochs` begins; `metric`: the validation column's name."""
 
     def advance(self, batches: int) -> None: ...
 
@@ -45,16 +68,22 @@ class RichReporter(Reporter):
     """A live progress bar per epoch and a table row as each epoch ends (to stderr by default,
     so `--json` output on stdout stays clean)."""
 
-    COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_rmse", "time")
+    COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_rmse", "time")  # a rating model's
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(file=sys.stderr)
         self.progress: Progress | None = None
         self.epochs = 0
+        self.widths = [12] * len(self.COLUMNS)
 
-    def start(self, epochs: int, batches_per_epoch: int) -> None:
+    def start(self, epochs: int, batches_per_epoch: int, metric: str = "valid_rmse") -> None:
         self.epochs, self.batches = epochs, batches_per_epoch
-        self.console.print("".join(f"{name:>12}" for name in self.COLUMNS), style="bold")
+        columns = [metric if name == "valid_rmse" else name for name in self.COLUMNS]
+        self.widths = [max(12, len(name) + 2) for name in columns]
+        self.console.print(
+            "".join(f"{name:>{width}}" for name, width in zip(columns, self.widths)),
+            style="bold",
+        )
         self._open_bar(0)
 
     def _open_bar(self, epoch: int) -> None:
@@ -82,10 +111,11 @@ class RichReporter(Reporter):
             str(stats.epoch),
             _fmt(stats.train_loss),
             _fmt(stats.valid_loss),
-            _fmt(stats.valid_rmse),
+            _fmt(stats.valid_metric if stats.metric else stats.valid_rmse),
             _fmt_time(stats.seconds),
         )
-        self.console.print("".join(f"{cell:>12}" for cell in cells), highlight=False)
+        line = "".join(f"{cell:>{width}}" for cell, width in zip(cells, self.widths))
+        self.console.print(line, highlight=False)
         if stats.epoch + 1 < self.epochs:
             self._open_bar(stats.epoch + 1)
         else:

@@ -3,7 +3,8 @@
 Batches are slices of a shuffled index into tensors already on the device, so a step costs one
 gather, not a Python DataLoader round trip per row. Optimiser: Adam with decoupled weight decay
 (AdamW, as fastai's `Adam(..., decouple_wd=True)`), betas (0.9, 0.99), eps 1e-5 like fastai;
-the schedule drives both the learning rate and beta1. `TorchSteps` is the one batch step,
+the schedule drives both the learning rate and beta1. What a batch is and its loss are the
+kind's (`TorchModel.objective`, `models/objective.py`). `TorchSteps` is the one batch step,
 shared by training and the LR finder.
 
 Two choices keep CPU training fast where torch's defaults are slow:
@@ -33,6 +34,7 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model, TorchModel
+from embedrec.models.objective import Batch, Objective
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -51,16 +53,6 @@ def embedding_layers(network: nn.Module) -> list[nn.Embedding]:
 def wants_sparse(network: nn.Module) -> bool:
     """Large embedding tables train with sparse steps (see the module docstring)."""
     return sum(m.weight.numel() for m in embedding_layers(network)) > SPARSE_ROWS_X_WIDTH
-
-
-def as_tensors(
-    users: np.ndarray, items: np.ndarray, ratings: np.ndarray, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return (
-        torch.as_tensor(users, dtype=torch.int64).to(device),
-        torch.as_tensor(items, dtype=torch.int64).to(device),
-        torch.as_tensor(ratings, dtype=torch.float32).to(device),
-    )
 
 
 def gradient_options(config: TrainConfig) -> dict[str, Any]:
@@ -91,20 +83,9 @@ class OneProcess:
 ONE_PROCESS = OneProcess()
 
 
-class Logits(nn.Module):
-    """A classifier's `logits` as a module's forward, so a wrapper (DDP) sees the call."""
-
-    def __init__(self, network: nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        return getattr(self.network, "logits")(users, items)  # noqa: B009
-
-
 class TorchSteps:
-    """One optimiser step on one batch, at the learning rate and beta1 given. `loss`: "mse",
-    or "cross-entropy" for a network with `logits` over its `class_values` (see `nn`);
+    """One optimiser step on one batch, at the learning rate and beta1 given. The `objective`
+    (the kind's, `TorchModel.objective`; pointwise MSE by default) gives the loss of a batch;
     `sparse=None` decides by table size (`wants_sparse`); `replicas` wraps the module the loss
     runs through once the embeddings' gradient kind is set (DDP reads it when wrapping)."""
 
@@ -114,14 +95,11 @@ class TorchSteps:
         lr: float,
         wd: float,
         sparse: bool | None = None,
-        loss: str = "mse",
+        objective: Objective | None = None,
         replicas: Replicas = ONE_PROCESS,
     ):
         self.network, self.wd = network, wd
-        self.classify = loss == "cross-entropy"
-        self.classes: torch.Tensor | None = None  # the classes' ratings, made once per run
-        if self.classify and not hasattr(network, "logits"):
-            raise ModelError(f"loss 'cross-entropy' needs a classifier; {network} has no logits")
+        self.objective = objective or Objective()
         self.sparse = wants_sparse(network) if sparse is None else sparse
         self.embeddings = embedding_layers(network) if self.sparse else []
         for layer in self.embeddings:
@@ -138,22 +116,14 @@ class TorchSteps:
             self.optimizers.append(
                 torch.optim.SparseAdam(weights, lr=lr, betas=(0.9, 0.99), eps=1e-5)
             )
-        self.loss_fn = nn.MSELoss()
-        self.forward = replicas.wrap(Logits(network) if self.classify else network)
+        self.forward = replicas.wrap(self.objective.module(network))
 
-    def step(
-        self,
-        users: torch.Tensor,
-        items: torch.Tensor,
-        ratings: torch.Tensor,
-        lr: float,
-        beta1: float = 0.9,
-    ) -> torch.Tensor:
+    def step(self, batch: Batch, lr: float, beta1: float = 0.9) -> torch.Tensor:
         for optimizer in self.optimizers:
             for group in optimizer.param_groups:
                 group["lr"] = lr
                 group["betas"] = (beta1, 0.99)
-        loss = self.loss(users, items, ratings)
+        loss = self.objective.loss(self.forward, batch)
         for optimizer in self.optimizers:
             optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -162,15 +132,6 @@ class TorchSteps:
         for optimizer in self.optimizers:
             optimizer.step()
         return loss.detach()
-
-    def loss(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> torch.Tensor:
-        if self.classify:
-            if self.classes is None or self.classes.device != ratings.device:
-                self.classes = getattr(self.network, "class_values")(ratings.device)  # noqa: B009
-            classes = self.classes
-            targets = torch.searchsorted(classes, ratings).clamp(max=len(classes) - 1)
-            return nn.functional.cross_entropy(self.forward(users, items), targets)
-        return self.loss_fn(self.forward(users, items), ratings)
 
     @torch.no_grad()
     def _decay_touched_rows(self, lr: float) -> None:
@@ -202,13 +163,14 @@ def fit_torch(
     device: str | torch.device = "auto",
     threads: int | None = None,
     sparse: bool | None = None,
-    loss: str = "mse",
+    objective: Objective | None = None,
     loop: EpochLoop | None = None,
     model: Model | None = None,
     replicas: Replicas = ONE_PROCESS,
 ) -> list[EpochStats]:
     """Train `network` in place on parallel index/rating arrays; returns the epoch history.
-    `loop` validates `model` (the kind holding the network) after each epoch; `threads` and
+    `objective`: what it learns (pointwise MSE unless given, see `TorchModel.objective`); `loop`
+    validates `model` (the kind holding the network) after each epoch; `threads` and
     `sparse` default to the choices in the module docstring; `replicas`: see `Replicas` (every
     process must then hold as many rows, so that all take the same number of steps)."""
     loop = loop or EpochLoop()
@@ -216,8 +178,9 @@ def fit_torch(
     network.to(resolved)
     torch.manual_seed(seed)
     shuffler = torch.Generator().manual_seed(seed)
-    u, i, r = as_tensors(users, items, ratings, resolved)
-    n = len(r)
+    objective = objective or Objective()
+    objective.load(users, items, ratings, resolved, seed)
+    n = len(ratings)
     if any(isinstance(m, nn.BatchNorm1d) for m in network.modules()):
         if bs < 2 or n < 2:
             raise ModelError(
@@ -227,7 +190,7 @@ def fit_torch(
     # a last batch of one row joins the one before: BatchNorm cannot train on a single row
     n_batches = n // bs if n % bs == 1 and n > bs else math.ceil(n / bs)
     lrs, moms = make_schedule(schedule, epochs * n_batches, lr)
-    steps = TorchSteps(network, float(lrs[0]), wd, sparse, loss, replicas)
+    steps = TorchSteps(network, float(lrs[0]), wd, sparse, objective, replicas)
 
     def one_epoch(epoch: int) -> tuple[float, Model | None]:
         network.train()
@@ -236,9 +199,7 @@ def fit_torch(
         first = epoch * n_batches
         for b in range(n_batches):
             batch = order[b * bs : n if b == n_batches - 1 else (b + 1) * bs]
-            loss = steps.step(
-                u[batch], i[batch], r[batch], float(lrs[first + b]), float(moms[first + b])
-            )
+            loss = steps.step(objective.batch(batch), float(lrs[first + b]), float(moms[first + b]))
             total += loss * len(batch)
             if b % 64 == 63:
                 loop.advance(64)
@@ -272,7 +233,7 @@ class TorchEngine:
             data.ratings,
             device=config.device,
             threads=config.threads,
-            loss=config.loss,
+            objective=model.objective(),
             loop=loop,
             model=model,
             **gradient_options(config),
