@@ -105,7 +105,10 @@ def genre_items(rec: Recommender, genres: Iterable[str]) -> list[Any]:
 def accepted_scale(rec: Recommender) -> tuple[float, float]:
     """The ratings the model takes from a user (a new user's, stored feedback): its declared
     scale, else the range of its training ratings (a 99 beside ratings of 1-5 is a typo, not a
-    very strong like); any number for a model that records neither."""
+    very strong like); any number for a model that records neither; any positive weight for a
+    model trained on interactions (a count of plays past the training's largest is still one)."""
+    if rec.interactions:
+        return (float(np.nextafter(0.0, 1.0)), np.inf)
     return rec.rating_scale or rec.observed_scale or (-np.inf, np.inf)
 
 
@@ -113,7 +116,15 @@ def check_rating(rec: Recommender, item: Any, rating: Any) -> tuple[Any, float]:
     """(raw item id, rating as float) for one rating of an item named by id or title; errors
     name the item when it is unknown or the rating is outside the model's scale: the declared
     one, else the range of its training ratings (what a list folds in, so whatever is stored
-    can be listed)."""
+    can be listed). No rating (None): an event, weighing 1, for a model trained on
+    interactions; a rating model needs the rating."""
+    if rating is None:
+        if not rec.interactions:
+            raise DataError(
+                f"the rating of {item!r} is missing: this model predicts ratings; events without "
+                "a value (plays, clicks) go to a model trained on interactions"
+            )
+        rating = 1.0
     indices, values = checked_ratings({item: rating}, rec.item_index, accepted_scale(rec))
     return raw_id(rec.item_map.ids[indices[0]]), float(values[0])
 

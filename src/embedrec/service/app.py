@@ -222,6 +222,7 @@ def create_app(
             n_users=rec.n_users,
             n_items=rec.n_items,
             rating_scale=rec.rating_scale,
+            interactions=rec.interactions,
             loaded_at=served.loaded_at,
             load_seconds=served.load_seconds,
             version=embedrec.__version__,
@@ -264,7 +265,14 @@ def create_app(
     async def similar(
         item: s.ItemPath,
         n: N = 10,
-        min_ratings: Annotated[int, Query(ge=0)] = embedrec.MIN_RATINGS,
+        min_ratings: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                description="Leave out items with fewer training ratings (default: "
+                f"{embedrec.MIN_RATINGS}, lowered where fewer than n items reach it).",
+            ),
+        ] = None,
     ) -> s.Similar:
         """The items most similar to this one by the learned factors."""
         rec = service.serving().rec

@@ -78,6 +78,11 @@ class Health(BaseModel):
     n_users: int
     n_items: int
     rating_scale: tuple[float, float] | None
+    interactions: bool = Field(
+        False,
+        description="Trained on interactions (plays, clicks): it ranks only, and feedback may "
+        "leave the rating out (an event weighing 1).",
+    )
     loaded_at: float = Field(description="Unix time the serving model was loaded.")
     load_seconds: float
     version: str
@@ -179,11 +184,14 @@ class Predictions(BaseModel):
 
 class RatingIn(Strict):
     item: Id
-    rating: float
+    # None: an event without a value (a play, a click), for a model trained on interactions
+    rating: float | None = None
 
 
 class FeedbackRequest(Strict):
-    """One rating `{"item": ..., "rating": 4.5}` or a batch `{"ratings": [{...}, ...]}`."""
+    """One rating `{"item": ..., "rating": 4.5}` or a batch `{"ratings": [{...}, ...]}`; for a
+    model trained on interactions (plays, clicks) the rating may be left out: an event that
+    weighs 1."""
 
     item: Id | None = None
     rating: float | None = None
@@ -192,14 +200,14 @@ class FeedbackRequest(Strict):
     @model_validator(mode="after")
     def one_form(self) -> FeedbackRequest:
         single = self.item is not None or self.rating is not None
-        if single == (self.ratings is not None) or (single and None in (self.item, self.rating)):
+        if single == (self.ratings is not None) or (single and self.item is None):
             raise ValueError('give {"item": ..., "rating": ...} or {"ratings": [...]}')
         return self
 
     def rows(self) -> list[RatingIn]:
         if self.ratings is not None:
             return self.ratings
-        assert self.item is not None and self.rating is not None
+        assert self.item is not None
         return [RatingIn(item=self.item, rating=self.rating)]
 
 

@@ -1,7 +1,8 @@
 // embedrec explorer: plain JavaScript over the service's JSON API (no build step, no CDN).
 "use strict";
 
-const state = { ratings: new Map(), titles: new Map(), searchSeq: 0, recsSeq: 0 };
+// interactions: a model trained on plays or clicks takes "I chose this" (weight 1), not stars
+const state = { ratings: new Map(), titles: new Map(), searchSeq: 0, recsSeq: 0, interactions: false };
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -33,6 +34,13 @@ function titleLink(item, title) {
 function stars(item, title) {
   const box = el("span", { className: "stars", "data-item": String(item) });
   const current = state.ratings.get(String(item)) || 0;
+  if (state.interactions) {
+    box.append(el("button", {
+      type: "button", title: "I chose this", "data-value": "1", className: current ? "on" : "",
+      onclick: () => rate(item, title, 1),
+    }, "\u2665"));
+    return box;
+  }
   for (let value = 1; value <= 5; value++) {
     const button = el("button", {
       type: "button", title: `${value} star${value > 1 ? "s" : ""}`, "data-value": String(value),
@@ -84,7 +92,8 @@ function rate(item, title, value) {
 function renderRated() {
   const list = $("rated");
   if (!state.ratings.size) {
-    message(list, "Rate a few films to get recommendations.");
+    message(list, state.interactions ? "Pick a few items to get recommendations."
+      : "Rate a few films to get recommendations.");
     return;
   }
   list.replaceChildren(...[...state.ratings].map(([item, value]) => {
@@ -105,9 +114,11 @@ async function recommend() {
       method: "POST", body: JSON.stringify({ ratings, n: 10 }),
     });
     if (seq !== state.recsSeq) return;
+    const what = state.interactions ? "choice" : "rating";
     $("recs-note").textContent = body.fallback
-      ? "What typical users rate highest (in stars) until you rate some."
-      : `Folded in from your ${state.ratings.size} rating${state.ratings.size > 1 ? "s" : ""}, without retraining.`;
+      ? (state.interactions ? "The most chosen items until you pick some."
+        : "What typical users rate highest (in stars) until you rate some.")
+      : `Folded in from your ${state.ratings.size} ${what}${state.ratings.size > 1 ? "s" : ""}, without retraining.`;
     list.replaceChildren(...body.items.map((row) =>
       el("li", { "data-item": String(row.item) }, titleLink(row.item, row.title),
         el("span", { className: "score" }, row.score.toFixed(2)))));
@@ -203,6 +214,8 @@ async function drawMap() {
 async function start() {
   try {
     const health = await api("/health");
+    state.interactions = Boolean(health.interactions);
+    renderRated();
     $("model-info").textContent =
       `${health.model} model: ${health.n_users.toLocaleString()} users, ${health.n_items.toLocaleString()} items`;
   } catch (error) {
