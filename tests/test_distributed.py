@@ -157,7 +157,8 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, victim, tm
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--bs", "63"], "--bs 63 is the batch of all 2 processes together"),
+        (["--model", "dot-bias", "--bs", "63"], "--bs 63 is the batch of all 2 processes"),
+        ([], "a distributed run trains one named model"),
         (["--patience", "2"], "--patience"),
         (["--split", "temporal:5"], "--split temporal:5: a distributed run splits at random"),
         (["--valid", "ratings.csv"], "--valid: a distributed run takes --valid-pct only"),

@@ -117,3 +117,22 @@ def test_on_counts_the_weight_of_a_count_is_chosen_too():
         "alpha 10" in label for label in labels
     )
     assert not any(label.startswith("ease") for label in labels)
+
+
+def test_the_bias_baseline_is_a_model_the_default_can_keep(tmp_path):
+    """Ratings that are user + item offsets and noise: factors add only noise."""
+    rng = np.random.default_rng(1)
+    users, items = rng.integers(0, 80, 3000), rng.integers(0, 60, 3000)
+    offsets = rng.normal(0, 0.7, 80)[users] + rng.normal(0, 0.7, 60)[items]
+    noisy = np.clip(np.round(3 + offsets + rng.normal(0, 1.0, 3000)), 1, 5)
+    frame = pd.DataFrame({"user": users, "item": items, "rating": noisy})
+    ratings = embedrec.ratings_from_frame(frame, rating_scale=(1, 5))
+    rec = embedrec.train(ratings, ranker=None)
+    tried = {t["label"].split()[0]: t["value"] for t in rec.selection if t["value"] is not None}
+    assert "bias" in tried and rec.model.name == min(tried, key=tried.get)
+    alone = embedrec.train(ratings, model="bias")
+    saved = embedrec.load(alone.save(tmp_path / "bias"))
+    np.testing.assert_allclose(
+        saved.predict([(0, 0), (1, 2)])["score"], alone.predict([(0, 0), (1, 2)])["score"]
+    )
+    assert saved.recommend(ratings={1: 5, 2: 1}, n=3)["item"].tolist()  # folds a new user in

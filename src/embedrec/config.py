@@ -47,9 +47,9 @@ class TrainConfig:
     dropout: float = 0.0
     y_range: str | tuple[float, float] | None = "auto"
     epochs: int | None = None
-    lr: float = 5e-3
+    lr: float | None = None  # None: the kind's default (5e-3: the chapter's; bpr 1e-2)
     wd: float | None = None  # None: the kind's default (0.1; dot-bias scales it by size)
-    bs: int = 64
+    bs: int | None = None  # None: the kind's default (64: the chapter's; bpr 1024)
     # "mse", or "cross-entropy": classification over the rating values, predicted as the
     # expected rating (the chapter's questionnaire; the neural model only)
     loss: str = "mse"

@@ -50,9 +50,9 @@ class TrainSchema(BaseModel):
     dropout: Finite = Field(ge=0, lt=1)
     y_range: Literal["auto"] | tuple[Finite, Finite] | None
     epochs: int | None = Field(ge=1, le=1_000_000)
-    lr: Finite = Field(gt=0, le=100)
+    lr: Finite | None = Field(None, gt=0, le=100)  # None: the model kind's
     wd: Finite | None = Field(ge=0, le=1e6)
-    bs: int = Field(ge=1, le=2**24)
+    bs: int | None = Field(None, ge=1, le=2**24)
     loss: Literal["mse", "cross-entropy"]  # config.LOSSES (tested equal)
     schedule: Literal["one-cycle", "constant"]  # training.schedules.SCHEDULES (tested equal)
     seed: int = Field(ge=0, le=MAX_SEED)

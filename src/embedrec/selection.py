@@ -8,11 +8,13 @@ candidate on the rest within a time budget that grows with the data, scores it o
 rows and returns the concrete config the run then trains on every training rating, with the
 table of what was tried (`Trial`s: printed by `train`, saved in the model directory).
 
-- the rating model (rating data only): bmf with the picks of its data rule, bmf with the
-  implicit terms and per-row noise switched the other way, bmf with the other density class's
-  rank, sweeps and pull towards the baseline, and the chapter's dot-bias; lowest RMSE kept;
+- the rating model (rating data only): bmf with the picks of its data rule, the bias baseline
+  alone, the chapter's dot-bias, bmf with the implicit terms and per-row noise switched the other
+  way, bmf with the other density class's rank, sweeps and pull towards the baseline; lowest
+  RMSE kept;
 - the ranker: EASE over a small grid of its ridge strength where its items x items solve fits,
-  else iALS over a small grid of its regularization; the most popular items where no ranker
+  else iALS over a small grid of its regularization and unobserved weight (and, on play counts,
+  of the confidence a count earns); the most popular items where no ranker
   beats them (never below popularity); highest NDCG@10 kept, relevant = ratings in the top
   quarter of the scale (every carved row for interaction data);
 - the blend of the rating model's standardised predictions into the ranker's, from a grid.
@@ -55,7 +57,9 @@ IALS_SECONDS_PER_FLOP = 2e-9
 K = 10
 # the ranker's grids: EASE's ridge (500 is Steck's MovieLens value), iALS's regularization
 EASE_L2 = (500.0, 100.0, 2000.0)  # the first always tried
-IALS_REG = (0.01, 0.003, 0.03)
+# (reg, alpha0): Rendle's weight of the unobserved pairs matters as much as the regularization
+# on sparse catalogues (benchmarks/datasets.py: 0.1 beat 1.0 on MovieTweetings and Last.fm)
+IALS_GRID = ((0.01, 1.0), (0.003, 1.0), (0.03, 1.0), (0.005, 0.1), (0.01, 0.3))
 # on counts (plays, purchases), also the confidence a count earns: 1 + alpha * log(1 + count)
 IALS_ALPHA = (1.0, 10.0)
 BLENDS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
@@ -142,8 +146,8 @@ def estimate_seconds(config: TrainConfig, data: Ratings) -> float:
         epochs = config.epochs or 16
         rows = data.n_users + data.n_items
         return epochs * (n * rank + rows * rank * rank) * IALS_SECONDS_PER_FLOP
-    if config.model == "popular":
-        return n * 1e-8
+    if config.model in ("popular", "bias"):
+        return n * 1e-7
     return SGD_SECONDS * n * (config.epochs or 5)
 
 
@@ -190,6 +194,7 @@ def _rating_candidates(data: Ratings, config: TrainConfig) -> Iterator[tuple[str
     shrink = picks["options"]["shrink"]
     rule = bmf.with_defaults(picks)
     yield _bmf_label(rule, "data rule"), rule
+    yield "bias baseline (no factors)", config.replace(model="bias", ranker=None)
     yield "dot-bias (the chapter's recipe)", config.replace(model="dot-bias", ranker=None)
     if config.implicit is None and config.robust is None:
         flipped = bmf.replace(implicit=not picks["implicit"], robust=not picks["robust"])
@@ -264,16 +269,24 @@ def _ranker_candidates(data: Ratings, config: TrainConfig) -> Iterator[tuple[str
 
 
 def _ials_candidates(data: Ratings, ials: TrainConfig) -> Iterator[tuple[str, TrainConfig]]:
-    """iALS over its regularization grid; on counts that differ, its weight of a count too
-    (at the grid's first regularization), what the user set staying set."""
-    regs = IALS_REG if "reg" not in ials.options else (ials.options["reg"],)
-    for reg in regs:
-        yield f"ials reg {reg:g}", ials.replace(options={**ials.options, "reg": reg})
+    """iALS over its grid of regularization and unobserved weight; on counts that differ, the
+    weight of a count too (at the grid's first point), what the user set staying set."""
+    grid = [
+        (ials.options.get("reg", reg), ials.options.get("alpha0", alpha0))
+        for reg, alpha0 in IALS_GRID
+    ]
+    for reg, alpha0 in dict.fromkeys(grid):  # what the user set collapses the grid
+        options = {**ials.options, "reg": reg, "alpha0": alpha0}
+        yield f"ials reg {reg:g}, alpha0 {alpha0:g}", ials.replace(options=options)
     low, high = data.observed_range
     if data.interactions and low < high and "alpha" not in ials.options:
+        reg, alpha0 = grid[0]
         for alpha in IALS_ALPHA:
-            options = {**ials.options, "reg": regs[0], "alpha": alpha}
-            yield f"ials reg {regs[0]:g}, alpha {alpha:g}", ials.replace(options=options)
+            options = {**ials.options, "reg": reg, "alpha0": alpha0, "alpha": alpha}
+            yield (
+                f"ials reg {reg:g}, alpha0 {alpha0:g}, alpha {alpha:g}",
+                ials.replace(options=options),
+            )
 
 
 def _choose_ranker(

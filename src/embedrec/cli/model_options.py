@@ -116,7 +116,14 @@ MODEL_OPTIONS: dict[str, Any] = {
         None,
     ),
     "weights": (option("--weights", "average: one weight per member [default: equal]."), None),
-    "lr": (option("--lr", "Peak learning rate [default: 5e-3].", Optional[float]), None),
+    "lr": (
+        option(
+            "--lr",
+            "Peak learning rate [default: the model's: 5e-3 for dot, dot-bias, nn; 1e-2 for bpr].",
+            Optional[float],
+        ),
+        None,
+    ),
     "wd": (
         option(
             "--wd",
@@ -126,7 +133,14 @@ MODEL_OPTIONS: dict[str, Any] = {
         ),
         None,
     ),
-    "bs": (option("--bs", "Batch size [default: 64].", Optional[int]), None),
+    "bs": (
+        option(
+            "--bs",
+            "Batch size [default: the model's: 64 for dot, dot-bias, nn; 1024 for bpr].",
+            Optional[int],
+        ),
+        None,
+    ),
     "loss": (
         option(
             "--loss",

@@ -7,6 +7,7 @@ work on their own; the kinds wrap them (or any other learned state) behind one p
 
 from embedrec.models import (  # noqa: F401  (registers)
     average,
+    bias,
     bmf,
     bpr,
     dot,

@@ -131,7 +131,13 @@ class BPRKind(TorchModel):
     summary = "BPR ranking model (Rendle et al. 2009): pairwise loss, sampled negatives; ranks"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
     # epochs, wd: the best of a grid on validation carved from u1.base (benchmarks/bpr_defaults.py)
-    defaults: ClassVar[dict[str, Any]] = {"n_factors": 64, "epochs": 30, "wd": 0.3}
+    defaults: ClassVar[dict[str, Any]] = {
+        "n_factors": 64,
+        "epochs": 30,
+        "wd": 0.3,
+        "lr": 1e-2,
+        "bs": 1024,
+    }
     Options: ClassVar[type[NoOptions]] = BPROptions
     predicts_ratings: ClassVar[bool] = False
     network_class: ClassVar[type[nn.Module]] = BPRNetwork

@@ -221,7 +221,13 @@ class DotProductKind(TorchModel):
     name = "dot"
     summary = "dot product of user and item factors (the chapter's first model)"
     engines: ClassVar[tuple[str, ...]] = ("fused", "torch")
-    defaults: ClassVar[dict[str, Any]] = {"n_factors": 50, "epochs": 5, "wd": 0.1}
+    defaults: ClassVar[dict[str, Any]] = {
+        "n_factors": 50,
+        "epochs": 5,
+        "wd": 0.1,
+        "lr": 5e-3,
+        "bs": 64,
+    }
     network_class: ClassVar[type[nn.Module]] = DotProduct
     network: DotProduct
 

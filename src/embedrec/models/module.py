@@ -47,7 +47,7 @@ class ModuleKind(TorchModel):
     name = "module"
     summary = "your own nn.Module of (users, items) -> ratings (Python only: train(model=m))"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
-    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1}
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1, "lr": 5e-3, "bs": 64}
     by_name: ClassVar[bool] = False
 
     def __init__(self, network: nn.Module, n_users: int, n_items: int):

@@ -208,7 +208,7 @@ class EmbeddingNNKind(TorchModel):
     summary = "embeddings through Linear-ReLU-BatchNorm layers (--layers, --dropout)"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
     losses: ClassVar[tuple[str, ...]] = ("mse", "cross-entropy")
-    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1}
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1, "lr": 5e-3, "bs": 64}
     network_class: ClassVar[type[nn.Module]] = EmbeddingNN
     network: EmbeddingNN
 

@@ -38,10 +38,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from embedrec.config import TrainConfig
+from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.errors import DistributedError, EmbedrecError, ModelError
 from embedrec.models.base import Model, TorchModel
-from embedrec.models.registry import get_kind
+from embedrec.models.registry import get_kind, resolve
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -113,16 +113,23 @@ def check_config(config: TrainConfig, world: World) -> None:
             "--patience stops on rank 0's validation, but every rank of a distributed run "
             "must run the same epochs: leave it out (--keep best keeps the best epoch)"
         )
-    if config.bs % world.size:
+    if config.model == AUTO_MODEL:
         raise ModelError(
-            f"--bs {config.bs} is the batch of all {world.size} processes together: "
-            f"use a multiple of {world.size}"
+            "a distributed run trains one named model with the torch engine: give --model "
+            "dot, dot-bias or nn (the default, auto, chooses on one machine)"
         )
     kind = get_kind(config.model)
     if not issubclass(kind, TorchModel) or "torch" not in kind.engines:
         raise ModelError(
             f"a distributed run trains with the torch engine, which does not train "
             f"{kind.name} models (--model dot, dot-bias or nn)"
+        )
+    bs = resolve(config).bs
+    assert bs is not None  # a torch kind defaults it
+    if bs % world.size:
+        raise ModelError(
+            f"--bs {bs} is the batch of all {world.size} processes together: "
+            f"use a multiple of {world.size}"
         )
     if config.engine not in ("auto", "torch"):
         raise ModelError(
@@ -265,6 +272,7 @@ def fit_replica(
     sparse = None if world.backend == "gloo" else False
     if sparse is False and wants_sparse(model.network):
         loop.reporter.note("NCCL all-reduces dense gradients only: the embeddings step densely")
+    assert config.bs is not None  # resolved: the kind's default
     options = gradient_options(config) | {"bs": config.bs // world.size}
     with lost_contact(world):
         history = fit_torch(

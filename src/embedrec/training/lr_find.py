@@ -96,7 +96,8 @@ def lr_find(
     objective.load(ratings.users, ratings.items, ratings.ratings, device, config.seed)
     n = len(ratings)
     generator = torch.Generator().manual_seed(config.seed)
-    assert config.wd is not None  # resolved: the kind's default
+    assert config.wd is not None and config.bs is not None  # resolved: the kind's defaults
+    bs = config.bs
     steps = TorchSteps(network, start_lr, config.wd, objective=objective)
     lrs: list[float] = []
     losses: list[float] = []
@@ -105,10 +106,10 @@ def lr_find(
     position = 0
     for step in range(num_it):
         lr = start_lr * (end_lr / start_lr) ** (step / max(num_it - 1, 1))
-        if position + config.bs > n:
+        if position + bs > n:
             order, position = torch.randperm(n, generator=generator).to(device), 0
-        batch = order[position : position + config.bs]
-        position += config.bs
+        batch = order[position : position + bs]
+        position += bs
         value = float(steps.step(objective.batch(batch), lr))
         average = 0.98 * average + 0.02 * value
         smoothed = average / (1 - 0.98 ** (step + 1))

@@ -57,7 +57,7 @@ def wants_sparse(network: nn.Module) -> bool:
 
 def gradient_options(config: TrainConfig) -> dict[str, Any]:
     """The settings every gradient engine (torch, fused) takes from a config, by name."""
-    assert config.epochs is not None
+    assert None not in (config.epochs, config.lr, config.bs)  # resolved: the kind's defaults
     names = ("epochs", "lr", "wd", "bs", "schedule", "seed")
     return {name: getattr(config, name) for name in names}
 
