@@ -177,7 +177,7 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
         for _ in range(12):  # a fresh connection each time, to whichever worker takes it
             body = httpx.get(f"{two.url}/users/196/recommendations?n=5").json()
             assert body["n_feedback"] == 1 and 100 not in [r["item"] for r in body["items"]]
-            pids.add(httpx.get(f"{two.url}/health").json()["pid"])
+            pids.add(httpx.get(f"{two.url}/health", headers=AUTH).json()["pid"])
         assert two.process.pid not in pids  # answered by worker processes, not the supervisor
         other = embedrec.load(served_model).save(tmp_path / "v2")
         reloaded = httpx.post(
@@ -186,7 +186,9 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
         assert reloaded.status_code == 200
         deadline = time.monotonic() + 20
         while True:  # every worker follows within a second or so of its next request
-            seen = {httpx.get(f"{two.url}/health").json()["model_dir"] for _ in range(12)}
+            seen = {
+                httpx.get(f"{two.url}/health", headers=AUTH).json()["model_dir"] for _ in range(12)
+            }
             if seen == {str(other)}:
                 break
             assert time.monotonic() < deadline, f"workers still serve {seen}"
