@@ -5,15 +5,18 @@ feedback (every rating that got a 2xx is there after restart, on SQLite and Post
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
 import embedrec
-from tests.service_support import AUTH, start_server
+from tests.service_support import AUTH, children, start_server
 
 
 def test_every_endpoint_over_the_wire(server):
@@ -195,3 +198,47 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
             time.sleep(0.5)
     finally:
         two.stop()
+
+
+# `embedrec serve --workers 2` beside two CPU-bound processes answers within this (documented in
+# the README): each worker imports torch and loads the model while competing for the CPU
+SETTLE_SECONDS = 180
+
+
+def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path):
+    """uvicorn's default 5 s health ping killed workers still importing torch on a busy
+    machine, in a loop. Now both serve within SETTLE_SECONDS and stay: for 15 s after, every
+    request answers and no worker is replaced."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads worker processes from /proc (Linux)")
+    spin = [sys.executable, "-c", "while True: pass"]
+    busy = [subprocess.Popen(spin) for _ in range(2)]
+    try:
+        db = f"sqlite:///{tmp_path / 'feedback.db'}"
+        two = start_server(served_model, tmp_path, db, "--workers", "2", within=SETTLE_SECONDS)
+        try:
+            deadline = time.monotonic() + SETTLE_SECONDS
+            seen: set[int] = set()
+            while len(seen & children(two.process.pid)) < 2:  # one may still be loading
+                assert time.monotonic() < deadline, f"one worker only: {two.log.read_text()}"
+                seen |= served_pids(two.url, 4)
+                time.sleep(0.5)
+            settled = children(two.process.pid)
+            until = time.monotonic() + 15
+            while time.monotonic() < until:
+                answered = httpx.get(f"{two.url}/users/196/recommendations?n=3", timeout=30)
+                assert answered.status_code == 200
+                assert children(two.process.pid) == settled, two.log.read_text()
+                time.sleep(0.5)
+        finally:
+            two.stop()
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait(30)
+
+
+def served_pids(url: str, tries: int) -> set[int]:
+    """The worker pids that answered `tries` fresh connections."""
+    answers = [httpx.get(f"{url}/health", headers=AUTH, timeout=30) for _ in range(tries)]
+    return {answer.json()["pid"] for answer in answers}

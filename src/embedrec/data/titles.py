@@ -2,8 +2,8 @@
 
 Users type "star wars", "The Silence of the Lambs" or "Net, The (1995)"; MovieLens writes
 "Star Wars (1977)" and "Silence of the Lambs, The (1991)". A lookup ignores case, accents,
-punctuation, the trailing year and an article moved to the end, and an ambiguous or unknown name is an error
-that lists the closest titles with their ids.
+punctuation, the trailing year and an article moved to the end, and an ambiguous or unknown
+name is an error that lists the closest titles with their ids.
 """
 
 from __future__ import annotations
