@@ -6,6 +6,8 @@ headers; /health's private fields only with the token; accents folded in title s
 
 from __future__ import annotations
 
+import asyncio
+import json
 import threading
 import time
 
@@ -13,10 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 import embedrec
-from embedrec.service import create_app
+from embedrec.cli.serve import health_timeout
+from embedrec.service import create_app, errors
 from embedrec.service.cache import ByteCache, approx_bytes
+from embedrec.service.hygiene import default_hosts, host_name
 from tests.service_support import AUTH, TOKEN
 from tests.test_service import assert_error
+
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -177,8 +183,7 @@ def test_a_cross_site_form_cannot_reload_a_server_without_a_token(served_model, 
         assert client.app.state.service.current is before
         plain = {"Content-Type": "text/plain"}
         assert_error(client.post("/admin/reload", content=b"{}", headers=plain), 415)
-        json_type = {"Content-Type": "application/json"}
-        assert client.post("/admin/reload", headers=json_type).status_code == 200  # empty body
+        assert client.post("/admin/reload", headers=JSON_TYPE).status_code == 200  # empty body
         assert client.post("/admin/reload", json={}).status_code == 200
         assert client.app.state.service.current is not before
 
@@ -203,3 +208,44 @@ def test_title_search_and_lookup_ignore_accents(client):
     assert client.get("/items", params={"query": "Nénette"}).json()["items"][0]["item"] == 1233
     rec = client.app.state.service.current.rec
     assert embedrec.search_items(rec, "c'est arrive pres")["item"].tolist() == [1104]
+
+
+def test_a_body_slower_than_the_deadline_is_a_408(client, monkeypatch):
+    """The ASGI app called as uvicorn calls it, the body's second half arriving late."""
+    monkeypatch.setattr(errors, "BODY_SECONDS", 0.3)
+    chunks = [b'{"ratings": ', b"{}}"]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if len(chunks) == 1:
+            await asyncio.sleep(1.5)  # the rest comes after the deadline
+        return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/recommendations",
+        "raw_path": b"/recommendations",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(client.app(scope, receive, send))
+    assert sent[0]["status"] == 408, sent
+    body = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+    assert body["status"] == 408 and "body" in body["error"]
+
+
+def test_serve_answers_to_its_own_names_and_waits_for_slow_workers():
+    assert default_hosts("0.0.0.0") is None and default_hosts("::") is None
+    assert default_hosts("10.1.2.3") == ["10.1.2.3", "127.0.0.1", "::1", "localhost"]
+    assert host_name("[::1]:8000") == "::1" and host_name("Example.org:80") == "example.org"
+    assert health_timeout(0.05) == 60 and health_timeout(10) == 200

@@ -5,6 +5,7 @@ feedback (every rating that got a 2xx is there after restart, on SQLite and Post
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ import httpx
 import pytest
 
 import embedrec
+from embedrec.service.connections import HEADER_SECONDS
 from tests.service_support import AUTH, children, start_server
 
 
@@ -45,6 +47,9 @@ def test_every_endpoint_over_the_wire(server):
         assert len(http.get("/map?n=20").json()["points"]) == 20
         assert "embedrec_requests_total" in http.get("/metrics").text
         assert http.get("/docs").status_code == 200 and "<html" in http.get("/").text
+        rebound = http.get("/health", headers={"Host": "evil.example"})  # not a name it has
+        assert rebound.status_code == 400 and "--allowed-host" in rebound.json()["error"]
+        assert http.get("/health", headers={"Host": "localhost:1"}).status_code == 200
 
 
 def test_a_50_mb_body_is_refused_and_the_server_keeps_serving(server):
@@ -242,3 +247,33 @@ def served_pids(url: str, tries: int) -> set[int]:
     """The worker pids that answered `tries` fresh connections."""
     answers = [httpx.get(f"{url}/health", headers=AUTH, timeout=30) for _ in range(tries)]
     return {answer.json()["pid"] for answer in answers}
+
+
+def test_connections_that_ask_nothing_are_cut(server):
+    """A connection that opens and sends nothing, or trickles its headers a byte a second,
+    is closed once HEADER_SECONDS pass; the server answers others meanwhile."""
+    host, port = server.url.removeprefix("http://").split(":")
+    idle = socket.create_connection((host, int(port)))
+    trickling = socket.create_connection((host, int(port)))
+    trickling.sendall(b"GET /health HTTP/1.1\r\n")
+    started = time.monotonic()
+    try:
+        idle.settimeout(HEADER_SECONDS + 20)
+        trickled_until_cut = 0
+        trickling.settimeout(1)
+        while time.monotonic() - started < HEADER_SECONDS + 20:
+            try:
+                if trickling.recv(1024) == b"":
+                    break  # closed by the server
+            except TimeoutError:
+                trickling.sendall(b"X")  # one more byte of a header that never ends
+                trickled_until_cut += 1
+        assert time.monotonic() - started < HEADER_SECONDS + 20, "the trickle was never cut"
+        assert trickled_until_cut >= HEADER_SECONDS - 2
+        assert idle.recv(1024) == b""  # closed, never answered
+        assert time.monotonic() - started < HEADER_SECONDS + 20
+        with server.client() as http:
+            assert http.get("/health").status_code == 200
+    finally:
+        idle.close()
+        trickling.close()
