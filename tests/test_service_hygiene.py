@@ -50,7 +50,7 @@ def test_the_map_is_computed_once_per_loaded_model(client):
 def test_health_answers_while_the_map_is_being_computed(client):
     served = client.app.state.service.current
     answers: list[int] = []
-    with served._map_lock:  # the map's computation holds this: as if it took a long time
+    with served.map_lock:  # the map's computation holds this: as if it took a long time
         waiting = threading.Thread(target=lambda: answers.append(client.get("/map").status_code))
         waiting.start()
         time.sleep(0.3)  # the map request is in, waiting for the computation

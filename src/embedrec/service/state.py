@@ -83,8 +83,8 @@ class Served:
     load_seconds: float
     cache_mb: float = DEFAULT_CACHE_MB
     cache: ByteCache = field(init=False)
-    _map: pd.DataFrame | None = None
-    _map_lock: threading.Lock = field(default_factory=threading.Lock)
+    _map: pd.DataFrame | None = field(default=None, init=False)
+    map_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.cache = ByteCache(int(self.cache_mb * MIB))
@@ -110,7 +110,7 @@ class Served:
         """The MAX_MAP most rated items on the first two principal components of the item
         factors (an SVD of up to 1,000 x 800): computed by the first caller, once per loaded
         model; callers meanwhile wait for it rather than computing it again."""
-        with self._map_lock:
+        with self.map_lock:
             if self._map is None:
                 coords = embedrec.pca_map(self.rec, n_items=min(MAX_MAP, self.rec.n_items))
                 self._map = coords.rename(columns={"pc1": "x", "pc2": "y"})
