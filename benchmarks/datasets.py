@@ -129,13 +129,8 @@ def movietweetings(data_dir: Path) -> DataSet:
 
 
 def load_plays(path: Path) -> embedrec.Ratings:
-    """Last.fm's play counts as interactions (the counts in `ratings`, no rating scale).
-
-    Built here until interaction loading is on main; then this body is one line:
-    `return embedrec.load_ratings(path, weight_col="weight")`."""
-    plays = embedrec.load_ratings(path, user_col="userID", item_col="artistID", rating_col="weight")
-    plays.interactions = True
-    return plays
+    """Last.fm's play counts as interactions (the `weight` column is recognised as a count)."""
+    return embedrec.load_ratings(path)
 
 
 def lastfm(data_dir: Path) -> DataSet:
@@ -182,8 +177,8 @@ def load_sets(
 
 @dataclass
 class Trainer:
-    """embedrec's models on one set, each config trained once (the default and `bmf` are the
-    same config today), with its training seconds."""
+    """embedrec's models on one set, each config trained once (a grid's default setting and
+    its kind's defaults are one training), with its training seconds."""
 
     data: DataSet
     threads: int

@@ -11,7 +11,7 @@ its processes; what other work on a shared machine barely moves) and its residen
   (target >= 500/s).
 
 python benchmarks/serve.py --model models/ml-100k [--client wrk|httpx] [--seconds 10]
-    [--requests 5000] [--concurrency 32] [--workers 2] [--cache 10000]
+    [--requests 5000] [--concurrency 32] [--workers 2] [--cache 64]
     [--large models/synthetic-ml25m-k64] [--large-requests 500]
 
 The load comes from Debian's `wrk` where installed (one C thread, `--seconds` per scenario,
@@ -303,7 +303,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=10, help="wrk: seconds per scenario")
     parser.add_argument(
-        "--cache", type=int, default=10_000, help="the server's --cache (0: every list computed)"
+        "--cache", type=int, default=64, help="the server's --cache in MiB (0: every list computed)"
     )
     args = parser.parse_args()
     count, flight = args.requests, args.concurrency

@@ -22,6 +22,11 @@ import embedrec
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+CONSOLE_SCRIPT = """import sys
+from embedrec.cli import main
+if __name__ == "__main__":
+    sys.exit(main())
+"""
 PG_ENV = "EMBEDREC_TEST_POSTGRES"  # a PostgreSQL URL the tests may create tables in
 NO_PG = (
     f"needs a PostgreSQL server: set {PG_ENV}=postgresql://user@host:port/db "
@@ -61,14 +66,22 @@ class Server:
 
 
 def start_server(
-    model_dir: Path, log_dir: Path, db: str | None = None, *extra: str, token: str = TOKEN
+    model_dir: Path,
+    log_dir: Path,
+    db: str | None = None,
+    *extra: str,
+    token: str = TOKEN,
+    within: float = 60,
 ) -> Server:
-    """`embedrec serve` on a free loopback port, once /health answers (60 s at most)."""
+    """`embedrec serve` on a free loopback port, once /health answers (`within` s at most)."""
     port = free_port()
+    # started as the installed `embedrec` script is: a worker uvicorn spawns imports it again
+    # (and so torch) before it can answer the supervisor's health ping
+    script = log_dir / "embedrec_script.py"
+    script.write_text(CONSOLE_SCRIPT)
     command = [
         sys.executable,
-        "-c",
-        "from embedrec.cli import main; main()",
+        str(script),
         "serve",
         str(model_dir),
         "--port",
@@ -84,7 +97,7 @@ def start_server(
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
     server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the server exited ({process.returncode}): {log.read_text()}")
@@ -95,7 +108,20 @@ def start_server(
             pass
         time.sleep(0.2)
     server.kill()
-    raise AssertionError(f"the server did not answer within 60 s: {log.read_text()}")
+    raise AssertionError(f"the server did not answer within {within:g} s: {log.read_text()}")
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux: read from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
 
 
 class Relay:

@@ -51,12 +51,13 @@ def assert_error(response, status: int, *words: str) -> dict:
 
 
 def test_health_names_the_model_and_its_counts(client, served_model):
-    health = client.get("/health").json()
+    health = client.get("/health", headers=AUTH).json()
     assert health["model"] == "dot-bias" and health["status"] == "ok"
     assert (health["n_users"], health["n_items"]) == (943, 1682)
     assert health["model_dir"] == str(served_model) and health["version"] == embedrec.__version__
     assert health["rating_scale"] == [1.0, 5.0] and health["n_feedback"] == 0
     assert health["load_seconds"] > 0 and "sqlite" in health["feedback_db"]
+    assert health["cache"] == {"entries": 0, "bytes": 0, "max_bytes": 64 * 1024 * 1024}
 
 
 def test_a_known_users_list_is_the_librarys_unseen_top_n(client, rec):
@@ -172,7 +173,7 @@ def test_bad_feedback_is_refused_with_the_reason_and_nothing_stored(client, db_u
     assert_error(post({"item": "No Such Film", "rating": 3}), 404, "unknown item")
     body = assert_error(post({"item": "Chasing Amy", "rating": 3}), 400, "matches 2 items")
     assert "246" in body["error"] and "268" in body["error"]
-    assert_error(post({"item": 50}), 422, "item")
+    assert_error(post({"item": 50}), 422, "rating of 50 is missing")  # a rating model needs it
     assert_error(post({"ratings": []}), 422, "ratings")
     assert_error(post({"ratings": [{"item": 50, "rating": 3}, {"item": 50, "rating": 0}]}), 422)
     assert FeedbackStore(db_url).count() == 0  # a batch with one bad rating stores none
@@ -222,11 +223,11 @@ def test_reload_swaps_the_model_and_a_broken_one_leaves_the_old_serving(
     (tmp_path / "empty").mkdir()
     failed = client.post("/admin/reload", json={"model_dir": str(tmp_path / "empty")}, headers=AUTH)
     assert_error(failed, 400, "model not reloaded", str(served_model))
-    assert client.get("/health").json()["model_dir"] == str(served_model)
+    assert client.get("/health", headers=AUTH).json()["model_dir"] == str(served_model)
     other = rec.save(tmp_path / "v2")
     swapped = client.post("/admin/reload", json={"model_dir": str(other)}, headers=AUTH)
     assert swapped.status_code == 200 and swapped.json()["model"] == "dot-bias"
-    assert client.get("/health").json()["model_dir"] == str(other)
+    assert client.get("/health", headers=AUTH).json()["model_dir"] == str(other)
     assert client.post("/admin/reload", headers=AUTH).json()["model_dir"] == str(other)
 
 
@@ -289,11 +290,13 @@ def test_a_model_without_titles_or_genres_serves_ids(tmp_path):
 
 
 def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):
-    with TestClient(create_app(served_model, db_url, cache=0)) as uncached:
+    with TestClient(create_app(served_model, db_url, cache_mb=0)) as uncached:
         for query in ("n=5", "n=5", "n=7&genre=Drama", "n=3&exclude=Fargo", "n=3&exclude=100"):
             path = f"/users/22/recommendations?{query}"
             assert client.get(path).json() == uncached.get(path).json()
-    assert len(client.app.state.service.current.lists) == 3  # "Fargo" is 100: one list
+    kept = client.app.state.service.current.cache
+    assert len(kept) == 4  # three lists ("Fargo" is 100: one list) and Drama's items
+    assert len(uncached.app.state.service.current.cache) == 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -5,15 +5,20 @@ feedback (every rating that got a 2xx is there after restart, on SQLite and Post
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
 import embedrec
-from tests.service_support import AUTH, start_server
+from embedrec.service.connections import HEADER_SECONDS
+from tests.service_support import AUTH, children, start_server
 
 
 def test_every_endpoint_over_the_wire(server):
@@ -42,6 +47,9 @@ def test_every_endpoint_over_the_wire(server):
         assert len(http.get("/map?n=20").json()["points"]) == 20
         assert "embedrec_requests_total" in http.get("/metrics").text
         assert http.get("/docs").status_code == 200 and "<html" in http.get("/").text
+        rebound = http.get("/health", headers={"Host": "evil.example"})  # not a name it has
+        assert rebound.status_code == 400 and "--allowed-host" in rebound.json()["error"]
+        assert http.get("/health", headers={"Host": "localhost:1"}).status_code == 200
 
 
 def test_a_50_mb_body_is_refused_and_the_server_keeps_serving(server):
@@ -177,7 +185,7 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
         for _ in range(12):  # a fresh connection each time, to whichever worker takes it
             body = httpx.get(f"{two.url}/users/196/recommendations?n=5").json()
             assert body["n_feedback"] == 1 and 100 not in [r["item"] for r in body["items"]]
-            pids.add(httpx.get(f"{two.url}/health").json()["pid"])
+            pids.add(httpx.get(f"{two.url}/health", headers=AUTH).json()["pid"])
         assert two.process.pid not in pids  # answered by worker processes, not the supervisor
         other = embedrec.load(served_model).save(tmp_path / "v2")
         reloaded = httpx.post(
@@ -186,10 +194,86 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
         assert reloaded.status_code == 200
         deadline = time.monotonic() + 20
         while True:  # every worker follows within a second or so of its next request
-            seen = {httpx.get(f"{two.url}/health").json()["model_dir"] for _ in range(12)}
+            seen = {
+                httpx.get(f"{two.url}/health", headers=AUTH).json()["model_dir"] for _ in range(12)
+            }
             if seen == {str(other)}:
                 break
             assert time.monotonic() < deadline, f"workers still serve {seen}"
             time.sleep(0.5)
     finally:
         two.stop()
+
+
+# `embedrec serve --workers 2` beside two CPU-bound processes answers within this (documented in
+# the README): each worker imports torch and loads the model while competing for the CPU
+SETTLE_SECONDS = 180
+
+
+def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path):
+    """uvicorn's default 5 s health ping killed workers still importing torch on a busy
+    machine, in a loop. Now both serve within SETTLE_SECONDS and stay: for 15 s after, every
+    request answers and no worker is replaced."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("reads worker processes from /proc (Linux)")
+    spin = [sys.executable, "-c", "while True: pass"]
+    busy = [subprocess.Popen(spin) for _ in range(2)]
+    try:
+        db = f"sqlite:///{tmp_path / 'feedback.db'}"
+        two = start_server(served_model, tmp_path, db, "--workers", "2", within=SETTLE_SECONDS)
+        try:
+            deadline = time.monotonic() + SETTLE_SECONDS
+            seen: set[int] = set()
+            while len(seen & children(two.process.pid)) < 2:  # one may still be loading
+                assert time.monotonic() < deadline, f"one worker only: {two.log.read_text()}"
+                seen |= served_pids(two.url, 4)
+                time.sleep(0.5)
+            settled = children(two.process.pid)
+            until = time.monotonic() + 15
+            while time.monotonic() < until:
+                answered = httpx.get(f"{two.url}/users/196/recommendations?n=3", timeout=30)
+                assert answered.status_code == 200
+                assert children(two.process.pid) == settled, two.log.read_text()
+                time.sleep(0.5)
+        finally:
+            two.stop()
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait(30)
+
+
+def served_pids(url: str, tries: int) -> set[int]:
+    """The worker pids that answered `tries` fresh connections."""
+    answers = [httpx.get(f"{url}/health", headers=AUTH, timeout=30) for _ in range(tries)]
+    return {answer.json()["pid"] for answer in answers}
+
+
+def test_connections_that_ask_nothing_are_cut(server):
+    """A connection that opens and sends nothing, or trickles its headers a byte a second,
+    is closed once HEADER_SECONDS pass; the server answers others meanwhile."""
+    host, port = server.url.removeprefix("http://").split(":")
+    idle = socket.create_connection((host, int(port)))
+    trickling = socket.create_connection((host, int(port)))
+    trickling.sendall(b"GET /health HTTP/1.1\r\n")
+    started = time.monotonic()
+    try:
+        idle.settimeout(HEADER_SECONDS + 20)
+        trickled_until_cut = 0
+        trickling.settimeout(1)
+        while time.monotonic() - started < HEADER_SECONDS + 20:
+            try:
+                if trickling.recv(1024) == b"":
+                    break  # closed by the server
+            except TimeoutError:
+                trickling.sendall(b"X")  # one more byte of a header that never ends
+                trickled_until_cut += 1
+        assert time.monotonic() - started < HEADER_SECONDS + 20, "the trickle was never cut"
+        assert trickled_until_cut >= HEADER_SECONDS - 2
+        assert idle.recv(1024) == b""  # closed, never answered
+        assert time.monotonic() - started < HEADER_SECONDS + 20
+        with server.client() as http:
+            assert http.get("/health").status_code == 200
+    finally:
+        idle.close()
+        trickling.close()

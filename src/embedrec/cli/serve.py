@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,8 +16,12 @@ import uvicorn
 import embedrec
 from embedrec.cli.common import app, err, handle_errors, note
 from embedrec.service import FeedbackStore, default_url
+from embedrec.service.connections import DeadlineProtocol
+from embedrec.service.hygiene import default_hosts
+from embedrec.service.state import DEFAULT_CACHE_MB
 
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
+WORKER_TIMEOUT = 60.0  # seconds: see health_timeout
 
 
 def is_loopback(host: str) -> bool:
@@ -61,13 +67,46 @@ def serve(
         ),
     ] = 1,
     cache: Annotated[
-        int,
+        float,
         typer.Option(
             "--cache",
-            help="Lists of known users without feedback kept per loaded model (0: none).",
+            help="MiB of lists and genre filters kept per worker and loaded model (0: none); "
+            "the least recently used go past it.",
             min=0,
         ),
-    ] = 10_000,
+    ] = DEFAULT_CACHE_MB,
+    allowed_host: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allowed-host",
+            help="A Host name clients reach the server by (repeat; '*': any) [default: the "
+            "--host address and the loopback names; any when --host is 0.0.0.0 or ::].",
+        ),
+    ] = None,
+    worker_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--worker-timeout",
+            help="Seconds a worker may take to answer uvicorn's health ping, starting or "
+            "serving, before it is replaced [default: 60, or 20x the model's load time].",
+            min=1,
+        ),
+    ] = None,
+    timeout_keep_alive: Annotated[
+        int,
+        typer.Option(
+            "--timeout-keep-alive", help="Seconds an idle kept-alive connection stays open.", min=1
+        ),
+    ] = 5,
+    limit_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--limit-concurrency",
+            help="Connections (and requests) a worker holds at once; past it, new requests "
+            "get 503. A request's headers must arrive within 10 s, its body within 30 s.",
+            min=1,
+        ),
+    ] = 1000,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve recommendations, feedback, item neighbours and the web explorer over HTTP.
@@ -82,14 +121,18 @@ def serve(
             highlight=False,
             markup=False,
         )
+    started = time.perf_counter()
     embedrec.load(model_dir)  # a model that does not load fails here, in one line
+    load_seconds = time.perf_counter() - started
     url = db or default_url(model_dir)
     FeedbackStore(url).close()  # so does a database that cannot be opened
     os.environ["EMBEDREC_MODEL_DIR"] = str(model_dir)
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""
     os.environ["EMBEDREC_THREADS"] = str(threads)
-    os.environ["EMBEDREC_CACHE"] = str(cache)
+    os.environ["EMBEDREC_CACHE_MB"] = str(cache)
+    hosts = allowed_host or default_hosts(host)
+    os.environ["EMBEDREC_ALLOWED_HOSTS"] = ",".join(hosts or ["*"])
     # this server's workers follow each other's reloads under this name (not other servers')
     os.environ["EMBEDREC_SERVER_ID"] = f"{socket.gethostname()}:{port}:{os.getpid()}"
     note(f"feedback in {url.split('@')[-1] if '@' in url else url}; API docs at /docs")
@@ -100,4 +143,17 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        http=DeadlineProtocol,
+        timeout_keep_alive=timeout_keep_alive,
+        limit_concurrency=limit_concurrency,
+        timeout_worker_healthcheck=math.ceil(worker_timeout or health_timeout(load_seconds)),
     )
+
+
+def health_timeout(load_seconds: float) -> float:
+    """How long a worker may leave uvicorn's health ping unanswered by default. A starting
+    worker answers only once it has imported torch (a spawned worker imports the command's
+    modules before uvicorn's ping thread starts) and often only once the model is loaded:
+    seconds when the machine is idle, many more beside CPU-bound work, where uvicorn's 5 s
+    killed workers in a loop. So: WORKER_TIMEOUT, or 20 times this model's load here."""
+    return max(WORKER_TIMEOUT, 20 * load_seconds)

@@ -1,15 +1,16 @@
 """Naming items by id or by title, forgivingly.
 
 Users type "star wars", "The Silence of the Lambs" or "Net, The (1995)"; MovieLens writes
-"Star Wars (1977)" and "Silence of the Lambs, The (1991)". A lookup ignores case, punctuation,
-the trailing year and an article moved to the end, and an ambiguous or unknown name is an error
-that lists the closest titles with their ids.
+"Star Wars (1977)" and "Silence of the Lambs, The (1991)". A lookup ignores case, accents,
+punctuation, the trailing year and an article moved to the end, and an ambiguous or unknown
+name is an error that lists the closest titles with their ids.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Hashable
 
@@ -23,13 +24,19 @@ _YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 _MOVED_ARTICLE = re.compile(r"^(.*),\s*(" + "|".join(ARTICLES) + r")$", re.IGNORECASE)
 
 
+def fold_accents(text: str) -> str:
+    """`text` without its accents ('Misérables' -> 'Miserables'): people type titles without
+    them, and compatibility forms (ligatures, full-width letters) become plain letters."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def normalise_title(title: str, keep_year: bool = True) -> str:
-    """A title's comparable form: 'Net, The (1995)' -> 'net 1995' (or 'net').
+    """A title's comparable form: 'Net, The (1995)' -> 'net 1995' (or 'net'); accents folded.
 
     >>> normalise_title("Silence of the Lambs, The (1991)", keep_year=False)
     'silence of the lambs'
     """
-    text = str(title).strip()
+    text = fold_accents(str(title)).strip()
     year = ""
     found = _YEAR.search(text)
     if found:

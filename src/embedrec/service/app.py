@@ -4,7 +4,8 @@ Every route is a thin call into the public API (`import embedrec`): recommendati
 `Recommender.recommend` (the model's ranking side), a user with stored feedback is folded in
 again from their training ratings plus that feedback (`embedrec.user_ratings`), items are named
 by raw id or title (`embedrec.item_id`). Bodies are the pydantic models of `schemas`; errors and
-metrics are in `errors`; the model and the feedback store in `state`. Write and admin routes
+metrics are in `errors`; lists and rows in `responses`; the model and the feedback store in
+`state`; Host checks, HEAD and security headers in `hygiene`. Write and admin routes
 need `Authorization: Bearer <token>` when the service has a token.
 """
 
@@ -20,17 +21,26 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import pandas as pd
-from fastapi import Body, Depends, FastAPI, Header, Query
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
 
 import embedrec
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError, Guard, Metrics, install_error_handlers, log
-from embedrec.service.state import DEFAULT_CACHE, Served, Service, in_scale, limit_threads
+from embedrec.service.hygiene import Hygiene
+from embedrec.service.responses import (
+    JSONBody,
+    named_item,
+    plain_id,
+    recommendations,
+    rows,
+    user_key,
+)
+from embedrec.service.state import DEFAULT_CACHE_MB, Service, limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -42,119 +52,21 @@ Genre = Annotated[
 ]
 
 
-def rows(frame: pd.DataFrame, leave_out: str = "") -> list[dict[str, Any]]:
-    """A result frame as JSON-ready rows: Python scalars (`tolist`), NaN as None; without the
-    column `leave_out` (cheaper than dropping it from the frame)."""
-    columns = {
-        str(name): [None if value != value else value for value in frame[name].tolist()]
-        for name in frame.columns
-        if name != leave_out
-    }
-    return [dict(zip(columns, values)) for values in zip(*columns.values())]
-
-
-def user_key(rec: embedrec.Recommender, user: str, known: Any = None) -> str:
-    """How a user's feedback is keyed: the model's raw id when known (`known`, when the caller
-    has looked it up already), else the text given."""
-    known = embedrec.known_user(rec, user) if known is None else known
-    return user if known is None else str(known)
-
-
-def usable(rec: embedrec.Recommender, items: set[str]) -> list[Any]:
-    """Those of `items` (stored ids) this model knows, as its raw ids."""
-    return [embedrec.item_id(rec, i) for i in items if rec.item_map.lookup(i) >= 0]
-
-
-def _plain_id(text: str) -> int | str:
-    """A stored id as the JSON the API takes: 42 for "42"."""
-    return int(text) if text.lstrip("-").isdigit() else text
-
-
-class JSONBody(Response):
-    """A response body already rendered as JSON (what the endpoint's response model documents)."""
-
-    media_type = "application/json"
-
-
-def recommendations(
-    served: Served,
-    service: Service,
-    user: str | None,
-    ratings: dict[Any, float] | None,
-    n: int,
-    exclude: list[Any],
-    genre: list[str],
-) -> JSONBody:
-    """A known user's list (folded in again with their feedback when they have some), or a new
-    user's from `ratings`; hidden and `exclude`d items never appear. A known user's list without
-    feedback is kept rendered: repeating it costs a dictionary lookup."""
-    rec = served.rec
-    excluded = usable(rec, service.hidden()) + [embedrec.item_id(rec, e) for e in exclude]
-    candidates = served.genre_items(genre)
-    n_feedback = 0
-    known = None
-    degraded = False
-    if user is not None:
-        known = embedrec.known_user(rec, user)
-        stored_as = user_key(rec, user, known)
-        feedback = service.feedback_of(stored_as)
-        if feedback is None:
-            if known is None:  # nothing but the store knows them: no list to give
-                raise ApiError(
-                    503,
-                    f"the feedback database is unavailable, and only it knows "
-                    f"user {user!r}; try again later",
-                )
-            feedback, degraded = {}, True
-        feedback = in_scale(rec, stored_as, feedback)
-        n_feedback = len(feedback)
-        if known is None and not feedback:
-            raise ApiError(
-                404,
-                f"unknown user {user!r}: not in the training data and no ratings stored for "
-                f"them; POST /users/{user}/ratings first, or POST /recommendations with ratings",
-            )
-        if feedback:
-            ratings = embedrec.user_ratings(rec, known, feedback)
-            excluded += list(ratings)  # what they just rated, even items the model never saw
-    if ratings is not None:
-        frame = rec.recommend(ratings=ratings, n=n, exclude=excluded or None, items=candidates)
-        return JSONBody(_listed(frame, user if known is None else known, n, n_feedback))
-    # a known user without feedback: the same list until the model, the hidden items or the
-    # request change, so it is kept (per loaded model, bounded)
-    genres = tuple(sorted(g.lower() for g in genre))
-    key = (known, n, tuple(sorted(map(str, excluded))), genres, degraded)
-    cached = served.lists.get(key)
-    if cached is None:
-        frame = rec.recommend(known, n=n, exclude=excluded or None, items=candidates)
-        cached = served.keep(key, _listed(frame, known, n, 0, degraded))
-    return JSONBody(cached)
-
-
-def _listed(
-    frame: pd.DataFrame, user: Any, n: int, n_feedback: int, degraded: bool = False
-) -> bytes:
-    fallback = "fallback" in frame
-    items = [s.RecommendedItem(**row) for row in rows(frame, leave_out="fallback")]
-    listed = s.Recommendations(
-        user=user, n=n, fallback=fallback, n_feedback=n_feedback, degraded=degraded, items=items
-    )
-    return listed.model_dump_json().encode()
-
-
 def create_app(
     model_dir: str | Path,
     db_url: str | None = None,
     token: str | None = None,
     handle_sighup: bool = False,
-    cache: int = DEFAULT_CACHE,
+    cache_mb: float = DEFAULT_CACHE_MB,
     server_id: str | None = None,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The service for the model at `model_dir`, its feedback in `db_url` (default: SQLite
-    beside the model). `handle_sighup`: reload the model directory on SIGHUP; `cache`: how many
-    lists of known users without feedback to keep per loaded model (0: none); `server_id`: the
-    workers sharing it follow each other's reloads through the database."""
-    service = Service(model_dir, db_url, token, cache, server_id)
+    beside the model). `handle_sighup`: reload the model directory on SIGHUP; `cache_mb`: MiB of
+    lists of known users without feedback and of genre filters kept per loaded model (0: none);
+    `server_id`: the workers sharing it follow each other's reloads through the database;
+    `allowed_hosts`: the Host names it answers to (None: any)."""
+    service = Service(model_dir, db_url, token, cache_mb, server_id)
     metrics = Metrics()
 
     @asynccontextmanager
@@ -185,7 +97,16 @@ def create_app(
     )
     app.state.service = service
     install_error_handlers(app)
-    app.add_middleware(Guard, metrics=metrics)
+    app.add_middleware(Hygiene, allowed_hosts=allowed_hosts)
+    app.add_middleware(Guard, metrics=metrics)  # outermost: counts what Hygiene refuses too
+
+    def token_given(authorization: str | None) -> bool:
+        """Whether `authorization` bears the service's token (never, without one)."""
+        if service.token is None or authorization is None:
+            return False
+        scheme, _, given = authorization.partition(" ")
+        expected = service.token.encode()
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
 
     def authorised(authorization: Annotated[str | None, Header()] = None) -> None:
         if service.token is None:
@@ -193,10 +114,23 @@ def create_app(
         challenge = {"WWW-Authenticate": "Bearer"}
         if authorization is None:
             raise ApiError(401, "this endpoint needs 'Authorization: Bearer <token>'", challenge)
-        scheme, _, given = authorization.partition(" ")
-        expected = service.token.encode()
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        if not token_given(authorization):
             raise ApiError(401, "wrong token", challenge)
+
+    def administrator(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> None:
+        """`authorised`, and a request no web page can make with a form: one bearing a token
+        or a JSON Content-Type (a cross-site form POST sends neither), so that a page a local
+        user visits cannot reload a server without a token."""
+        authorised(authorization)
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if authorization is None and content_type != "application/json":
+            raise ApiError(
+                415,
+                "admin requests are JSON: send 'Content-Type: application/json' (an empty body "
+                "is fine) or the token",
+            )
 
     writer = [Depends(authorised)]
     # Reads are `async def`: they run on the event loop's thread, one at a time per worker, with
@@ -210,14 +144,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=s.Health)
-    async def health() -> s.Health:
+    async def health(authorization: Annotated[str | None, Header()] = None) -> s.Health:
         served = service.serving()
         rec = served.rec
         n_feedback, feedback_status = service.feedback_state()
+        private = token_given(authorization)  # where and who the server is: the operator's
         return s.Health(
             status="ok" if n_feedback is not None else "degraded",
             model=rec.model_name,
-            model_dir=str(served.model_dir),
             engine=rec.engine,
             n_users=rec.n_users,
             n_items=rec.n_items,
@@ -226,10 +160,12 @@ def create_app(
             loaded_at=served.loaded_at,
             load_seconds=served.load_seconds,
             version=embedrec.__version__,
-            feedback_db=service.store.safe_url,
             feedback_status=feedback_status,
             n_feedback=n_feedback,
-            pid=os.getpid(),
+            cache=s.CacheState(**served.cache.state()),
+            model_dir=str(served.model_dir) if private else None,
+            feedback_db=service.store.safe_url if private else None,
+            pid=os.getpid() if private else None,
         )
 
     @app.get("/metrics", include_in_schema=False)
@@ -305,8 +241,9 @@ def create_app(
     @app.post("/predict", response_model=s.Predictions)
     async def predict(body: s.PredictRequest) -> s.Predictions:
         """Predicted ratings of (user, item) pairs; unknown ids come back in `error`."""
-        pairs = [(pair.user, pair.item) for pair in body.pairs]
-        frame = service.serving().rec.predict(pairs)
+        rec = service.serving().rec
+        pairs = [(pair.user, named_item(rec, pair.item)) for pair in body.pairs]
+        frame = rec.predict(pairs)
         frame["error"] = frame["error"].where(frame["error"] != "", None)
         return s.Predictions(predictions=[s.Prediction(**row) for row in rows(frame)])
 
@@ -337,19 +274,23 @@ def create_app(
         """The ratings stored for a user through the service (not their training ratings)."""
         rec = service.serving().rec
         stored = service.store.ratings_of(user_key(rec, user))
-        rated = [s.RatingIn(item=_plain_id(item), rating=value) for item, value in stored.items()]
+        rated = [s.RatingIn(item=plain_id(item), rating=value) for item, value in stored.items()]
         known = embedrec.known_user(rec, user)
         return s.StoredRatings(user=user if known is None else known, ratings=rated)
 
     @app.get("/map", response_model=s.FactorMap)
-    async def factor_map(n: Annotated[int, Query(ge=2, le=5000)] = 300) -> s.FactorMap:
-        """The most rated items' factors on their first two principal components."""
-        rec = service.serving().rec
-        coords = embedrec.pca_map(rec, n_items=min(n, rec.n_items))
-        coords = coords.rename(columns={"pc1": "x", "pc2": "y"})
-        return s.FactorMap(points=[s.MapPoint(**row) for row in rows(coords)])
+    async def factor_map(n: Annotated[int, Query(ge=2, le=s.MAX_MAP)] = 300) -> s.FactorMap:
+        """The most rated items' factors on their first two principal components (computed
+        once per loaded model, in the thread pool: the event loop answers meanwhile)."""
+        coords = await run_in_threadpool(service.serving().factor_map)
+        return s.FactorMap(points=[s.MapPoint(**row) for row in rows(coords.head(n))])
 
-    @app.post("/admin/reload", response_model=s.Reloaded, dependencies=writer)
+    @app.post(
+        "/admin/reload",
+        response_model=s.Reloaded,
+        dependencies=[Depends(administrator)],
+        responses={415: {"model": s.ErrorBody}},
+    )
     def reload(body: Annotated[s.ReloadRequest | None, Body()] = None) -> s.Reloaded:
         """Load a model directory and swap it in; on failure the old model keeps serving."""
         wanted = None if body is None else body.model_dir
@@ -372,14 +313,18 @@ def create_app(
 
 def app_from_env() -> FastAPI:
     """The app `embedrec serve` runs in each uvicorn worker, configured by the environment:
-    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN, EMBEDREC_THREADS, EMBEDREC_CACHE and
-    EMBEDREC_SERVER_ID (all but the first optional)."""
+    EMBEDREC_MODEL_DIR, EMBEDREC_DB, EMBEDREC_TOKEN, EMBEDREC_THREADS, EMBEDREC_CACHE_MB,
+    EMBEDREC_SERVER_ID and EMBEDREC_ALLOWED_HOSTS (comma-separated; all but the first
+    optional)."""
     limit_threads(int(os.environ.get("EMBEDREC_THREADS") or 1))
     return create_app(
         os.environ["EMBEDREC_MODEL_DIR"],
         os.environ.get("EMBEDREC_DB") or None,
         os.environ.get("EMBEDREC_TOKEN") or None,
         handle_sighup=True,
-        cache=int(os.environ.get("EMBEDREC_CACHE") or DEFAULT_CACHE),
+        cache_mb=float(os.environ.get("EMBEDREC_CACHE_MB") or DEFAULT_CACHE_MB),
         server_id=os.environ.get("EMBEDREC_SERVER_ID") or None,
+        allowed_hosts=os.environ["EMBEDREC_ALLOWED_HOSTS"].split(",")
+        if os.environ.get("EMBEDREC_ALLOWED_HOSTS")
+        else None,
     )

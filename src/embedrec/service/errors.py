@@ -1,16 +1,19 @@
 """Every failure as a JSON error with the right status, never a traceback; and the request-size
 limit and the Prometheus metrics, as one plain ASGI middleware (no per-request task overhead).
 
-Statuses: 400 malformed JSON, an ambiguous title (the message lists the matches) or a request
-the model cannot answer; 401 a missing or wrong token; 404 an unknown user or item; 413 a body
-over the limit; 422 a value of the wrong type or outside its range (a rating outside the scale,
-`n` of 0, a control character in an id, ratings the database refused for their values); 503
-the feedback database cannot be reached (for a write, or a list that needs a user's stored
-ratings); 500 anything unexpected (logged, not shown).
+Statuses: 400 malformed JSON, an ambiguous title (the message lists the matches), a request the
+model cannot answer or a Host the server does not answer to; 401 a missing or wrong token; 404
+an unknown user or item; 405 a method the path does not answer (with Allow); 408 a body slower
+than BODY_SECONDS; 413 a body over the limit; 415 an admin request neither JSON nor bearing the
+token; 422 a value of the wrong type or outside its range (a rating outside the scale, `n` of
+0, `true` as an id or rating, a control character in an id, ratings the database refused for
+their values); 503 the feedback database cannot be reached (for a write, or a list that needs a
+user's stored ratings); 500 anything unexpected (logged, not shown).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -21,6 +24,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import embedrec
@@ -29,6 +33,9 @@ from embedrec.service.store import RejectedWrite
 
 log = logging.getLogger("embedrec.service")
 
+# a label per method a client invents would grow the metrics without bound
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+BODY_SECONDS = 30.0  # a request's body arrives within this, or it is refused
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
 
@@ -84,13 +91,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, f"invalid request: {summary}", detail=problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, ApiError):  # FastAPI wraps errors raised reading a body
             return error_response(exc.__cause__.status, exc.__cause__.message)
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and message == "Not Found":
             message = "no such endpoint; the API is listed at /docs"
-        return error_response(exc.status_code, message)
+        if exc.status_code == 405:
+            allowed = allowed_methods(app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed here; allowed: {', '.join(allowed)}"
+        return error_response(exc.status_code, message, headers=headers or None)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
@@ -101,6 +113,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("error serving %s %s", request.method, request.url.path)
         return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route answers at this request's path (Starlette's 405 names only the
+    first route that matched the path; PUT and DELETE of /items/{item}/hidden are two), HEAD
+    wherever GET is (the hygiene middleware answers it)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def _malformed(error: dict[str, Any]) -> bool:
@@ -133,7 +159,8 @@ class Metrics:
 
 class Guard:
     """ASGI middleware: refuse bodies over MAX_BODY_BYTES with 413 (by Content-Length, or
-    while reading a chunked body), and record each request's endpoint, status and latency."""
+    while reading a chunked body) and bodies slower than BODY_SECONDS with 408, and record
+    each request's endpoint, status and latency."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, max_body: int = MAX_BODY_BYTES):
         self.app, self.metrics, self.max_body = app, metrics, max_body
@@ -152,11 +179,18 @@ class Guard:
                 await error_response(413, too_large)(scope, receive, send)
                 return
             received = 0
+            body_done = False
 
             async def limited() -> Message:
-                nonlocal received
-                message = await receive()
+                nonlocal received, body_done
+                if body_done:  # later reads wait for a disconnect: no deadline on those
+                    return await receive()
+                try:
+                    message = await asyncio.wait_for(receive(), BODY_SECONDS)
+                except asyncio.TimeoutError:
+                    raise ApiError(408, f"the request body took over {BODY_SECONDS:g} s") from None
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > self.max_body:
                     raise ApiError(413, too_large)
                 return message
@@ -174,5 +208,6 @@ class Guard:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(endpoint, scope["method"], str(status["code"])).inc()
+            method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
+            self.metrics.requests.labels(endpoint, method, str(status["code"])).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Union
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 MAX_N = 1000  # longest list one request may ask for
 MAX_PAIRS = 10_000  # pairs in one POST /predict
@@ -47,8 +47,14 @@ def printable_id(value: int | str) -> int | str:
 
 
 Text = Annotated[str, AfterValidator(printable)]
-# a raw id as in the data; items also by title
-Id = Annotated[Union[int, str], AfterValidator(printable_id)]
+# a raw id as in the data; items also by title. Strict: JSON `true` is no id (lax pydantic
+# would take it as 1), nor is 5.0 or a number as a rating's text
+Id = Annotated[
+    Union[Annotated[int, Strict()], Annotated[str, Strict()]], AfterValidator(printable_id)
+]
+Rating = Annotated[float, Strict()]  # an int is a rating; `true` is not
+Count = Annotated[int, Strict()]
+RawId = Union[int, str]  # an id in a response (the model's own: no need to be strict)
 UserPath = Annotated[
     str,
     Path(min_length=1, max_length=MAX_ID_CHARS, description="A user id."),
@@ -57,7 +63,7 @@ UserPath = Annotated[
 ItemPath = Annotated[str, Path(description="An item id or title."), AfterValidator(printable)]
 
 
-class Strict(BaseModel):
+class Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -67,13 +73,23 @@ class ErrorBody(BaseModel):
     detail: list[dict] | None = Field(None, description="Per-field problems (422 only).")
 
 
+class CacheState(BaseModel):
+    entries: int
+    bytes: int = Field(description="What the kept entries hold, approximately.")
+    max_bytes: int = Field(
+        description="The bound (serve --cache, in MiB): past it the least recently used entries go."
+    )
+
+
+PRIVATE = "Shown only to a request bearing the service's token (never without a token)."
+
+
 class Health(BaseModel):
     status: str = Field(
         description="'ok', or 'degraded' while the feedback database is unavailable (known "
         "users get the model's lists meanwhile; writes answer 503)."
     )
     model: str
-    model_dir: str
     engine: str
     n_users: int
     n_items: int
@@ -86,21 +102,23 @@ class Health(BaseModel):
     loaded_at: float = Field(description="Unix time the serving model was loaded.")
     load_seconds: float
     version: str
-    feedback_db: str
     feedback_status: str = Field(description="'ok', or 'unavailable (<error class>)'.")
     n_feedback: int | None = Field(description="Stored ratings (None while unavailable).")
-    pid: int
+    cache: CacheState = Field(description="Kept lists and genre filters, per worker.")
+    model_dir: str | None = Field(None, description=PRIVATE)
+    feedback_db: str | None = Field(None, description=PRIVATE)
+    pid: int | None = Field(None, description=PRIVATE)
 
 
 class RecommendedItem(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     score: float = Field(description="What the list is ranked by (higher is better).")
     rating: float | None = Field(None, description="Predicted rating, when a ranker ranks.")
 
 
 class Recommendations(BaseModel):
-    user: Id | None
+    user: RawId | None
     n: int
     fallback: bool = Field(
         description="True when nothing usable was known of the user and the "
@@ -115,17 +133,17 @@ class Recommendations(BaseModel):
     items: list[RecommendedItem]
 
 
-class NewUserRequest(Strict):
-    ratings: dict[Text, float] = Field(
+class NewUserRequest(Closed):
+    ratings: dict[Text, Rating] = Field(
         description="{item id or title: rating}", max_length=MAX_RATINGS
     )
-    n: int = Field(10, ge=1, le=MAX_N)
+    n: Count = Field(10, ge=1, le=MAX_N)
     exclude: list[Id] = Field(default_factory=list, max_length=MAX_N)
     genre: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ItemCard(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     genres: list[str]
     bias: float | None = Field(description="The learned parameter, as fastai's model.bias.")
@@ -139,20 +157,20 @@ class ItemCard(BaseModel):
 
 
 class SimilarItem(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     score: float = Field(description="Cosine similarity of the learned factors.")
     n_ratings: int
 
 
 class Similar(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     items: list[SimilarItem]
 
 
 class FoundItem(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     n_ratings: int
 
@@ -162,18 +180,18 @@ class Search(BaseModel):
     items: list[FoundItem]
 
 
-class Pair(Strict):
+class Pair(Closed):
     user: Id
     item: Id
 
 
-class PredictRequest(Strict):
+class PredictRequest(Closed):
     pairs: list[Pair] = Field(max_length=MAX_PAIRS, description=f"At most {MAX_PAIRS:,} pairs.")
 
 
 class Prediction(BaseModel):
-    user: Id
-    item: Id
+    user: RawId
+    item: RawId
     score: float | None
     error: str | None = Field(None, description="'unknown user' / 'unknown item' (no score).")
 
@@ -182,19 +200,19 @@ class Predictions(BaseModel):
     predictions: list[Prediction]
 
 
-class RatingIn(Strict):
+class RatingIn(Closed):
     item: Id
     # None: an event without a value (a play, a click), for a model trained on interactions
-    rating: float | None = None
+    rating: Rating | None = None
 
 
-class FeedbackRequest(Strict):
+class FeedbackRequest(Closed):
     """One rating `{"item": ..., "rating": 4.5}` or a batch `{"ratings": [{...}, ...]}`; for a
     model trained on interactions (plays, clicks) the rating may be left out: an event that
     weighs 1."""
 
     item: Id | None = None
-    rating: float | None = None
+    rating: Rating | None = None
     ratings: list[RatingIn] | None = Field(None, min_length=1, max_length=MAX_RATINGS)
 
     @model_validator(mode="after")
@@ -212,24 +230,24 @@ class FeedbackRequest(Strict):
 
 
 class FeedbackStored(BaseModel):
-    user: Id
+    user: RawId
     stored: int
     n_feedback: int = Field(description="The user's stored ratings, all told.")
-    items: list[Id]
+    items: list[RawId]
 
 
 class StoredRatings(BaseModel):
-    user: Id
+    user: RawId
     ratings: list[RatingIn]
 
 
 class Hidden(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     hidden: bool
 
 
-class ReloadRequest(Strict):
+class ReloadRequest(Closed):
     model_dir: str | None = Field(None, description="A model directory (default: the current).")
 
 
@@ -241,8 +259,11 @@ class Reloaded(BaseModel):
     load_seconds: float
 
 
+MAX_MAP = 5000  # items /map shows at most
+
+
 class MapPoint(BaseModel):
-    item: Id
+    item: RawId
     title: str | None = None
     n_ratings: int
     x: float

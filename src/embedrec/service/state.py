@@ -1,5 +1,6 @@
-"""What one server process holds: the serving model (swapped atomically on reload), the feedback
-store, and a short-lived cache of the hidden items.
+"""What one server process holds: the serving model (swapped atomically on reload) with what was
+derived from it (kept lists and genre filters, bounded by bytes; the factor map, computed once),
+the feedback store, and a short-lived cache of the hidden items.
 
 A request reads `Service.current` once and uses that `Served` to the end, so a reload never
 changes the model under a request in flight; a model that fails to load leaves the old one
@@ -16,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import numba
+import pandas as pd
 import torch
 from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
 import embedrec
+from embedrec.service.cache import MIB, ByteCache
+from embedrec.service.schemas import MAX_MAP
 from embedrec.service.store import FeedbackStore, default_url
 
 log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
-DEFAULT_CACHE = 10_000  # lists kept per loaded model
+DEFAULT_CACHE_MB = 64  # kept lists and genre filters per loaded model, in MiB
 FOLLOW_SECONDS = 1.0  # a reload announced by another worker is noticed within this
 # after a failed read of the feedback database, lists are the model's alone this long before it
 # is asked again: a database down (or slow to refuse) costs a list nothing
@@ -70,40 +74,54 @@ def in_scale(rec: embedrec.Recommender, user: str, feedback: dict[str, float]) -
 
 @dataclass
 class Served:
-    """A loaded model and what was derived from it once."""
+    """A loaded model and what was derived from it: responses and genre filters kept in one
+    byte-bounded cache (`cache_mb`), and the factor map, computed once on first use."""
 
     rec: embedrec.Recommender
     model_dir: Path
     loaded_at: float
     load_seconds: float
-    cache_size: int = DEFAULT_CACHE
-    genre_cache: dict[tuple[str, ...], list[Any]] = field(default_factory=dict)
-    lists: dict[Any, Any] = field(default_factory=dict)  # request -> response, oldest first
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    cache_mb: float = DEFAULT_CACHE_MB
+    cache: ByteCache = field(init=False)
+    _map: pd.DataFrame | None = field(default=None, init=False)
+    map_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.cache = ByteCache(int(self.cache_mb * MIB))
+
+    def kept(self, key: Any) -> Any | None:
+        """A response kept under `key`, or None."""
+        return self.cache.get(("list", key))
 
     def keep(self, key: Any, value: Any) -> Any:
-        """Remember a response (dropping the oldest past `cache_size`); returns it."""
-        if self.cache_size > 0:
-            with self._lock:
-                self.lists[key] = value
-                while len(self.lists) > self.cache_size:
-                    self.lists.pop(next(iter(self.lists)))
-        return value
+        """Remember a response (within the cache's bytes); returns it."""
+        return self.cache.put(("list", key), value)
 
     def genre_items(self, genres: list[str]) -> list[Any] | None:
         if not genres:
             return None
-        key = tuple(sorted(g.lower() for g in genres))
-        if key not in self.genre_cache:
-            self.genre_cache[key] = embedrec.genre_items(self.rec, genres)
-        return self.genre_cache[key]
+        key = ("genre", tuple(sorted(g.lower() for g in genres)))
+        found = self.cache.get(key)
+        if found is None:
+            found = self.cache.put(key, embedrec.genre_items(self.rec, genres))
+        return found
+
+    def factor_map(self) -> pd.DataFrame:
+        """The MAX_MAP most rated items on the first two principal components of the item
+        factors (an SVD of up to 1,000 x 800): computed by the first caller, once per loaded
+        model; callers meanwhile wait for it rather than computing it again."""
+        with self.map_lock:
+            if self._map is None:
+                coords = embedrec.pca_map(self.rec, n_items=min(MAX_MAP, self.rec.n_items))
+                self._map = coords.rename(columns={"pc1": "x", "pc2": "y"})
+            return self._map
 
 
-def load_served(model_dir: str | Path, cache_size: int = DEFAULT_CACHE) -> Served:
+def load_served(model_dir: str | Path, cache_mb: float = DEFAULT_CACHE_MB) -> Served:
     started = time.perf_counter()
     rec = embedrec.load(model_dir)
     warm_up(rec)
-    return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started, cache_size)
+    return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started, cache_mb)
 
 
 class Service:
@@ -119,17 +137,17 @@ class Service:
         model_dir: str | Path,
         db_url: str | None = None,
         token: str | None = None,
-        cache_size: int = DEFAULT_CACHE,
+        cache_mb: float = DEFAULT_CACHE_MB,
         server_id: str | None = None,
     ):
-        self.cache_size = cache_size
+        self.cache_mb = cache_mb
         self.store = FeedbackStore(db_url or default_url(model_dir))
         self.server_id = server_id
         self._generation = 0
         announced = None if server_id is None else self.store.announcement(server_id)
         if announced is not None:
             self._generation, model_dir = announced
-        self.current = load_served(model_dir, cache_size)
+        self.current = load_served(model_dir, cache_mb)
         self.token = token or None
         self._reload_lock = threading.Lock()
         self._hidden: set[str] = set()
@@ -174,7 +192,7 @@ class Service:
         old model keeps serving and the error is raised. Announced to this server's other
         workers unless `announce=False`."""
         with self._reload_lock:
-            served = load_served(model_dir or self.current.model_dir, self.cache_size)
+            served = load_served(model_dir or self.current.model_dir, self.cache_mb)
             self.current = served
         if announce and self.server_id is not None:
             self._generation = self.store.announce(self.server_id, str(served.model_dir))
