@@ -585,7 +585,8 @@ class Recommender:
         values = self.model.biases(side)
         if values is None:
             raise ModelError(
-                f"a {self.model_name} model has no learned biases; train --model dot-bias or bmf"
+                f"a {self.model_name} model has no learned {side} biases; "
+                + self.model.missing_hint(f"{side}_bias")
             )
         return values[self._indices(items, is_item)]
 
@@ -595,7 +596,10 @@ class Recommender:
         side, _, _ = self._side(is_item)
         values = self.model.factors(side)
         if values is None:
-            raise ModelError(f"a {self.model_name} model has no learned factors")
+            raise ModelError(
+                f"a {self.model_name} model has no learned {side} factors; "
+                + self.model.missing_hint(f"{side}_factors")
+            )
         return values[self._indices(items, is_item)]
 
     def similar_items(self, item: Any, n: int = 10, min_ratings: int | None = None) -> pd.DataFrame:

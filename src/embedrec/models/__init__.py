@@ -26,6 +26,7 @@ from embedrec.models.dot import (
     DotProductKind,
     sigmoid_range,
 )
+from embedrec.models.layers import Embedding, create_params
 from embedrec.models.module import ModuleKind
 from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
 from embedrec.models.registry import (
@@ -50,6 +51,7 @@ __all__ = [
     "DotProductBias",
     "DotProductBiasKind",
     "DotProductKind",
+    "Embedding",
     "EmbeddingNN",
     "EmbeddingNNKind",
     "Model",
@@ -58,6 +60,7 @@ __all__ = [
     "TorchModel",
     "build",
     "check_learns_from",
+    "create_params",
     "embedding_size",
     "get_kind",
     "model_names",
