@@ -26,6 +26,7 @@ from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
 from embedrec.errors import DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
+from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
 from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
@@ -86,6 +87,24 @@ class Recommender:
             f"Recommender({self.model_name}, {len(self.user_map):,} users, "
             f"{len(self.item_map):,} items)"
         )
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the model, its data and how it trained."""
+        rows: list[tuple[str, Any]] = [
+            ("model", self.model_name),
+            ("users", f"{self.n_users:,}"),
+            ("items", f"{self.n_items:,}"),
+            ("engine", self.engine),
+        ]
+        if self.history:
+            last = self.history[-1]
+            rows.append(("epochs", len(self.history)))
+            rows += [
+                (k, f"{v:.6f}")
+                for k, v in last.as_dict().items()
+                if "valid" in k and isinstance(v, float)
+            ]
+        return html_table(rows, caption="Recommender")
 
     @property
     def model_name(self) -> str:
