@@ -117,7 +117,7 @@ DATA_OPTIONS: dict[str, Any] = {
     "data_dir": (
         option(
             "--data-dir",
-            "Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+            "Where MovieLens folders live [default: $EMBEDREC_DATA, else `embedrec data show`].",
             Optional[Path],
         ),
         None,
