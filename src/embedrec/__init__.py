@@ -78,7 +78,7 @@ from embedrec.models import (
     sigmoid_range,
 )
 from embedrec.recommender import MIN_RATINGS, Recommender
-from embedrec.schemas import EmbedrecWarning
+from embedrec.schemas import DuplicatesWarning, EmbedrecWarning
 from embedrec.training import engine_names
 from embedrec.training.distributed import World
 from embedrec.training.lr_find import LRFindResult, lr_find
@@ -97,6 +97,7 @@ __all__ = [
     "DistributedError",
     "DotProduct",
     "DotProductBias",
+    "DuplicatesWarning",
     "Embedding",
     "EmbeddingNN",
     "EmbedrecError",

@@ -24,7 +24,7 @@ from embedrec.config import TrainConfig
 from embedrec.data.encode import csr_rows
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
-from embedrec.errors import DataError, ModelError, UnknownIdError
+from embedrec.errors import AmbiguousNameError, DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
 from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
@@ -45,6 +45,7 @@ from embedrec.training.progress import EpochStats
 # factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
 # "Silence of the Lambs" start with films rated once or twice).
 MIN_RATINGS = 20
+AMBIGUOUS = -2  # an item index meaning "a title several items share" (predict's error column)
 
 
 @dataclass
@@ -209,8 +210,12 @@ class Recommender:
         return (self.user_counts[users] > 0) & (self.item_counts[items] > 0)
 
     def predict(self, pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
-        """Scores for (user, item) pairs given as raw ids; unknown ids are reported in the
-        `error` column, not raised."""
+        """Scores for (user, item) pairs: users by raw id, items by raw id or title (matched
+        as `recommend` matches them); unknown ids and titles, and a title naming several
+        items, are reported in the `error` column, not raised.
+
+        >>> rec.predict([(196, "Star Wars"), (196, 50)])  # doctest: +SKIP
+        """
         self.check_predicts()
         if isinstance(pairs, pd.DataFrame):
             frame = pairs
@@ -225,12 +230,13 @@ class Recommender:
                 raise DataError(f"pairs are (user, item) tuples, got {odd!r}")
             frame = pd.DataFrame(rows, columns=["user", "item"])
         users = np.array([self.user_map.lookup(u) for u in frame["user"]], dtype=np.int64)
-        items = np.array([self.item_map.lookup(i) for i in frame["item"]], dtype=np.int64)
+        items = np.array([self._item_or_title(i) for i in frame["item"]], dtype=np.int64)
         ok = (users >= 0) & (items >= 0)
         scores = np.full(len(frame), np.nan, dtype=np.float32)
         if ok.any():
             scores[ok] = self.predict_indices(users[ok], items[ok])
-        errors = np.where(users < 0, "unknown user", np.where(items < 0, "unknown item", ""))
+        item_errors = np.where(items == AMBIGUOUS, "ambiguous title", "unknown item")
+        errors = np.where(users < 0, "unknown user", np.where(items < 0, item_errors, ""))
         return pd.DataFrame(
             {
                 "user": frame["user"].to_numpy(),
@@ -239,6 +245,19 @@ class Recommender:
                 "error": errors,
             }
         )
+
+    def _item_or_title(self, item: Any) -> int:
+        """An item's index by raw id, else by title; -1 unknown, `AMBIGUOUS` for a title
+        several items share."""
+        index = self.item_map.lookup(item)
+        if index >= 0 or self.titles is None:
+            return index
+        try:
+            return self.item_names.resolve(item)
+        except AmbiguousNameError:
+            return AMBIGUOUS
+        except UnknownIdError:
+            return -1
 
     def _clip(self, scores: np.ndarray) -> np.ndarray:
         if self.rating_scale is not None and self.model.predicts_ratings:
