@@ -623,7 +623,7 @@ class Recommender:
         values = self.model.biases(side)
         if values is None:
             raise ModelError(
-                f"a {self.model_name} model has no learned {side} biases; "
+                f"a {self.model_name} model has no learned biases; "
                 + self.model.missing_hint(f"{side}_bias")
             )
         return values[self._indices(items, is_item)]
@@ -635,7 +635,7 @@ class Recommender:
         values = self.model.factors(side)
         if values is None:
             raise ModelError(
-                f"a {self.model_name} model has no learned {side} factors; "
+                f"a {self.model_name} model has no learned factors; "
                 + self.model.missing_hint(f"{side}_factors")
             )
         return values[self._indices(items, is_item)]

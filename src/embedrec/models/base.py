@@ -142,7 +142,7 @@ class Model(ABC):
         """What to do where interpretation needs a table this model lacks (`role`:
         "item_factors", "user_bias", ...)."""
         kinds = "dot-bias or bmf" if role.endswith("bias") else "dot-bias, bmf or nn"
-        return f"train {kinds} (model=..., --model) to look at learned {role.split('_')[1]}"
+        return f"train {kinds} (model=..., --model)"
 
     def similarity(self, side: Side, index: int) -> np.ndarray:
         """Similarity of every user (item) to one of them: cosine of the learned factors."""

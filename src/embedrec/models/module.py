@@ -312,7 +312,7 @@ class ModuleKind(TorchModel):
         """What to do when interpretation finds no table for `role`."""
         names = ", ".join(TABLE_NAMES[role])
         return (
-            f"name the module's table one of {names}, or map yours: "
+            f"name the module's {role.replace('_', ' ')} one of {names}, or map yours: "
             f'{NAMES_ATTRIBUTE} = {{"{role}": "your_name"}} on the module'
         )
 
