@@ -147,13 +147,14 @@ class ModuleKind(TorchModel):
         """Run the module on up to `PROBE_ROWS` training pairs spread over the data: a wrong
         call or shape fails here, not an epoch later, and a start far too wide warns."""
         rows = np.unique(np.linspace(0, len(data) - 1, min(PROBE_ROWS, len(data))).astype(int))
-        users = torch.as_tensor(data.users[rows], dtype=torch.int64)
-        items = torch.as_tensor(data.items[rows], dtype=torch.int64)
+        device = next(self.network.parameters(), torch.empty(0)).device  # where it was put
+        users = torch.as_tensor(data.users[rows], dtype=torch.int64, device=device)
+        items = torch.as_tensor(data.items[rows], dtype=torch.int64, device=device)
         name = type(self.module).__name__
         was_training = self.network.training
         try:
             with torch.no_grad():
-                predicted = self.network.eval()(users, items).double().numpy()
+                predicted = self.network.eval()(users, items).double().cpu().numpy()
         except ModelError:
             raise
         except (IndexError, RuntimeError, TypeError, ValueError) as exc:
