@@ -22,10 +22,11 @@ Interpretation (biases, factors, neighbours, the PCA map) finds the tables by na
 `embedrec_names = {"item_factors": "film_vectors", "item_bias": "film_bias"}`.
 
 A new user is folded in wherever the module's user side is tables indexed by user (every
-parameter whose first dimension is the number of users and whose name says "user", as the
-chapter's `user_factors` and `user_bias`): each table gets one extra row, started at the mean
-row, and only that row takes Adam steps on the user's ratings (pulled towards the mean, as for
-the neural model), through the module's own `forward`. A module whose user side is anything
+parameter whose first dimension is the number of users and whose name says "user" or is one of
+the user tables' names above, as the chapter's `user_factors`, `user_bias` or `u_weight`): each
+table gets one extra row, started at the mean row, and only that row takes Adam steps on the
+user's ratings (pulled towards the mean, as for the neural model), through the module's own
+`forward`. A module whose user side is anything
 else (a hashing trick, a user encoder) folds in nobody, and says so.
 """
 
@@ -235,10 +236,14 @@ class ModuleKind(TorchModel):
 
     def user_tables(self) -> dict[str, nn.Parameter]:
         """The module's per-user parameters, by name (see the module docstring)."""
+        named = {*TABLE_NAMES["user_factors"], *TABLE_NAMES["user_bias"]}
+        named |= {v for k, v in self.mapped_names().items() if k.startswith("user")}
         tables = {
             name: parameter
             for name, parameter in self.module.named_parameters()
-            if parameter.dim() >= 1 and parameter.shape[0] == self.n_users and "user" in name
+            if parameter.dim() >= 1
+            and parameter.shape[0] == self.n_users
+            and ("user" in name or name.split(".")[0] in named)
         }
         if not tables:
             raise ModelError(
@@ -287,15 +292,20 @@ class ModuleKind(TorchModel):
         users = torch.full_like(items, self.n_users)
         return functional_call(self.network, extended, (users, items))
 
-    def table(self, role: str) -> torch.Tensor | None:
-        """The module's table for `role` ("item_factors", "user_bias", ...): under the name its
-        `embedrec_names` maps the role to, else the first of `TABLE_NAMES[role]` it has."""
+    def mapped_names(self) -> dict[str, str]:
+        """The module's `embedrec_names` ({} where it has none), checked."""
         mapped = getattr(self.module, NAMES_ATTRIBUTE, None) or {}
         if not isinstance(mapped, dict) or set(mapped) - set(TABLE_NAMES):
             raise ModelError(
                 f"{type(self.module).__name__}.{NAMES_ATTRIBUTE} maps roles to attribute names: "
                 f"a dict with keys among {', '.join(TABLE_NAMES)}, got {mapped!r}"
             )
+        return mapped
+
+    def table(self, role: str) -> torch.Tensor | None:
+        """The module's table for `role` ("item_factors", "user_bias", ...): under the name its
+        `embedrec_names` maps the role to, else the first of `TABLE_NAMES[role]` it has."""
+        mapped = self.mapped_names()
         names = (mapped[role],) if role in mapped else TABLE_NAMES[role]
         for name in names:
             found = getattr(self.module, name, None)
