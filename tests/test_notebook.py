@@ -65,6 +65,8 @@ def test_the_epoch_table_is_one_html_table_with_a_row_per_epoch(executed):
     markup = tables[0]["data"]["text/html"]
     assert markup.count("<table") == 1 and markup.count("<tr>") == 1 + 3  # header, 3 epochs
     assert "train_loss" in markup and "valid_loss" in markup and "<progress" not in markup
+    plain = tables[0]["data"]["text/plain"]  # what a text-only view shows
+    assert plain.split()[:2] == ["epoch", "train_loss"] and len(plain.splitlines()) == 1 + 3
     text = "".join(str(o.get("text", "")) + str(o.get("data", "")) for o in outputs)
     assert "\x1b[" not in text  # no terminal styling in a notebook
 

@@ -30,15 +30,19 @@ def _display() -> Any:
 
 
 class LiveHTML:
-    """One HTML output of a notebook cell, replaced in place by `update` (one table that grows,
-    not one output per row)."""
+    """One output of a notebook cell, HTML with a plain-text twin (for frontends and files that
+    show text only), replaced in place by `update`: one table that grows, not one output per
+    row."""
 
-    def __init__(self, markup: str):
-        display = _display()
-        self.handle = display.display(display.HTML(markup), display_id=True)
+    def __init__(self, markup: str, text: str):
+        self.handle = _display().display(_bundle(markup, text), raw=True, display_id=True)
 
-    def update(self, markup: str) -> None:
-        self.handle.update(_display().HTML(markup))
+    def update(self, markup: str, text: str) -> None:
+        self.handle.update(_bundle(markup, text), raw=True)
+
+
+def _bundle(markup: str, text: str) -> dict[str, str]:
+    return {"text/html": markup, "text/plain": text}
 
 
 def show_png(png: bytes) -> None:

@@ -37,25 +37,25 @@ class NotebookReporter(Reporter):
         self.epochs, self.batches = epochs, batches_per_epoch
         self.rows, self.done, self.epoch = [], 0, 0
         self.began = self.drawn = time.monotonic()
-        self.output = LiveHTML(self.markup())
+        self.output = LiveHTML(self.markup(), self.text())
 
     def advance(self, batches: int) -> None:
         self.done += batches
         now = time.monotonic()
         if self.output is not None and now - self.drawn >= REFRESH_SECONDS:
             self.drawn = now
-            self.output.update(self.markup())
+            self.output.update(self.markup(), self.text())
 
     def end_epoch(self, stats: EpochStats) -> None:
         self.rows.append(stats.as_dict())
         self.epoch, self.done = stats.epoch + 1, 0
         self.began = self.drawn = time.monotonic()
         if self.output is not None:
-            self.output.update(self.markup())
+            self.output.update(self.markup(), self.text())
 
     def close(self) -> None:
         if self.output is not None:
-            self.output.update(self.markup())
+            self.output.update(self.markup(), self.text())
             self.output = None
 
     def note(self, text: str) -> None:
@@ -74,10 +74,21 @@ class NotebookReporter(Reporter):
                 f"[{clock(elapsed)}&lt;{clock(left)}]</div>"
             )
         if self.rows:
-            header = ["time" if k == "seconds" else k for k in self.rows[0]]
-            cells = [[cell(key, value) for key, value in row.items()] for row in self.rows]
+            header, cells = self.table()
             parts.append(html_table(cells, header))
         return "".join(parts)
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        """The header and the cells of the epochs done."""
+        header = ["time" if k == "seconds" else k for k in self.rows[0]]
+        return header, [[cell(key, value) for key, value in row.items()] for row in self.rows]
+
+    def text(self) -> str:
+        """The table as plain text, as the terminal prints it."""
+        if not self.rows:
+            return f"epoch {self.epoch + 1}/{self.epochs}"
+        header, lines = self.table()
+        return "\n".join("".join(f"{c:>12}" for c in line) for line in [header, *lines])
 
 
 def cell(key: str, value: Any) -> str:
