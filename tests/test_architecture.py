@@ -13,6 +13,10 @@ PACKAGE = SRC / "embedrec"
 LAZY_IMPORTS = {
     ("embedrec/tuning.py", "optuna"): "optional dependency (embedrec[tune]), imported on use",
     ("embedrec/io.py", "matplotlib.figure"): "drawing is on request; the import costs ~0.5 s",
+    ("embedrec/notebook.py", "IPython.display"): (
+        "the one place Jupyter output is made: IPython is present wherever a kernel runs, and "
+        "scripts and the CLI never pay for it"
+    ),
 }
 
 MAX_LINES = 400

@@ -482,3 +482,20 @@ def test_bad_training_options_are_one_clear_line(ratings_csv, tmp_path, extra, m
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split()) and "Traceback" not in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_data_set_dir_is_remembered_and_shown(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMBEDREC_DATA", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    shown = runner.invoke(app, ["data", "show", "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["source"] == "default"
+    result = runner.invoke(app, ["data", "set-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["data", "show", "--json"])
+    assert json.loads(shown.stdout) == {"data_dir": str(tmp_path / "data"), "source": "config"}
+    monkeypatch.setenv("EMBEDREC_DATA", str(tmp_path / "env"))
+    shown = runner.invoke(app, ["data", "show"])
+    assert shown.stdout.startswith(f"{tmp_path / 'env'} (from $EMBEDREC_DATA)")
+    (tmp_path / "file").write_text("x")
+    refused = runner.invoke(app, ["data", "set-dir", str(tmp_path / "file")])
+    assert refused.exit_code == 2 and "not a folder" in refused.output

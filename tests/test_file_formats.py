@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from embedrec import DataError, load_ratings, load_split, read_ratings
+from embedrec import DataError, DuplicatesWarning, load_ratings, load_split, read_ratings
 from embedrec.cli import app
 from embedrec.data.files import detect_separator
 
@@ -124,7 +124,8 @@ def test_separator_detection_failure_names_file_and_first_line(tmp_path):
 
 def test_duplicates_note_prints_plain_numbers(tmp_path):
     path = write(tmp_path, "r.csv", "user,item,rating\n308,5,1\n308,5,4\n")
-    ratings = read_ratings(path)
+    with pytest.warns(DuplicatesWarning, match="user 308, item 5"):
+        ratings = read_ratings(path)
     assert "user 308, item 5" in ratings.notes[0]
     assert not any("np." in note for note in ratings.notes)
 

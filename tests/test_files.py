@@ -1,10 +1,19 @@
 """Reading ratings files: separators, column guessing, and every bad-input case named in the
 error with file, line and field."""
 
+import warnings
+
 import pandas as pd
 import pytest
 
-from embedrec import DataError, load_ratings, ratings_from_frame, read_ratings
+from embedrec import (
+    DataError,
+    DuplicatesWarning,
+    load_ratings,
+    load_split,
+    ratings_from_frame,
+    read_ratings,
+)
 from embedrec.data.files import detect_separator
 
 
@@ -117,11 +126,30 @@ def test_ratings_outside_declared_range(tmp_path):
 
 def test_duplicates_keep_last_and_are_reported(tmp_path):
     path = write(tmp_path, "r.csv", "user,item,rating\n1,2,1\n1,3,4\n1,2,5\n")
-    ratings = read_ratings(path)
+    with pytest.warns(DuplicatesWarning, match="1 duplicate.*r.csv line 2"):
+        ratings = read_ratings(path)
     assert len(ratings) == 2
     assert ratings.to_frame().set_index("item").loc[2, "rating"] == 5
     assert "1 duplicate (user, item) rows: kept the last" in ratings.notes[0]
     assert "line 2" in ratings.notes[0]
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        lambda path: load_ratings(path),
+        lambda path: load_split(path, valid_pct=0.2),
+        lambda path: ratings_from_frame(pd.read_csv(path)),
+        lambda path: load_ratings(pd.read_csv(path)),
+    ],
+)
+def test_every_public_loader_warns_of_dropped_duplicates_once(tmp_path, load):
+    path = write(tmp_path, "r.csv", "user,item,rating\n1,2,1\n1,3,4\n1,2,5\n2,2,3\n2,3,1\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load(path)
+    said = [str(w.message) for w in caught if issubclass(w.category, DuplicatesWarning)]
+    assert len(said) == 1 and "1 duplicate (user, item) rows: kept the last" in said[0]
 
 
 def test_dataframe_errors_name_the_row():

@@ -14,6 +14,11 @@ def test_lr_find_sweeps_up_and_suggests_a_rate_on_the_descent(tmp_path):
     blow_up = result.lrs[int(np.argmax(result.losses))]
     assert 1e-6 < result.suggestion < blow_up  # suggested before the loss explodes
     assert result.plot(tmp_path / "lr.png").stat().st_size > 10_000
+    figure = result.plot()  # no path: the figure, for a notebook or a script to show
+    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].lines) == 2
+    assert result._repr_png_().startswith(b"\x89PNG")  # what Jupyter shows for the result
+    text = repr(result)
+    assert text.startswith(f"LRFindResult(suggestion={result.suggestion:.2e}") and len(text) < 120
 
 
 def test_valley_follows_fastais_rule():

@@ -139,3 +139,16 @@ def test_a_few_ratings_fold_in_through_the_dual_to_the_same_vector(y_range):
     dual = ridge_fit(x, offset, y, y_range, reg=1.0, refine_steps=5, dual=True)
     assert torch.allclose(dual, primal, atol=1e-9)
     assert ridge_fit(x, offset, y, y_range, reg=1.0, refine_steps=5).equal(dual)  # the default
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [("dot", None), ("dot-bias", (0.0, 5.5)), ("nn", (0.0, 5.5))],
+)
+def test_the_default_y_range_is_the_chapters_for_each_model(model, expected):
+    """The chapter's first DotProduct has no sigmoid_range; its DotProductBias and CollabNN
+    squash into (0, 5.5). A range given is a range taken, by `dot` too."""
+    ratings = ratings_from_frame(low_rank_frame(n_users=12, n_items=10), rating_scale=(1, 5))
+    assert build(TrainConfig(model=model), ratings).network.y_range == expected
+    given = build(TrainConfig(model=model, y_range=(1.0, 5.0)), ratings)
+    assert given.network.y_range == (1.0, 5.0)

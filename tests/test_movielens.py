@@ -7,8 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
+import embedrec
 from embedrec import DataError, load_movielens, load_movielens_fold, load_ratings, load_split
 from embedrec.data import movielens
+from embedrec.data.settings import DataLocation
 
 
 def write_100k(folder):
@@ -104,12 +106,44 @@ def test_unknown_release_name():
 
 
 def test_name_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    embedrec.set_data_dir(tmp_path / "saved")
     monkeypatch.setenv("EMBEDREC_DATA", str(tmp_path / "env"))
     assert movielens.data_root() == tmp_path / "env"
     assert movielens.data_root(tmp_path / "flag") == tmp_path / "flag"
     monkeypatch.delenv("EMBEDREC_DATA")
+    assert embedrec.data_location() == DataLocation(tmp_path / "saved", "config")
+    (tmp_path / "config" / "embedrec" / "config.json").unlink()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert movielens.data_root() == tmp_path / "cache" / "embedrec"
+
+
+def test_a_saved_data_folder_serves_a_new_shell_without_embedrec_data(tmp_path, monkeypatch):
+    """The folder set once is where a later process (a new terminal, a kernel) finds data."""
+    monkeypatch.delenv("EMBEDREC_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    write_100k(tmp_path / "data" / "ml-100k")
+    written = embedrec.set_data_dir(tmp_path / "data")
+    assert written == tmp_path / "home" / ".config" / "embedrec" / "config.json"
+    assert len(load_ratings("movielens-100k")) == 5  # found there, nothing downloaded
+
+
+def test_a_broken_settings_file_is_named_and_set_dir_repairs_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("EMBEDREC_DATA", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    path = tmp_path / "embedrec" / "config.json"
+    path.parent.mkdir()
+    path.write_text('{"data_dir": 3}')
+    with pytest.raises(DataError, match="config.json.*set-dir"):
+        movielens.data_root()
+    path.write_text("{oops")
+    with pytest.raises(DataError, match="line 1, column 2: not JSON"):
+        movielens.data_root()
+    embedrec.set_data_dir(tmp_path / "d")
+    assert movielens.data_root() == tmp_path / "d"
+    with pytest.raises(DataError, match="not a folder"):
+        embedrec.set_data_dir(path)
 
 
 def test_download_verifies_and_unpacks_atomically(tmp_path, monkeypatch):

@@ -49,6 +49,25 @@ def test_recommend_scores_equal_predict(small):
     assert np.allclose(top["score"], again["score"], atol=1e-5)
 
 
+def test_predict_takes_titles_as_recommend_does(small):
+    _, rec = small
+    top = rec.recommend("u3", n=3)
+    by_title = rec.predict([("u3", title) for title in top["title"]])
+    np.testing.assert_allclose(by_title["score"], top["score"], atol=1e-5)
+    assert (by_title["error"] == "").all()
+    odd = rec.predict([("u3", "film 101"), ("u3", "No Such Film"), ("nobody", 100)])
+    assert not np.isnan(odd["score"][0])  # the year and case forgiven, as recommend does
+    assert list(odd["error"]) == ["", "unknown item", "unknown user"]
+
+
+def test_a_title_several_items_share_is_reported_not_guessed():
+    frame = low_rank_frame(n_users=10, n_items=6, density=0.9, seed=1)
+    frame["title"] = ["Twin" if i in (100, 101) else f"Film {i}" for i in frame["item"]]
+    rec = train_model(ratings_from_frame(frame), model="dot-bias", epochs=1)
+    out = rec.predict([(frame["user"][0], "Twin")])
+    assert np.isnan(out["score"][0]) and out["error"][0] == "ambiguous title"
+
+
 def test_candidates_limit_the_choice(small):
     _, rec = small
     top = rec.recommend("u3", n=10, items=[100, "Film 101 (1901)"], exclude_seen=False)

@@ -23,6 +23,7 @@ from embedrec.data import (
     IdMap,
     Ratings,
     Split,
+    data_location,
     kfold_splits,
     load_movielens,
     load_movielens_fold,
@@ -34,6 +35,7 @@ from embedrec.data import (
     read_pairs,
     read_ratings,
     read_user_ratings,
+    set_data_dir,
     temporal_split,
     with_feedback,
 )
@@ -67,15 +69,17 @@ from embedrec.learner import check_config, train
 from embedrec.models import (
     DotProduct,
     DotProductBias,
+    Embedding,
     EmbeddingNN,
     Model,
+    create_params,
     embedding_size,
     model_names,
     models_help,
     sigmoid_range,
 )
 from embedrec.recommender import MIN_RATINGS, Recommender
-from embedrec.schemas import EmbedrecWarning
+from embedrec.schemas import DuplicatesWarning, EmbedrecWarning
 from embedrec.training import engine_names
 from embedrec.training.distributed import World
 from embedrec.training.lr_find import LRFindResult, lr_find
@@ -94,6 +98,8 @@ __all__ = [
     "DistributedError",
     "DotProduct",
     "DotProductBias",
+    "DuplicatesWarning",
+    "Embedding",
     "EmbeddingNN",
     "EmbedrecError",
     "EmbedrecWarning",
@@ -114,6 +120,8 @@ __all__ = [
     "bias_extremes",
     "bias_table",
     "check_output",
+    "create_params",
+    "data_location",
     "embedding_size",
     "engine_names",
     "evaluate",
@@ -144,6 +152,7 @@ __all__ = [
     "read_user_ratings",
     "run_protocol",
     "run_ranking_protocol",
+    "set_data_dir",
     "sigmoid_range",
     "temporal_split",
     "check_config",

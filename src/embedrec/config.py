@@ -36,7 +36,8 @@ class TrainConfig:
     options, `bmf` only `n_factors`, `epochs`, `implicit`, `robust`, `seed`).
 
     `y_range="auto"` becomes (0, 1.1 * max rating) for ratings on a positive scale, fastai's
-    (0, 5.5) for MovieLens (the declared rating scale, else the range seen in training);
+    (0, 5.5) for MovieLens (the declared rating scale, else the range seen in training),
+    except for `dot`, the chapter's first model, which has no sigmoid unless a range is given;
     None turns the sigmoid off. `implicit` and `robust` (None: picked from the data) are bmf's:
     the SVD++ "which items a user rated" terms, and a noise level per user and item.
     """

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from embedrec.errors import ModelError
-from embedrec.io import atomic_dir, atomic_file
-from embedrec.plots import pca_map_plot
+from embedrec.io import atomic_dir, atomic_file, png_bytes
+from embedrec.notebook import in_notebook, show_png
+from embedrec.plots import pca_map_figure, pca_map_plot
 from embedrec.recommender import Recommender
 
 EXPORT_FORMATS = ("parquet", "csv", "npz")
@@ -81,11 +82,20 @@ def pca_map(
     components: tuple[int, int] = (0, 1),
     path: str | Path | None = None,
     force: bool = False,
+    show: bool | None = None,
 ) -> pd.DataFrame:
-    """`pca_coordinates`; with `path`, also saved as a labelled scatter plot (PNG)."""
+    """`pca_coordinates`, drawn as a labelled scatter plot: saved as a PNG at `path`, shown
+    in the cell's output in a notebook (`show=None`: where no path is given; True or False
+    decides; outside a notebook nothing is shown). The figure itself, for a script, is
+    `embedrec.plots.pca_map_figure(coords)`.
+
+    >>> coords = pca_map(rec)  # in Jupyter: the map, then its coordinates  # doctest: +SKIP
+    """
     coords = pca_coordinates(rec, n_items, components)
     if path is not None:
         pca_map_plot(coords, path, force=force)
+    if in_notebook() and (path is None if show is None else show):
+        show_png(png_bytes(pca_map_figure(coords)))
     return coords
 
 

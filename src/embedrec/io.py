@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -150,6 +151,13 @@ def new_figure(width: float, height: float, dpi: int) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=dpi)
+
+
+def png_bytes(figure: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (what a notebook shows)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def save_figure(figure: Any, path: str | Path, force: bool = False) -> Path:

@@ -33,9 +33,10 @@ from embedrec.models import (
 )
 from embedrec.recommender import Recommender
 from embedrec.selection import choose_default
-from embedrec.training import Reporter, RichReporter, engine_names, fit
+from embedrec.training import Reporter, engine_names, fit
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import Validate
+from embedrec.training.notebook_progress import live_reporter
 
 # Above this many ratings a Gibbs sweep takes seconds (about 1.3 s per million ratings on
 # 2 cores, benchmarks/bmf_speed.py): say so before a long run starts.
@@ -132,7 +133,9 @@ def start(
     if len(train_set) == 0:
         raise ModelError("no training ratings")
     reporter = (
-        progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
+        progress
+        if isinstance(progress, Reporter)
+        else (live_reporter() if progress else Reporter())
     )
     selection = None
     if config.model == AUTO_MODEL:

@@ -1,8 +1,10 @@
-"""Pictures: the PCA map of item factors as a labelled scatter plot (PNG via matplotlib)."""
+"""Pictures: the PCA map of item factors as a labelled scatter plot (a matplotlib figure,
+saved as PNG or shown in a notebook)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,8 +15,13 @@ from embedrec.io import new_figure, save_figure
 def pca_map_plot(
     coords: pd.DataFrame, path: str | Path, title: str | None = None, force: bool = False
 ) -> Path:
-    """A readable labelled scatter: large canvas, small labels nudged apart so titles of
-    neighbouring films do not print over each other."""
+    """`pca_map_figure` saved as a PNG."""
+    return save_figure(pca_map_figure(coords, title), path, force)
+
+
+def pca_map_figure(coords: pd.DataFrame, title: str | None = None) -> Any:
+    """A readable labelled scatter (a matplotlib Figure): large canvas, small labels nudged
+    apart so titles of neighbouring films do not print over each other."""
     x_col, y_col = [c for c in coords.columns if c.startswith("pc")][:2]
     labels = coords["title"] if "title" in coords else coords["item"].astype(str)
     x, y = coords[x_col].to_numpy(), coords[y_col].to_numpy()
@@ -39,7 +46,7 @@ def pca_map_plot(
     ax.set_title(title or f"Item factors of the {len(coords)} most rated items (PCA)")
     ax.grid(alpha=0.2)
     fig.tight_layout()
-    return save_figure(fig, path, force)
+    return fig
 
 
 def _spread(x: np.ndarray, y: np.ndarray, widths: np.ndarray, rounds: int = 100) -> np.ndarray:

@@ -24,8 +24,9 @@ from embedrec.config import TrainConfig
 from embedrec.data.encode import csr_rows
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
-from embedrec.errors import DataError, ModelError, UnknownIdError
+from embedrec.errors import AmbiguousNameError, DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
+from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
 from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
@@ -44,6 +45,7 @@ from embedrec.training.progress import EpochStats
 # factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
 # "Silence of the Lambs" start with films rated once or twice).
 MIN_RATINGS = 20
+AMBIGUOUS = -2  # an item index meaning "a title several items share" (predict's error column)
 
 
 @dataclass
@@ -86,6 +88,24 @@ class Recommender:
             f"Recommender({self.model_name}, {len(self.user_map):,} users, "
             f"{len(self.item_map):,} items)"
         )
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the model, its data and how it trained."""
+        rows: list[tuple[str, Any]] = [
+            ("model", self.model_name),
+            ("users", f"{self.n_users:,}"),
+            ("items", f"{self.n_items:,}"),
+            ("engine", self.engine),
+        ]
+        if self.history:
+            last = self.history[-1]
+            rows.append(("epochs", len(self.history)))
+            rows += [
+                (k, f"{v:.6f}")
+                for k, v in last.as_dict().items()
+                if "valid" in k and isinstance(v, float)
+            ]
+        return html_table(rows, caption="Recommender")
 
     @property
     def model_name(self) -> str:
@@ -178,8 +198,12 @@ class Recommender:
         return (self.user_counts[users] > 0) & (self.item_counts[items] > 0)
 
     def predict(self, pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
-        """Scores for (user, item) pairs given as raw ids; unknown ids are reported in the
-        `error` column, not raised."""
+        """Scores for (user, item) pairs: users by raw id, items by raw id or title (matched
+        as `recommend` matches them); unknown ids and titles, and a title naming several
+        items, are reported in the `error` column, not raised.
+
+        >>> rec.predict([(196, "Star Wars"), (196, 50)])  # doctest: +SKIP
+        """
         self.check_predicts()
         if isinstance(pairs, pd.DataFrame):
             frame = pairs
@@ -194,12 +218,13 @@ class Recommender:
                 raise DataError(f"pairs are (user, item) tuples, got {odd!r}")
             frame = pd.DataFrame(rows, columns=["user", "item"])
         users = np.array([self.user_map.lookup(u) for u in frame["user"]], dtype=np.int64)
-        items = np.array([self.item_map.lookup(i) for i in frame["item"]], dtype=np.int64)
+        items = np.array([self._item_or_title(i) for i in frame["item"]], dtype=np.int64)
         ok = (users >= 0) & (items >= 0)
         scores = np.full(len(frame), np.nan, dtype=np.float32)
         if ok.any():
             scores[ok] = self.predict_indices(users[ok], items[ok])
-        errors = np.where(users < 0, "unknown user", np.where(items < 0, "unknown item", ""))
+        item_errors = np.where(items == AMBIGUOUS, "ambiguous title", "unknown item")
+        errors = np.where(users < 0, "unknown user", np.where(items < 0, item_errors, ""))
         return pd.DataFrame(
             {
                 "user": frame["user"].to_numpy(),
@@ -208,6 +233,19 @@ class Recommender:
                 "error": errors,
             }
         )
+
+    def _item_or_title(self, item: Any) -> int:
+        """An item's index by raw id, else by title; -1 unknown, `AMBIGUOUS` for a title
+        several items share."""
+        index = self.item_map.lookup(item)
+        if index >= 0 or self.titles is None:
+            return index
+        try:
+            return self.item_names.resolve(item)
+        except AmbiguousNameError:
+            return AMBIGUOUS
+        except UnknownIdError:
+            return -1
 
     def _clip(self, scores: np.ndarray) -> np.ndarray:
         if self.rating_scale is not None and self.model.predicts_ratings:
@@ -573,7 +611,8 @@ class Recommender:
         values = self.model.biases(side)
         if values is None:
             raise ModelError(
-                f"a {self.model_name} model has no learned biases; train --model dot-bias or bmf"
+                f"a {self.model_name} model has no learned biases; "
+                + self.model.missing_hint(f"{side}_bias")
             )
         return values[self._indices(items, is_item)]
 
@@ -583,7 +622,10 @@ class Recommender:
         side, _, _ = self._side(is_item)
         values = self.model.factors(side)
         if values is None:
-            raise ModelError(f"a {self.model_name} model has no learned factors")
+            raise ModelError(
+                f"a {self.model_name} model has no learned factors; "
+                + self.model.missing_hint(f"{side}_factors")
+            )
         return values[self._indices(items, is_item)]
 
     def similar_items(self, item: Any, n: int = 10, min_ratings: int | None = None) -> pd.DataFrame:

@@ -39,6 +39,11 @@ class EmbedrecWarning(UserWarning):
     `warning:` line)."""
 
 
+class DuplicatesWarning(EmbedrecWarning):
+    """Loading dropped duplicate (user, item) rows, keeping the last of each (the note is in
+    `Ratings.notes` too; `warnings.simplefilter("ignore", DuplicatesWarning)` silences it)."""
+
+
 class TrainSchema(BaseModel):
     """Every training option with its type and range (the fields of `TrainConfig`)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,15 +85,17 @@ class DataOptions:
         return self.valid is not None or self.split is not None or self.valid_pct is not None
 
     def load_split(self, seed: int | None) -> embedrec.Split:
-        return embedrec.load_split(
-            self.data,
-            self.split,
-            valid=self.valid,
-            valid_pct=DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct,
-            seed=seed,
-            data_dir=self.data_dir,
-            **self.layout(),
-        )
+        with warnings.catch_warnings():  # the commands print it among the data's notes
+            warnings.simplefilter("ignore", embedrec.DuplicatesWarning)
+            return embedrec.load_split(
+                self.data,
+                self.split,
+                valid=self.valid,
+                valid_pct=DEFAULT_VALID_PCT if self.valid_pct is None else self.valid_pct,
+                seed=seed,
+                data_dir=self.data_dir,
+                **self.layout(),
+            )
 
     def layout(self) -> dict[str, Any]:
         """How to read the file: the column, separator and header options, as `load_ratings`
@@ -117,7 +120,7 @@ DATA_OPTIONS: dict[str, Any] = {
     "data_dir": (
         option(
             "--data-dir",
-            "Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+            "Where MovieLens folders live [default: $EMBEDREC_DATA, else `embedrec data show`].",
             Optional[Path],
         ),
         None,

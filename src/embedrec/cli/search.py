@@ -149,7 +149,9 @@ def benchmark(
         Optional[Path],
         typer.Option(
             "--data-dir",
-            help="Where MovieLens folders live [default: $EMBEDREC_DATA or ~/.cache/embedrec].",
+            help=(
+                "Where MovieLens folders live [default: $EMBEDREC_DATA, else `embedrec data show`]."
+            ),
         ),
     ] = None,
     seed: Seed = None,

@@ -24,6 +24,7 @@ from embedrec.data.movielens import (
     unzipped_movielens,
 )
 from embedrec.data.ratings import IdMap, Ratings
+from embedrec.data.settings import data_location, set_data_dir
 from embedrec.data.splits import (
     Split,
     kfold_splits,
@@ -45,6 +46,7 @@ __all__ = [
     "Interactions",
     "Ratings",
     "Split",
+    "data_location",
     "kfold_splits",
     "load_movielens",
     "load_movielens_fold",
@@ -59,6 +61,7 @@ __all__ = [
     "read_ratings",
     "read_liked",
     "read_user_ratings",
+    "set_data_dir",
     "split_from_spec",
     "temporal_split",
 ]

@@ -6,7 +6,8 @@ Layouts (told apart by the files in the folder):
 - 20m, 25m, 32m, latest, latest-small: `ratings.csv` / `movies.csv` with headers.
 
 A name such as `movielens-100k` resolves to `<root>/ml-100k`, where root is `data_dir`, else
-`$EMBEDREC_DATA`, else `~/.cache/embedrec`.
+`$EMBEDREC_DATA`, else the folder saved by `embedrec data set-dir` (`embedrec.data.settings`),
+else `~/.cache/embedrec`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
 from embedrec.data.files import read_table
 from embedrec.data.ratings import Ratings
+from embedrec.data.settings import data_location
 from embedrec.data.splits import Split
 from embedrec.data.validate import ratings_from_frame, titles_for
 from embedrec.errors import DataError
@@ -128,12 +130,8 @@ def release_key(name: str) -> str | None:
 
 
 def data_root(data_dir: str | Path | None = None) -> Path:
-    if data_dir is not None:
-        return Path(data_dir).expanduser()
-    if os.environ.get("EMBEDREC_DATA"):
-        return Path(os.environ["EMBEDREC_DATA"]).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "embedrec"
+    """Where MovieLens folders live (`embedrec.data.settings.data_location`)."""
+    return data_location(data_dir).path
 
 
 def movielens_folder(name: str, data_dir: str | Path | None = None, download: bool = True) -> Path:
@@ -329,7 +327,8 @@ def _download(release: Release, root: Path) -> Path:
     target = root / release.folder
     advice = (
         f"Download {url} yourself and unzip it so that {target} holds its files, "
-        "or point --data-dir / EMBEDREC_DATA at a folder that already has it."
+        "or point --data-dir / EMBEDREC_DATA / `embedrec data set-dir` at a folder that "
+        "already has it."
     )
     try:
         root.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from embedrec.data.encode import group_by_user, order_by_user
 from embedrec.errors import DataError
+from embedrec.notebook import html_table
 
 
 class IdMap:
@@ -158,6 +159,19 @@ class Ratings:
             f"Ratings({len(self):,} ratings, {self.n_users:,} users, {self.n_items:,} items, "
             f"source={self.source!r})"
         )
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the sizes, the rating range, the source and what loading did."""
+        low, high = self.rating_scale or self.observed_range
+        rows = [
+            ("ratings" if not self.interactions else "interactions", f"{len(self):,}"),
+            ("users", f"{self.n_users:,}"),
+            ("items", f"{self.n_items:,}"),
+            ("rating scale" if self.rating_scale else "ratings seen", f"{low:g} to {high:g}"),
+            ("source", self.source),
+            *(("note", text) for text in self.notes),
+        ]
+        return html_table(rows, caption="Ratings")
 
     @property
     def n_users(self) -> int:

@@ -29,6 +29,7 @@ from embedrec.data.files import (
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.weights import check_weights, merged_interactions, without_empty
 from embedrec.errors import DataError
+from embedrec.schemas import DuplicatesWarning
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -47,7 +48,8 @@ def ratings_from_frame(
 ) -> Ratings:
     """Validate and encode a ratings table; columns are guessed when not named.
 
-    Duplicate (user, item) rows keep the last one and are reported in `Ratings.notes`. A table
+    Duplicate (user, item) rows keep the last one and are reported in `Ratings.notes` and by a
+    `DuplicatesWarning` (once per table, whichever public loader reads it). A table
     without ratings (plays, clicks, purchases: a `weight_col` named or guessed, or id columns
     only) loads as interactions; `embedrec.data.weights` says how it is told and what is done
     with its weights.
@@ -153,6 +155,7 @@ def ratings_from_frame(
             f"(first dropped: {where.row(first)}, user {plain(users[first])!r}, "
             f"item {plain(items[first])!r})"
         )
+        warnings.warn(notes[-1], DuplicatesWarning, stacklevel=2)
         keep = ~duplicated
         user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
         if timestamps is not None:

@@ -28,6 +28,7 @@ from embedrec.models.dot import (
     DotProductKind,
     sigmoid_range,
 )
+from embedrec.models.layers import Embedding, create_params
 from embedrec.models.module import ModuleKind
 from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
 from embedrec.models.registry import (
@@ -54,6 +55,7 @@ __all__ = [
     "DotProductBias",
     "DotProductBiasKind",
     "DotProductKind",
+    "Embedding",
     "EmbeddingNN",
     "EmbeddingNNKind",
     "Model",
@@ -63,6 +65,7 @@ __all__ = [
     "ValidationMetric",
     "build",
     "check_learns_from",
+    "create_params",
     "embedding_size",
     "get_kind",
     "model_names",

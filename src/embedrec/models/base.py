@@ -169,6 +169,12 @@ class Model(ABC):
         `sigmoid_range`, if it has one, so in rating units only for linear outputs)."""
         return None
 
+    def missing_hint(self, role: str) -> str:
+        """What to do where interpretation needs a table this model lacks (`role`:
+        "item_factors", "user_bias", ...)."""
+        kinds = "dot-bias or bmf" if role.endswith("bias") else "dot-bias, bmf or nn"
+        return f"train {kinds} (model=..., --model)"
+
     def similarity(self, side: Side, index: int) -> np.ndarray:
         """Similarity of every user (item) to one of them: cosine of the learned factors."""
         rows = self.factors(side)

@@ -29,7 +29,7 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.models.base import NoOptions, TorchModel, gradient_search_space
-from embedrec.models.dot import embedding
+from embedrec.models.layers import Embedding
 from embedrec.models.objective import Batch, Objective
 from embedrec.models.registry import register
 
@@ -50,8 +50,8 @@ class BPRNetwork(nn.Module):
         super().__init__()
         self.n_users, self.n_items, self.n_factors = n_users, n_items, n_factors
         self.min_rating = min_rating
-        self.user_factors = embedding(n_users, n_factors)
-        self.item_factors = embedding(n_items, n_factors)
+        self.user_factors = Embedding(n_users, n_factors)
+        self.item_factors = Embedding(n_items, n_factors)
         self.item_bias = nn.Embedding(n_items, 1)
         nn.init.zeros_(self.item_bias.weight)
 

@@ -19,6 +19,7 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.models.base import Side, TorchModel, gradient_search_space
+from embedrec.models.layers import Embedding
 from embedrec.models.registry import register
 
 # Fold-in strength, chosen on 100 users held out of ML-100k entirely (80% of each one's ratings
@@ -30,14 +31,6 @@ FOLD_IN_REG = 5.0
 def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """Squash `x` into (low, high) with a sigmoid, as fastai does for `y_range`."""
     return torch.sigmoid(x) * (high - low) + low
-
-
-def embedding(n: int, width: int) -> nn.Embedding:
-    """An embedding initialised as fastai's: truncated normal, std 0.01."""
-    layer = nn.Embedding(n, width)
-    with torch.no_grad():
-        nn.init.trunc_normal_(layer.weight, std=0.01, a=-0.02, b=0.02)
-    return layer
 
 
 class DotProduct(nn.Module):
@@ -53,8 +46,8 @@ class DotProduct(nn.Module):
         super().__init__()
         self.n_users, self.n_items, self.n_factors = n_users, n_items, n_factors
         self.y_range = tuple(y_range) if y_range is not None else None
-        self.user_factors = embedding(n_users, n_factors)
-        self.item_factors = embedding(n_items, n_factors)
+        self.user_factors = Embedding(n_users, n_factors)
+        self.item_factors = Embedding(n_items, n_factors)
 
     def config(self) -> dict:
         return {"n_factors": self.n_factors, "y_range": self.y_range}
@@ -91,8 +84,8 @@ class DotProductBias(DotProduct):
         y_range: tuple[float, float] | None = None,
     ):
         super().__init__(n_users, n_items, n_factors, y_range)
-        self.user_bias = embedding(n_users, 1)
-        self.item_bias = embedding(n_items, 1)
+        self.user_bias = Embedding(n_users, 1)
+        self.item_bias = Embedding(n_items, 1)
 
     @classmethod
     def from_arrays(
@@ -230,6 +223,9 @@ class DotProductKind(TorchModel):
     }
     network_class: ClassVar[type[nn.Module]] = DotProduct
     network: DotProduct
+    # whether `y_range="auto"` squashes the output: the chapter's first model has no
+    # `sigmoid_range` (it comes with the biases), so `dot` is linear unless a range is given
+    auto_y_range: ClassVar[bool] = False
 
     def preferred_engines(self) -> tuple[str, ...]:
         """The fused engine (row-wise Adagrad) trains `dot-bias` with a `y_range` as well as
@@ -240,7 +236,9 @@ class DotProductKind(TorchModel):
 
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> DotProductKind:
-        y_range = config.resolved_y_range(data.rating_scale or data.observed_range)
+        y_range = None
+        if config.y_range != "auto" or cls.auto_y_range:
+            y_range = config.resolved_y_range(data.rating_scale or data.observed_range)
         n_factors = config.n_factors or cls.defaults["n_factors"]
         network = cls.network_class(data.n_users, data.n_items, n_factors, y_range)
         if isinstance(network, DotProductBias) and y_range is None and len(data):
@@ -275,6 +273,7 @@ class DotProductBiasKind(DotProductKind):
     summary = "dot product plus user and item biases (the chapter's recipe)"
     network_class: ClassVar[type[nn.Module]] = DotProductBias
     network: DotProductBias
+    auto_y_range: ClassVar[bool] = True
 
     @classmethod
     def defaults_for(

@@ -22,7 +22,8 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import TorchModel, gradient_search_space
-from embedrec.models.dot import embedding, sigmoid_range
+from embedrec.models.dot import sigmoid_range
+from embedrec.models.layers import Embedding
 from embedrec.models.objective import Batch, Objective
 from embedrec.models.registry import register
 from embedrec.models.sizes import embedding_size
@@ -68,8 +69,8 @@ class EmbeddingNN(nn.Module):
             raise ModelError(f"{len(drops)} dropout values for {len(self.layers)} layers")
         self.dropout, self.embed_dropout, self.batchnorm = drops, float(embed_dropout), batchnorm
         self.y_range = tuple(y_range) if y_range is not None else None
-        self.user_factors = embedding(n_users, self.user_size)
-        self.item_factors = embedding(n_items, self.item_size)
+        self.user_factors = Embedding(n_users, self.user_size)
+        self.item_factors = Embedding(n_items, self.item_size)
         self.embed_drop = nn.Dropout(self.embed_dropout)
         blocks: list[nn.Module] = []
         width = self.user_size + self.item_size

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -14,22 +15,43 @@ import torch
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.io import new_figure, save_figure
+from embedrec.io import new_figure, png_bytes, save_figure
 from embedrec.models.base import TorchModel
 from embedrec.models.registry import build, get_kind, resolve
 from embedrec.training.device import resolve_device
 from embedrec.training.torch_engine import TorchSteps
 
 
-@dataclass
+@dataclass(repr=False)
 class LRFindResult:
+    """What the LR finder saw: the loss at each rate tried, and the rates it suggests. In a
+    notebook it shows as its curve; `plot()` is that curve as a matplotlib Figure, `plot(path)`
+    saves it as a PNG."""
+
     lrs: np.ndarray
     losses: np.ndarray  # smoothed, debiased
     suggestion: float  # fastai's 'valley'
     lr_min: float  # a tenth of the rate at the lowest loss, the older rule of thumb
 
-    def plot(self, path: str | Path, force: bool = False) -> Path:
-        """Save loss against learning rate (log scale) with the suggestion marked, as a PNG."""
+    def __repr__(self) -> str:
+        span = f" from {self.lrs[0]:.1e} to {self.lrs[-1]:.1e}" if len(self.lrs) else ""
+        return (
+            f"LRFindResult(suggestion={self.suggestion:.2e}, lr_min={self.lr_min:.2e}, "
+            f"{len(self.lrs)} rates tried{span})"
+        )
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self.plot())
+
+    @overload
+    def plot(self, path: None = None, force: bool = False) -> Any: ...
+
+    @overload
+    def plot(self, path: str | Path, force: bool = False) -> Path: ...
+
+    def plot(self, path: str | Path | None = None, force: bool = False) -> Any:
+        """Loss against learning rate (log scale) with the suggestion marked: a matplotlib
+        Figure, or with `path` saved as a PNG (the path returned)."""
         fig = new_figure(6, 4, 120)
         ax = fig.subplots()
         ax.plot(self.lrs, self.losses)
@@ -47,7 +69,7 @@ class LRFindResult:
         ax.legend()
         ax.set_title("LR finder")
         fig.tight_layout()
-        return save_figure(fig, path, force)
+        return fig if path is None else save_figure(fig, path, force)
 
 
 def valley(losses: np.ndarray) -> int:

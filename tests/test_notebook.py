@@ -1,0 +1,85 @@
+"""embedrec in Jupyter, as a reader of the chapter runs it: a notebook built here is executed
+by a real kernel (nbclient), and its saved outputs are what the page would show: pictures as
+PNG, the epoch table as one HTML table updated in place, short reprs."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import low_rank_frame
+
+nbformat = pytest.importorskip("nbformat", reason="the notebook tests need nbformat (dev extras)")
+nbclient = pytest.importorskip("nbclient", reason="the notebook tests need nbclient (dev extras)")
+pytest.importorskip("ipykernel", reason="the notebook tests need ipykernel (dev extras)")
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+CELLS = [
+    "import embedrec\n"
+    "split = embedrec.load_split('ratings.csv', valid_pct=0.2, seed=1)\n"
+    "split.train",
+    "rec = embedrec.train(split, model='dot-bias', engine='torch', n_factors=4, epochs=3,\n"
+    "                     bs=32, lr=0.02, progress=True)",
+    "coords = embedrec.pca_map(rec, n_items=12)",
+    "found = embedrec.lr_find(split.train, model='dot-bias', num_it=30)\nfound",
+    "print(found)",
+    "rec",
+]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> list:
+    folder = tmp_path_factory.mktemp("notebook")
+    low_rank_frame(n_users=40, n_items=30).to_csv(folder / "ratings.csv", index=False)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    os.environ["PYTHONPATH"], before = path, os.environ.get("PYTHONPATH")
+    try:
+        nbclient.NotebookClient(
+            notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": folder}}
+        ).execute()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+    return [cell.outputs for cell in notebook.cells]
+
+
+def pngs(outputs: list) -> list[bytes]:
+    return [
+        base64.b64decode(o["data"]["image/png"])
+        for o in outputs
+        if "image/png" in o.get("data", {})
+    ]
+
+
+def test_the_epoch_table_is_one_html_table_with_a_row_per_epoch(executed):
+    outputs = executed[1]
+    tables = [o for o in outputs if "text/html" in o.get("data", {})]
+    assert len(tables) == 1
+    markup = tables[0]["data"]["text/html"]
+    assert markup.count("<table") == 1 and markup.count("<tr>") == 1 + 3  # header, 3 epochs
+    assert "train_loss" in markup and "valid_loss" in markup and "<progress" not in markup
+    plain = tables[0]["data"]["text/plain"]  # what a text-only view shows
+    assert plain.split()[:2] == ["epoch", "train_loss"] and len(plain.splitlines()) == 1 + 3
+    text = "".join(str(o.get("text", "")) + str(o.get("data", "")) for o in outputs)
+    assert "\x1b[" not in text  # no terminal styling in a notebook
+
+
+def test_pca_map_and_lr_find_show_pictures(executed):
+    for outputs in (executed[2], executed[3]):
+        (png,) = pngs(outputs)
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_reprs_are_short(executed):
+    (printed,) = [o["text"] for o in executed[4] if o.get("name") == "stdout"]
+    assert printed.startswith("LRFindResult(suggestion=") and len(printed) < 150
+    ratings_html = executed[0][0]["data"]["text/html"]
+    assert "Ratings" in ratings_html and "ratings.csv" in ratings_html
+    assert "valid_rmse" in executed[5][0]["data"]["text/html"]
