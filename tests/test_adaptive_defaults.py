@@ -116,7 +116,7 @@ def test_dot_bias_decays_less_on_more_ratings():
     assert small["wd"] == 0.1 and note is None
     frame = synthetic_ratings(Preset(2_000, 1_000, 160_000, (1.0, 5.0), 1.0), seed=0)
     large, note = DotProductBiasKind.defaults_for(ratings_from_frame(frame))
-    assert large == {"n_factors": 50, "epochs": 5, "wd": 0.05}
+    assert large == {"n_factors": 50, "epochs": 5, "wd": 0.05, "lr": 5e-3, "bs": 64}
     assert note is not None and "wd 0.05 (0.1 x 80,000 / training ratings" in note
     rec = train(random_split(ratings_from_frame(frame), 0.2, 0), model="dot-bias", epochs=1)
     assert rec.config.wd == 0.062  # 128,000 training ratings, two significant digits
