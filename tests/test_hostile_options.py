@@ -339,10 +339,11 @@ def test_a_bad_api_call_is_our_error_naming_the_value(api_model, call, expected)
 
 @pytest.mark.parametrize("model", ["dot", "dot-bias", "nn"])
 def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
-    """Ratings near 1e19 (finite in float32) square past float32: the loss becomes inf and the
-    run stops naming the learning rate, on every SGD kind, instead of returning a NaN model."""
+    """Ratings up to 1.8e19 (the largest a file may hold: its square is still a float32) sum
+    past float32: the loss becomes inf and the run stops naming the learning rate, on every
+    SGD kind, instead of returning a NaN model."""
     frame = low_rank_frame(n_users=20, n_items=15, seed=1)
-    frame["rating"] *= 1e19
+    frame["rating"] *= 3.6e18
     ratings = embedrec.ratings_from_frame(frame)
     with pytest.raises(embedrec.ModelError, match="learning rate"):
         embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
