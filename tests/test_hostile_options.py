@@ -9,16 +9,23 @@ traceback, and no model written; every API case asserts our own error type with 
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+import typer
+from typer.testing import CliRunner
 
 import embedrec
+from embedrec.cli.common import handle_errors
 from tests.conftest import low_rank_frame
 from tests.hostile import assert_refused, invoke
 
@@ -290,6 +297,11 @@ FRAMES = [
     ("user-float-past-2-53", frame(user=[2.0**63, 1.0]), "row 0"),
     ("no-rating-column", pd.DataFrame({"user": [1], "item": [2], "foo": ["x"]}), "rating"),
     ("no-rows", frame().iloc[:0], "no ratings"),
+    ("rating-1e30", frame(rating=[3.0, 1e30]), "row 1"),
+    ("rating-dates", frame(rating=pd.to_datetime(["2020-01-01", "2021-01-01"])), "dates"),
+    ("rating-complex", frame(rating=[1 + 2j, 3 + 0j]), "complex"),
+    ("rating-complex-objects", frame(rating=[1 + 2j, "3"]), "complex"),
+    ("column-twice", frame().set_axis(["user", "item", "user"], axis=1), "'user' appears twice"),
 ]
 
 
@@ -347,6 +359,33 @@ def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
     ratings = embedrec.ratings_from_frame(frame)
     with pytest.raises(embedrec.ModelError, match="learning rate"):
         embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
+
+
+# ---- failures from below embedrec: one line all the same ----------------------------------------
+def test_torchs_allocation_failure_is_the_out_of_memory_line():
+    """torch's allocator fails with a RuntimeError, not a MemoryError: the same one line."""
+
+    @handle_errors
+    def allocate() -> None:
+        torch.empty(2**45)  # 128 TiB
+
+    result = run_command(allocate)
+    assert_refused(result, "out of memory")
+
+
+def test_ctrl_c_is_one_line_and_the_shells_code():
+    @handle_errors
+    def interrupted() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the signal arrives at the next bytecode
+
+    assert_refused(run_command(interrupted), "interrupted", code=130)
+
+
+def run_command(function):
+    command = typer.Typer()
+    command.command()(function)
+    return CliRunner().invoke(command, [])
 
 
 # ---- the real entry point, in its own process ---------------------------------------------------
