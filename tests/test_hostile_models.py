@@ -389,3 +389,41 @@ def test_evaluate_on_other_data_does_not_borrow_the_recorded_split(trained_dir, 
     )
     metrics, output = evaluate(trained_dir, "--data", other)
     assert "recorded" not in output and metrics["split"].startswith("random:0.2:42")
+
+
+def a_test_file(tmp_path: Path, good_csv: Path, rows: int, change) -> Path:
+    """The first `rows` ratings of the training file, changed as a test file might be."""
+    lines = good_csv.read_text().splitlines()
+    path = tmp_path / "test.csv"
+    path.write_text("\n".join([lines[0], *change(lines[1 : rows + 1])]) + "\n")
+    return path
+
+
+def rescaled(lines: list[str], factor: float) -> list[str]:
+    def one(line: str) -> str:
+        user, item, rating, *rest = line.split(",")
+        return ",".join([user, item, f"{float(rating) * factor:g}", *rest])
+
+    return [one(line) for line in lines]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda lines: [*lines[:-1], ",".join([*lines[-1].split(",")[:2], "99", "1"])], "99"),
+        (lambda lines: rescaled(lines, 2.0), "outside the model's rating scale 1..5"),
+    ],
+    ids=["one-99", "zero-to-ten-against-one-to-five"],
+)
+def test_evaluate_refuses_test_ratings_off_the_models_scale(
+    trained_dir, good_csv, tmp_path, change, expected
+):
+    path = a_test_file(tmp_path, good_csv, 30, change)
+    assert_refused(invoke("evaluate", trained_dir, "--test", path), "test.csv", expected)
+
+
+def test_evaluate_says_which_duplicate_test_rows_it_cut(trained_dir, good_csv, tmp_path):
+    path = a_test_file(tmp_path, good_csv, 10, lambda lines: [*lines, *lines[:3]])
+    metrics, output = evaluate(trained_dir, "--test", path)
+    assert metrics["n"] == 10
+    assert "3 duplicate (user, item) rows" in output and "test.csv line 2" in output
