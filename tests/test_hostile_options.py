@@ -12,6 +12,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli.common import handle_errors
+from embedrec.cli.serve import checked_log_level
 from tests.conftest import low_rank_frame
 from tests.hostile import assert_refused, invoke
 
@@ -461,3 +463,37 @@ def test_an_unknown_model_lists_every_kind_with_the_default():
     error = assert_refused(invoke("train", "--model", "nosuch", "--out", "m"))
     assert all(name in error for name in embedrec.model_names())
     assert "bmf" in error
+
+
+# ---- serve: options and the port checked before the model loads -----------------------------
+@pytest.fixture
+def port_in_use():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_serve_refuses_a_port_in_use_before_loading_the_model(tmp_path, port_in_use):
+    """The model directory is not even there: the port is checked first, in one line."""
+    result = invoke("serve", tmp_path / "no-model", "--port", port_in_use)
+    assert_refused(result, f"127.0.0.1:{port_in_use}", "in use")
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (["--log-level", "loud"], ["--log-level", "loud", "warning"]),
+        (["--host", "999.1.1.1"], ["999.1.1.1"]),
+    ],
+    ids=["log-level-unknown", "host-not-an-address"],
+)
+def test_a_bad_serve_option_is_one_line(trained_dir, options, expected):
+    assert_refused(invoke("serve", trained_dir, *options), *expected)
+
+
+@pytest.mark.parametrize(
+    "given, level", [("warn", "warning"), ("WARNING", "warning"), ("Debug", "debug")]
+)
+def test_serve_takes_the_usual_spellings_of_a_log_level(given, level):
+    assert checked_log_level(given) == level
