@@ -107,6 +107,12 @@ TRAIN_OPTIONS = [
     ("option-empty-key", ["--model", "ease", "--option", "=1"], ["--option"]),
     ("ranker-option-bad", ["--ranker", "ials", "--ranker-option", "alpha0=0"], ["alpha0"]),
     ("ranker-option-unknown", ["--ranker", "ials", "--ranker-option", "zz=1"], ["zz"]),
+    ("option-l2-1e999", ["--model", "ease", "--option", "l2=1e999"], ["l2", "finite"]),
+    ("option-l2-nan", ["--model", "ease", "--option", "l2=nan"], ["l2", "finite"]),
+    ("option-min-rating-99", ["--model", "ease", "--option", "min_rating=99"], ["min_rating 99"]),
+    ("ials-min-rating-99", ["--model", "ials", "--option", "min_rating=99"], ["min_rating 99"]),
+    ("ranker-option-auto-unknown", ["--ranker-option", "zz=1"], ["zz", "--ranker"]),
+    ("ranker-option-auto-ials-only", ["--ranker-option", "alpha0=0.5"], ["alpha0", "ease"]),
 ]
 
 

@@ -57,6 +57,8 @@ def check_config(config: TrainConfig) -> None:
     if config.ranker not in (None, "auto"):
         ranking_kind(config.ranker)
         resolve(config.ranker_config(config.ranker))
+    elif config.ranker == "auto" and config.ranker_options:
+        check_auto_ranker_options(config)
     device = resolve_device(config.device)
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise ModelError(
@@ -67,6 +69,25 @@ def check_config(config: TrainConfig) -> None:
             f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
         )
     check_threads(config)
+
+
+# the personal rankers `--ranker auto` chooses among (with the most popular items), which
+# --ranker-option is handed to
+AUTO_RANKERS = ("ease", "ials")
+
+
+def check_auto_ranker_options(config: TrainConfig) -> None:
+    """--ranker-option with the ranker chosen for you: the options go to whichever of
+    AUTO_RANKERS is tried, so each must take them; said before any model trains."""
+    for kind in AUTO_RANKERS:
+        try:
+            resolve(config.ranker_config(kind))
+        except ModelError as exc:
+            tried = ", ".join(AUTO_RANKERS)
+            raise ModelError(
+                f"--ranker-option (ranker_options) goes to each ranker --ranker auto tries "
+                f"({tried}), and {exc}; name the ranker with --ranker"
+            ) from None
 
 
 def check_threads(config: TrainConfig) -> None:
@@ -133,6 +154,8 @@ def start(
         progress if isinstance(progress, Reporter) else (RichReporter() if progress else Reporter())
     )
     selection = None
+    if config.ranker == "auto" and config.ranker_options:
+        check_auto_ranker_options(config)  # before the rating models the choice trains
     if config.model == AUTO_MODEL:
         resolve(config)  # options without a model are refused before any candidate trains
         choice = choose_default(train_set, config, _train_quietly, train_set.rating_scale)
