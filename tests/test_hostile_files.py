@@ -229,6 +229,20 @@ FILES = [
     ("tar-gz-named-csv", "r.csv", tar_gz(), [], ["tar archive"]),
     ("seven-zip", "r.7z", b"7z\xbc\xaf\x27\x1c" + bytes(40), [], ["7-Zip"]),
     ("bad-xz", "r.csv.xz", b"\xfd7zXZ\x00garbage", [], ["xz"]),
+    (
+        "parquet-with-columns",
+        "r.parquet",
+        parquet(pd.DataFrame({"u": ["a"], "i": [1], "r": [3.0]})),
+        ["--columns", "user,item,rating"],
+        ["Parquet", "--columns"],
+    ),
+    (
+        "parquet-no-header",
+        "r.parquet",
+        parquet(pd.DataFrame({"u": ["a"], "i": [1], "r": [3.0]})),
+        ["--no-header"],
+        ["Parquet", "--no-header"],
+    ),
     ("rating-1e30", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,1e30\n", [], ["line 3", "large"]),
     (
         "rating-dates",

@@ -427,3 +427,18 @@ def test_evaluate_says_which_duplicate_test_rows_it_cut(trained_dir, good_csv, t
     metrics, output = evaluate(trained_dir, "--test", path)
     assert metrics["n"] == 10
     assert "3 duplicate (user, item) rows" in output and "test.csv line 2" in output
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda t: (t / "f").write_text("mine") and t / "f", "not a directory"),
+        (lambda t: Path("/dev/null"), "not a directory"),
+        (lambda t: os.mkfifo(t / "fifo") or t / "fifo", "not a directory"),
+        (lambda t: os.symlink(t / "loop", t / "loop") or t / "loop", "no such model directory"),
+    ],
+    ids=["a-file", "dev-null", "a-fifo", "a-symlink-loop"],
+)
+def test_what_is_not_a_model_directory_is_named_for_what_it_is(tmp_path, make, expected):
+    path = make(tmp_path)
+    assert_refused(invoke("recommend", path, "--user", "u1"), str(path), expected)

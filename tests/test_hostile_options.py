@@ -241,6 +241,33 @@ def test_every_command_names_a_missing_model_directory(tmp_path, good_csv, comma
     assert_refused(result, "no-model")
 
 
+# (case id, command line, texts the error line must hold): an output named for another format
+MISNAMED = [
+    ("explain-plot-txt", ["explain", "{model}", "--plot", "{tmp}/map.txt"], ["--plot", "map.txt", ".png"]),
+    ("lr-find-plot-txt", ["lr-find", "--data", "{csv}", "--plot", "{tmp}/lr.txt"], ["--plot", ".png"]),
+    ("synth-out-txt", ["synth", "--out", "{tmp}/s.txt"], ["s.txt", ".parquet"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, expected", [c[1:] for c in MISNAMED], ids=[c[0] for c in MISNAMED])
+def test_an_output_named_for_another_format_is_refused(
+    trained_dir, good_csv, tmp_path, args, expected
+):
+    fill = {"{model}": str(trained_dir), "{tmp}": str(tmp_path), "{csv}": str(good_csv)}
+    for key, value in fill.items():
+        args = [a.replace(key, value) for a in args]
+    assert_refused(invoke(*args), *expected)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lr_find_on_a_handful_of_ratings_suggests_nothing(tmp_path):
+    data = tmp_path / "one.csv"
+    data.write_text("user,item,rating\nu1,1,3\n")
+    result = invoke("lr-find", "--data", data, "--valid-pct", "0", "--plot", tmp_path / "lr.png")
+    assert_refused(result, "one.csv", "1 training ratings", "--bs")
+    assert not (tmp_path / "lr.png").exists()
+
+
 def test_tune_needs_one_trial_at_least(good_csv, tmp_path):
     result = invoke("tune", "--data", good_csv, "--trials", "0", "--out", tmp_path / "b.json")
     assert_refused(result, "--trials")

@@ -96,6 +96,15 @@ def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
     err.print(f"warning: {message}", highlight=False, markup=False)
 
 
+def check_suffix(path: Path, suffix: str, option: str) -> None:
+    """An output whose name says another format than the one written (map.txt holding a PNG)
+    is refused, naming the option."""
+    if path.suffix.lower() != suffix:
+        raise embedrec.DataError(
+            f"{option} {path}: writes {suffix[1:].upper()}; give a name ending in {suffix}"
+        )
+
+
 # ---- output ----------------------------------------------------------------------------------
 def emit(payload: dict[str, Any]) -> None:
     """Print one JSON object on stdout."""

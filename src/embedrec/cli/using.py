@@ -13,6 +13,7 @@ from embedrec.cli.common import (
     JsonOut,
     ModelDir,
     app,
+    check_suffix,
     emit,
     err,
     handle_errors,
@@ -174,6 +175,7 @@ def explain(
 ) -> None:
     """Learned item and user biases (lowest and highest) and the PCA map of item factors."""
     if plot is not None:
+        check_suffix(plot, ".png", "--plot")
         embedrec.check_output(plot, force)
     rec = embedrec.load(model_dir)
     payload: dict[str, Any] = {}
