@@ -85,7 +85,7 @@ FILES = [
     ("one-column", "r.csv", b"user item rating x\nu1 1 3 4\nu2;2;3;4\n", ["--sep", ","], []),
     ("word-rating-line-3", "r.csv", b"user,item,rating\nu1,1,3\nu1,3,abc\n", [], ["line 3"]),
     ("empty-rating", "r.csv", b"user,item,rating\nu1,1,\nu2,2,3\n", [], ["line 2", "empty"]),
-    ("nan-rating", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,nan\n", [], ["line 3"]),
+    ("nan-rating", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,nan\n", [], ["line 3", "NaN"]),
     ("inf-rating", "r.csv", b"user,item,rating\nu1,1,inf\nu2,2,3\n", [], ["line 2"]),
     ("minus-inf-rating", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,-inf\n", [], ["line 3"]),
     ("rating-1e39", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,1e39\n", [], ["line 3", "large"]),

@@ -174,6 +174,7 @@ RATINGS_FILES = [
     ("json-not-utf8", "r.json", b'{"100": 4, "\xff": 3}', ["UTF-8"]),
     ("json-rating-word", "r.json", b'{"100": "x"}', ["100"]),
     ("empty-file", "r.csv", b"", ["empty"]),
+    ("no-header-three-columns", "r.csv", b"100,4,1\n101,5,1\n", ["no header", "item,rating"]),
 ]
 
 
@@ -185,6 +186,13 @@ def test_a_bad_ratings_file_for_fold_in_is_named(trained_dir, tmp_path, name, co
     path.write_bytes(content)
     error = assert_refused(invoke("recommend", trained_dir, "--ratings-file", path), *expected)
     assert name in error or "scale" in error
+
+
+def test_a_headerless_ratings_file_of_two_columns_is_item_and_rating(trained_dir, tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("100,5\n101,1\n")
+    result = invoke("recommend", trained_dir, "--ratings-file", path, "--json")
+    assert result.exit_code == 0, result.output
 
 
 # (case id, command line after the model directory, texts the error line must hold)

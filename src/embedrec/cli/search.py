@@ -39,8 +39,8 @@ def lr_find(
 ) -> None:
     """Sweep the learning rate on the training side, save the loss curve, suggest a rate
     (the model defaults to dot-bias here: the default bmf has no learning rate)."""
-    check_suffix(plot, ".png", "--plot")
     embedrec.check_output(plot, force)
+    check_suffix(plot, ".png", "--plot")
     if seed is not None:
         config = config.replace(seed=seed)
     if config.model == embedrec.TrainConfig().model:

@@ -175,8 +175,8 @@ def explain(
 ) -> None:
     """Learned item and user biases (lowest and highest) and the PCA map of item factors."""
     if plot is not None:
-        check_suffix(plot, ".png", "--plot")
         embedrec.check_output(plot, force)
+        check_suffix(plot, ".png", "--plot")
     rec = embedrec.load(model_dir)
     payload: dict[str, Any] = {}
     try:

@@ -253,10 +253,9 @@ def write_synthetic(
 ) -> Path:
     """Write a preset to Parquet (or CSV, by suffix) atomically; an existing file is replaced
     only with `force=True`."""
-    path = Path(path)
+    path = check_output(path, force)
     if path.suffix.lower() not in (".parquet", ".pq", ".csv"):  # s.txt would hold Parquet
         raise DataError(f"{path}: name the file .parquet or .csv (the format written)")
-    path = check_output(path, force)
     if preset not in PRESETS:
         raise DataError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     frame = synthetic_ratings(preset, seed=seed)

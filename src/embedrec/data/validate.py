@@ -285,7 +285,7 @@ def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         shown = column.iloc[row]
-        what = "empty" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
+        what = "empty or NaN" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
         raise DataError(
             f"{where.row(row)}: field {name!r} is {what}, not a number ({int(bad.sum())} such rows)"
         )

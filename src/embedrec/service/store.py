@@ -214,7 +214,8 @@ def _check_columns(engine: Engine, where: str) -> None:
 
 def _why(exc: SQLAlchemyError) -> str:
     """A database error's first line, without SQLAlchemy's link to its documentation."""
-    text = str(exc.orig) if getattr(exc, "orig", None) is not None else str(exc)
+    orig = getattr(exc, "orig", None)  # the driver's own error, on DBAPIError
+    text = str(orig) if orig is not None else str(exc)
     return text.split("(Background on this error")[0].strip().splitlines()[0]
 
 
