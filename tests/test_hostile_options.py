@@ -125,6 +125,15 @@ def test_a_bad_training_option_is_one_line_naming_it(tmp_path, good_csv, options
     assert not (tmp_path / "m").exists()
 
 
+def test_a_ranker_too_large_for_memory_is_refused_before_the_model_trains(tmp_path, good_csv):
+    result = invoke(
+        "train", "--data", good_csv, "--model", "dot-bias", "--epochs", "1", "--ranker", "ease",
+        "--ranker-option", "max_gb=1e-9", "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert_refused(result, "ease", "max_gb")
+    assert "train_loss" not in result.output  # no epoch table: nothing trained first
+
+
 def test_training_options_are_checked_before_the_data_is_read(tmp_path):
     """A typo in an option is reported at once, not after a long load (the data is absent)."""
     result = invoke("train", "--data", tmp_path / "absent.csv", "--model", "foo", "--out", "m")

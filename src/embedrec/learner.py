@@ -132,6 +132,7 @@ class Run:
     train_set: Ratings
     validate: Validate | None
     reporter: Reporter
+    ranker: Model | None = None  # built by `start`: its size guard refuses before any epoch
 
 
 def start(
@@ -168,6 +169,8 @@ def start(
     check_threads(config)
     for note in ([picked] if picked else []) + training_notes(config, train_set):
         reporter.note(note)
+    # the ranker is built first: a size guard (ease's memory) refuses before the model trains
+    ranker = build_ranker(config, train_set)
     torch.manual_seed(config.seed)
     model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
     rec = Recommender(
@@ -201,13 +204,12 @@ def start(
             metrics = evaluate(rec, valid_set)
             return metrics["loss"], metrics["rmse"]
 
-    return Run(rec, config, train_set, validate, reporter)
+    return Run(rec, config, train_set, validate, reporter, ranker)
 
 
 def finish(run: Run) -> Recommender:
     """The trained run's Recommender, with the ranker the config asks for trained beside it."""
-    rec, config = run.rec, run.config
-    ranker = build_ranker(config, run.train_set)
+    rec, config, ranker = run.rec, run.config, run.ranker
     if ranker is not None:
         # its epochs are shown but not kept: the history is the rating model's, validated
         _, engine, ranker = fit(
