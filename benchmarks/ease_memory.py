@@ -48,6 +48,7 @@ def main() -> None:
     precision = torch.cholesky_solve(torch.eye(ratings.n_items, dtype=torch.float64), factor)
     del factor
     grown("solve")
+    del precision
     print(f"guard counts {BYTES_PER_CELL} bytes per cell ({ratings.n_items:,} items)")
 
 
