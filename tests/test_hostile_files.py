@@ -454,15 +454,22 @@ def test_xz_is_read(tmp_path, good_csv):
 
 
 # (case id, what makes the database, texts the error line must hold)
+STORE_WITH_TEXT_RATING = """
+create table embedrec_ratings (id integer primary key autoincrement, user_id varchar(200) not null,
+  item_id varchar(200) not null, rating float not null, created float not null);
+insert into embedrec_ratings (user_id, item_id, rating, created) values ('u1', '100', 4, 1);
+insert into embedrec_ratings (user_id, item_id, rating, created) values ('u2', '101', 'abc', 2);
+"""
 FEEDBACK = [
     ("missing-sqlite-file", lambda t: None, ["typo.db", "does not exist"]),
+    ("stored-rating-text", lambda t: sqlite_with(t / "typo.db", STORE_WITH_TEXT_RATING), ["'u2'", "'101'", "'abc'"]),
     ("other-schema", lambda t: sqlite_with(t / "typo.db", "create table embedrec_ratings (a int, b text)"), ["embedrec_ratings", "other columns"]),
 ]  # fmt: skip
 
 
 def sqlite_with(path, statement: str) -> None:
     connection = sqlite3.connect(path)
-    connection.execute(statement)
+    connection.executescript(statement)
     connection.commit()
     connection.close()
 
