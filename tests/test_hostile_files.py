@@ -181,6 +181,14 @@ FILES = [
         ["line 3", "notadate"],
     ),
     (
+        "timestamp-formats-mixed-bad-line-4",
+        "r.csv",
+        b"user,item,rating,timestamp\nu1,1,3,2020-01-01T10:00:00\nu2,2,4,2020-01-02\n"
+        b"u3,3,5,notadate\n",
+        [],
+        ["line 4", "notadate"],
+    ),
+    (
         "empty-timestamp",
         "r.csv",
         b"user,item,rating,timestamp\nu1,1,3,100\nu2,2,4,\n",

@@ -317,6 +317,10 @@ def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
     with warnings.catch_warnings():  # pandas warns when each date is parsed on its own
         warnings.simplefilter("ignore", UserWarning)
         parsed = pd.to_datetime(column, errors="coerce", utc=True)
+        failed = parsed.isna().to_numpy()
+        if failed.any():  # the format guessed from the first date: others parsed one by one
+            again = pd.to_datetime(column[failed], errors="coerce", utc=True, format="mixed")
+            parsed = parsed.where(~failed, again)
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise DataError(
