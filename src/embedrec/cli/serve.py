@@ -101,12 +101,7 @@ def serve(
             min=0,
         ),
     ] = 10_000,
-    log_level: Annotated[
-        str,
-        typer.Option(
-            "--log-level", help="uvicorn's log level: critical, error, warning, info, debug."
-        ),
-    ] = "info",
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve recommendations, feedback, item neighbours and the web explorer over HTTP.
 
