@@ -442,3 +442,18 @@ def test_evaluate_says_which_duplicate_test_rows_it_cut(trained_dir, good_csv, t
 def test_what_is_not_a_model_directory_is_named_for_what_it_is(tmp_path, make, expected):
     path = make(tmp_path)
     assert_refused(invoke("recommend", path, "--user", "u1"), str(path), expected)
+
+
+def test_evaluate_test_rows_with_text_ids_beside_integer_ids(trained_dir, tmp_path):
+    """The model's items are integers (100..): a text id is an item it never saw, scored by
+    the baseline and counted apart, never a TypeError from sorting mixed ids."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("user,item,rating\nu1,abc,3\nu2,100,4\n")
+    metrics, _ = evaluate(trained_dir, "--test", path)
+    assert metrics["n"] == 2 and metrics["n_unknown"] == 1
+
+
+def test_evaluate_refuses_test_rows_the_model_knows_none_of(trained_dir, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("user,item,rating\nzz,abc,3\nyy,def,4\n")
+    assert_refused(invoke("evaluate", trained_dir, "--test", path), "other.csv", "none of its")
