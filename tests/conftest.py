@@ -109,3 +109,21 @@ def model_copy(trained_dir, tmp_path) -> Path:
 def hostile_ratings(path: Path) -> Path:
     low_rank_frame(n_users=30, n_items=20, seed=4).to_csv(path, index=False)
     return path
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The hostile corpus's own counts, when any of it ran: how many inputs it tried and how
+    many ended as they should (one error line, or the documented result)."""
+    outcomes: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when == "call" or outcome == "error":
+                if report.nodeid.startswith("tests/test_hostile_"):
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    tried = sum(outcomes.values())
+    if tried:
+        bad = tried - outcomes.get("passed", 0)
+        terminalreporter.write_line(
+            f"hostile corpus: {tried} inputs tried, {outcomes.get('passed', 0)} handled well, "
+            f"{bad} not"
+        )

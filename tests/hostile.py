@@ -12,6 +12,23 @@ Cases accepted as they are, and why:
 - Model directories written before this change record neither checksums nor the observed
   rating range: they load, their files are checked for shape and count only, and a new user's
   ratings are checked for being finite numbers but not against a scale unless one was declared.
+  From format 3 a model must record its checksums (a config.json without them is refused), and
+  its weights record the sums of its JSON documents; format 2 models load as before.
+- A model directory holds only what the model wrote: other files there are never read (notes,
+  a FIFO), `train --force` refuses to replace a model beside them (naming them) rather than
+  delete them, and no command writes a file into a model directory.
+- Ctrl-C while `import embedrec` itself runs (the first second or two of a command) still ends
+  in Python's KeyboardInterrupt traceback: no handler can be in place before the package is
+  imported, and a library must not install signal handlers on import. From the command's start
+  on, Ctrl-C is one `error: interrupted` line and exit code 130.
+- Test rows of a split of the model's own data (the same id maps) are not checked against the
+  model's scale (a validation rating may fall outside the training ratings' range); a test
+  table of its own (`evaluate --test`, a DataFrame) is.
+- Decompression stops at a quarter of the machine's memory (at most 16 GiB): a larger file
+  is refused naming its compressed size; decompress and split it.
+
+Each run of the corpus prints its own counts (`hostile corpus: N inputs tried, ...`, from
+conftest.py).
 - `evaluate` uses the split a model records only for models `train` wrote from the CLI (it
   records the `--split` spec); a model trained in Python records the split's name, and
   evaluate scores the split it is given, warning when its test rows were training rows; with

@@ -11,13 +11,19 @@ import bz2
 import gzip
 import io
 import json
+import lzma
 import os
+import sqlite3
+import tarfile
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import embedrec
+from embedrec.data.compressed import read_bytes
+from tests.conftest import low_rank_frame
 from tests.hostile import assert_refused, invoke
 
 GOOD = b"user,item,rating\nu1,1,3\nu2,2,4\nu3,3,5\nu4,1,2\n"
@@ -37,6 +43,36 @@ def parquet(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def patched_zip(flag: int = 0, method: int | None = None) -> bytes:
+    """A one-member zip with its header bits set as another tool's would be: flag 1 is an
+    encrypted member, method 9 Deflate64 (neither of which Python reads)."""
+    raw = bytearray(zipped({"r.csv": GOOD}))
+    central = raw.index(b"PK\x01\x02")
+    raw[6] |= flag
+    raw[central + 8] |= flag
+    if method is not None:
+        raw[8] = raw[central + 10] = method
+    return bytes(raw)
+
+
+def corrupt_lzma_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_LZMA) as archive:
+        archive.writestr("r.csv", GOOD * 20)
+    raw = bytearray(buffer.getvalue())
+    raw[60:80] = bytes(20)
+    return bytes(raw)
+
+
+def tar_gz() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        member = tarfile.TarInfo("r.csv")
+        member.size = len(GOOD)
+        archive.addfile(member, io.BytesIO(GOOD))
+    return buffer.getvalue()
+
+
 # (case id, file name, content, extra options, texts the error line must hold besides the
 # file's name)
 FILES = [
@@ -49,7 +85,7 @@ FILES = [
     ("one-column", "r.csv", b"user item rating x\nu1 1 3 4\nu2;2;3;4\n", ["--sep", ","], []),
     ("word-rating-line-3", "r.csv", b"user,item,rating\nu1,1,3\nu1,3,abc\n", [], ["line 3"]),
     ("empty-rating", "r.csv", b"user,item,rating\nu1,1,\nu2,2,3\n", [], ["line 2", "empty"]),
-    ("nan-rating", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,nan\n", [], ["line 3"]),
+    ("nan-rating", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,nan\n", [], ["line 3", "NaN"]),
     ("inf-rating", "r.csv", b"user,item,rating\nu1,1,inf\nu2,2,3\n", [], ["line 2"]),
     ("minus-inf-rating", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,-inf\n", [], ["line 3"]),
     ("rating-1e39", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,1e39\n", [], ["line 3", "large"]),
@@ -145,6 +181,14 @@ FILES = [
         ["line 3", "notadate"],
     ),
     (
+        "timestamp-formats-mixed-bad-line-4",
+        "r.csv",
+        b"user,item,rating,timestamp\nu1,1,3,2020-01-01T10:00:00\nu2,2,4,2020-01-02\n"
+        b"u3,3,5,notadate\n",
+        [],
+        ["line 4", "notadate"],
+    ),
+    (
         "empty-timestamp",
         "r.csv",
         b"user,item,rating,timestamp\nu1,1,3,100\nu2,2,4,\n",
@@ -185,6 +229,36 @@ FILES = [
     ("pipe-bad-rating", "r.csv", b"user|item|rating\nu1|1|3\nu2|2|?\n", [], ["line 3"]),
     ("semicolon-empty-item", "r.csv", b"user;item;rating\nu1;;3\n", [], ["line 2"]),
     ("float-ids-beyond-2-53", "r.parquet", b"", [], ["too large"]),  # written below
+    ("zip-encrypted-member", "r.zip", patched_zip(flag=1), [], ["'r.csv'", "encrypted"]),
+    ("zip-deflate64-member", "r.zip", patched_zip(method=9), [], ["'r.csv'", "not supported"]),
+    ("zip-corrupt-lzma-member", "r.zip", corrupt_lzma_zip(), [], ["'r.csv'", "LZMA"]),
+    ("zip-holding-gz", "r.zip", zipped({"r.csv.gz": gzip.compress(GOOD)}), [], ["again"]),
+    ("tar-gz", "r.tar.gz", tar_gz(), [], ["tar archive"]),
+    ("tar-gz-named-csv", "r.csv", tar_gz(), [], ["tar archive"]),
+    ("seven-zip", "r.7z", b"7z\xbc\xaf\x27\x1c" + bytes(40), [], ["7-Zip"]),
+    ("bad-xz", "r.csv.xz", b"\xfd7zXZ\x00garbage", [], ["xz"]),
+    (
+        "parquet-with-columns",
+        "r.parquet",
+        parquet(pd.DataFrame({"u": ["a"], "i": [1], "r": [3.0]})),
+        ["--columns", "user,item,rating"],
+        ["Parquet", "--columns"],
+    ),
+    (
+        "parquet-no-header",
+        "r.parquet",
+        parquet(pd.DataFrame({"u": ["a"], "i": [1], "r": [3.0]})),
+        ["--no-header"],
+        ["Parquet", "--no-header"],
+    ),
+    ("rating-1e30", "r.csv", b"user,item,rating\nu1,1,3\nu2,2,1e30\n", [], ["line 3", "large"]),
+    (
+        "rating-dates",
+        "r.csv",
+        b"user,item,rating\nu1,1,2020-01-01\nu2,2,2021-03-04\n",
+        [],
+        ["'rating'", "dates"],
+    ),
 ]
 
 
@@ -331,3 +405,94 @@ def test_an_unreadable_file_is_named(tmp_path):
     path.chmod(0)
     result = invoke("train", "--data", path, "--epochs", "1", "--out", tmp_path / "m")
     assert_refused(result, "locked.csv")
+
+
+# ---- files the reader accepts train to the end ------------------------------------------------
+ACCEPTED = {
+    "utf16": lambda text: text.encode("utf-16"),
+    "gzip-named-csv": lambda text: gzip.compress(text.encode()),
+    "bz2-named-csv": lambda text: bz2.compress(text.encode()),
+    "zip-named-csv": lambda text: zipped({"r.csv": text.encode()}),
+    "parquet-named-csv": lambda text: parquet(pd.read_csv(io.StringIO(text))),
+}
+
+
+@pytest.mark.parametrize("encode", ACCEPTED.values(), ids=list(ACCEPTED))
+def test_a_file_the_reader_accepts_is_read_the_same_after_training(tmp_path, good_csv, encode):
+    """The noise-floor check after training reads the file again: through embedrec's own
+    reader, so what trained is never a traceback before the save."""
+    path = tmp_path / "r.csv"
+    path.write_bytes(encode(good_csv.read_text()))
+    result = invoke(
+        "train", "--data", path, "--model", "dot-bias", "--epochs", "1", "--out", tmp_path / "m"
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m" / "config.json").is_file()
+
+
+def test_a_synthetic_file_under_another_encoding_keeps_its_noise_floor(tmp_path):
+    """A file with each row's true rating (as `synth` writes) saved as UTF-16 still reports
+    its noise floor: the second read is the same reader as the first."""
+    frame = low_rank_frame(n_users=30, n_items=20, seed=4)
+    frame = frame.rename(columns={"user": "userId", "item": "movieId"})
+    frame["true_rating"] = frame["rating"] + 0.25
+    path = tmp_path / "s16.csv"
+    path.write_bytes(frame.to_csv(index=False).encode("utf-16"))
+    result = invoke(
+        "train", "--data", path, "--model", "dot-bias", "--epochs", "1", "--out", tmp_path / "m",
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["noise_floor"] == pytest.approx(0.25)
+
+
+def test_decompression_stops_at_the_limit_naming_the_file_and_size(tmp_path):
+    """A small gzip of many lines (a bomb) is refused at the limit, not read into memory."""
+    bomb = tmp_path / "bomb.csv.gz"
+    bomb.write_bytes(gzip.compress(b"u1,1,3\n" * 200_000))
+    with pytest.raises(embedrec.DataError, match=r"bomb.csv.gz: decompresses to more than 100,000"):
+        read_bytes(bomb, limit=100_000)
+    assert len(read_bytes(bomb, limit=2_000_000)) == 1_400_000
+
+
+def test_xz_is_read(tmp_path, good_csv):
+    path = tmp_path / "r.csv.xz"
+    path.write_bytes(lzma.compress(good_csv.read_bytes()))
+    assert embedrec.read_ratings(path).n_users == embedrec.read_ratings(good_csv).n_users
+
+
+# (case id, what makes the database, texts the error line must hold)
+STORE_WITH_TEXT_RATING = """
+create table embedrec_ratings (id integer primary key autoincrement, user_id varchar(200) not null,
+  item_id varchar(200) not null, rating float not null, created float not null);
+insert into embedrec_ratings (user_id, item_id, rating, created) values ('u1', '100', 4, 1);
+insert into embedrec_ratings (user_id, item_id, rating, created) values ('u2', '101', 'abc', 2);
+"""
+FEEDBACK = [
+    ("missing-sqlite-file", lambda t: None, ["typo.db", "does not exist"]),
+    ("stored-rating-text", lambda t: sqlite_with(t / "typo.db", STORE_WITH_TEXT_RATING), ["'u2'", "'101'", "'abc'"]),
+    ("other-schema", lambda t: sqlite_with(t / "typo.db", "create table embedrec_ratings (a int, b text)"), ["embedrec_ratings", "other columns"]),
+]  # fmt: skip
+
+
+def sqlite_with(path, statement: str) -> None:
+    connection = sqlite3.connect(path)
+    connection.executescript(statement)
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize("make, expected", [c[1:] for c in FEEDBACK], ids=[c[0] for c in FEEDBACK])
+def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
+    tmp_path, good_csv, make, expected
+):
+    make(tmp_path)
+    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    result = invoke(
+        "train", "--data", good_csv, "--feedback", url, "--epochs", "1", "--out", tmp_path / "m"
+    )
+    assert_refused(result, *expected)
+    assert not (tmp_path / "m").exists()
+    if "does not exist" in expected:
+        assert not (tmp_path / "typo.db").exists()  # no empty store made in its place
+    assert "epoch" not in result.output

@@ -8,6 +8,7 @@ older writer or a hand edit) to prove the structural checks catch it too.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -93,6 +94,9 @@ CONFIG_DAMAGE = [
     ("checksum-wrong", edit_json("config.json", lambda d: {**d, "checksums": {**d["checksums"], WEIGHTS: "sha256:00"}}), [WEIGHTS, "checksum"]),
     ("blend-word", set_key("config.json", "blend", "x"), ["blend"]),
     ("ranker-unknown", set_key("config.json", "ranker", "zz"), ["zz"]),
+    ("checksums-dropped", drop_key("config.json", "checksums"), ["config.json", "checksums"]),
+    ("nested-100000-deep", write("config.json", b"[" * 100_000 + b"]" * 100_000), ["config.json", "nested"]),
+    ("a-fifo", lambda m: (m / "config.json").unlink() or os.mkfifo(m / "config.json"), ["config.json", "not a regular file"]),
 ]  # fmt: skip
 
 
@@ -169,8 +173,10 @@ FILE_DAMAGE = [
     "damage, named, expected", [c[1:] for c in FILE_DAMAGE], ids=[c[0] for c in FILE_DAMAGE]
 )
 def test_a_damaged_model_file_is_one_line_naming_it(model_copy, checksums, damage, named, expected):
-    if not checksums:
-        drop_key("config.json", "checksums")(model_copy)
+    if not checksums:  # as an older writer left it: format 2 recorded no checksums
+        edit_json("config.json", lambda d: {**d, "format_version": 2, "checksums": None})(
+            model_copy
+        )
     damage(model_copy)
     error = assert_refused(invoke("recommend", model_copy, "--user", "u1"))
     assert all(text in error for text in ([named] if checksums else expected)), error
@@ -187,6 +193,67 @@ def test_keys_from_a_newer_writer_load_with_a_warning(model_copy, damage):
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "config.json" in warnings[0] and "Traceback" not in result.output
+
+
+def test_ids_reordered_with_their_checksum_recomputed_are_refused(model_copy):
+    """The weights record the sum of ids.json: reordering the ids and recomputing the sum in
+    config.json still does not pair them with the rows they were trained with."""
+    ids = json.loads((model_copy / "ids.json").read_text())
+    (model_copy / "ids.json").write_text(json.dumps({**ids, "users": ids["users"][::-1]}))
+    config = json.loads((model_copy / "config.json").read_text())
+    digest = "sha256:" + hashlib.sha256((model_copy / "ids.json").read_bytes()).hexdigest()
+    config["checksums"]["ids.json"] = digest
+    (model_copy / "config.json").write_text(json.dumps(config))
+    assert_refused(invoke("recommend", model_copy, "--user", "u1"), "ids.json", "weights")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permissions do not apply")
+def test_an_unreadable_model_file_is_named(model_copy):
+    (model_copy / WEIGHTS).chmod(0)
+    assert_refused(invoke("recommend", model_copy, "--user", "u1"), WEIGHTS, "cannot be read")
+
+
+def test_a_model_folder_ignores_files_it_did_not_write(model_copy):
+    """A user's notes, a `scores.json` from `predict --out`, a folder named like a document
+    and a FIFO: the model loads (a FIFO is never opened, so nothing hangs)."""
+    (model_copy / "NOTES.md").write_text("trained on the March data\n")
+    (model_copy / "scores.json").write_text("[1, 2]")
+    (model_copy / "backup.json").mkdir()
+    os.mkfifo(model_copy / "pipe.json")
+    result = invoke("recommend", model_copy, "--user", "u1", "--json")
+    assert result.exit_code == 0, result.output
+
+
+def test_train_force_never_deletes_a_users_file_in_the_model_folder(model_copy, good_csv):
+    (model_copy / "NOTES.md").write_text("mine\n")
+    before = snapshot(model_copy)
+    result = invoke(
+        "train", "--data", good_csv, "--model", "dot-bias", "--epochs", "1", "--out", model_copy,
+        "--force",
+    )  # fmt: skip
+    assert_refused(result, "NOTES.md", "did not write")
+    assert snapshot(model_copy) == before and "epoch" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "--pairs", "{pairs}", "--out", "{model}/ids.json", "--force"],
+        ["predict", "--pairs", "{pairs}", "--out", "{model}/scores.csv"],
+        ["export", "--out", "{model}/export.csv"],
+        ["explain", "--plot", "{model}/map.png"],
+    ],
+    ids=["predict-over-ids-json", "predict-new-file", "export", "explain-plot"],
+)
+def test_nothing_is_written_into_a_model_folder(model_copy, tmp_path, args):
+    (tmp_path / "pairs.csv").write_text("user,item\nu1,100\n")
+    args = [
+        a.replace("{model}", str(model_copy)).replace("{pairs}", str(tmp_path / "pairs.csv"))
+        for a in args
+    ]
+    before = snapshot(model_copy)
+    assert_refused(invoke(args[0], model_copy, *args[1:]), "inside the model directory")
+    assert snapshot(model_copy) == before
 
 
 # ---- output paths: nothing a user wrote is replaced ------------------------------------------
@@ -322,3 +389,71 @@ def test_evaluate_on_other_data_does_not_borrow_the_recorded_split(trained_dir, 
     )
     metrics, output = evaluate(trained_dir, "--data", other)
     assert "recorded" not in output and metrics["split"].startswith("random:0.2:42")
+
+
+def a_test_file(tmp_path: Path, good_csv: Path, rows: int, change) -> Path:
+    """The first `rows` ratings of the training file, changed as a test file might be."""
+    lines = good_csv.read_text().splitlines()
+    path = tmp_path / "test.csv"
+    path.write_text("\n".join([lines[0], *change(lines[1 : rows + 1])]) + "\n")
+    return path
+
+
+def rescaled(lines: list[str], factor: float) -> list[str]:
+    def one(line: str) -> str:
+        user, item, rating, *rest = line.split(",")
+        return ",".join([user, item, f"{float(rating) * factor:g}", *rest])
+
+    return [one(line) for line in lines]
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda lines: [*lines[:-1], ",".join([*lines[-1].split(",")[:2], "99", "1"])], "99"),
+        (lambda lines: rescaled(lines, 2.0), "outside the model's rating scale 1..5"),
+    ],
+    ids=["one-99", "zero-to-ten-against-one-to-five"],
+)
+def test_evaluate_refuses_test_ratings_off_the_models_scale(
+    trained_dir, good_csv, tmp_path, change, expected
+):
+    path = a_test_file(tmp_path, good_csv, 30, change)
+    assert_refused(invoke("evaluate", trained_dir, "--test", path), "test.csv", expected)
+
+
+def test_evaluate_says_which_duplicate_test_rows_it_cut(trained_dir, good_csv, tmp_path):
+    path = a_test_file(tmp_path, good_csv, 10, lambda lines: [*lines, *lines[:3]])
+    metrics, output = evaluate(trained_dir, "--test", path)
+    assert metrics["n"] == 10
+    assert "3 duplicate (user, item) rows" in output and "test.csv line 2" in output
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda t: (t / "f").write_text("mine") and t / "f", "not a directory"),
+        (lambda t: Path("/dev/null"), "not a directory"),
+        (lambda t: os.mkfifo(t / "fifo") or t / "fifo", "not a directory"),
+        (lambda t: os.symlink(t / "loop", t / "loop") or t / "loop", "no such model directory"),
+    ],
+    ids=["a-file", "dev-null", "a-fifo", "a-symlink-loop"],
+)
+def test_what_is_not_a_model_directory_is_named_for_what_it_is(tmp_path, make, expected):
+    path = make(tmp_path)
+    assert_refused(invoke("recommend", path, "--user", "u1"), str(path), expected)
+
+
+def test_evaluate_test_rows_with_text_ids_beside_integer_ids(trained_dir, tmp_path):
+    """The model's items are integers (100..): a text id is an item it never saw, scored by
+    the baseline and counted apart, never a TypeError from sorting mixed ids."""
+    path = tmp_path / "mixed.csv"
+    path.write_text("user,item,rating\nu1,abc,3\nu2,100,4\n")
+    metrics, _ = evaluate(trained_dir, "--test", path)
+    assert metrics["n"] == 2 and metrics["n_unknown"] == 1
+
+
+def test_evaluate_refuses_test_rows_the_model_knows_none_of(trained_dir, tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("user,item,rating\nzz,abc,3\nyy,def,4\n")
+    assert_refused(invoke("evaluate", trained_dir, "--test", path), "other.csv", "none of its")

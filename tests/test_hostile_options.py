@@ -9,16 +9,25 @@ traceback, and no model written; every API case asserts our own error type with 
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+import typer
+from typer.testing import CliRunner
 
 import embedrec
+from embedrec.cli.common import handle_errors
+from embedrec.cli.serve import checked_log_level
 from tests.conftest import low_rank_frame
 from tests.hostile import assert_refused, invoke
 
@@ -98,6 +107,12 @@ TRAIN_OPTIONS = [
     ("option-empty-key", ["--model", "ease", "--option", "=1"], ["--option"]),
     ("ranker-option-bad", ["--ranker", "ials", "--ranker-option", "alpha0=0"], ["alpha0"]),
     ("ranker-option-unknown", ["--ranker", "ials", "--ranker-option", "zz=1"], ["zz"]),
+    ("option-l2-1e999", ["--model", "ease", "--option", "l2=1e999"], ["l2", "finite"]),
+    ("option-l2-nan", ["--model", "ease", "--option", "l2=nan"], ["l2", "finite"]),
+    ("option-min-rating-99", ["--model", "ease", "--option", "min_rating=99"], ["min_rating 99"]),
+    ("ials-min-rating-99", ["--model", "ials", "--option", "min_rating=99"], ["min_rating 99"]),
+    ("ranker-option-auto-unknown", ["--ranker-option", "zz=1"], ["zz", "--ranker"]),
+    ("ranker-option-auto-ials-only", ["--ranker-option", "alpha0=0.5"], ["alpha0", "ease"]),
 ]
 
 
@@ -108,6 +123,15 @@ def test_a_bad_training_option_is_one_line_naming_it(tmp_path, good_csv, options
     result = invoke("train", "--data", good_csv, *options, "--out", tmp_path / "m")
     assert_refused(result, *expected)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_ranker_too_large_for_memory_is_refused_before_the_model_trains(tmp_path, good_csv):
+    result = invoke(
+        "train", "--data", good_csv, "--model", "dot-bias", "--epochs", "1", "--ranker", "ease",
+        "--ranker-option", "max_gb=1e-9", "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert_refused(result, "ease", "max_gb")
+    assert "train_loss" not in result.output  # no epoch table: nothing trained first
 
 
 def test_training_options_are_checked_before_the_data_is_read(tmp_path):
@@ -159,6 +183,7 @@ RATINGS_FILES = [
     ("json-not-utf8", "r.json", b'{"100": 4, "\xff": 3}', ["UTF-8"]),
     ("json-rating-word", "r.json", b'{"100": "x"}', ["100"]),
     ("empty-file", "r.csv", b"", ["empty"]),
+    ("no-header-three-columns", "r.csv", b"100,4,1\n101,5,1\n", ["no header", "item,rating"]),
 ]
 
 
@@ -170,6 +195,13 @@ def test_a_bad_ratings_file_for_fold_in_is_named(trained_dir, tmp_path, name, co
     path.write_bytes(content)
     error = assert_refused(invoke("recommend", trained_dir, "--ratings-file", path), *expected)
     assert name in error or "scale" in error
+
+
+def test_a_headerless_ratings_file_of_two_columns_is_item_and_rating(trained_dir, tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text("100,5\n101,1\n")
+    result = invoke("recommend", trained_dir, "--ratings-file", path, "--json")
+    assert result.exit_code == 0, result.output
 
 
 # (case id, command line after the model directory, texts the error line must hold)
@@ -224,6 +256,33 @@ def test_every_command_names_a_missing_model_directory(tmp_path, good_csv, comma
     data = ["--data", str(good_csv)] if name == "evaluate" else []
     result = invoke(name, tmp_path / "no-model", *rest, *data)
     assert_refused(result, "no-model")
+
+
+# (case id, command line, texts the error line must hold): an output named for another format
+MISNAMED = [
+    ("explain-plot-txt", ["explain", "{model}", "--plot", "{tmp}/map.txt"], ["--plot", "map.txt", ".png"]),
+    ("lr-find-plot-txt", ["lr-find", "--data", "{csv}", "--plot", "{tmp}/lr.txt"], ["--plot", ".png"]),
+    ("synth-out-txt", ["synth", "--out", "{tmp}/s.txt"], ["s.txt", ".parquet"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, expected", [c[1:] for c in MISNAMED], ids=[c[0] for c in MISNAMED])
+def test_an_output_named_for_another_format_is_refused(
+    trained_dir, good_csv, tmp_path, args, expected
+):
+    fill = {"{model}": str(trained_dir), "{tmp}": str(tmp_path), "{csv}": str(good_csv)}
+    for key, value in fill.items():
+        args = [a.replace(key, value) for a in args]
+    assert_refused(invoke(*args), *expected)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lr_find_on_a_handful_of_ratings_suggests_nothing(tmp_path):
+    data = tmp_path / "one.csv"
+    data.write_text("user,item,rating\nu1,1,3\n")
+    result = invoke("lr-find", "--data", data, "--valid-pct", "0", "--plot", tmp_path / "lr.png")
+    assert_refused(result, "one.csv", "1 training ratings", "--bs")
+    assert not (tmp_path / "lr.png").exists()
 
 
 def test_tune_needs_one_trial_at_least(good_csv, tmp_path):
@@ -290,6 +349,11 @@ FRAMES = [
     ("user-float-past-2-53", frame(user=[2.0**63, 1.0]), "row 0"),
     ("no-rating-column", pd.DataFrame({"user": [1], "item": [2], "foo": ["x"]}), "rating"),
     ("no-rows", frame().iloc[:0], "no ratings"),
+    ("rating-1e30", frame(rating=[3.0, 1e30]), "row 1"),
+    ("rating-dates", frame(rating=pd.to_datetime(["2020-01-01", "2021-01-01"])), "dates"),
+    ("rating-complex", frame(rating=[1 + 2j, 3 + 0j]), "complex"),
+    ("rating-complex-objects", frame(rating=[1 + 2j, "3"]), "complex"),
+    ("column-twice", frame().set_axis(["user", "item", "user"], axis=1), "'user' appears twice"),
 ]
 
 
@@ -339,13 +403,41 @@ def test_a_bad_api_call_is_our_error_naming_the_value(api_model, call, expected)
 
 @pytest.mark.parametrize("model", ["dot", "dot-bias", "nn"])
 def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
-    """Ratings near 1e19 (finite in float32) square past float32: the loss becomes inf and the
-    run stops naming the learning rate, on every SGD kind, instead of returning a NaN model."""
+    """Ratings up to 1.8e19 (the largest a file may hold: its square is still a float32) sum
+    past float32: the loss becomes inf and the run stops naming the learning rate, on every
+    SGD kind, instead of returning a NaN model."""
     frame = low_rank_frame(n_users=20, n_items=15, seed=1)
-    frame["rating"] *= 1e19
+    frame["rating"] *= 3.6e18
     ratings = embedrec.ratings_from_frame(frame)
     with pytest.raises(embedrec.ModelError, match="learning rate"):
         embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
+
+
+# ---- failures from below embedrec: one line all the same ----------------------------------------
+def test_torchs_allocation_failure_is_the_out_of_memory_line():
+    """torch's allocator fails with a RuntimeError, not a MemoryError: the same one line."""
+
+    @handle_errors
+    def allocate() -> None:
+        torch.empty(2**45)  # 128 TiB
+
+    result = run_command(allocate)
+    assert_refused(result, "out of memory")
+
+
+def test_ctrl_c_is_one_line_and_the_shells_code():
+    @handle_errors
+    def interrupted() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the signal arrives at the next bytecode
+
+    assert_refused(run_command(interrupted), "interrupted", code=130)
+
+
+def run_command(function):
+    command = typer.Typer()
+    command.command()(function)
+    return CliRunner().invoke(command, [])
 
 
 # ---- the real entry point, in its own process ---------------------------------------------------
@@ -421,3 +513,37 @@ def test_an_unknown_model_lists_every_kind_with_the_default():
     error = assert_refused(invoke("train", "--model", "nosuch", "--out", "m"))
     assert all(name in error for name in embedrec.model_names())
     assert "bmf" in error
+
+
+# ---- serve: options and the port checked before the model loads -----------------------------
+@pytest.fixture
+def port_in_use():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_serve_refuses_a_port_in_use_before_loading_the_model(tmp_path, port_in_use):
+    """The model directory is not even there: the port is checked first, in one line."""
+    result = invoke("serve", tmp_path / "no-model", "--port", port_in_use)
+    assert_refused(result, f"127.0.0.1:{port_in_use}", "in use")
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (["--log-level", "loud"], ["--log-level", "loud", "warning"]),
+        (["--host", "999.1.1.1"], ["999.1.1.1"]),
+    ],
+    ids=["log-level-unknown", "host-not-an-address"],
+)
+def test_a_bad_serve_option_is_one_line(trained_dir, options, expected):
+    assert_refused(invoke("serve", trained_dir, *options), *expected)
+
+
+@pytest.mark.parametrize(
+    "given, level", [("warn", "warning"), ("WARNING", "warning"), ("Debug", "debug")]
+)
+def test_serve_takes_the_usual_spellings_of_a_log_level(given, level):
+    assert checked_log_level(given) == level

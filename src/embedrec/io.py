@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from safetensors import SafetensorError
-from safetensors.numpy import load_file as load_arrays
 from safetensors.numpy import save_file as save_arrays
 
 from embedrec.errors import ModelError, OutputExistsError
@@ -33,6 +31,8 @@ from embedrec.errors import ModelError, OutputExistsError
 MODEL_FORMAT = "embedrec-model"
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
+DOCUMENTS = ("ids.json", "history.json")  # a model's documents besides config.json
+CHECKSUMS_SINCE = 3  # the format_version from which a model must record its checksums
 PARTIAL, ASIDE = ".partial-", ".old-"  # a model being staged, the model it replaces
 # the fault-injection hook of the kill test (tests/test_kill.py): called with each step's name
 FAULT: Callable[[str], None] | None = None
@@ -51,6 +51,8 @@ def check_output(path: str | Path, force: bool = False, *, model_dir: bool = Fal
     path = Path(path)
     if model_dir:
         recover(path)
+    else:
+        _inside_a_model(path)
     _check_writable(path)
     if not path.exists() and not path.is_symlink():
         return path
@@ -62,9 +64,40 @@ def check_output(path: str | Path, force: bool = False, *, model_dir: bool = Fal
                 f"{path} exists and is not an embedrec model directory; not replacing it "
                 "even with --force (choose another directory)"
             )
+        if foreign := sorted(set(_entries(path)) - model_files(path)):
+            raise OutputExistsError(
+                f"{path} holds files the model did not write ({', '.join(foreign[:5])}); "
+                "--force replaces a model, never your files: move them out or choose another "
+                "directory"
+            )
     elif path.is_dir():
         raise OutputExistsError(f"{path} is a directory; --force replaces files only")
     return path
+
+
+def _inside_a_model(path: Path) -> None:
+    """Refuse a file inside a model directory: it holds only what the model wrote, and a file
+    written there could replace one of the model's own."""
+    if is_model_dir(path.parent):
+        raise OutputExistsError(
+            f"{path} is inside the model directory {path.parent}, which holds only the model's "
+            "own files; write it elsewhere"
+        )
+
+
+def model_files(path: Path) -> set[str]:
+    """The names of the files the model directory `path` wrote: config.json and every file it
+    records a checksum of (the standard three for a model from before checksums)."""
+    checksums = _config(path).get("checksums")
+    named = set(checksums) if isinstance(checksums, dict) else {WEIGHTS, *DOCUMENTS}
+    return {CONFIG, *map(str, named)}
+
+
+def _entries(path: Path) -> list[str]:
+    try:
+        return [entry.name for entry in path.iterdir()]
+    except OSError:
+        return []
 
 
 def _check_writable(path: Path) -> None:
@@ -82,10 +115,17 @@ def _check_writable(path: Path) -> None:
 
 
 def is_model_dir(path: Path) -> bool:
+    return _config(path).get("format") == MODEL_FORMAT
+
+
+def _config(path: Path) -> dict[str, Any]:
+    """The config.json of a model directory, or {} when there is none to read."""
+    file = path / CONFIG
     try:
-        return json.loads((path / CONFIG).read_text()).get("format") == MODEL_FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+        config = json.loads(file.read_text()) if file.is_file() else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 @contextmanager
@@ -188,13 +228,16 @@ def write_model_dir(
     staging = path.with_name(f".{path.name}{PARTIAL}{os.getpid()}-{uuid.uuid4().hex[:8]}")
     staging.mkdir()
     try:
-        save_arrays(arrays, str(staging / WEIGHTS))
-        checksums = {WEIGHTS: _sha256(staging / WEIGHTS)}
+        checksums = {}
         for name, value in documents.items():
             if name != "config":
                 file = staging / f"{name}.json"
                 file.write_text(json.dumps(value, indent=None if name == "ids" else 1))
-                checksums[file.name] = _sha256(file)
+                checksums[file.name] = sha256(file)
+        # the weights record the documents' sums too: ids reordered with config.json's sum
+        # recomputed still do not match the rows of the weights they name
+        save_arrays(arrays, str(staging / WEIGHTS), metadata=dict(checksums))
+        checksums[WEIGHTS] = sha256(staging / WEIGHTS)
         fault_point("staged")
         config = {**documents["config"], "checksums": checksums}
         (staging / CONFIG).write_text(json.dumps(config, indent=1))
@@ -208,41 +251,6 @@ def write_model_dir(
         shutil.rmtree(staging, ignore_errors=True)
     fault_point("done")
     return path
-
-
-def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The JSON documents (by name, without `.json`) and arrays of a model directory, every
-    file checked against the checksum recorded at save."""
-    path = Path(path)
-    recover(path)
-    if not path.is_dir():
-        raise ModelError(f"{path}: no such model directory")
-    documents = {}
-    for file in sorted(path.glob("*.json")):
-        documents[file.stem] = _read_json(file)
-    if CONFIG[:-5] not in documents:
-        raise ModelError(f"{path} is not a model directory: {CONFIG} is missing")
-    if not isinstance(documents["config"], dict):
-        raise ModelError(f"{path / CONFIG}: not an embedrec model (not a JSON object)")
-    if documents["config"].get("format") != MODEL_FORMAT:
-        raise ModelError(f"{path / CONFIG}: not an embedrec model")
-    checksums = documents["config"].get("checksums") or {}
-    if not isinstance(checksums, dict):
-        raise ModelError(f"{path / CONFIG}: 'checksums' is not an object")
-    for name, recorded in checksums.items():
-        file = path / str(name)
-        if not file.is_file():
-            raise ModelError(f"{file}: missing (the model directory lists it in {CONFIG})")
-        if _sha256(file) != recorded:
-            raise ModelError(
-                f"{file}: its checksum does not match the one recorded when the model was "
-                "saved (the file was changed or damaged); train the model again"
-            )
-    try:
-        arrays = load_arrays(str(path / WEIGHTS))
-    except (FileNotFoundError, SafetensorError, OSError) as exc:
-        raise ModelError(f"{path / WEIGHTS}: unreadable ({exc})") from None
-    return documents, arrays
 
 
 def recover(path: str | Path) -> None:
@@ -344,24 +352,21 @@ def _writer_gone(leftover: Path, name: str) -> bool:
     return False
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
+    """The "sha256:HEX" checksum a model directory records of each of its files."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return "sha256:" + digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{path}: unreadable ({exc})") from None
 
 
 def _default_permissions(path: Path, mode: int) -> None:

@@ -60,6 +60,8 @@ def check_config(config: TrainConfig) -> None:
     if config.ranker not in (None, "auto"):
         ranking_kind(config.ranker)
         resolve(config.ranker_config(config.ranker))
+    elif config.ranker == "auto" and config.ranker_options:
+        check_auto_ranker_options(config)
     device = resolve_device(config.device)
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise ModelError(
@@ -70,6 +72,25 @@ def check_config(config: TrainConfig) -> None:
             f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
         )
     check_threads(config)
+
+
+# the personal rankers `--ranker auto` chooses among (with the most popular items), which
+# --ranker-option is handed to
+AUTO_RANKERS = ("ease", "ials")
+
+
+def check_auto_ranker_options(config: TrainConfig) -> None:
+    """--ranker-option with the ranker chosen for you: the options go to whichever of
+    AUTO_RANKERS is tried, so each must take them; said before any model trains."""
+    for kind in AUTO_RANKERS:
+        try:
+            resolve(config.ranker_config(kind))
+        except ModelError as exc:
+            tried = ", ".join(AUTO_RANKERS)
+            raise ModelError(
+                f"--ranker-option (ranker_options) goes to each ranker --ranker auto tries "
+                f"({tried}), and {exc}; name the ranker with --ranker"
+            ) from None
 
 
 def check_threads(config: TrainConfig) -> None:
@@ -114,6 +135,7 @@ class Run:
     train_set: Ratings
     validate: Validate | None
     reporter: Reporter
+    ranker: Model | None = None  # built by `start`: its size guard refuses before any epoch
 
 
 def start(
@@ -138,6 +160,8 @@ def start(
         else (live_reporter() if progress else Reporter())
     )
     selection = None
+    if config.ranker == "auto" and config.ranker_options:
+        check_auto_ranker_options(config)  # before the rating models the choice trains
     if config.model == AUTO_MODEL:
         resolve(config)  # options without a model are refused before any candidate trains
         choice = choose_default(train_set, config, _train_quietly, train_set.rating_scale)
@@ -150,6 +174,8 @@ def start(
     check_threads(config)
     for note in ([picked] if picked else []) + training_notes(config, train_set):
         reporter.note(note)
+    # the ranker is built first: a size guard (ease's memory) refuses before the model trains
+    ranker = build_ranker(config, train_set)
     torch.manual_seed(config.seed)
     model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
     rec = Recommender(
@@ -182,13 +208,12 @@ def start(
             rec.model = candidate  # a member of an average is validated on its own
             return validation_score(rec, train_set, valid_set, metric)
 
-    return Run(rec, config, train_set, validate, reporter)
+    return Run(rec, config, train_set, validate, reporter, ranker)
 
 
 def finish(run: Run) -> Recommender:
     """The trained run's Recommender, with the ranker the config asks for trained beside it."""
-    rec, config = run.rec, run.config
-    ranker = build_ranker(config, run.train_set)
+    rec, config, ranker = run.rec, run.config, run.ranker
     if ranker is not None:
         # its epochs are shown but not kept: the history is the rating model's, validated
         _, engine, ranker = fit(

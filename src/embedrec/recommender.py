@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from embedrec import io
+from embedrec import io, model_read
 from embedrec.config import TrainConfig
 from embedrec.data.encode import csr_rows
 from embedrec.data.ratings import IdMap, Ratings
@@ -681,5 +681,5 @@ class Recommender:
     def load(cls, path: str | Path, network: nn.Module | None = None) -> Recommender:
         """A Recommender from a model directory written by `save`; a model trained from your
         own module loads into the instance you pass as `network`."""
-        documents, arrays = io.read_model_dir(path)
+        documents, arrays = model_read.read_model_dir(path)
         return cls(**from_state(documents, arrays, Path(path), network))

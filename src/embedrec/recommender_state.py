@@ -2,8 +2,10 @@
 arrays, in the layout `embedrec.io` writes atomically. Kept apart from the Recommender so the
 object reads as what it does, and the format (with its versions) in one place.
 
-Format 2 (this one) names the model kind and its ranker by their registry names; format 1
-stored bmf's posterior mean under `dot-bias` and is read as bmf.
+Format 3 (this one) must record its checksums, and its weights record the sums of its JSON
+documents (ids cannot be reordered under them); format 2 names the model kind and its ranker
+by their registry names; format 1 stored bmf's posterior mean under `dot-bias` and is read as
+bmf.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from embedrec.schemas import (
 from embedrec.training.progress import EpochStats
 from embedrec.version import __version__
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 class Saved(Protocol):

@@ -14,7 +14,7 @@ from embedrec.cli import (  # noqa: F401  (registers the commands)
     training,
     using,
 )
-from embedrec.cli.common import app, out
+from embedrec.cli.common import INTERRUPTED, app, err, out
 
 
 def _print_version(asked: bool) -> None:
@@ -36,7 +36,11 @@ def root(
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # Ctrl-C outside a command (while options are parsed)
+        err.print("error: interrupted (Ctrl-C)", highlight=False)
+        raise SystemExit(INTERRUPTED) from None
 
 
 __all__ = ["app", "main"]

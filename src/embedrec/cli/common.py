@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
 import pandas as pd
 import typer
@@ -64,20 +64,45 @@ def handle_errors(command: F) -> F:
             err.print(f"error: {exc}", highlight=False, markup=False)
             raise typer.Exit(2) from None
         except MemoryError:
-            err.print(
-                "error: out of memory: the model or data is too large for this machine "
-                "(fewer --factors, a smaller --bs or a smaller model kind)",
-                highlight=False,
-                markup=False,
-            )
-            raise typer.Exit(2) from None
+            _out_of_memory()
+        except RuntimeError as exc:  # torch's allocators fail with a RuntimeError
+            if not any(text in str(exc).lower() for text in ALLOCATION_FAILED):
+                raise
+            _out_of_memory()
+        except KeyboardInterrupt:
+            err.print("error: interrupted (Ctrl-C)", highlight=False)
+            raise typer.Exit(INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+# what torch's CPU and CUDA allocators say when memory runs out
+ALLOCATION_FAILED = ("can't allocate memory", "out of memory", "cannot allocate memory")
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+
+
+def _out_of_memory() -> NoReturn:
+    err.print(
+        "error: out of memory: the model or data is too large for this machine "
+        "(fewer --factors, a smaller --bs or a smaller model kind)",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(2) from None
 
 
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     """A warning as one `warning:` line on stderr (no source line, no module path)."""
     err.print(f"warning: {message}", highlight=False, markup=False)
+
+
+def check_suffix(path: Path, suffix: str, option: str) -> None:
+    """An output whose name says another format than the one written (map.txt holding a PNG)
+    is refused, naming the option."""
+    if path.suffix.lower() != suffix:
+        raise embedrec.DataError(
+            f"{option} {path}: writes {suffix[1:].upper()}; give a name ending in {suffix}"
+        )
 
 
 # ---- output ----------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ def test_rows(
         if given:
             note("--test: --data is not read; the model's own training items are left out")
         test = embedrec.load_ratings(data.valid, data_dir=data.data_dir, **data.layout())
+        for text in test.notes:  # duplicates cut, columns guessed: as train says them
+            note(text)
         return test, test.source
     if not given and not recorded.get("data"):
         raise embedrec.DataError(

@@ -33,6 +33,39 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# the usual other spellings of uvicorn's levels
+LOG_LEVEL_ALIASES = {"warn": "warning", "fatal": "critical", "err": "error"}
+
+
+def checked_log_level(level: str) -> str:
+    """uvicorn's name of `level` (any case; 'warn' is 'warning'), or a DataError naming the
+    option and the levels there are."""
+    name = LOG_LEVEL_ALIASES.get(level.lower(), level.lower())
+    if name not in uvicorn.config.LOG_LEVELS:
+        raise embedrec.DataError(
+            f"--log-level {level!r} is not a log level; one of: "
+            + ", ".join(uvicorn.config.LOG_LEVELS)
+        )
+    return name
+
+
+def check_listen(host: str, port: int) -> None:
+    """Whether this process can listen on `host`:`port`, tried the way uvicorn binds (address
+    reuse on); a DataError naming both when it cannot (in use, no such address)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:  # socket.gaierror among them
+        raise embedrec.DataError(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another --host "
+            "or --port"
+        ) from None
+
+
 @app.command()
 @handle_errors
 def serve(
@@ -114,6 +147,8 @@ def serve(
     The API is documented at /docs; the explorer is at /. SIGHUP (or POST /admin/reload)
     loads the model directory again and swaps it in without dropping requests.
     """
+    log_level = checked_log_level(log_level)
+    check_listen(host, port)  # before the model loads: a port in use is said at once
     if not token and not is_loopback(host):
         err.print(
             f"warning: serving on {host} without a token: anyone who reaches it can write "

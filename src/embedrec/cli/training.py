@@ -74,12 +74,15 @@ def train(
             return  # not rank 0: rank 0 validates, reports and saves
         rec, split = trained
     else:
-        split = data.load_split(config.seed)
-        if feedback is not None:
-            store = FeedbackStore(feedback)
-            try:
+        # the store is opened first: one that is not there, or not embedrec's, is refused
+        # before the data is read
+        store = None if feedback is None else FeedbackStore(feedback, create=False)
+        try:
+            split = data.load_split(config.seed)
+            if store is not None:
                 split = embedrec.with_feedback(split, store.all_ratings())
-            finally:
+        finally:
+            if store is not None:
                 store.close()
         describe(split, as_json)
         rec = embedrec.train(split, config, progress=True)

@@ -13,6 +13,7 @@ from embedrec.cli.common import (
     JsonOut,
     ModelDir,
     app,
+    check_suffix,
     emit,
     err,
     handle_errors,
@@ -175,6 +176,7 @@ def explain(
     """Learned item and user biases (lowest and highest) and the PCA map of item factors."""
     if plot is not None:
         embedrec.check_output(plot, force)
+        check_suffix(plot, ".png", "--plot")
     rec = embedrec.load(model_dir)
     payload: dict[str, Any] = {}
     try:

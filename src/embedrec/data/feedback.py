@@ -24,6 +24,7 @@ from embedrec.data.files import Where
 from embedrec.data.ratings import IdMap
 from embedrec.data.splits import Split
 from embedrec.data.validate import ratings_from_frame
+from embedrec.errors import DataError
 
 FEEDBACK_COLUMNS = ("user", "item", "rating")
 INTEGER = re.compile(r"-?[0-9]+")
@@ -44,6 +45,7 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     if train.timestamps is not None and "timestamp" in feedback:
         columns.append("timestamp")
     extra = feedback[columns].copy()
+    extra["rating"] = _stored_ratings(feedback)
     low, high = train.rating_scale or train.observed_range
     outside = ~extra["rating"].between(low, high)
     extra = extra[~outside]
@@ -82,6 +84,23 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
         )
     is_train = np.arange(len(full)) < len(trained)
     return Split(full.subset(is_train), full.subset(~is_train), f"{split.name}+feedback")
+
+
+def _stored_ratings(feedback: pd.DataFrame) -> np.ndarray:
+    """The stored ratings as numbers; a DataError naming the stored user and item of one that
+    is not (SQLite keeps text in a REAL column)."""
+    values = pd.to_numeric(feedback["rating"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        row = feedback.iloc[bad[0]]
+        raise DataError(
+            f"feedback database: the stored rating of user {row['user']!r}, item "
+            f"{row['item']!r} is {row['rating']!r}, not a number ({len(bad):,} such); "
+            "correct or delete it in the database"
+        )
+    return values
 
 
 def _as_data_ids(ids: pd.Series, id_map: IdMap) -> pd.Series:

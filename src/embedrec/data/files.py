@@ -199,6 +199,7 @@ def read_table(
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
     if inner_suffix(path) in (".parquet", ".pq"):
+        _layout_of_text_only(path, names, header)
         try:
             if path.suffix.lower() not in (".parquet", ".pq"):  # compressed Parquet
                 return pq.read_table(pa.BufferReader(read_bytes(path))).to_pandas(), Where(
@@ -216,6 +217,7 @@ def read_table(
         except UnicodeDecodeError:
             raise DataError(f"{path}: starts as UTF-16 text but is not; save it as UTF-8") from None
     if raw[:4] == b"PAR1":  # Parquet under another name
+        _layout_of_text_only(path, names, header)
         try:
             return pq.read_table(pa.BufferReader(raw)).to_pandas(), Where(str(path))
         except (pa.ArrowException, OSError) as exc:
@@ -315,6 +317,15 @@ def read_table(
             f"{text[:80]!r}" + (f" ({len(bad_rows)} such lines)" if len(bad_rows) > 1 else "")
         )
     return (table if arrow else table.to_pandas()), where
+
+
+def _layout_of_text_only(path: Path, names: list[str] | None, header: bool | None) -> None:
+    """A Parquet file names its own columns: --columns or --no-header would be ignored."""
+    if names is not None or header is False:
+        raise DataError(
+            f"{path}: a Parquet file names its own columns; --columns and --no-header are for "
+            "text files: pick its columns with --user-col, --item-col, --rating-col"
+        )
 
 
 def _is_utf8(raw: bytes) -> bool:

@@ -59,6 +59,15 @@ class Interactions:
         rule = rule or InteractionRule()
         weights = rule.weigh(ratings.ratings)
         keep = weights > 0
+        if len(keep) and not keep.any():  # a model of nothing would list items by index
+            low, high = float(ratings.ratings.min()), float(ratings.ratings.max())
+            raise DataError(
+                f"{ratings.source}: min_rating {rule.min_rating:g} counts none of its "
+                f"{len(keep):,} ratings (they range {low:g}..{high:g}); lower it "
+                "(--option min_rating=...)"
+                if rule.min_rating is not None
+                else f"{ratings.source}: every interaction weighs 0 or less: nothing to learn from"
+            )
         users, items, weights = ratings.users[keep], ratings.items[keep], weights[keep]
         indptr, order = order_by_user(users, ratings.n_users)
         return cls(

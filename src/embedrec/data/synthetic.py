@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from embedrec.data.files import column_names, column_values, read_table
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError
 from embedrec.io import atomic_file, check_output
@@ -253,6 +254,8 @@ def write_synthetic(
     """Write a preset to Parquet (or CSV, by suffix) atomically; an existing file is replaced
     only with `force=True`."""
     path = check_output(path, force)
+    if path.suffix.lower() not in (".parquet", ".pq", ".csv"):  # s.txt would hold Parquet
+        raise DataError(f"{path}: name the file .parquet or .csv (the format written)")
     if preset not in PRESETS:
         raise DataError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     frame = synthetic_ratings(preset, seed=seed)
@@ -286,18 +289,15 @@ def true_ratings(source: object, ratings: Ratings) -> np.ndarray | None:
             return None
         frame = source[columns]
     elif isinstance(source, (str, Path)) and Path(source).is_file():
-        path = Path(source)
-        if path.suffix.lower() in (".parquet", ".pq"):
-            if not set(columns) <= set(pq.read_schema(path).names):
-                return None
-            frame = pq.read_table(path, columns=columns).to_pandas()
-        elif path.suffix.lower() == ".csv":
-            header = pd.read_csv(path, nrows=0).columns
-            if not set(columns) <= set(header):
-                return None
-            frame = pd.read_csv(path, usecols=columns)
-        else:
+        # embedrec's own reader: the file is read as training read it (UTF-16, gzip, zip or
+        # Parquet bytes under a .csv name), never by a second parser that knows less
+        try:
+            table, _ = read_table(source, arrow=True)
+        except DataError:
             return None
+        if not set(columns) <= set(column_names(table)):
+            return None
+        frame = pd.DataFrame({name: column_values(table, name) for name in columns})
     else:
         return None
     users = ratings.user_map.indexer(frame["userId"].to_numpy())

@@ -144,6 +144,14 @@ def _from_table(path: Path) -> dict[Hashable, float]:
     frame = frame.set_axis(columns, axis=1)
     item = guess_column(columns, "item") or guess_column(columns, "title")
     rating = guess_column(columns, "rating")
+    if where.first_line == 1:  # no header row: two columns are item and rating, in order
+        if len(columns) != 2:
+            raise DataError(
+                f"{path}: no header row, and {len(columns)} columns; a file of a user's "
+                "ratings without a header holds two, item and rating: add a header line "
+                "naming them (item,rating)"
+            )
+        item, rating = columns
     if item is None or rating is None:
         raise DataError(
             f"{path}: needs an item (or title) and a rating column; columns are: "

@@ -8,6 +8,7 @@ field, so a user never sees a pandas traceback or silently wrong numbers. Parsin
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +27,14 @@ from embedrec.data.files import (
     read_table,
     row_count,
 )
+from embedrec.data.layout import duplicated_name
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.weights import check_weights, merged_interactions, without_empty
 from embedrec.errors import DataError
 from embedrec.schemas import DuplicatesWarning
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+LARGEST_RATING = math.sqrt(FLOAT32_MAX)  # 1.8e19: its square is still a float32
 
 
 def ratings_from_frame(
@@ -66,6 +69,8 @@ def ratings_from_frame(
     if isinstance(frame, pd.DataFrame):
         frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     columns = column_names(frame)
+    if (twice := duplicated_name(columns)) is not None:
+        raise DataError(f"{where.source}: the column name {twice!r} appears twice")
     named = {
         "user": user_col,
         "item": item_col,
@@ -263,24 +268,37 @@ def _ids(column: pd.Series, name: str, where: Where) -> np.ndarray:
 
 
 def _numbers(column: pd.Series, name: str, where: Where) -> np.ndarray:
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else ""
+    if (kind and kind in "mMc") or isinstance(column.dtype, pd.DatetimeTZDtype):
+        what = {"m": "durations", "c": "complex numbers"}.get(kind, "dates")
+        raise DataError(
+            f"{where.source}: column {name!r} holds {what}, not ratings; name the rating "
+            "column with --rating-col (rating_col=)"
+        )
     if pd.api.types.is_float_dtype(column) and not isinstance(column.dtype, pd.ArrowDtype):
         values = column.to_numpy()  # no copy for float32/float64 columns
     else:
-        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        numeric = pd.to_numeric(column, errors="coerce")
+        if numeric.dtype.kind == "c" or (
+            numeric.dtype == object and numeric.map(lambda v: isinstance(v, complex)).any()
+        ):
+            raise DataError(f"{where.source}: column {name!r} holds complex numbers, not ratings")
+        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~np.isfinite(values)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         shown = column.iloc[row]
-        what = "empty" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
+        what = "empty or NaN" if pd.isna(shown) or str(shown).strip() == "" else f"{str(shown)!r}"
         raise DataError(
             f"{where.row(row)}: field {name!r} is {what}, not a number ({int(bad.sum())} such rows)"
         )
-    # ratings are kept as float32: a finite float64 past its range would become inf
-    huge = np.flatnonzero(np.abs(values) > FLOAT32_MAX)
+    # ratings are kept as float32 and their errors squared in float32: past the square root
+    # of its largest number a squared error is inf, and one such rating swamps every other
+    huge = np.flatnonzero(np.abs(values) > LARGEST_RATING)
     if len(huge):
         raise DataError(
             f"{where.row(int(huge[0]))}: field {name!r} is {values[huge[0]]:g}, too large for a "
-            f"rating (at most {FLOAT32_MAX:.3g}; {len(huge)} such rows)"
+            f"rating (at most {LARGEST_RATING:.3g}; {len(huge)} such rows)"
         )
     return values.astype(np.float32)
 
@@ -302,6 +320,10 @@ def _timestamps(column: pd.Series, name: str, where: Where) -> np.ndarray:
     with warnings.catch_warnings():  # pandas warns when each date is parsed on its own
         warnings.simplefilter("ignore", UserWarning)
         parsed = pd.to_datetime(column, errors="coerce", utc=True)
+        failed = parsed.isna().to_numpy()
+        if failed.any():  # the format guessed from the first date: others parsed one by one
+            again = pd.to_datetime(column[failed], errors="coerce", utc=True, format="mixed")
+            parsed = parsed.where(~failed, again)
     if parsed.isna().any():
         row = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise DataError(

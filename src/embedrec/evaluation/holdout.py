@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from embedrec.catalogue import accepted_scale
 from embedrec.data.ratings import IdMap, Ratings
-from embedrec.data.validate import ratings_from_frame
+from embedrec.data.validate import plain, ratings_from_frame
 from embedrec.errors import DataError, ModelError
 from embedrec.recommender import Recommender
 
@@ -60,9 +61,11 @@ def held_out(rec: Recommender, data: Ratings | pd.DataFrame) -> HeldOut:
         )
     if _same_maps(data, rec):
         users, items = data.users.astype(np.int64), data.items.astype(np.int64)
-    else:
+    else:  # a table of its own, not a split of the model's data: on the model's scale?
         users = rec.user_map.find(data.user_map.ids)[data.users]
         items = rec.item_map.find(data.item_map.ids)[data.items]
+        if not data.interactions:
+            _check_scale(rec, data)
     if len(data) and not ((users >= 0).any() or (items >= 0).any()):
         raise DataError(
             f"{data.source}: none of its {data.n_users:,} users and {data.n_items:,} items is "
@@ -71,6 +74,23 @@ def held_out(rec: Recommender, data: Ratings | pd.DataFrame) -> HeldOut:
             f"{_sample(rec.item_map)}): is it the test file of this model's data?"
         )
     return HeldOut(users, items, data.ratings, data.users, data.source, data.interactions)
+
+
+def _check_scale(rec: Recommender, data: Ratings) -> None:
+    """Test ratings are on the model's scale (declared, else its training ratings' range, as
+    for a new user's ratings): a 99 among 1-5, or a 0-10 file against a 1-5 model, would be
+    scored as if it were, and one such row moves RMSE more than any model change."""
+    low, high = accepted_scale(rec)
+    outside = np.flatnonzero((data.ratings < low) | (data.ratings > high))
+    if len(outside):
+        row = outside[0]
+        user, item = data.user_map.ids[data.users[row]], data.item_map.ids[data.items[row]]
+        raise DataError(
+            f"{data.source}: user {plain(user)!r}, item {plain(item)!r} is rated "
+            f"{data.ratings[row]:g}, outside the model's rating scale {low:g}..{high:g} "
+            f"({len(outside):,} of {len(data):,} test ratings); is it a test file of this "
+            "model's data, on the same scale?"
+        )
 
 
 def _same_maps(data: Ratings, rec: Recommender) -> bool:

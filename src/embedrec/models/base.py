@@ -60,7 +60,8 @@ class NoOptions(BaseModel):
     """A kind's own hyper-parameters, beyond `TrainConfig`'s shared fields: a pydantic model
     with a default, a range and a description per field (kinds subclass it as `Options`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and NaN are no setting (l2=1e999 is inf): refused here, for every kind's options
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Model(ABC):

@@ -27,7 +27,10 @@ from embedrec.errors import ModelError, TooLargeError
 from embedrec.models.base import ClosedFormModel, NoOptions, Side
 from embedrec.models.registry import register
 
-BYTES_PER_CELL = 3 * 8  # G, its Cholesky factor and P in float64 live at once
+# The peak is X^T X as torch's sparse product (int64 row and column, float64 value per cell)
+# while it becomes dense: about 39 bytes per items x items cell at 3,000 items (peak RSS,
+# benchmarks/ease_memory.py), above the 24 of G, its Cholesky factor and P after it.
+BYTES_PER_CELL = 40
 
 
 class EaseOptions(NoOptions):

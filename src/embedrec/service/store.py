@@ -37,6 +37,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -184,6 +185,40 @@ class GroupCommit:
                     return
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a sqlite:/// URL names; None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _check_columns(engine: Engine, where: str) -> None:
+    """Tables of embedrec's names made by something else (other columns) are named here, at
+    open, not as a database error at the first query."""
+    found = inspect(engine)
+    for table in metadata.tables.values():
+        if not found.has_table(table.name):
+            continue
+        have = {column["name"] for column in found.get_columns(table.name)}
+        missing = [column.name for column in table.columns if column.name not in have]
+        if missing:
+            raise StoreError(
+                f"feedback database {where}: its table {table.name} has other columns than "
+                f"embedrec's (no {', '.join(missing)}); use another database"
+            )
+
+
+def _why(exc: SQLAlchemyError) -> str:
+    """A database error's first line, without SQLAlchemy's link to its documentation."""
+    orig = getattr(exc, "orig", None)  # the driver's own error, on DBAPIError
+    text = str(orig) if orig is not None else str(exc)
+    return text.split("(Background on this error")[0].strip().splitlines()[0]
+
+
 def _reported(exc: Exception) -> Exception:
     """A write's failure as its request should hear it: values the database refuses (NUL in
     text, too long, not encodable) as RejectedWrite; the database failing as it is."""
@@ -204,10 +239,16 @@ class _Pending:
 
 
 class FeedbackStore:
-    """Ratings and hidden items in the database at `url` (tables created when missing)."""
+    """Ratings and hidden items in the database at `url` (tables created when missing;
+    `create=False`: a SQLite file must be there already, so a typo is not a new, empty store)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, create: bool = True):
         self.url = url
+        if not create and (file := sqlite_file(url)) is not None and not file.is_file():
+            raise StoreError(
+                f"feedback database {file} does not exist (from --feedback {url}); check the "
+                "path: a store that is not there holds no ratings to train on"
+            )
         try:
             parsed = make_url(_driver_url(url))
             connect_args = {}
@@ -223,9 +264,12 @@ class FeedbackStore:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
+            _check_columns(self.engine, self.safe_url)
             metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open feedback database {self.safe_url}: {exc}") from None
+            raise StoreError(
+                f"cannot open feedback database {self.safe_url}: {_why(exc)}"
+            ) from None
 
     @property
     def safe_url(self) -> str:
