@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Annotated, Any, Optional
 
 import typer
@@ -99,7 +100,9 @@ def test_rows(
             )
         if given:
             note("--test: --data is not read; the model's own training items are left out")
-        test = embedrec.load_ratings(data.valid, data_dir=data.data_dir, **data.layout())
+        with warnings.catch_warnings():  # said once, among the notes below
+            warnings.simplefilter("ignore", embedrec.DuplicatesWarning)
+            test = embedrec.load_ratings(data.valid, data_dir=data.data_dir, **data.layout())
         for text in test.notes:  # duplicates cut, columns guessed: as train says them
             note(text)
         return test, test.source

@@ -38,7 +38,7 @@ def lr_find(
     as_json: JsonOut = False,
 ) -> None:
     """Sweep the learning rate on the training side, save the loss curve, suggest a rate
-    (the model defaults to dot-bias here: the default bmf has no learning rate)."""
+    (the model defaults to dot-bias here: the default, chosen among several, has none)."""
     embedrec.check_output(plot, force)
     check_suffix(plot, ".png", "--plot")
     if seed is not None:
@@ -47,13 +47,6 @@ def lr_find(
         config = config.replace(model="dot-bias")
     embedrec.check_config(config)
     split = data.load_split(config.seed)
-    if len(split.train) < 2 * config.bs:
-        # every step would see the same few ratings: the curve is of memorising them
-        raise embedrec.DataError(
-            f"{split.train.source}: {len(split.train):,} training ratings, fewer than two "
-            f"batches of --bs {config.bs}: the learning-rate sweep needs different batches to "
-            "suggest a rate; give more data or a smaller --bs"
-        )
     result = embedrec.lr_find(split.train, config)
     result.plot(plot, force=force)
     if as_json:

@@ -14,7 +14,7 @@ import torch
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
-from embedrec.errors import ModelError
+from embedrec.errors import DataError, ModelError
 from embedrec.io import new_figure, png_bytes, save_figure
 from embedrec.models.base import TorchModel
 from embedrec.models.registry import build, get_kind, resolve
@@ -120,6 +120,13 @@ def lr_find(
     generator = torch.Generator().manual_seed(config.seed)
     assert config.wd is not None and config.bs is not None  # resolved: the kind's defaults
     bs = config.bs
+    if len(ratings) < 2 * bs:
+        # every step would see the same few ratings: the curve is of memorising them
+        raise DataError(
+            f"{ratings.source}: {len(ratings):,} training ratings, fewer than two batches of "
+            f"--bs {bs}: the learning-rate sweep needs different batches to suggest a rate; "
+            "give more data or a smaller --bs"
+        )
     steps = TorchSteps(network, start_lr, config.wd, objective=objective)
     lrs: list[float] = []
     losses: list[float] = []
