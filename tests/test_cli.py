@@ -55,6 +55,8 @@ def test_train_then_evaluate_with_json(ratings_csv, tmp_path):
         "valid_loss",
         "valid_rmse",
         "seconds",
+        "metric",
+        "valid_metric",
     }
     assert report["valid_rmse"] == pytest.approx(report["history"][-1]["valid_rmse"])
     assert (out / "weights.safetensors").is_file()
