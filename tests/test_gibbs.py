@@ -18,8 +18,8 @@ def split():
     return random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
 
 
-def test_bmf_is_the_default_and_learns_and_reports(split):
-    rec = train(split, epochs=40)
+def test_bmf_learns_and_reports(split):
+    rec = train(split, model="bmf", ranker="ease", epochs=40)
     assert rec.model.name == "bmf" and rec.engine.split("+")[0] == "gibbs"
     # 16 ratings per user: sparse by the defaults rule (median under 20), so rank 4
     assert rec.config.n_factors == 4 and rec.config.implicit and rec.config.robust
@@ -28,7 +28,7 @@ def test_bmf_is_the_default_and_learns_and_reports(split):
     baseline = float(np.sqrt(np.mean((split.valid.ratings - split.train.ratings.mean()) ** 2)))
     assert evaluate(rec, split.valid)["rmse"] < 0.9 * baseline
     assert sweeps[-1].valid_rmse == pytest.approx(evaluate(rec, split.valid)["rmse"])
-    alone = train(split, epochs=40, ranker=None)
+    alone = train(split, model="bmf", epochs=40)
     assert alone.model_name == "bmf" and alone.engine == "gibbs" and len(alone.history) == 40
     users, items = split.valid.users, split.valid.items
     assert np.array_equal(alone.predict_indices(users, items), rec.predict_indices(users, items))

@@ -35,7 +35,7 @@ def _tried(rec, role):
 
 def test_the_kept_rating_model_scored_best_on_the_carved_rows(default):
     tried = _tried(default, "rating model")
-    assert {t["label"].split()[0] for t in tried} == {"bmf", "dot-bias"}
+    assert {t["label"].split()[0] for t in tried} == {"bmf", "bias", "dot-bias"}
     kept = [t for t in tried if t["kept"]]
     assert len(kept) == 1 and kept[0]["value"] == min(t["value"] for t in tried)
     assert default.model.name == kept[0]["label"].split()[0]

@@ -132,7 +132,7 @@ def test_predict_names_items_by_title_as_everywhere_else(client):
     ).json()["predictions"]
     assert rows[:2] == by_id
     assert rows[2]["error"] == "unknown item" and rows[2]["item"] == "No Such Film Anywhere"
-    assert rows[3]["score"] is None and rows[3]["error"] == "unknown item"
+    assert rows[3]["score"] is None and rows[3]["error"] == "ambiguous title"
 
 
 def test_a_wrong_method_is_a_405_naming_the_allowed_ones(client):
