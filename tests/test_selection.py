@@ -136,3 +136,11 @@ def test_the_bias_baseline_is_a_model_the_default_can_keep(tmp_path):
         saved.predict([(0, 0), (1, 2)])["score"], alone.predict([(0, 0), (1, 2)])["score"]
     )
     assert saved.recommend(ratings={1: 5, 2: 1}, n=3)["item"].tolist()  # folds a new user in
+
+
+def test_a_candidates_cost_is_planned_at_its_kinds_own_size(ratings):
+    """iALS trains 64 factors for 16 epochs unless told otherwise: so the budget plans it."""
+    planned = selection.estimate_seconds(embedrec.TrainConfig(model="ials"), ratings)
+    spelled = embedrec.TrainConfig(model="ials", n_factors=64, epochs=16)
+    assert planned == selection.estimate_seconds(spelled, ratings)
+    assert planned > selection.estimate_seconds(spelled.replace(n_factors=10), ratings)

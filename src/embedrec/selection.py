@@ -38,7 +38,7 @@ from embedrec.errors import EmbedrecError, TooLargeError
 from embedrec.evaluation.holdout import relevant_rating
 from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.evaluation.rating import evaluate
-from embedrec.models import get_kind
+from embedrec.models import KINDS, get_kind
 from embedrec.models.bmf import SWEEP_SECONDS
 from embedrec.recommender import Recommender
 
@@ -137,6 +137,10 @@ def estimate_seconds(config: TrainConfig, data: Ratings) -> float:
     """About how long training `config` on `data` takes on the idle 2-core machine (bmf from
     benchmarks/bmf_speed.py; the others from the same order of measurement): a plan, not a
     promise."""
+    if config.model in KINDS:  # the kind's own rank and epochs where the config leaves them
+        config = config.with_defaults(
+            {k: v for k, v in get_kind(config.model).defaults.items() if k != "options"}
+        )
     n, rank = len(data), config.n_factors or 10
     if config.model == "bmf":
         return IDLE_SWEEP_SECONDS * n * (config.epochs or 200) * (rank + 1) ** 2 / 121
