@@ -146,10 +146,14 @@ def test_a_killed_rank_fails_the_run_and_leaves_the_old_model(launch, victim, tm
             "rank 1": "error: process of rank 1 (of 2) was killed by SIGKILL",
             "launcher": "error: stopped by SIGTERM: the 2 processes were stopped",
         }[victim]
-        assert said in stderr, stderr[-3000:]
+        # a known race (issue 24's --nproc cases): the surviving rank may see its peer's
+        # connection drop and abort first, and is then the one named, beside torch's C++
+        # "terminate called" line; the run still fails with exit 2 and writes no model
+        raced = victim == "rank 1" and "lost contact with the other processes" in stderr
+        assert said in stderr or raced, stderr[-3000:]
         assert "Traceback" not in stderr, stderr[-3000:]
-        assert all(line.startswith(("error: ", "0 ", "  ")) or not line.strip()
-                   for line in stderr.splitlines()[-3:]), stderr[-3000:]  # fmt: skip
+        assert raced or all(line.startswith(("error: ", "0 ", "  ")) or not line.strip()
+                            for line in stderr.splitlines()[-3:]), stderr[-3000:]  # fmt: skip
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not [p for p in tmp_path.iterdir() if p.name not in ("ratings.csv", "model")]
 
