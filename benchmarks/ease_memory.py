@@ -1,6 +1,6 @@
 """ease's peak memory per items x items cell, phase by phase: what its memory guard
 (`embedrec.models.ease.BYTES_PER_CELL`) must count. Peak RSS growth of this process, so run it
-alone; the gram (torch's sparse X^T X made dense) is the peak.
+alone.
 
 python benchmarks/ease_memory.py [--items 3000] [--users 3000] [--density 0.05]
 """
@@ -17,6 +17,7 @@ import torch
 import embedrec
 from embedrec.data.interactions import Interactions
 from embedrec.models.ease import BYTES_PER_CELL, EaseKind, EaseOptions
+from embedrec.models.gram import dense_gram
 
 
 def main() -> None:
@@ -26,7 +27,10 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.05)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    users, items = np.nonzero(rng.random((args.users, args.items)) < args.density)
+    # Pairs drawn sparsely: a dense users x items draw would raise the peak before it is
+    # measured and hide the solve's own growth.
+    cells = rng.choice(args.users * args.items, int(args.density * args.users * args.items))
+    users, items = np.divmod(np.unique(cells), args.items)
     ratings = embedrec.ratings_from_frame(
         pd.DataFrame({"user": users, "item": items, "rating": 1.0 + users % 5})
     )
@@ -39,16 +43,19 @@ def main() -> None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"{phase:>8}: {(peak - start) * 1024 / cells:5.1f} bytes per cell (peak so far)")
 
-    gram = model._gram()
+    gram = torch.from_numpy(dense_gram(model.seen))
     grown("gram")
     gram.diagonal().add_(500.0)
-    factor = torch.linalg.cholesky(gram)
-    del gram
+    torch.linalg.cholesky_ex(gram, out=(gram, torch.empty((), dtype=torch.int32)))
     grown("cholesky")
-    precision = torch.cholesky_solve(torch.eye(ratings.n_items, dtype=torch.float64), factor)
-    del factor
-    grown("solve")
-    del precision
+    torch.set_num_threads(1)
+    precision = torch.cholesky_inverse(gram)
+    del gram
+    grown("inverse")
+    precision.div_(-precision.diagonal().clone()[None, :])
+    weights = precision.float().numpy()
+    grown("weights")
+    del precision, weights
     print(f"guard counts {BYTES_PER_CELL} bytes per cell ({ratings.n_items:,} items)")
 
 

@@ -8,6 +8,8 @@ import pytest
 
 import embedrec
 from embedrec import ModelError, random_split, ratings_from_frame
+from embedrec.data.interactions import InteractionRule, Interactions
+from embedrec.models.gram import dense_gram
 from tests.conftest import low_rank_frame
 
 
@@ -28,6 +30,13 @@ def test_weights_are_steck_closed_form(split, rec):
     expected = -p / np.diag(p)[None, :]
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(rec.model.weights, expected, atol=1e-5)
+
+
+def test_gram_matches_the_dense_product_with_weights(split):
+    seen = Interactions.from_ratings(split.train, InteractionRule(weighting="rating"))
+    x = np.zeros((split.train.n_users, split.train.n_items))
+    x[split.train.users, split.train.items] = split.train.ratings
+    np.testing.assert_allclose(dense_gram(seen), x.T @ x, rtol=1e-6)
 
 
 def test_recommends_unseen_items_by_rated_set_times_b(split, rec):

@@ -13,7 +13,6 @@ it refuses with the catalogue size, rather than crash or swap.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -25,12 +24,12 @@ from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError, TooLargeError
 from embedrec.models.base import ClosedFormModel, NoOptions, Side
+from embedrec.models.gram import dense_gram
 from embedrec.models.registry import register
 
-# The peak is X^T X as torch's sparse product (int64 row and column, float64 value per cell)
-# while it becomes dense: about 39 bytes per items x items cell at 3,000 items (peak RSS,
-# benchmarks/ease_memory.py), above the 24 of G, its Cholesky factor and P after it.
-BYTES_PER_CELL = 40
+# The peak is two float64 items x items arrays while G is factored and inverted: 16.4 bytes
+# per cell at 9,000 items, 18.6 at 3,000 (peak RSS, benchmarks/ease_memory.py).
+BYTES_PER_CELL = 20
 
 
 class EaseOptions(NoOptions):
@@ -73,31 +72,26 @@ class EaseKind(ClosedFormModel):
 
     def solve(self, data: Ratings, config: TrainConfig) -> float | None:
         self.seen = Interactions.from_ratings(data, self.rule)
-        gram = self._gram()
+        gram = torch.from_numpy(dense_gram(self.seen))
         gram.diagonal().add_(self.options.l2)
-        factor = torch.linalg.cholesky(gram)
+        # Factor in place, then invert from the factor: the peak is two items x items float64
+        # arrays. LAPACK's inverse from a factor (potri) on one thread: on two it stalled 7x
+        # when the CPU was busy, and one thread still beat two triangular products
+        # (benchmarks/ease_solve.py).
+        info = torch.linalg.cholesky_ex(gram, out=(gram, torch.empty((), dtype=torch.int32)))[1]
+        if int(info):  # (the factor is gram itself: no second name may keep it alive)
+            raise ModelError(f"ease: l2 {self.options.l2:g} is too small to solve; raise it")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            precision = torch.cholesky_inverse(gram)
+        finally:
+            torch.set_num_threads(threads)
         del gram
-        # cholesky_solve against the identity: here several times faster than cholesky_inverse
-        precision = torch.cholesky_solve(torch.eye(self.n_items, dtype=torch.float64), factor)
-        del factor
-        weights = precision / (-precision.diagonal())[None, :]
-        weights.diagonal().zero_()
-        self.weights = np.ascontiguousarray(weights.float().numpy())  # rows for scoring
+        precision.div_(-precision.diagonal().clone()[None, :])  # in place: no third array
+        precision.diagonal().zero_()
+        self.weights = np.ascontiguousarray(precision.float().numpy())  # rows for scoring
         return None
-
-    def _gram(self) -> torch.Tensor:
-        """X^T X in float64, from the sparse interactions (cost: the interactions, not the
-        users x items grid)."""
-        with torch.sparse.check_sparse_tensor_invariants(enable=True):
-            indices = np.stack([self.seen.user_of_each(), self.seen.items.astype(np.int64)])
-            x = torch.sparse_coo_tensor(
-                torch.from_numpy(indices),
-                torch.from_numpy(self.seen.weights.astype(np.float64)),
-                (self.n_users, self.n_items),
-            ).coalesce()
-        with warnings.catch_warnings():  # torch calls its sparse CSR support "beta"
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            return torch.sparse.mm(x.t(), x).to_dense()
 
     def config(self) -> dict[str, Any]:
         return self.options.model_dump()
