@@ -1,6 +1,7 @@
 """The service's speed against a real `embedrec serve` (uvicorn) on 127.0.0.1, bounded in time
 and count: throughput, p50 and p99 latency per endpoint, the server's CPU time per request (all
-its processes; what other work on a shared machine barely moves) and its resident memory.
+its processes; what other work on a shared machine barely moves) and its resident memory (in
+all, in its workers, and per process: supervisor, each worker; read from /proc).
 
 - ML-100k (the README's default model): GET /users/{u}/recommendations?n=10 for random known
   users, `--concurrency` requests in flight (target >= 1,000 requests/s, p99 < 50 ms on 2 cores);
@@ -79,17 +80,48 @@ def start(
     raise SystemExit("the server did not start within 300 s")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the uvicorn workers), in MB."""
-    total = 0
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of one process (VmRSS in /proc), in MB; None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return 0.0  # a zombie: no memory left
+
+
+def role(pid: int, server: int) -> str:
+    """What a process of the server is: uvicorn's supervisor, a worker (spawned by
+    multiprocessing), multiprocessing's resource tracker, or the one process of --workers 1."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return "gone"
+    if "resource_tracker" in command:
+        return "resource tracker"
+    if "spawn_main" in command or "forkserver" in command:
+        return "worker"
+    return "supervisor" if pid == server else "other"
+
+
+def server_memory(pid: int) -> dict[str, Any]:
+    """The server's resident memory: in all, in its workers, and per process (pid, role, MB);
+    with one worker the server is one process, which is its worker."""
+    rows: list[dict[str, Any]] = []
     for one in [pid, *children(pid)]:
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
+        mb = rss_mb(one)
+        if mb is not None:
+            rows.append({"pid": one, "role": role(one, pid), "rss_mb": mb})
+    if not any(row["role"] == "worker" for row in rows):
+        rows[0]["role"] = "server and worker (one process)"
+    workers = [row["rss_mb"] for row in rows if "worker" in row["role"]]
+    return {
+        "rss_mb": sum(row["rss_mb"] for row in rows),
+        "workers": len(workers),
+        "workers_rss_mb": sum(workers),
+        "processes": rows,
+    }
 
 
 async def run(url: str, request: Request, count: int, concurrency: int) -> dict[str, float]:
@@ -140,8 +172,14 @@ def cpu_seconds(pid: int) -> float:
 
 
 def children(pid: int) -> list[int]:
-    listed = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in listed.read_text().split()] if listed.exists() else []
+    """Every descendant of `pid` (the children of each of its threads, recursively)."""
+    found = []
+    for listed in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(p) for p in listed.read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return [one for child in found for one in (child, *children(child))]
 
 
 WRK_SCRIPT = """
@@ -233,7 +271,7 @@ def bench(
     seed: int,
     client: str,
     seconds: int,
-) -> list[tuple[str, dict[str, float]]]:
+) -> list[tuple[str, dict[str, Any]]]:
     rec = embedrec.load(model_dir)
     requests = scenarios(rec, seed)
     with tempfile.TemporaryDirectory() as folder:
@@ -250,7 +288,7 @@ def bench(
                     row = asyncio.run(run(url, requests[name], count, concurrency))
                 row["cpu_ms"] = (cpu_seconds(process.pid) - cpu_before) * 1000 / row["requests"]
                 results.append((name, row))
-            results.append(("server RSS", {"rss_mb": rss_mb(process.pid)}))
+            results.append(("server RSS", server_memory(process.pid)))
             return results
         finally:
             process.send_signal(signal.SIGTERM)
@@ -267,7 +305,21 @@ def build_large(path: Path, preset: str) -> None:
     rec.save(path)
 
 
-def table(title: str, results: list[tuple[str, dict[str, float]]]) -> None:
+def memory_rows(memory: dict[str, Any]) -> None:
+    """The server's RSS as table rows: all its processes, its workers, then each process."""
+    rows = [
+        (f"server RSS, all processes ({len(memory['processes'])})", memory["rss_mb"]),
+        (f"server RSS, workers ({memory['workers']})", memory["workers_rss_mb"]),
+        *(
+            (f"RSS of the {one['role']} (pid {one['pid']})", one["rss_mb"])
+            for one in memory["processes"]
+        ),
+    ]
+    for name, mb in rows:
+        print(f"| {name} | {mb:.0f} MB | | | | | | |")
+
+
+def table(title: str, results: list[tuple[str, dict[str, Any]]]) -> None:
     print(f"\n{title}\n")
     print(
         "| endpoint | requests | in flight | requests/s | p50 ms | p99 ms | failed "
@@ -276,7 +328,7 @@ def table(title: str, results: list[tuple[str, dict[str, float]]]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, row in results:
         if "rss_mb" in row:
-            print(f"| server RSS | {row['rss_mb']:.0f} MB | | | | | | |")
+            memory_rows(row)
             continue
         print(
             f"| {name} | {row['requests']:,} | {row['concurrency']} | {row['per_second']:,.0f} "

@@ -69,6 +69,22 @@ def low_rank_frame(n_users=40, n_items=30, density=0.5, rank=3, seed=0) -> pd.Da
     )
 
 
+def plays_frame(n_users=40, n_items=30, seed=0, titles=False) -> pd.DataFrame:
+    """Play counts (1-39) of listeners in two taste groups, each liking half the artists (ids
+    from 100): interactions, no ratings; with `titles`, artists named 'Artist A', 'Artist B'..."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        (f"u{user}", 100 + item, int(rng.integers(1, 40)))
+        for user in range(n_users)
+        for item in range(n_items)
+        if (item < n_items // 2) == (user < n_users // 2) and rng.random() < 0.6
+    ]
+    frame = pd.DataFrame(rows, columns=["user", "artist", "plays"])
+    if titles:
+        frame["title"] = [f"Artist {chr(65 + item - 100)}" for item in frame["artist"]]
+    return frame
+
+
 @pytest.fixture
 def small_frame() -> pd.DataFrame:
     return low_rank_frame()

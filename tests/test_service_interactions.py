@@ -4,27 +4,20 @@ still needs the rating."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 import embedrec
 from embedrec.service import create_app
+from tests.conftest import plays_frame
 from tests.service_support import AUTH, TOKEN
 
 
 @pytest.fixture(scope="module")
 def plays_model(tmp_path_factory):
     """ease on 40 listeners x 30 artists in two taste groups, with play counts."""
-    rng = np.random.default_rng(0)
-    rows = [
-        (f"u{user}", 100 + item, int(rng.integers(1, 40)))
-        for user in range(40)
-        for item in range(30)
-        if (item < 15) == (user < 20) and rng.random() < 0.6
-    ]
-    plays = embedrec.ratings_from_frame(pd.DataFrame(rows, columns=["user", "artist", "plays"]))
+    plays = embedrec.ratings_from_frame(plays_frame())
     assert plays.interactions
     rec = embedrec.train(plays, model="ease")
     return rec.save(tmp_path_factory.mktemp("plays") / "model")

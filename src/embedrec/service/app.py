@@ -34,6 +34,7 @@ from embedrec.service.errors import ApiError, Guard, Metrics, install_error_hand
 from embedrec.service.hygiene import Hygiene
 from embedrec.service.responses import (
     JSONBody,
+    item_noun,
     named_item,
     plain_id,
     recommendations,
@@ -157,6 +158,7 @@ def create_app(
             n_items=rec.n_items,
             rating_scale=rec.rating_scale,
             interactions=rec.interactions,
+            item_noun=item_noun(rec),
             loaded_at=served.loaded_at,
             load_seconds=served.load_seconds,
             version=embedrec.__version__,

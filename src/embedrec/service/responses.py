@@ -1,15 +1,18 @@
 """How the routes' answers are made from the library's: result frames as JSON rows, a user's
 list (kept per loaded model when it can be, folded in again with their stored feedback when
-they have some), items of a (user, item) pair named by id or title."""
+they have some; `rating` in stars wherever the scores are not), items of a (user, item) pair
+named by id or title, and what the catalogue's items are called on the page."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
 from fastapi.responses import Response
 
 import embedrec
+from embedrec.data.movielens import is_movielens_name
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError
 from embedrec.service.state import Served, Service, in_scale
@@ -24,6 +27,18 @@ def rows(frame: pd.DataFrame, leave_out: str = "") -> list[dict[str, Any]]:
         if name != leave_out
     }
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
+
+
+def item_noun(rec: embedrec.Recommender) -> str:
+    """What the model's items are, plural, for people reading the page: 'films' where its
+    recorded training source is MovieLens (by name or folder) or MovieTweetings, else 'items'
+    (never 'films' for books or artists). A model trained through the Python API records no
+    source: 'items'."""
+    source = str((rec.split or {}).get("data") or "")
+    for part in PurePath(source).parts:
+        if is_movielens_name(part) or "movietweetings" in part.lower():
+            return "films"
+    return "items"
 
 
 def user_key(rec: embedrec.Recommender, user: str, known: Any = None) -> str:
@@ -103,7 +118,7 @@ def recommendations(
             excluded += list(ratings)  # what they just rated, even items the model never saw
     if ratings is not None:
         frame = rec.recommend(ratings=ratings, n=n, exclude=excluded or None, items=candidates)
-        return JSONBody(_listed(frame, user if known is None else known, n, n_feedback))
+        return JSONBody(_listed(rec, frame, user if known is None else known, n, n_feedback))
     # a known user without feedback: the same list until the model, the hidden items or the
     # request change, so it is kept (per loaded model, bounded)
     genres = tuple(sorted(g.lower() for g in genre))
@@ -111,15 +126,31 @@ def recommendations(
     cached = served.kept(key)
     if cached is None:
         frame = rec.recommend(known, n=n, exclude=excluded or None, items=candidates)
-        cached = served.keep(key, _listed(frame, known, n, 0, degraded))
+        cached = served.keep(key, _listed(rec, frame, known, n, 0, degraded))
     return JSONBody(cached)
 
 
+def in_stars(rec: embedrec.Recommender, fallback: bool) -> bool:
+    """Whether a list's scores are ratings on the model's scale: a rating model's are its
+    predictions (clipped to the scale), and a fallback list's are what typical users rate (on
+    ratings, not interactions); a ranking model's and a ranker's are unitless."""
+    return not rec.interactions and (rec.model.predicts_ratings or fallback)
+
+
 def _listed(
-    frame: pd.DataFrame, user: Any, n: int, n_feedback: int, degraded: bool = False
+    rec: embedrec.Recommender,
+    frame: pd.DataFrame,
+    user: Any,
+    n: int,
+    n_feedback: int,
+    degraded: bool = False,
 ) -> bytes:
     fallback = "fallback" in frame
-    items = [s.RecommendedItem(**row) for row in rows(frame, leave_out="fallback")]
+    listed_rows = rows(frame, leave_out="fallback")
+    if "rating" not in frame and in_stars(rec, fallback):  # the score is the rating itself
+        for row in listed_rows:
+            row["rating"] = row["score"]
+    items = [s.RecommendedItem(**row) for row in listed_rows]
     listed = s.Recommendations(
         user=user, n=n, fallback=fallback, n_feedback=n_feedback, degraded=degraded, items=items
     )

@@ -99,6 +99,11 @@ class Health(BaseModel):
         description="Trained on interactions (plays, clicks): it ranks only, and feedback may "
         "leave the rating out (an event weighing 1).",
     )
+    item_noun: str = Field(
+        "items",
+        description="What the catalogue's items are, plural, for people (the page's wording): "
+        "'films' for a model trained on MovieLens or MovieTweetings, else 'items'.",
+    )
     loaded_at: float = Field(description="Unix time the serving model was loaded.")
     load_seconds: float
     version: str
@@ -113,8 +118,16 @@ class Health(BaseModel):
 class RecommendedItem(BaseModel):
     item: RawId
     title: str | None = None
-    score: float = Field(description="What the list is ranked by (higher is better).")
-    rating: float | None = Field(None, description="Predicted rating, when a ranker ranks.")
+    score: float = Field(
+        description="What the list is ranked by (higher is better): unitless when a ranking "
+        "model or a ranker ranks; `rating` is the number to show a person."
+    )
+    rating: float | None = Field(
+        None,
+        description="The predicted rating on the model's scale (stars): the model's for a rating "
+        "model (with or without a ranker), a typical user's in a fallback list; None where the "
+        "model predicts no ratings (a ranking model, interactions).",
+    )
 
 
 class Recommendations(BaseModel):

@@ -1,8 +1,12 @@
 // embedrec explorer: plain JavaScript over the service's JSON API (no build step, no CDN).
 "use strict";
 
-// interactions: a model trained on plays or clicks takes "I chose this" (weight 1), not stars
-const state = { ratings: new Map(), titles: new Map(), searchSeq: 0, recsSeq: 0, interactions: false };
+// interactions: a model trained on plays or clicks takes "I chose this" (weight 1), not stars;
+// noun: what the catalogue's items are called (/health's item_noun: never "films" for books)
+const state = {
+  ratings: new Map(), titles: new Map(), searchSeq: 0, recsSeq: 0, interactions: false,
+  noun: "items", scale: null, storageKey: null, points: null, selected: null,
+};
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -22,34 +26,90 @@ function el(tag, attrs = {}, ...children) {
     else if (key === "className") node.className = value;
     else node.setAttribute(key, value);
   }
-  for (const child of children) node.append(child);
+  for (const child of children) if (child !== null) node.append(child);
   return node;
 }
 
-function titleLink(item, title) {
-  return el("span", { className: "title", "data-item": String(item), onclick: () => showItem(item) },
-    title || String(item));
+// ---- wording by catalogue -----------------------------------------------------------------
+function say(template) {
+  const one = state.noun.replace(/s$/, "");
+  const words = {
+    "{noun}": state.noun,
+    "{Noun}": one.charAt(0).toUpperCase() + one.slice(1),
+    "{a noun}": `${/^[aeiou]/i.test(one) ? "an" : "a"} ${one}`,
+  };
+  return Object.entries(words).reduce((text, [key, word]) => text.split(key).join(word), template);
+}
+
+function applyWording() {
+  for (const node of document.querySelectorAll("[data-text]")) node.textContent = say(node.dataset.text);
+}
+
+// ---- ratings kept in this browser, per model -----------------------------------------------
+function saveRatings() {
+  if (!state.storageKey) return;
+  const rows = [...state.ratings].map(([item, value]) => [item, value, state.titles.get(item) || null]);
+  try {
+    if (rows.length) localStorage.setItem(state.storageKey, JSON.stringify(rows));
+    else localStorage.removeItem(state.storageKey);
+  } catch (error) { /* storage refused (private mode, full): the ratings last this visit */ }
+}
+
+function loadRatings() {
+  let rows = [];
+  try { rows = JSON.parse(localStorage.getItem(state.storageKey) || "[]"); } catch (error) { rows = []; }
+  if (!Array.isArray(rows)) return;
+  for (const row of rows) {
+    if (!Array.isArray(row) || typeof row[1] !== "number") continue;  // not ours: left out
+    state.ratings.set(String(row[0]), row[1]);
+    state.titles.set(String(row[0]), typeof row[2] === "string" ? row[2] : null);
+  }
+}
+
+function ratingsChanged() {
+  saveRatings();
+  renderRated();
+  search();
+  recommend();
+}
+
+// ---- pieces of a row ----------------------------------------------------------------------
+function titleButton(item, title) {
+  return el("button", {
+    type: "button", className: "title", "data-item": String(item), onclick: () => showItem(item, true),
+  }, title || String(item));
 }
 
 function stars(item, title) {
-  const box = el("span", { className: "stars", "data-item": String(item) });
+  const name = title || String(item);
+  const box = el("span", { className: "stars", role: "group", "aria-label": `Your rating of ${name}` });
   const current = state.ratings.get(String(item)) || 0;
   if (state.interactions) {
     box.append(el("button", {
-      type: "button", title: "I chose this", "data-value": "1", className: current ? "on" : "",
+      type: "button", "aria-label": "I chose this", title: "I chose this", "data-value": "1",
+      "aria-pressed": String(Boolean(current)), className: current ? "on" : "",
       onclick: () => rate(item, title, 1),
     }, "\u2665"));
     return box;
   }
   for (let value = 1; value <= 5; value++) {
-    const button = el("button", {
-      type: "button", title: `${value} star${value > 1 ? "s" : ""}`, "data-value": String(value),
-      className: value <= current ? "on" : "",
+    const label = `${value} star${value > 1 ? "s" : ""}`;
+    box.append(el("button", {
+      type: "button", "aria-label": label, title: label, "data-value": String(value),
+      "aria-pressed": String(value === current), className: value <= current ? "on" : "",
       onclick: () => rate(item, title, value),
-    }, "\u2605");
-    box.append(button);
+    }, "\u2605"));
   }
   return box;
+}
+
+// the predicted rating in stars, or nothing where the model predicts none (its rank is the order)
+function predicted(row) {
+  if (row.rating === null || row.rating === undefined) return null;
+  const high = state.scale ? state.scale[1] : 5;
+  return el("span", { className: "predicted", title: "the rating the model predicts" },
+    el("span", { "aria-hidden": "true" }, "\u2605 "), row.rating.toFixed(1),
+    high === 5 ? null : ` / ${high}`, el("span", { className: "sr-only" }, " stars predicted"));
 }
 
 function message(list, text, className = "muted") {
@@ -71,9 +131,9 @@ async function search() {
   try {
     const body = await api(`/items?query=${encodeURIComponent(query)}&limit=8`);
     if (seq !== state.searchSeq) return;  // a newer search is on its way
-    if (!body.items.length) { message(list, "No film matches."); return; }
+    if (!body.items.length) { message(list, say("No {noun} match.")); return; }
     list.replaceChildren(...body.items.map((row) =>
-      el("li", { "data-item": String(row.item) }, titleLink(row.item, row.title),
+      el("li", { "data-item": String(row.item) }, titleButton(row.item, row.title),
         stars(row.item, row.title))));
   } catch (error) {
     message(list, error.message, "error");
@@ -84,25 +144,45 @@ async function search() {
 function rate(item, title, value) {
   state.ratings.set(String(item), value);
   state.titles.set(String(item), title);
-  renderRated();
-  search();
-  recommend();
+  ratingsChanged();
 }
 
 function renderRated() {
   const list = $("rated");
+  $("clear-ratings").hidden = !state.ratings.size;
   if (!state.ratings.size) {
-    message(list, state.interactions ? "Pick a few items to get recommendations."
-      : "Rate a few films to get recommendations.");
+    message(list, say(state.interactions ? "Pick a few {noun} to get recommendations."
+      : "Rate a few {noun} to get recommendations."));
     return;
   }
   list.replaceChildren(...[...state.ratings].map(([item, value]) => {
     const title = state.titles.get(item);
-    const remove = el("button", { className: "remove", title: "forget this rating", onclick: () => {
-      state.ratings.delete(item); renderRated(); search(); recommend();
-    } }, "\u2715");
-    return el("li", { "data-item": item }, titleLink(item, title), stars(item, title), remove);
+    const remove = el("button", {
+      type: "button", className: "remove", title: "forget this rating",
+      "aria-label": `Forget your rating of ${title || item}`,
+      onclick: () => { state.ratings.delete(item); ratingsChanged(); },
+    }, "\u2715");
+    return el("li", { "data-item": item }, titleButton(item, title), stars(item, title), remove);
   }));
+}
+
+$("clear-ratings").addEventListener("click", () => {
+  state.ratings.clear();
+  state.titles.clear();
+  ratingsChanged();
+  $("search").focus();
+});
+
+function recsNote(body) {
+  if (body.fallback) {
+    return state.interactions ? say("The most chosen {noun} until you pick some.")
+      : "What typical users rate highest until you rate some (\u2605: the rating they give).";
+  }
+  const count = state.ratings.size;
+  const what = state.interactions ? "choice" : "rating";
+  const stars = body.items.some((row) => row.rating !== null && row.rating !== undefined);
+  return `Folded in from your ${count} ${what}${count > 1 ? "s" : ""}, without retraining. `
+    + (stars ? "\u2605: the rating the model predicts you would give." : "Ranked by the model (it predicts no ratings).");
 }
 
 async function recommend() {
@@ -114,21 +194,18 @@ async function recommend() {
       method: "POST", body: JSON.stringify({ ratings, n: 10 }),
     });
     if (seq !== state.recsSeq) return;
-    const what = state.interactions ? "choice" : "rating";
-    $("recs-note").textContent = body.fallback
-      ? (state.interactions ? "The most chosen items until you pick some."
-        : "What typical users rate highest (in stars) until you rate some.")
-      : `Folded in from your ${state.ratings.size} ${what}${state.ratings.size > 1 ? "s" : ""}, without retraining.`;
+    $("recs-note").textContent = recsNote(body);
     list.replaceChildren(...body.items.map((row) =>
-      el("li", { "data-item": String(row.item) }, titleLink(row.item, row.title),
-        el("span", { className: "score" }, row.score.toFixed(2)))));
+      el("li", { "data-item": String(row.item) }, titleButton(row.item, row.title), predicted(row))));
   } catch (error) {
     message(list, error.message, "error");
   }
 }
 
-// ---- one film -----------------------------------------------------------------------------
-async function showItem(item) {
+// ---- one item -----------------------------------------------------------------------------
+// reveal: scroll the card into view and move focus to it (a map click or a title activated
+// below the fold would otherwise change a panel out of sight)
+async function showItem(item, reveal = false) {
   const id = encodeURIComponent(String(item));
   try {
     const [card, similar] = await Promise.all([
@@ -138,6 +215,7 @@ async function showItem(item) {
     $("detail-hint").hidden = true;
     const genres = el("dd");
     for (const genre of card.genres) genres.append(el("span", { className: "genre" }, genre));
+    if (!card.genres.length) genres.append("none");
     $("detail-facts").replaceChildren(
       el("dt", {}, "id"), el("dd", {}, String(card.item)),
       el("dt", {}, "genres"), genres,
@@ -149,80 +227,147 @@ async function showItem(item) {
       el("dt", {}, "your rating"), el("dd", {}, stars(card.item, card.title)),
     );
     $("neighbours").replaceChildren(...similar.items.map((row) =>
-      el("li", { "data-item": String(row.item) }, titleLink(row.item, row.title),
-        el("span", { className: "score" }, row.score.toFixed(2)))));
+      el("li", { "data-item": String(row.item) }, titleButton(row.item, row.title),
+        el("span", { className: "score", title: "cosine similarity of the learned factors" },
+          `similarity ${row.score.toFixed(2)}`))));
+    state.selected = String(card.item);
     for (const dot of document.querySelectorAll("#map circle")) {
-      dot.classList.toggle("selected", dot.dataset.item === String(card.item));
+      dot.classList.toggle("selected", dot.dataset.item === state.selected);
     }
   } catch (error) {
     $("detail-facts").replaceChildren(el("dd", { className: "error" }, error.message));
+  }
+  if (reveal) {
+    $("details").scrollIntoView({ block: "nearest" });
+    $("detail-title").focus({ preventScroll: true });
   }
 }
 
 // ---- the PCA map --------------------------------------------------------------------------
 const SVG = "http://www.w3.org/2000/svg";
+const LABELLED = 25;  // the most rated items carry a label where it fits, as the chapter's picture
+const PAD = 10;  // the plot's margin inside the map, in CSS pixels
 
-async function drawMap() {
-  const svg = $("map");
-  const tooltip = $("tooltip");
-  let points;
+function svgNode(tag, attrs = {}) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  return node;
+}
+
+async function loadMap() {
   try {
-    points = (await api("/map?n=300")).points;
+    state.points = (await api("/map?n=300")).points;
   } catch (error) {
-    svg.replaceChildren();
-    const text = document.createElementNS(SVG, "text");
-    text.setAttribute("x", "20"); text.setAttribute("y", "40");
+    const svg = $("map");
+    const text = svgNode("text", { x: "20", y: "40" });
     text.textContent = `No map: ${error.message}`;
-    svg.append(text);
+    svg.replaceChildren(text);
     return;
   }
+  drawMap();
+}
+
+// drawn in the map's own CSS pixels (its viewBox follows its width), so that text is the same
+// size on a phone as on a desktop and labels are placed where they really land
+function drawMap() {
+  const svg = $("map");
+  const points = state.points;
+  if (!points || !points.length) return;
+  const width = Math.max(200, svg.clientWidth || 1000);
+  const height = Math.round(width * (width < 600 ? 0.9 : 0.55));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const sx = (x) => 30 + ((x - x0) / (x1 - x0 || 1)) * 940;
-  const sy = (y) => 570 - ((y - y0) / (y1 - y0 || 1)) * 540;
   const maxCount = Math.max(...points.map((p) => p.n_ratings));
+  const scale = Math.min(1, width / 800);  // smaller dots on a small map
+  const at = (point) => [
+    PAD + 8 + ((point.x - x0) / (x1 - x0 || 1)) * (width - 2 * PAD - 16),
+    height - PAD - 8 - ((point.y - y0) / (y1 - y0 || 1)) * (height - 2 * PAD - 16),
+    (2.5 + 6 * Math.sqrt(point.n_ratings / maxCount)) * Math.max(scale, 0.6),
+  ];
   svg.replaceChildren();
-  points.forEach((point, index) => {
-    const dot = document.createElementNS(SVG, "circle");
-    dot.setAttribute("cx", sx(point.x).toFixed(1));
-    dot.setAttribute("cy", sy(point.y).toFixed(1));
-    dot.setAttribute("r", (3 + 6 * Math.sqrt(point.n_ratings / maxCount)).toFixed(1));
-    dot.dataset.item = String(point.item);
-    dot.dataset.title = point.title || String(point.item);
-    dot.addEventListener("mouseenter", () => {
-      tooltip.textContent = dot.dataset.title;
-      tooltip.hidden = false;
-    });
-    dot.addEventListener("mousemove", (event) => {
-      const box = svg.parentElement.getBoundingClientRect();
-      tooltip.style.left = `${event.clientX - box.left + 12}px`;
-      tooltip.style.top = `${event.clientY - box.top + 12}px`;
-    });
-    dot.addEventListener("mouseleave", () => { tooltip.hidden = true; });
-    dot.addEventListener("click", () => showItem(point.item));
-    svg.append(dot);
-    if (index < 25) {  // the most rated films carry a label, as the chapter's picture does
-      const label = document.createElementNS(SVG, "text");
-      label.setAttribute("x", (sx(point.x) + 8).toFixed(1));
-      label.setAttribute("y", (sy(point.y) + 4).toFixed(1));
-      label.textContent = (point.title || String(point.item)).replace(/\s*\(\d{4}\)$/, "");
-      svg.append(label);
-    }
-  });
+  for (const point of points) svg.append(dot(svg, point, at(point)));
+  placeLabels(svg, points.slice(0, LABELLED), at, { left: 2, top: 2, right: width - 2, bottom: height - 2 });
 }
+
+function dot(svg, point, [x, y, r]) {
+  const tooltip = $("tooltip");
+  const circle = svgNode("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: r.toFixed(1) });
+  circle.dataset.item = String(point.item);
+  circle.dataset.title = point.title || String(point.item);
+  circle.classList.toggle("selected", circle.dataset.item === state.selected);
+  circle.addEventListener("mouseenter", () => {
+    tooltip.textContent = circle.dataset.title;
+    tooltip.hidden = false;
+  });
+  circle.addEventListener("mousemove", (event) => {
+    const box = svg.parentElement.getBoundingClientRect();
+    tooltip.style.left = `${event.clientX - box.left + 12}px`;
+    tooltip.style.top = `${event.clientY - box.top + 12}px`;
+  });
+  circle.addEventListener("mouseleave", () => { tooltip.hidden = true; });
+  circle.addEventListener("click", () => showItem(point.item, true));
+  return circle;
+}
+
+// "Empire Strikes Back, The (1980)" is labelled "The Empire Strikes Back"
+function shortTitle(point) {
+  const title = (point.title || String(point.item)).replace(/\s*\(\d{4}\)$/, "")
+    .replace(/^(.*), (The|A|An)$/, "$2 $1");
+  return title.length > 28 ? `${title.slice(0, 26)}\u2026` : title;
+}
+
+const overlap = (a, b) =>
+  a.left < b.right + 2 && b.left < a.right + 2 && a.top < b.bottom + 1 && b.top < a.bottom + 1;
+const within = (a, box) =>
+  a.left >= box.left && a.right <= box.right && a.top >= box.top && a.bottom <= box.bottom;
+
+// greedy: each label, most rated first, goes right, left, above or below its dot, at the first
+// place inside the map that no placed label takes; a label with no such place is left out
+function placeLabels(svg, points, at, box) {
+  const placed = [];
+  for (const point of points) {
+    const label = svgNode("text", { class: "label" });
+    label.textContent = shortTitle(point);
+    svg.append(label);
+    const size = label.getBBox();  // at (0, 0): its size, and its rise above the baseline
+    const [x, y, r] = at(point);
+    const spots = [
+      [x + r + 3, y - size.height / 2], [x - r - 3 - size.width, y - size.height / 2],
+      [x - size.width / 2, y - r - 2 - size.height], [x - size.width / 2, y + r + 2],
+    ].map(([left, top]) => ({ left, top, right: left + size.width, bottom: top + size.height }));
+    const spot = spots.find((s) => within(s, box) && !placed.some((other) => overlap(s, other)));
+    if (!spot) { label.remove(); continue; }
+    label.setAttribute("x", (spot.left - size.x).toFixed(1));
+    label.setAttribute("y", (spot.top - size.y).toFixed(1));
+    label.dataset.item = String(point.item);
+    placed.push(spot);
+  }
+}
+
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(drawMap, 150);
+});
 
 async function start() {
   try {
     const health = await api("/health");
     state.interactions = Boolean(health.interactions);
-    renderRated();
+    state.noun = health.item_noun || "items";
+    state.scale = health.rating_scale;
+    state.storageKey = `embedrec.ratings:${health.model}:${health.n_users}:${health.n_items}`;
+    loadRatings();
+    applyWording();
     $("model-info").textContent =
       `${health.model} model: ${health.n_users.toLocaleString()} users, ${health.n_items.toLocaleString()} items`;
   } catch (error) {
     $("model-info").textContent = error.message;
   }
+  renderRated();
   recommend();
-  drawMap();
+  loadMap();
 }
 
 start();
