@@ -86,4 +86,5 @@ def test_reprs_are_short(executed):
     assert printed.startswith("LRFindResult(suggestion=") and len(printed) < 150
     ratings_html = executed[0][0]["data"]["text/html"]
     assert "Ratings" in ratings_html and "ratings.csv" in ratings_html
-    assert "valid_rmse" in executed[5][0]["data"]["text/html"]
+    recommender_html = executed[5][0]["data"]["text/html"]
+    assert recommender_html.count("valid_rmse") == 1 and "valid_metric" not in recommender_html
