@@ -72,11 +72,11 @@ def test_the_notebooks_are_committed_without_outputs_and_find_data_as_a_reader_d
 def test_the_chapter_on_embedrec_gives_the_chapters_losses():
     notebook = executed("01_chapter_collab.ipynb")
     numbers = printed(notebook)
-    # the book: 0.878 (DotProduct with y_range), 0.811-0.823 (DotProductBias, wd 0.1, by hand
-    # and from collab_learner)
-    assert 0.85 <= float(numbers["dot_product_valid_loss"]) <= 0.895
+    # seeds 42, 1, 2 gave 0.873-0.878, 0.813-0.824 and 0.820-0.827; the chapter's runs
+    # 0.862-0.878 (DotProduct with y_range) and 0.811-0.823 (DotProductBias, wd 0.1)
+    assert 0.86 <= float(numbers["dot_product_valid_loss"]) <= 0.89
     assert 0.80 <= float(numbers["dot_product_bias_valid_loss"]) <= 0.835
-    assert 0.80 <= float(numbers["dot_bias_valid_loss"]) <= 0.835
+    assert 0.81 <= float(numbers["dot_bias_valid_loss"]) <= 0.84
 
 
 @pytest.mark.slow
@@ -110,9 +110,10 @@ def test_the_chapter_shows_its_epoch_tables_and_the_pca_map():
 def test_the_neural_chapter_gives_the_chapters_losses_and_the_lr_curve():
     notebook = executed("02_chapter_nn.ipynb")
     numbers = printed(notebook)
-    # the book's notebook: about 0.87 (CollabNN, wd 0.01) and 0.844-0.846 (layers [100, 50])
-    assert 0.83 <= float(numbers["collab_nn_valid_loss"]) <= 0.89
-    assert 0.83 <= float(numbers["nn_valid_loss"]) <= 0.865
+    # seeds 42, 1, 2 gave 0.853-0.873 and 0.846-0.866; the chapter's 0.844-0.865 for the
+    # built-in nn with layers [100, 50]
+    assert 0.84 <= float(numbers["collab_nn_valid_loss"]) <= 0.885
+    assert 0.835 <= float(numbers["nn_valid_loss"]) <= 0.875
     assert 1e-4 <= float(numbers["lr_suggestion"]) <= 5e-2
     assert len(epoch_tables(notebook)) == 2 and pictures(notebook) == 1  # the LR finder's curve
 
