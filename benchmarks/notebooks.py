@@ -4,7 +4,9 @@ benchmarks/render_notebooks.py draws. Run as a script, it executes the chapter n
 several seeds and prints each printed number per seed: the run-to-run spread the tests'
 tolerances come from.
 
-    EMBEDREC_DATA=../shared/data/movielens python benchmarks/notebooks.py --seeds 42 1 2
+    python benchmarks/notebooks.py --seeds 42 1 2 [--notebooks 01_chapter_collab.ipynb ...]
+
+The kernel reads MovieLens 100k from ../shared/data/movielens (EMBEDREC_DATA set for it).
 
 A notebook prints each number a reader (or a test) checks on a line of its own,
 `key: value` (`dot_bias_valid_loss: 0.8204`), beside its rich output. Its first code cell
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,6 @@ def main() -> None:
         for seed in args.seeds:
             for key, value in printed(execute(name, seed=seed)).items():
                 print(f"{name}\tseed {seed}\t{key}\t{value}", flush=True)
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -3,8 +3,7 @@ by nbconvert and photographed whole by a headless Chromium (Debian's, driven by 
 browser download). Writes NAME.ipynb (executed), NAME.html and NAME.png per notebook into the
 output folder, for a person to look at: the figures, the epoch tables, the lists.
 
-    EMBEDREC_DATA=../shared/data/movielens python benchmarks/render_notebooks.py OUT_DIR \\
-        [--notebooks 01_chapter_collab.ipynb ...]
+    python benchmarks/render_notebooks.py OUT_DIR [--notebooks 01_chapter_collab.ipynb ...]
 """
 
 from __future__ import annotations
