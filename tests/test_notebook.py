@@ -65,8 +65,12 @@ def test_the_epoch_table_is_one_html_table_with_a_row_per_epoch(executed):
     markup = tables[0]["data"]["text/html"]
     assert markup.count("<table") == 1 and markup.count("<tr>") == 1 + 3  # header, 3 epochs
     assert "train_loss" in markup and "valid_loss" in markup and "<progress" not in markup
+    header = ["epoch", "train_loss", "valid_loss", "valid_rmse", "time"]  # the terminal's
+    assert markup.count("<th>") == len(header) and markup.count("<td>") == 3 * len(header)
     plain = tables[0]["data"]["text/plain"]  # what a text-only view shows
-    assert plain.split()[:2] == ["epoch", "train_loss"] and len(plain.splitlines()) == 1 + 3
+    lines = plain.splitlines()
+    assert lines[0].split() == header and len(lines) == 1 + 3
+    assert all(len(line.split()) == len(header) for line in lines[1:])
     text = "".join(str(o.get("text", "")) + str(o.get("data", "")) for o in outputs)
     assert "\x1b[" not in text  # no terminal styling in a notebook
 
@@ -82,4 +86,5 @@ def test_reprs_are_short(executed):
     assert printed.startswith("LRFindResult(suggestion=") and len(printed) < 150
     ratings_html = executed[0][0]["data"]["text/html"]
     assert "Ratings" in ratings_html and "ratings.csv" in ratings_html
-    assert "valid_rmse" in executed[5][0]["data"]["text/html"]
+    recommender_html = executed[5][0]["data"]["text/html"]
+    assert recommender_html.count("valid_rmse") == 1 and "valid_metric" not in recommender_html

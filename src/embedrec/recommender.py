@@ -100,10 +100,12 @@ class Recommender:
         if self.history:
             last = self.history[-1]
             rows.append(("epochs", len(self.history)))
+            metric = f"valid_{last.metric}" if last.metric else "valid_rmse"  # as the table
+            score = last.valid_metric if last.metric else last.valid_rmse
             rows += [
-                (k, f"{v:.6f}")
-                for k, v in last.as_dict().items()
-                if "valid" in k and isinstance(v, float)
+                (name, f"{value:.6f}")
+                for name, value in (("valid_loss", last.valid_loss), (metric, score))
+                if value is not None
             ]
         return html_table(rows, caption="Recommender")
 

@@ -2,8 +2,8 @@
 grows a row per epoch, under a progress bar for the epoch under way, updated in place.
 
 Rich's console prints each row as an output of its own in a notebook, with its terminal styling
-in the text; here the cell keeps one table. The columns are `EpochStats`'s fields, so a field
-added there shows without a change here. `live_reporter()` is what `train(progress=True)`
+in the text; here the cell keeps one table, with the terminal table's columns and cells
+(`table_columns`, `table_cells`). `live_reporter()` is what `train(progress=True)`
 uses: this table in a notebook, rich's bar and table elsewhere.
 """
 
@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
 
 from embedrec.notebook import LiveHTML, html_table, in_notebook
-from embedrec.training.progress import EpochStats, Reporter, RichReporter
+from embedrec.training.progress import (
+    EpochStats,
+    Reporter,
+    RichReporter,
+    column_widths,
+    table_cells,
+    table_columns,
+)
 from embedrec.training.progress import _fmt_time as clock  # the terminal table's mm:ss
 
 REFRESH_SECONDS = 0.25  # at most this often the bar is redrawn (each redraw is a message)
@@ -30,11 +36,13 @@ class NotebookReporter(Reporter):
     table of the epochs done."""
 
     def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
+        self.header = table_columns()
+        self.rows: list[tuple[str, ...]] = []
         self.output: LiveHTML | None = None
 
     def start(self, epochs: int, batches_per_epoch: int, metric: str = "valid_rmse") -> None:
-        self.epochs, self.batches, self.metric = epochs, batches_per_epoch, metric
+        self.epochs, self.batches = epochs, batches_per_epoch
+        self.header = table_columns(metric)
         self.rows, self.done, self.epoch = [], 0, 0
         self.began = self.drawn = time.monotonic()
         self.output = LiveHTML(self.markup(), self.text())
@@ -47,7 +55,7 @@ class NotebookReporter(Reporter):
             self.output.update(self.markup(), self.text())
 
     def end_epoch(self, stats: EpochStats) -> None:
-        self.rows.append(stats.as_dict())
+        self.rows.append(table_cells(stats))
         self.epoch, self.done = stats.epoch + 1, 0
         self.began = self.drawn = time.monotonic()
         if self.output is not None:
@@ -74,27 +82,13 @@ class NotebookReporter(Reporter):
                 f"[{clock(elapsed)}&lt;{clock(left)}]</div>"
             )
         if self.rows:
-            header, cells = self.table()
-            parts.append(html_table(cells, header))
+            parts.append(html_table(self.rows, self.header))
         return "".join(parts)
-
-    def table(self) -> tuple[list[str], list[list[str]]]:
-        """The header and the cells of the epochs done."""
-        header = ["time" if k == "seconds" else k for k in self.rows[0]]
-        return header, [[cell(key, value) for key, value in row.items()] for row in self.rows]
 
     def text(self) -> str:
         """The table as plain text, as the terminal prints it."""
         if not self.rows:
             return f"epoch {self.epoch + 1}/{self.epochs}"
-        header, lines = self.table()
-        return "\n".join("".join(f"{c:>12}" for c in line) for line in [header, *lines])
-
-
-def cell(key: str, value: Any) -> str:
-    """One table cell as fastai prints it: losses to 6 places, time as mm:ss, none as '-'."""
-    if value is None:
-        return "-"
-    if key == "seconds":
-        return clock(value)
-    return f"{value:.6f}" if isinstance(value, float) else str(value)
+        widths = column_widths(self.header)  # as the terminal's
+        lines = [self.header, *self.rows]
+        return "\n".join("".join(f"{c:>{w}}" for c, w in zip(line, widths)) for line in lines)

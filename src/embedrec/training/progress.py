@@ -64,22 +64,45 @@ class Reporter:
         """Something the user should know about the run (printed before it starts)."""
 
 
+COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_rmse", "time")  # a rating model's
+
+
+def table_columns(metric: str = "valid_rmse") -> list[str]:
+    """The epoch table's header, the kind's validation metric in the metric's column."""
+    return [metric if name == "valid_rmse" else name for name in COLUMNS]
+
+
+def column_widths(columns: list[str]) -> list[int]:
+    """Each column's width in the plain-text table: 12, or the name's and two spaces."""
+    return [max(12, len(name) + 2) for name in columns]
+
+
+def table_cells(stats: EpochStats) -> tuple[str, ...]:
+    """One epoch's row of the table, as fastai prints it: losses to 6 places, time as mm:ss,
+    none as '-'."""
+    return (
+        str(stats.epoch),
+        _fmt(stats.train_loss),
+        _fmt(stats.valid_loss),
+        _fmt(stats.valid_metric if stats.metric else stats.valid_rmse),
+        _fmt_time(stats.seconds),
+    )
+
+
 class RichReporter(Reporter):
     """A live progress bar per epoch and a table row as each epoch ends (to stderr by default,
     so `--json` output on stdout stays clean)."""
-
-    COLUMNS = ("epoch", "train_loss", "valid_loss", "valid_rmse", "time")  # a rating model's
 
     def __init__(self, console: Console | None = None):
         self.console = console or Console(file=sys.stderr)
         self.progress: Progress | None = None
         self.epochs = 0
-        self.widths = [12] * len(self.COLUMNS)
+        self.widths = [12] * len(COLUMNS)
 
     def start(self, epochs: int, batches_per_epoch: int, metric: str = "valid_rmse") -> None:
         self.epochs, self.batches = epochs, batches_per_epoch
-        columns = [metric if name == "valid_rmse" else name for name in self.COLUMNS]
-        self.widths = [max(12, len(name) + 2) for name in columns]
+        columns = table_columns(metric)
+        self.widths = column_widths(columns)
         self.console.print(
             "".join(f"{name:>{width}}" for name, width in zip(columns, self.widths)),
             style="bold",
@@ -107,13 +130,7 @@ class RichReporter(Reporter):
     def end_epoch(self, stats: EpochStats) -> None:
         if self.progress is not None:
             self.progress.stop()
-        cells = (
-            str(stats.epoch),
-            _fmt(stats.train_loss),
-            _fmt(stats.valid_loss),
-            _fmt(stats.valid_metric if stats.metric else stats.valid_rmse),
-            _fmt_time(stats.seconds),
-        )
+        cells = table_cells(stats)
         line = "".join(f"{cell:>{width}}" for cell, width in zip(cells, self.widths))
         self.console.print(line, highlight=False)
         if stats.epoch + 1 < self.epochs:
