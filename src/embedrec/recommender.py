@@ -30,6 +30,7 @@ from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
 from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
+    MIN_RATINGS,
     Folded,
     blend_scores,
     check_n,
@@ -41,10 +42,6 @@ from embedrec.scoring import (
 from embedrec.topk import top_k
 from embedrec.training.progress import EpochStats
 
-# Items or users with fewer training ratings than this are left out of neighbour lists: their
-# factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
-# "Silence of the Lambs" start with films rated once or twice).
-MIN_RATINGS = 20
 AMBIGUOUS = -2  # an item index meaning "a title several items share" (predict's error column)
 
 
@@ -683,3 +680,6 @@ class Recommender:
         own module loads into the instance you pass as `network`."""
         documents, arrays = model_read.read_model_dir(path)
         return cls(**from_state(documents, arrays, Path(path), network))
+
+
+load = Recommender.load  # `embedrec.load(path)`

@@ -23,13 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
 import embedrec
-from embedrec.service.cache import MIB, ByteCache
+from embedrec.service.cache import DEFAULT_CACHE_MB, MIB, ByteCache
 from embedrec.service.schemas import MAX_MAP
 from embedrec.service.store import FeedbackStore, default_url
 
 log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
-DEFAULT_CACHE_MB = 64  # kept lists and genre filters per loaded model, in MiB
 FOLLOW_SECONDS = 1.0  # a reload announced by another worker is noticed within this
 # after a failed read of the feedback database, lists are the model's alone this long before it
 # is asked again: a database down (or slow to refuse) costs a list nothing
