@@ -80,16 +80,22 @@ def start(
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the uvicorn workers), in MB."""
-    total = 0
-    for one in [pid, *children(pid)]:
-        try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
+    """Resident memory of one process (VmRSS), in MB; 0 for one that has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return 0.0
+
+
+def server_rss(pid: int) -> dict[str, float]:
+    """Resident memory of the server (the uvicorn supervisor and its children, the workers),
+    in MB: all together, and the largest child (a worker). Pages of the memory-mapped weights
+    that workers share count in each worker's figure."""
+    workers = [rss_mb(child) for child in children(pid)]
+    return {"rss_mb": rss_mb(pid) + sum(workers), "worker_rss_mb": max(workers, default=0.0)}
 
 
 async def run(url: str, request: Request, count: int, concurrency: int) -> dict[str, float]:
@@ -250,7 +256,7 @@ def bench(
                     row = asyncio.run(run(url, requests[name], count, concurrency))
                 row["cpu_ms"] = (cpu_seconds(process.pid) - cpu_before) * 1000 / row["requests"]
                 results.append((name, row))
-            results.append(("server RSS", {"rss_mb": rss_mb(process.pid)}))
+            results.append(("server RSS", server_rss(process.pid)))
             return results
         finally:
             process.send_signal(signal.SIGTERM)
@@ -276,7 +282,10 @@ def table(title: str, results: list[tuple[str, dict[str, float]]]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, row in results:
         if "rss_mb" in row:
-            print(f"| server RSS | {row['rss_mb']:.0f} MB | | | | | | |")
+            print(
+                f"| server RSS | {row['rss_mb']:.0f} MB (largest worker "
+                f"{row['worker_rss_mb']:.0f} MB) | | | | | | |"
+            )
             continue
         print(
             f"| {name} | {row['requests']:,} | {row['concurrency']} | {row['per_second']:,.0f} "

@@ -70,3 +70,8 @@ class LazyModule(ModuleType):
 def module(name: str) -> Any:
     """`name`, imported on first use (typed `Any`: name the real module under TYPE_CHECKING)."""
     return LazyModule(name)
+
+
+def imported(name: str) -> ModuleType:
+    """The module `name`, imported now (a registry that fills itself as its modules load)."""
+    return importlib.import_module(name)

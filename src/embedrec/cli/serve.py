@@ -164,7 +164,7 @@ def serve(
             markup=False,
         )
     started = time.perf_counter()
-    embedrec.load(model_dir)  # a model that does not load fails here, in one line
+    embedrec.load(model_dir, arrays_only=True)  # a model that does not load fails here
     load_seconds = time.perf_counter() - started
     url = db or store.default_url(model_dir)
     store.FeedbackStore(url).close()  # so does a database that cannot be opened

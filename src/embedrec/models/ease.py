@@ -14,18 +14,23 @@ it refuses with the catalogue size, rather than crash or swap.
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from pydantic import Field
 
+from embedrec import lazy
 from embedrec.config import TrainConfig
 from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError, TooLargeError
 from embedrec.models.base import ClosedFormModel, NoOptions, Side
 from embedrec.models.registry import register
+
+if TYPE_CHECKING:
+    import torch
+else:  # the solve needs torch, scoring does not: a served ease model loads none
+    torch = lazy.module("torch")
 
 # The peak is X^T X as torch's sparse product (int64 row and column, float64 value per cell)
 # while it becomes dense: about 39 bytes per items x items cell at 3,000 items (peak RSS,
