@@ -194,7 +194,7 @@ def serve(
 
 def health_timeout(load_seconds: float) -> float:
     """How long a worker may leave uvicorn's health ping unanswered by default. A starting
-    worker answers only once it has imported torch (a spawned worker imports the command's
+    worker answers only once it has imported its modules (a spawned worker imports the command's
     modules before uvicorn's ping thread starts) and often only once the model is loaded:
     seconds when the machine is idle, many more beside CPU-bound work, where uvicorn's 5 s
     killed workers in a loop. So: WORKER_TIMEOUT, or 20 times this model's load here."""
