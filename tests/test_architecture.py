@@ -19,6 +19,11 @@ LAZY_IMPORTS = {
     ),
 }
 
+# The one module that imports by name at run time (`importlib`): package `__getattr__`s built
+# from their TYPE_CHECKING imports, and modules imported on first use, so `import embedrec` and
+# `--help` load no torch, numba or pandas (tests/test_startup.py checks they do not).
+LAZY_LOADER = "embedrec/lazy.py"
+
 MAX_LINES = 400
 # Modules allowed past MAX_LINES, each with its reason (path relative to src/).
 LONG_MODULES = {
@@ -176,6 +181,19 @@ def test_imports_only_at_module_level_except_the_allowed_lazy_ones():
     )
     stale = set(LAZY_IMPORTS) - set(found)
     assert not stale, f"allow-listed lazy imports no longer there (remove them): {sorted(stale)}"
+
+
+def test_only_the_lazy_loader_imports_by_name():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(SRC).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            named = (isinstance(node, ast.Name) and node.id in ("importlib", "__import__")) or (
+                isinstance(node, ast.alias) and node.name.startswith("importlib")
+            )
+            if named and where != LAZY_LOADER:
+                found.append(f"{where}:{getattr(node, 'lineno', '?')}")
+    assert not found, f"imports by name outside {LAZY_LOADER}: {found}"
 
 
 def test_no_module_is_longer_than_the_limit():

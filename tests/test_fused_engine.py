@@ -4,8 +4,10 @@ results, and the chapter's accuracy on real MovieLens 100k."""
 import numba
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from embedrec import ModelError, Recommender, evaluate, random_split, ratings_from_frame, train
+from embedrec.cli import app
 from embedrec.training.fused_engine import BlockLayout, balanced_groups
 from tests.conftest import low_rank_frame
 
@@ -24,6 +26,25 @@ def test_fused_learns(split, model):
     baseline = float(np.sqrt(np.mean((split.valid.ratings - split.train.ratings.mean()) ** 2)))
     assert rec.history[-1].valid_rmse < 0.9 * baseline
     assert rec.history[-1].train_loss < rec.history[0].train_loss
+
+
+@pytest.mark.parametrize("model", ["dot", "dot-bias"])
+def test_fused_refuses_a_linear_output_and_names_torch(split, model):
+    """Where the fused engine is known to land far from torch (no y_range), asking for it is
+    an error that says so; auto and the torch engine train the model."""
+    with pytest.raises(ModelError, match=r"without a y_range.*--engine torch"):
+        train(split, model=model, engine="fused", epochs=1, device="cpu", y_range=None)
+    assert train(split, model=model, epochs=1, device="cpu", y_range=None).engine == "torch"
+
+
+def test_the_cli_refuses_fused_without_a_y_range_with_exit_2(split, tmp_path):
+    data = tmp_path / "r.csv"
+    split.train.to_frame().to_csv(data, index=False)
+    flags = ["--model", "dot", "--engine", "fused", "--epochs", "1", "--out", str(tmp_path / "m")]
+    result = CliRunner().invoke(app, ["train", "--data", str(data), *flags])
+    assert result.exit_code == 2, result.output
+    assert "--engine torch" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m").exists()
 
 
 def test_same_result_on_one_and_two_threads(split):
@@ -99,6 +120,10 @@ def test_every_chapter_model_on_both_engines(chapter_split, name):
     options, notebook, picked = CHAPTER[name]
     torch_rec, torch_mse = chapter_mse(chapter_split, options, "torch")
     assert torch_rec.engine == "torch" and abs(torch_mse - notebook) < 0.03
+    if options["y_range"] is None:  # known to land far off: refused (see the test above)
+        with pytest.raises(ModelError, match="--engine torch"):
+            chapter_mse(chapter_split, options, "fused")
+        return
     fused_rec, fused_mse = chapter_mse(chapter_split, options, "fused")
     mean_only = float(
         np.mean((chapter_split.valid.ratings - chapter_split.train.ratings.mean()) ** 2)

@@ -7,86 +7,94 @@
 >>> rec.recommend(196, n=10)                                         # doctest: +SKIP
 """
 
-from embedrec.catalogue import (
-    accepted_scale,
-    check_rating,
-    genre_items,
-    genre_names,
-    item_id,
-    item_info,
-    known_user,
-    search_items,
-    user_ratings,
-)
-from embedrec.config import TrainConfig
-from embedrec.data import (
-    IdMap,
-    Ratings,
-    Split,
-    data_location,
-    kfold_splits,
-    load_movielens,
-    load_movielens_fold,
-    load_ratings,
-    load_split,
-    random_split,
-    ratings_from_frame,
-    read_liked,
-    read_pairs,
-    read_ratings,
-    read_user_ratings,
-    set_data_dir,
-    temporal_split,
-    with_feedback,
-)
-from embedrec.data.sources import recorded_source, same_source, source_exists
-from embedrec.data.splits import SPEC_HELP as SPLIT_HELP
-from embedrec.data.splits import random_spec
-from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
-from embedrec.data.synthetic import write_synthetic
-from embedrec.distributed import train_distributed
-from embedrec.errors import (
-    AmbiguousNameError,
-    DataError,
-    DistributedError,
-    EmbedrecError,
-    ModelError,
-    OutputExistsError,
-    TooLargeError,
-    UnknownIdError,
-)
-from embedrec.evaluation import evaluate, evaluate_ranking, noise_floor, popularity_scores
-from embedrec.evaluation.protocols import PROTOCOL_HELP, run_protocol, run_ranking_protocol
-from embedrec.interpret import (
-    bias_extremes,
-    bias_table,
-    export_factors,
-    factor_frame,
-    pca_map,
-)
-from embedrec.io import check_output, write_table
-from embedrec.learner import check_config, train
-from embedrec.models import (
-    DotProduct,
-    DotProductBias,
-    Embedding,
-    EmbeddingNN,
-    Model,
-    create_params,
-    embedding_size,
-    model_names,
-    models_help,
-    sigmoid_range,
-)
-from embedrec.recommender import MIN_RATINGS, Recommender
-from embedrec.schemas import DuplicatesWarning, EmbedrecWarning
-from embedrec.training import engine_names
-from embedrec.training.distributed import World
-from embedrec.training.lr_find import LRFindResult, lr_find
-from embedrec.tuning import TuneResult, tune
+from typing import TYPE_CHECKING
+
+from embedrec import lazy
 from embedrec.version import __version__
 
-load = Recommender.load
+# The public API, imported on first use (`embedrec.lazy`): `import embedrec` and the CLI's
+# --help stay free of torch, numba and pandas. Type checkers and readers see the imports.
+if TYPE_CHECKING:
+    from embedrec.catalogue import (
+        accepted_scale,
+        check_rating,
+        genre_items,
+        genre_names,
+        item_id,
+        item_info,
+        known_user,
+        search_items,
+        user_ratings,
+    )
+    from embedrec.config import TrainConfig
+    from embedrec.data import (
+        IdMap,
+        Ratings,
+        Split,
+        data_location,
+        kfold_splits,
+        load_movielens,
+        load_movielens_fold,
+        load_ratings,
+        load_split,
+        random_split,
+        ratings_from_frame,
+        read_liked,
+        read_pairs,
+        read_ratings,
+        read_user_ratings,
+        set_data_dir,
+        temporal_split,
+        with_feedback,
+    )
+    from embedrec.data.sources import recorded_source, same_source, source_exists
+    from embedrec.data.splits import random_spec
+    from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
+    from embedrec.data.synthetic import write_synthetic
+    from embedrec.distributed import train_distributed
+    from embedrec.errors import (
+        AmbiguousNameError,
+        DataError,
+        DistributedError,
+        EmbedrecError,
+        ModelError,
+        OutputExistsError,
+        TooLargeError,
+        UnknownIdError,
+    )
+    from embedrec.evaluation import evaluate, evaluate_ranking, noise_floor, popularity_scores
+    from embedrec.evaluation.protocols import run_protocol, run_ranking_protocol
+    from embedrec.help_text import PROTOCOL_HELP, SPLIT_HELP
+    from embedrec.interpret import (
+        bias_extremes,
+        bias_table,
+        export_factors,
+        factor_frame,
+        pca_map,
+    )
+    from embedrec.io import check_output, write_table
+    from embedrec.learner import check_config, train
+    from embedrec.models import (
+        DotProduct,
+        DotProductBias,
+        Embedding,
+        EmbeddingNN,
+        Model,
+        create_params,
+        embedding_size,
+        model_names,
+        models_help,
+        sigmoid_range,
+    )
+    from embedrec.recommender import Recommender, load
+    from embedrec.schemas import DuplicatesWarning, EmbedrecWarning
+    from embedrec.scoring import MIN_RATINGS
+    from embedrec.training import engine_names
+    from embedrec.training.distributed import World
+    from embedrec.training.lr_find import LRFindResult, lr_find
+    from embedrec.tuning import TuneResult, tune
+else:
+    __getattr__, __dir__ = lazy.attach(__name__, __file__)
 
 __all__ = [
     "MIN_RATINGS",

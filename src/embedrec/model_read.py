@@ -17,10 +17,15 @@ from embedrec import io
 from embedrec.errors import ModelError
 
 
-def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def read_model_dir(
+    path: str | Path, mapped: bool = False
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The JSON documents (by name, without `.json`) and arrays of a model directory, every
     file checked against the checksum recorded at save. Only the model's own files are read:
-    anything else in the directory (notes, a scores.json, a folder, a FIFO) is left alone."""
+    anything else in the directory (notes, a scores.json, a folder, a FIFO) is left alone.
+    `mapped`: the arrays are read-only views of the weights file mapped into memory, so the
+    processes serving one model share its pages (and a file replaced later keeps its old
+    contents for the views: `io` writes a new file and renames it over the old one)."""
     path = Path(path)
     io.recover(path)
     if not path.is_dir():
@@ -40,9 +45,9 @@ def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
         if (path / name).exists() or checksums:
             documents[name[:-5]] = _read_json(path / name)
     try:
-        arrays = load_arrays(str(path / io.WEIGHTS))
-        with safe_open(str(path / io.WEIGHTS), "np") as weights:
+        with safe_open(str(path / io.WEIGHTS), "np") as weights:  # checks the header
             bound = weights.metadata() or {}
+        arrays = _mapped(path / io.WEIGHTS) if mapped else load_arrays(str(path / io.WEIGHTS))
     except (FileNotFoundError, SafetensorError, OSError) as exc:
         raise ModelError(f"{path / io.WEIGHTS}: unreadable ({exc})") from None
     for name, recorded in bound.items():
@@ -53,6 +58,35 @@ def read_model_dir(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarr
                 "again"
             )
     return documents, arrays
+
+
+# safetensors' dtype names, as numpy's (those embedrec writes, and their kin)
+DTYPES = {
+    "F64": np.float64, "F32": np.float32, "F16": np.float16,
+    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8,
+    "U64": np.uint64, "U32": np.uint32, "U16": np.uint16, "U8": np.uint8, "BOOL": np.bool_,
+}  # fmt: skip
+
+
+def _mapped(file: Path) -> dict[str, np.ndarray]:
+    """A safetensors file's tensors as read-only views of the file mapped into memory (its
+    layout: an 8-byte little-endian header length, a JSON header naming each tensor's dtype,
+    shape and byte range, then the bytes), the header checked by safetensors already."""
+    with file.open("rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(length))
+    data = np.memmap(file, dtype=np.uint8, mode="r")
+    start = 8 + length
+    arrays = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] not in DTYPES:
+            raise ModelError(f"{file}: the tensor {name!r} is {info['dtype']}, not a numpy type")
+        low, high = info["data_offsets"]
+        view: np.ndarray = data[start + low : start + high].view(DTYPES[info["dtype"]])
+        arrays[name] = view.reshape(info["shape"])
+    return arrays
 
 
 def _checksums(path: Path, config: dict[str, Any]) -> dict[str, str]:

@@ -13,11 +13,10 @@ import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from torch import nn
 
 from embedrec import io, model_read
 from embedrec.config import TrainConfig
@@ -30,6 +29,7 @@ from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
 from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
+    MIN_RATINGS,
     Folded,
     blend_scores,
     check_n,
@@ -41,10 +41,9 @@ from embedrec.scoring import (
 from embedrec.topk import top_k
 from embedrec.training.progress import EpochStats
 
-# Items or users with fewer training ratings than this are left out of neighbour lists: their
-# factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
-# "Silence of the Lambs" start with films rated once or twice).
-MIN_RATINGS = 20
+if TYPE_CHECKING:
+    from torch import nn
+
 AMBIGUOUS = -2  # an item index meaning "a title several items share" (predict's error column)
 
 
@@ -680,8 +679,16 @@ class Recommender:
         return io.write_model_dir(path, documents, arrays, force=force)
 
     @classmethod
-    def load(cls, path: str | Path, network: nn.Module | None = None) -> Recommender:
+    def load(
+        cls, path: str | Path, network: nn.Module | None = None, arrays_only: bool = False
+    ) -> Recommender:
         """A Recommender from a model directory written by `save`; a model trained from your
-        own module loads into the instance you pass as `network`."""
-        documents, arrays = model_read.read_model_dir(path)
-        return cls(**from_state(documents, arrays, Path(path), network))
+        own module loads into the instance you pass as `network`. `arrays_only=True` loads to
+        score only, as `embedrec serve` does: the weights memory-mapped, and the kinds whose
+        scoring is arrays (dot, dot-bias, bmf, ease, ials, bias, popular) held as numpy arrays,
+        without torch; nn, bpr and custom modules load as trained."""
+        documents, arrays = model_read.read_model_dir(path, mapped=arrays_only)
+        return cls(**from_state(documents, arrays, Path(path), network, arrays_only))
+
+
+load = Recommender.load  # `embedrec.load(path)`

@@ -11,16 +11,16 @@ bmf.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from torch import nn
 
-from embedrec import io
+from embedrec import io, lazy
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import IdMap
 from embedrec.errors import ModelError
-from embedrec.models import BiasBaseline, Model, ModuleKind, get_kind
+from embedrec.models import BiasBaseline, Model, get_kind
+from embedrec.models.served import ARRAY_KINDS
 from embedrec.schemas import (
     EpochRecord,
     HistoryDocument,
@@ -31,6 +31,13 @@ from embedrec.schemas import (
 )
 from embedrec.training.progress import EpochStats
 from embedrec.version import __version__
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from embedrec.models import module
+else:  # a custom module's kind, with torch, only where a network is handed over
+    module = lazy.module("embedrec.models.module")
 
 FORMAT_VERSION = 3
 
@@ -110,11 +117,13 @@ def from_state(
     arrays: dict[str, np.ndarray],
     path: Path,
     network: nn.Module | None = None,
+    arrays_only: bool = False,
 ) -> dict[str, Any]:
     """The Recommender's fields from a model directory's contents; ModelError naming the file
     and what is wrong when they do not fit: every document is checked against its schema
     (`embedrec.schemas`), and every count against the ids and the arrays. `network`: the
-    instance a custom module's weights load into."""
+    instance a custom module's weights load into; `arrays_only`: the kinds that are arrays
+    held as arrays, scored with numpy (`embedrec.models.served`)."""
     where = path / "config.json"
     if "ids" not in documents:
         raise ModelError(f"{path} is not a model directory: ids.json is missing")
@@ -140,13 +149,13 @@ def from_state(
         name = "bmf"  # format 1 stored bmf's posterior mean under dot-bias
     try:
         own = _prefixed(arrays, "model.")
-        if name == ModuleKind.name and network is not None:
-            model: Model = ModuleKind.load_into(network, n_users, n_items, own)
+        if name == "module" and network is not None:
+            model: Model = module.ModuleKind.load_into(network, n_users, n_items, own)
         else:
-            model = get_kind(name).from_state(n_users, n_items, config.model_config_, own)
+            model = _kind(name, arrays_only).from_state(n_users, n_items, config.model_config_, own)
         ranker = None
         if config.ranker:
-            ranker = get_kind(config.ranker).from_state(
+            ranker = _kind(config.ranker, arrays_only).from_state(
                 n_users, n_items, config.ranker_config or {}, _prefixed(arrays, "ranker.")
             )
     except (KeyError, TypeError, ValueError) as exc:  # ModelError too: the kind's own check
@@ -187,6 +196,14 @@ def from_state(
 
 
 EPOCH_FIELDS = set(EpochRecord.model_fields)
+
+
+def _kind(name: str, arrays_only: bool) -> type[Model]:
+    """The class that holds a saved kind: its arrays-only form where asked for and it has one,
+    else the kind itself (the registry imports every kind, torch among them)."""
+    if arrays_only and name in ARRAY_KINDS:
+        return ARRAY_KINDS[name]
+    return get_kind(name)
 
 
 def _check_counts(

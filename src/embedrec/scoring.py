@@ -11,6 +11,11 @@ import numpy as np
 
 from embedrec.errors import DataError, ModelError
 
+# Items or users with fewer training ratings than this are left out of neighbour lists: their
+# factors are mostly initialisation noise shrunk by weight decay (fastai's naive neighbours of
+# "Silence of the Lambs" start with films rated once or twice).
+MIN_RATINGS = 20
+
 
 @dataclass
 class Folded:

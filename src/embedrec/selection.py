@@ -38,7 +38,7 @@ from embedrec.errors import EmbedrecError, TooLargeError
 from embedrec.evaluation.holdout import relevant_rating
 from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.evaluation.rating import evaluate
-from embedrec.models import KINDS, get_kind
+from embedrec.models import get_kind, kinds
 from embedrec.models.bmf import SWEEP_SECONDS
 from embedrec.recommender import Recommender
 
@@ -137,7 +137,7 @@ def estimate_seconds(config: TrainConfig, data: Ratings) -> float:
     """About how long training `config` on `data` takes on the idle 2-core machine (bmf from
     benchmarks/bmf_speed.py; the others from the same order of measurement): a plan, not a
     promise."""
-    if config.model in KINDS:  # the kind's own rank and epochs where the config leaves them
+    if config.model in kinds():  # the kind's own rank and epochs where the config leaves them
         config = config.with_defaults(
             {k: v for k, v in get_kind(config.model).defaults.items() if k != "options"}
         )

@@ -13,14 +13,16 @@ import sys
 import warnings
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 import embedrec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="embedrec",

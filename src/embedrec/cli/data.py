@@ -10,6 +10,7 @@ import typer
 
 import embedrec
 from embedrec.cli.common import Force, JsonOut, app, emit, err, handle_errors, out
+from embedrec.help_text import SYNTHETIC_PRESET_NAMES
 
 
 @app.command()
@@ -17,7 +18,7 @@ from embedrec.cli.common import Force, JsonOut, app, emit, err, handle_errors, o
 def synth(
     output: Annotated[Path, typer.Option("--out", help="File to write (.parquet or .csv).")],
     preset: Annotated[
-        str, typer.Option("--preset", help=f"One of: {', '.join(embedrec.SYNTHETIC_PRESETS)}.")
+        str, typer.Option("--preset", help=f"One of: {', '.join(SYNTHETIC_PRESET_NAMES)}.")
     ] = "ml-25m",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generator.")] = 0,
     force: Force = False,

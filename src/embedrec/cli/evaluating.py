@@ -60,7 +60,7 @@ def evaluate(
         raise embedrec.DataError(
             f"--relevant (--threshold) must be a finite rating, got {relevant}"
         )
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)
     test, name = test_rows(rec, data, seed, given=given(ctx, "data"))
     encoded, _ = rec.encode(test)
     overlap = int(rec.trained_on(encoded).sum())

@@ -11,6 +11,7 @@ import typer
 
 import embedrec
 from embedrec.cli.options import option, option_group
+from embedrec.help_text import ENGINE_NAMES, MODELS_HELP
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -72,7 +73,7 @@ MODEL_OPTIONS: dict[str, Any] = {
             "--model",
             "Model kind [default: auto: bmf or dot-bias to predict, with EASE, iALS or "
             "popularity to rank, chosen on 10% of the training ratings carved out for "
-            f"validation]. {embedrec.models_help()}.",
+            f"validation]. {MODELS_HELP}.",
         ),
         None,
     ),
@@ -171,7 +172,7 @@ MODEL_OPTIONS: dict[str, Any] = {
     "engine": (
         option(
             "--engine",
-            f"{', '.join(embedrec.engine_names())} [default: auto: the model's first engine "
+            f"{', '.join(ENGINE_NAMES)} [default: auto: the model's first engine "
             "that runs on the device].",
         ),
         None,

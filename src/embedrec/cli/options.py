@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional, TypeVar, get_type_hints
 import typer
 
 import embedrec
+from embedrec.help_text import SPLIT_HELP
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_VALID_PCT = 0.2
@@ -207,7 +208,7 @@ DATA_OPTIONS: dict[str, Any] = {
         None,
     ),
     "split": (
-        option("--split", f"Instead of --valid-pct: {embedrec.SPLIT_HELP} [default: none]."),
+        option("--split", f"Instead of --valid-pct: {SPLIT_HELP} [default: none]."),
         None,
     ),
     "valid": (

@@ -21,6 +21,7 @@ from embedrec.cli.common import (
 )
 from embedrec.cli.model_options import with_model_options
 from embedrec.cli.options import DataOptions, with_data_options, with_layout_options
+from embedrec.help_text import PROTOCOL_HELP
 
 
 @app.command("lr-find")
@@ -142,7 +143,7 @@ def benchmark(
     config: embedrec.TrainConfig,
     layout: dict[str, Any],
     protocol: Annotated[
-        str, typer.Option("--protocol", help=f"One of: {embedrec.PROTOCOL_HELP}.")
+        str, typer.Option("--protocol", help=f"One of: {PROTOCOL_HELP}.")
     ] = "ml100k-5fold",
     data: Annotated[
         str, typer.Option("--data", help="The data set the protocol splits.")

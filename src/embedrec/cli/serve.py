@@ -8,17 +8,24 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-import uvicorn
 
 import embedrec
+from embedrec import lazy
 from embedrec.cli.common import app, err, handle_errors, note
-from embedrec.service import FeedbackStore, default_url
-from embedrec.service.connections import DeadlineProtocol
-from embedrec.service.hygiene import default_hosts
-from embedrec.service.state import DEFAULT_CACHE_MB
+from embedrec.service.cache import DEFAULT_CACHE_MB
+
+if TYPE_CHECKING:  # imported when the command runs: --help needs neither uvicorn nor FastAPI
+    import uvicorn
+
+    from embedrec.service import connections, hygiene, store
+else:
+    uvicorn = lazy.module("uvicorn")
+    connections = lazy.module("embedrec.service.connections")
+    hygiene = lazy.module("embedrec.service.hygiene")
+    store = lazy.module("embedrec.service.store")
 
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 WORKER_TIMEOUT = 60.0  # seconds: see health_timeout
@@ -157,16 +164,16 @@ def serve(
             markup=False,
         )
     started = time.perf_counter()
-    embedrec.load(model_dir)  # a model that does not load fails here, in one line
+    embedrec.load(model_dir, arrays_only=True)  # a model that does not load fails here
     load_seconds = time.perf_counter() - started
-    url = db or default_url(model_dir)
-    FeedbackStore(url).close()  # so does a database that cannot be opened
+    url = db or store.default_url(model_dir)
+    store.FeedbackStore(url).close()  # so does a database that cannot be opened
     os.environ["EMBEDREC_MODEL_DIR"] = str(model_dir)
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""
     os.environ["EMBEDREC_THREADS"] = str(threads)
     os.environ["EMBEDREC_CACHE_MB"] = str(cache)
-    hosts = allowed_host or default_hosts(host)
+    hosts = allowed_host or hygiene.default_hosts(host)
     os.environ["EMBEDREC_ALLOWED_HOSTS"] = ",".join(hosts or ["*"])
     # this server's workers follow each other's reloads under this name (not other servers')
     os.environ["EMBEDREC_SERVER_ID"] = f"{socket.gethostname()}:{port}:{os.getpid()}"
@@ -178,7 +185,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        http=DeadlineProtocol,
+        http=connections.DeadlineProtocol,
         timeout_keep_alive=timeout_keep_alive,
         limit_concurrency=limit_concurrency,
         timeout_worker_healthcheck=math.ceil(worker_timeout or health_timeout(load_seconds)),
@@ -187,7 +194,7 @@ def serve(
 
 def health_timeout(load_seconds: float) -> float:
     """How long a worker may leave uvicorn's health ping unanswered by default. A starting
-    worker answers only once it has imported torch (a spawned worker imports the command's
+    worker answers only once it has imported its modules (a spawned worker imports the command's
     modules before uvicorn's ping thread starts) and often only once the model is loaded:
     seconds when the machine is idle, many more beside CPU-bound work, where uvicorn's 5 s
     killed workers in a loop. So: WORKER_TIMEOUT, or 20 times this model's load here."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 import embedrec
+from embedrec import lazy
 from embedrec.cli.common import (
     Force,
     JsonOut,
@@ -23,9 +24,14 @@ from embedrec.cli.common import (
 )
 from embedrec.cli.model_options import with_model_options
 from embedrec.cli.options import DEFAULT_VALID_PCT, DataOptions, with_data_options
-from embedrec.service import FeedbackStore
-from embedrec.training.distributed import check_config as check_distributed_config
-from embedrec.training.launch import run_local
+
+if TYPE_CHECKING:  # imported when the command runs: --help needs no torch
+    from embedrec.service import store as feedback_store
+    from embedrec.training import distributed, launch
+else:
+    feedback_store = lazy.module("embedrec.service.store")
+    distributed = lazy.module("embedrec.training.distributed")
+    launch = lazy.module("embedrec.training.launch")
 
 
 @app.command()
@@ -76,7 +82,7 @@ def train(
     else:
         # the store is opened first: one that is not there, or not embedrec's, is refused
         # before the data is read
-        store = None if feedback is None else FeedbackStore(feedback, create=False)
+        store = None if feedback is None else feedback_store.FeedbackStore(feedback, create=False)
         try:
             split = data.load_split(config.seed)
             if store is not None:
@@ -164,8 +170,8 @@ def launch_local(
         )
     distributed_split(data, config, feedback)
     last = embedrec.World.device_of(nproc - 1, config.device)  # one GPU each, on CUDA
-    check_distributed_config(config, embedrec.World(0, nproc, nproc - 1, last))
-    run_local(nproc, args)
+    distributed.check_config(config, embedrec.World(0, nproc, nproc - 1, last))
+    launch.run_local(nproc, args)
 
 
 def distributed_split(

@@ -1,4 +1,6 @@
-"""Commands that use a trained model: predict, recommend, similar, explain, export."""
+"""Commands that use a trained model: predict, recommend, similar, explain, export. They (and
+`evaluate`) load it to score only (`arrays_only=True`): the weights memory-mapped, and no torch
+for the kinds whose scoring is arrays."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from embedrec.cli.common import (
     records,
     show,
 )
+from embedrec.scoring import MIN_RATINGS
 
 TopN = Annotated[int, typer.Option("-n", "--n", help="How many items.", min=1)]
 
@@ -45,7 +48,7 @@ def predict(
     """Scores for (user, item) pairs; unknown ids are reported in an `error` column."""
     if output is not None:
         embedrec.check_output(output, force)
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)
     scores = rec.predict(embedrec.read_pairs(pairs))
     if as_json:
         emit({"predictions": records(scores)})
@@ -99,7 +102,7 @@ def recommend(
     given = [g for g in (ratings, ratings_file, liked) if g is not None]
     if (user is None) == (not given) or len(given) > 1:
         raise embedrec.DataError("give one of --user, --ratings/--ratings-file or --liked")
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)
     if user is not None:
         frame = rec.recommend(user, n=n, exclude_seen=not include_seen)
     elif liked is not None:
@@ -136,7 +139,7 @@ def similar(
         typer.Option(
             "--min-ratings",
             help="Leave out items/users with fewer training ratings (their factors are noise) "
-            f"[default: {embedrec.MIN_RATINGS}, lowered where fewer than n items reach it].",
+            f"[default: {MIN_RATINGS}, lowered where fewer than n items reach it].",
             min=0,
         ),
     ] = None,
@@ -145,7 +148,7 @@ def similar(
     """The most similar items (or users) by what the model learned."""
     if (item is None) == (user is None):
         raise embedrec.DataError("give an ITEM or --user")
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)
     if item is not None:
         frame, name = rec.similar_items(item, n, min_ratings), item
     else:
@@ -177,7 +180,7 @@ def explain(
     if plot is not None:
         embedrec.check_output(plot, force)
         check_suffix(plot, ".png", "--plot")
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)
     payload: dict[str, Any] = {}
     try:
         for which, tables in embedrec.bias_extremes(rec, top).items():
@@ -207,7 +210,7 @@ def export(
 ) -> None:
     """All learned factors and biases with their ids (and titles), for use elsewhere."""
     embedrec.check_output(output, force)
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)
     written = [str(p) for p in embedrec.export_factors(rec, output, fmt, force=force)]
     if as_json:
         emit({"files": written})

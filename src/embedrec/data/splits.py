@@ -14,6 +14,7 @@ import pandas as pd
 
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError
+from embedrec.help_text import SPLIT_HELP as SPEC_HELP
 
 
 @dataclass
@@ -200,12 +201,6 @@ def split_from_spec(ratings: Ratings, spec: str) -> Split:
             raise DataError(f"split {spec!r} (--split): {exc}") from None
         raise DataError(f"split {spec!r} is malformed ({exc}); {SPEC_HELP}") from None
     raise DataError(f"unknown split {spec!r}; {SPEC_HELP}")
-
-
-SPEC_HELP = (
-    "use random:PCT[:SEED], kfold:K:FOLD[:SEED], temporal:N, temporal:FRAC, "
-    "or u1..u5/ua/ub for MovieLens 100k"
-)
 
 
 def thinned_split(

@@ -34,6 +34,7 @@ from embedrec.data.splits import Split, kfold_splits, split_from_spec, thinned_s
 from embedrec.errors import DataError
 from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores
 from embedrec.evaluation.rating import evaluate, evaluate_baseline, noise_floor
+from embedrec.help_text import PROTOCOL_HELP
 from embedrec.learner import train
 from embedrec.models import resolve
 from embedrec.training.progress import StepProgress
@@ -44,10 +45,6 @@ NAMED = {
     "ml100k-random20": None,
 }
 SPARSE = "ml100k-sparse"
-PROTOCOL_HELP = (
-    "ml100k-u1, ml100k-5fold, ml100k-random20, ml100k-sparse, leave-last-out, random:PCT[:SEED], "
-    "kfold:K[:SEED], temporal:N or temporal:FRAC"
-)
 LEAVE_LAST_OUT = "leave-last-out"
 
 

@@ -2,47 +2,46 @@
 
 The torch modules (`DotProduct`, `DotProductBias`, `EmbeddingNN`) are the chapter's models and
 work on their own; the kinds wrap them (or any other learned state) behind one protocol,
-`embedrec.models.base.Model`. Adding a kind: its file, and one import line below.
+`embedrec.models.base.Model`. Adding a kind: its file, and its module's name in
+`registry.KIND_MODULES`. Names here are imported on first use (`embedrec.lazy`): a served model
+of a kind that is arrays loads no torch.
 """
 
-from embedrec.models import (  # noqa: F401  (registers)
-    average,
-    bias,
-    bmf,
-    bpr,
-    dot,
-    ease,
-    ials,
-    module,
-    nn,
-    popular,
-)
-from embedrec.models.average import AverageKind
-from embedrec.models.base import NDCG_AT_10, RMSE, Model, Side, TorchModel, ValidationMetric
-from embedrec.models.baseline import BiasBaseline
-from embedrec.models.bmf import BayesianMFKind
-from embedrec.models.dot import (
-    DotProduct,
-    DotProductBias,
-    DotProductBiasKind,
-    DotProductKind,
-    sigmoid_range,
-)
-from embedrec.models.layers import Embedding, create_params
-from embedrec.models.module import ModuleKind
-from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
-from embedrec.models.registry import (
-    KINDS,
-    build,
-    check_learns_from,
-    data_defaults,
-    get_kind,
-    model_names,
-    models_help,
-    ranking_names,
-    resolve,
-)
-from embedrec.models.sizes import embedding_size
+from typing import TYPE_CHECKING
+
+from embedrec import lazy
+
+if TYPE_CHECKING:
+    from embedrec.models.average import AverageKind
+    from embedrec.models.base import NDCG_AT_10, RMSE, Model, Side, ValidationMetric
+    from embedrec.models.baseline import BiasBaseline
+    from embedrec.models.bmf import BayesianMFKind
+    from embedrec.models.dot import (
+        DotProduct,
+        DotProductBias,
+        DotProductBiasKind,
+        DotProductKind,
+        sigmoid_range,
+    )
+    from embedrec.models.layers import Embedding, create_params
+    from embedrec.models.module import ModuleKind
+    from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
+    from embedrec.models.registry import (
+        KINDS,
+        build,
+        check_learns_from,
+        data_defaults,
+        get_kind,
+        kinds,
+        model_names,
+        models_help,
+        ranking_names,
+        resolve,
+    )
+    from embedrec.models.sizes import embedding_size
+    from embedrec.models.torch_model import TorchModel
+else:
+    __getattr__, __dir__ = lazy.attach(__name__, __file__)
 
 __all__ = [
     "KINDS",
@@ -68,6 +67,7 @@ __all__ = [
     "create_params",
     "embedding_size",
     "get_kind",
+    "kinds",
     "model_names",
     "models_help",
     "data_defaults",

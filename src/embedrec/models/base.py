@@ -9,7 +9,8 @@ A model kind (think of implicit's `MatrixFactorizationBase` or a scikit-learn es
   user folded in from a few ratings without retraining (`fold_in` then `score_folded`);
 - what it has learned, where that exists: factors, biases, neighbours by similarity;
 - its tuning search space (`search_space`) and its validation metric (`validation_metric`);
-- for torch kinds, its objective: the batches and the loss the engine trains on (`objective`);
+- for torch kinds (`torch_model.TorchModel`), its objective: the batches and the loss the
+  engine trains on (`objective`);
 - its state, as JSON-able structure and named arrays (`config`, `arrays`, `from_state`).
 
 Scores are numpy arrays of float32; indices are the encoded ids of `embedrec.data.IdMap`.
@@ -19,17 +20,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol, cast
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
-from torch import nn
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.objective import Objective
 
 Side = Literal["user", "item"]
 
@@ -85,6 +83,11 @@ class Model(ABC):
         """What validation scores this kind by: RMSE for a rating model, NDCG@10 over the full
         ranking of unseen items for a ranking model."""
         return RMSE if cls.predicts_ratings else NDCG_AT_10
+
+    def refusal(self, engine: str) -> str | None:
+        """Why this model, as built, is not trained by `engine` even when asked for by name
+        (an engine known to land far from the others on it); None where it may be."""
+        return None
 
     def preferred_engines(self) -> tuple[str, ...]:
         """The engines `engine="auto"` tries for this model, in order; a kind whose engines
@@ -214,111 +217,3 @@ class ClosedFormModel(Model):
     @abstractmethod
     def solve(self, data: Ratings, config: TrainConfig) -> float | None:
         """Fit in place on the training ratings; returns the training loss, where it has one."""
-
-
-class FactorNetwork(Protocol):
-    """What the torch-backed kinds need of their `nn.Module`: one vector per user, scored
-    against every item in one call (the vector need not be a trained user's: see fold-in)."""
-
-    n_users: int
-    n_items: int
-    user_factors: nn.Embedding
-    item_factors: nn.Embedding
-
-    def __call__(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor: ...
-
-    def config(self) -> dict[str, Any]: ...
-
-    def user_vectors(self, users: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
-
-    def score_user_vectors(
-        self, vectors: torch.Tensor, biases: torch.Tensor | None = None
-    ) -> torch.Tensor: ...
-
-
-class TorchModel(Model):
-    """A kind whose learned state is a torch `nn.Module` (`network`): it predicts, scores and
-    saves through the module. Subclasses build the module and fold new users in."""
-
-    network_class: ClassVar[type[nn.Module]]
-    batch_users: ClassVar[int] = 1024  # users scored at once: bounds the (users x items) block
-
-    def __init__(self, network: nn.Module):
-        self.network = network
-        shaped = cast(FactorNetwork, network)
-        self.n_users, self.n_items = int(shaped.n_users), int(shaped.n_items)
-
-    @property
-    def net(self) -> FactorNetwork:
-        return cast(FactorNetwork, self.network)
-
-    def objective(self) -> Objective:
-        """What the torch engine trains this model on, made fresh for each run: pointwise
-        squared error of the ratings unless the kind says otherwise (`models/objective.py`)."""
-        return Objective()
-
-    def config(self) -> dict[str, Any]:
-        return self.net.config()
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            key: value.detach().cpu().contiguous().numpy()
-            for key, value in self.network.state_dict().items()
-        }
-
-    @classmethod
-    def from_state(
-        cls, n_users: int, n_items: int, config: dict[str, Any], arrays: dict[str, np.ndarray]
-    ) -> Model:
-        options = dict(config)
-        if options.get("y_range") is not None:
-            options["y_range"] = tuple(options["y_range"])
-        try:
-            with torch.device("meta"):
-                network = cls.network_class(n_users, n_items, **options)
-            network.load_state_dict(
-                {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}, assign=True
-            )
-        except (RuntimeError, TypeError, ValueError) as exc:
-            raise ModelError(f"the weights do not fit the {cls.name} config ({exc})") from None
-        return cls(network.eval())
-
-    def device(self) -> torch.device:
-        return next(self.network.parameters()).device
-
-    @torch.no_grad()
-    def predict(self, users: np.ndarray, items: np.ndarray, batch: int = 1 << 16) -> np.ndarray:
-        self.network.eval()
-        device = self.device()
-        out = np.empty(len(users), dtype=np.float32)
-        for start in range(0, len(users), batch):
-            u = torch.as_tensor(users[start : start + batch], dtype=torch.int64, device=device)
-            i = torch.as_tensor(items[start : start + batch], dtype=torch.int64, device=device)
-            out[start : start + batch] = self.net(u, i).float().cpu().numpy()
-        return out
-
-    @torch.no_grad()
-    def score_items(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        self.network.eval()
-        device = self.device()
-        if out is None:
-            out = np.empty((len(users), self.n_items), dtype=np.float32)
-        for start in range(0, len(users), self.batch_users):
-            chunk = torch.as_tensor(
-                users[start : start + self.batch_users], dtype=torch.int64, device=device
-            )
-            vectors, biases = self.net.user_vectors(chunk)
-            scores = self.net.score_user_vectors(vectors, biases)
-            out[start : start + len(chunk)] = scores.float().cpu().numpy()
-        return out
-
-    @torch.no_grad()
-    def score_folded(self, folded: tuple[torch.Tensor, torch.Tensor | None]) -> np.ndarray:
-        vector, bias = folded
-        self.network.eval()
-        scores = self.net.score_user_vectors(vector[None], None if bias is None else bias[None])
-        return scores[0].float().cpu().numpy()
-
-    def factors(self, side: Side) -> np.ndarray | None:
-        layer = self.net.user_factors if side == "user" else self.net.item_factors
-        return layer.weight.detach().cpu().numpy()

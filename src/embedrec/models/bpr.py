@@ -28,10 +28,11 @@ from torch import nn
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
-from embedrec.models.base import NoOptions, TorchModel, gradient_search_space
+from embedrec.models.base import NoOptions, gradient_search_space
 from embedrec.models.layers import Embedding
 from embedrec.models.objective import Batch, Objective
 from embedrec.models.registry import register
+from embedrec.models.torch_model import TorchModel
 
 REDRAWS = 20  # redraws of negatives that hit a chosen item, per batch
 FOLD_IN_STEPS, FOLD_IN_LR, FOLD_IN_REG, FOLD_IN_NEGATIVES = 100, 0.05, 0.01, 256

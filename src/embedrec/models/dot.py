@@ -18,14 +18,11 @@ from torch import nn
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
-from embedrec.models.base import Side, TorchModel, gradient_search_space
+from embedrec.models.base import Side, gradient_search_space
+from embedrec.models.dot_arrays import FOLD_IN_REG, fold_in_rows
 from embedrec.models.layers import Embedding
 from embedrec.models.registry import register
-
-# Fold-in strength, chosen on 100 users held out of ML-100k entirely (80% of each one's ratings
-# folded in, 20% predicted; `benchmarks/foldin.py`), never on a test fold: 5 is the best of 0.3-20
-# for dot-bias (0.882; 0.902 at 1, 0.896 at 20) and for bmf's posterior mean (0.877).
-FOLD_IN_REG = 5.0
+from embedrec.models.torch_model import TorchModel
 
 
 def sigmoid_range(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -129,77 +126,18 @@ class DotProductBias(DotProduct):
         return self.squash(raw)
 
 
-def inverse_sigmoid_range(y: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    p = ((y - low) / (high - low)).clamp(1e-4, 1 - 1e-4)
-    return torch.log(p / (1 - p))
-
-
 @torch.no_grad()
 def fold_in_dot(
-    model: DotProduct,
-    items: torch.Tensor,
-    ratings: torch.Tensor,
-    reg: float = FOLD_IN_REG,
-    refine_steps: int = 5,
+    model: DotProduct, items: np.ndarray, ratings: np.ndarray, reg: float = FOLD_IN_REG
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The ridge-optimal user vector (and bias, for `DotProductBias`) for these ratings."""
-    has_bias = isinstance(model, DotProductBias)
-    factors = model.item_factors.weight[items].double()
-    columns = [factors, torch.ones(len(items), 1, dtype=torch.float64)] if has_bias else [factors]
-    x = torch.cat(columns, dim=1)
+    """The ridge-optimal user vector (and bias, for `DotProductBias`) for these ratings: the
+    numpy fold-in a served model uses (`dot_arrays.fold_in_rows`), on the module's weights."""
+    item_bias = None
     if isinstance(model, DotProductBias):
-        offset = model.item_bias.weight[items, 0].double()
-    else:
-        offset = torch.zeros(len(items), dtype=torch.float64)
-    w = ridge_fit(x, offset, ratings.double(), model.y_range, reg, refine_steps).float()
-    return (w[:-1], w[-1]) if has_bias else (w, None)
-
-
-def ridge_fit(
-    x: torch.Tensor,
-    offset: torch.Tensor,
-    y: torch.Tensor,
-    y_range: tuple[float, ...] | None,
-    reg: float,
-    refine_steps: int,
-    dual: bool | None = None,
-) -> torch.Tensor:
-    """argmin_w |y - f(x w + offset)|^2 + reg |w|^2, f the model's `sigmoid_range` (solved
-    linearly on the inverse-squashed ratings, then refined by Gauss-Newton steps) or identity.
-
-    With fewer ratings than columns (a new user's 20 ratings against bmf's 1,100-wide posterior
-    mean) every system is solved in its n x n dual form: (X'MX + reg I)^-1 X' b equals
-    X' (M X X' + reg I)^-1 b, so w = X' a stays in the span of the rated items' rows and the
-    answer is the same, from a 20 x 20 solve instead of a 1,100 x 1,100 one (`dual`: None picks
-    by shape)."""
-    n, d = x.shape
-    dual = n < d if dual is None else dual
-    gram = x @ x.T if dual else x.T @ x
-    eye = torch.eye(n if dual else d, dtype=torch.float64)
-    target = y if y_range is None else inverse_sigmoid_range(y, *y_range)
-    if dual:
-        a = torch.linalg.solve(gram + reg * eye, target - offset)
-        w = x.T @ a
-    else:
-        w = torch.linalg.solve(gram + reg * eye, x.T @ (target - offset))
-    if y_range is None:
-        return w
-    low, high = y_range
-    for _ in range(refine_steps):
-        s = torch.sigmoid(x @ w + offset)
-        residual = y - (low + (high - low) * s)
-        slope = (high - low) * s * (1 - s)  # d prediction / d (x w), per rating
-        if dual:  # J = diag(slope) X; the step's right side is X' (slope residual - reg a)
-            a = a + torch.linalg.solve(
-                (slope**2)[:, None] * gram + reg * eye, slope * residual - reg * a
-            )
-            w = x.T @ a
-        else:
-            jacobian = x * slope[:, None]
-            w = w + torch.linalg.solve(
-                jacobian.T @ jacobian + reg * eye, jacobian.T @ residual - reg * w
-            )
-    return w
+        item_bias = model.item_bias.weight[:, 0].detach().cpu().numpy()
+    factors = model.item_factors.weight.detach().cpu().numpy()
+    vector, bias = fold_in_rows(factors, item_bias, items, ratings, model.y_range, reg)
+    return torch.from_numpy(vector), None if bias is None else torch.tensor(bias)
 
 
 # The chapter's recipe: wd 0.1 on the 80,000 training ratings of ML-100k's random 20% split.
@@ -227,6 +165,20 @@ class DotProductKind(TorchModel):
     # `sigmoid_range` (it comes with the biases), so `dot` is linear unless a range is given
     auto_y_range: ClassVar[bool] = False
 
+    def refusal(self, engine: str) -> str | None:
+        """The fused engine's row-wise Adagrad, whose steps shrink as they add up, does not
+        carry a linear output from its start near 0 to the ratings in the chapter's 5 epochs
+        as Adam does: ML-100k, --no-y-range, valid loss 0.928 (torch) against 1.000 (fused)
+        for dot and 0.847 against 0.865 for dot-bias. With a sigmoid to a y_range the
+        engines agree (BENCHMARKS.md, `benchmarks/engines.py`)."""
+        if engine == "fused" and not self.network.y_range:
+            return (
+                f"the fused engine trains a {self.name} model without a y_range to a worse "
+                "model than the PyTorch engine (ML-100k: valid loss 1.000 against 0.928 for "
+                "dot); use --engine torch (engine='torch'), or give a --y-range"
+            )
+        return None
+
     def preferred_engines(self) -> tuple[str, ...]:
         """The fused engine (row-wise Adagrad) trains `dot-bias` with a `y_range` as well as
         the PyTorch engine (Adam) does, 20-50x faster; on the chapter's other models it lands
@@ -252,8 +204,8 @@ class DotProductKind(TorchModel):
         self.network.cpu().eval()
         return fold_in_dot(
             self.network,
-            torch.as_tensor(items, dtype=torch.int64),
-            torch.as_tensor(ratings, dtype=torch.float32),
+            np.asarray(items, dtype=np.int64),
+            np.asarray(ratings, dtype=np.float32),
             reg=FOLD_IN_REG if reg is None else reg,
         )
 

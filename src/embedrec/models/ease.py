@@ -13,12 +13,12 @@ it refuses with the catalogue size, rather than crash or swap.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import torch
 from pydantic import Field
 
+from embedrec import lazy
 from embedrec.config import TrainConfig
 from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.ratings import Ratings
@@ -26,6 +26,11 @@ from embedrec.errors import ModelError, TooLargeError
 from embedrec.models.base import ClosedFormModel, NoOptions, Side
 from embedrec.models.gram import dense_gram
 from embedrec.models.registry import register
+
+if TYPE_CHECKING:
+    import torch
+else:  # the solve needs torch, scoring does not: a served ease model loads none
+    torch = lazy.module("torch")
 
 # The peak is two float64 items x items arrays while G is factored and inverted: 16.4 bytes
 # per cell at 9,000 items, 18.6 at 3,000 (peak RSS, benchmarks/ease_memory.py).

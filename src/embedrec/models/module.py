@@ -44,8 +44,9 @@ from torch.func import functional_call
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import Side, TorchModel
+from embedrec.models.base import Side
 from embedrec.models.registry import register
+from embedrec.models.torch_model import TorchModel, state_arrays
 from embedrec.schemas import EmbedrecWarning
 
 # Fold-in of a new user (see the module docstring): Adam steps on the new rows only, pulled
@@ -194,10 +195,7 @@ class ModuleKind(TorchModel):
         return {"class": f"{kind.__module__}:{kind.__qualname__}"}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            key: value.detach().cpu().contiguous().numpy()
-            for key, value in self.module.state_dict().items()
-        }
+        return state_arrays(self.module)
 
     @classmethod
     def from_state(

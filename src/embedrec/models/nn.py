@@ -21,12 +21,13 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import TorchModel, gradient_search_space
+from embedrec.models.base import gradient_search_space
 from embedrec.models.dot import sigmoid_range
 from embedrec.models.layers import Embedding
 from embedrec.models.objective import Batch, Objective
 from embedrec.models.registry import register
 from embedrec.models.sizes import embedding_size
+from embedrec.models.torch_model import TorchModel
 
 # Chosen on 100 users held out of ML-100k (`benchmarks/foldin.py --models nn`): 0.903 at 5,
 # 0.912 at 0.3, 0.909 at 1, 0.906 at 20.

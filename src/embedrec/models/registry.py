@@ -4,12 +4,34 @@ and the name a model directory records. A kind registers itself with `@register`
 
 from __future__ import annotations
 
+from embedrec import lazy
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
 
+# Every kind's module, in the order `--help` lists the kinds: importing one registers its kinds.
+# They are imported when the kinds are first asked for (torch with the torch kinds), so loading
+# a model of a kind that is arrays imports that kind's module alone.
+KIND_MODULES = ("average", "bias", "dot", "bmf", "bpr", "ease", "ials", "module", "nn", "popular")
 KINDS: dict[str, type[Model]] = {}
+
+
+def kinds() -> dict[str, type[Model]]:
+    """Every kind by name (`KINDS`), each kind's module imported on the first call."""
+    names = [f"embedrec.models.{module}" for module in KIND_MODULES]
+    if not all(name in _IMPORTED for name in names):
+        for name in names:
+            lazy.imported(name)
+            _IMPORTED.add(name)
+        order = {name: position for position, name in enumerate(names)}
+        ranked = sorted(KINDS.items(), key=lambda item: order.get(item[1].__module__, len(order)))
+        KINDS.clear()
+        KINDS.update(ranked)
+    return KINDS
+
+
+_IMPORTED: set[str] = set()
 
 
 def register(kind: type[Model]) -> type[Model]:
@@ -22,7 +44,7 @@ def register(kind: type[Model]) -> type[Model]:
 
 def model_names() -> list[str]:
     """The kinds a user can name (`train(model=NAME)`, `--model NAME`)."""
-    return [name for name, kind in KINDS.items() if kind.by_name]
+    return [name for name, kind in kinds().items() if kind.by_name]
 
 
 def ranking_names() -> list[str]:
@@ -43,7 +65,7 @@ def models_help() -> str:
 
 def get_kind(name: str) -> type[Model]:
     try:
-        return KINDS[name]
+        return kinds()[name]
     except KeyError:
         choices = ", ".join(model_names())
         raise ModelError(f"unknown model {name!r}; choose one of {choices}") from None

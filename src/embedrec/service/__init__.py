@@ -1,8 +1,16 @@
 """The HTTP service over a trained model (`embedrec serve`): FastAPI routes in `app`, bodies in
 `schemas`, errors and metrics in `errors`, the model and feedback store in `state` and `store`,
-the web explorer in `static/`."""
+the web explorer in `static/`. Its names are imported on first use (`embedrec.lazy`), so the
+CLI reaches its light modules without loading FastAPI."""
 
-from embedrec.service.app import create_app
-from embedrec.service.store import FeedbackStore, RejectedWrite, StoreError, default_url
+from typing import TYPE_CHECKING
+
+from embedrec import lazy
+
+if TYPE_CHECKING:
+    from embedrec.service.app import create_app
+    from embedrec.service.store import FeedbackStore, RejectedWrite, StoreError, default_url
+else:
+    __getattr__, __dir__ = lazy.attach(__name__, __file__)
 
 __all__ = ["FeedbackStore", "RejectedWrite", "StoreError", "create_app", "default_url"]

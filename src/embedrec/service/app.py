@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 import embedrec
 from embedrec.service import schemas as s
+from embedrec.service.cache import DEFAULT_CACHE_MB
 from embedrec.service.errors import ApiError, Guard, Metrics, install_error_handlers, log
 from embedrec.service.hygiene import Hygiene
 from embedrec.service.responses import (
@@ -41,7 +42,7 @@ from embedrec.service.responses import (
     rows,
     user_key,
 )
-from embedrec.service.state import DEFAULT_CACHE_MB, Service, limit_threads
+from embedrec.service.state import Service, limit_threads
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]

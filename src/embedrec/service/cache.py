@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 MIB = 1024 * 1024
+DEFAULT_CACHE_MB = 64  # kept lists and genre filters per loaded model, in MiB
 ENTRY_OVERHEAD = 100  # the mapping's own slot and its link, per entry
 
 

@@ -10,6 +10,8 @@ serving and the error goes back to the caller.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,18 +20,16 @@ from typing import Any
 
 import numba
 import pandas as pd
-import torch
 from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
 import embedrec
-from embedrec.service.cache import MIB, ByteCache
+from embedrec.service.cache import DEFAULT_CACHE_MB, MIB, ByteCache
 from embedrec.service.schemas import MAX_MAP
 from embedrec.service.store import FeedbackStore, default_url
 
 log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
-DEFAULT_CACHE_MB = 64  # kept lists and genre filters per loaded model, in MiB
 FOLLOW_SECONDS = 1.0  # a reload announced by another worker is noticed within this
 # after a failed read of the feedback database, lists are the model's alone this long before it
 # is asked again: a database down (or slow to refuse) costs a list nothing
@@ -42,7 +42,11 @@ def limit_threads(threads: int) -> None:
     request only contend (top-10 of ML-100k's default model: 4 ms on one thread, 50 ms on two
     while other processes run). Parallelism comes from `--workers`."""
     threadpool_limits(threads)
-    torch.set_num_threads(threads)
+    # torch is imported only by a model that needs it (nn, bpr, a custom module): it reads this
+    # when it starts; one already imported is told directly
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
@@ -119,7 +123,7 @@ class Served:
 
 def load_served(model_dir: str | Path, cache_mb: float = DEFAULT_CACHE_MB) -> Served:
     started = time.perf_counter()
-    rec = embedrec.load(model_dir)
+    rec = embedrec.load(model_dir, arrays_only=True)  # no torch for the kinds that are arrays
     warm_up(rec)
     return Served(rec, Path(model_dir), time.time(), time.perf_counter() - started, cache_mb)
 

@@ -1,9 +1,17 @@
 """Training: engines behind one contract (`engines.Engine`), the shared epoch loop, schedules
 and the LR finder. `fit(model, data, config)` trains any model kind with the right engine."""
 
-from embedrec.training.engines import ENGINES, Engine, choose_engine, engine_names, fit
-from embedrec.training.loop import EpochLoop
-from embedrec.training.progress import EpochStats, Reporter, RichReporter
+from typing import TYPE_CHECKING
+
+from embedrec import lazy
+
+# imported on first use (`embedrec.lazy`): a served model reads `progress` without the engines
+if TYPE_CHECKING:
+    from embedrec.training.engines import ENGINES, Engine, choose_engine, engine_names, fit
+    from embedrec.training.loop import EpochLoop
+    from embedrec.training.progress import EpochStats, Reporter, RichReporter
+else:
+    __getattr__, __dir__ = lazy.attach(__name__, __file__)
 
 __all__ = [
     "ENGINES",

@@ -40,8 +40,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.errors import DistributedError, EmbedrecError, ModelError
-from embedrec.models.base import Model, TorchModel
+from embedrec.models.base import Model
 from embedrec.models.registry import get_kind, resolve
+from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats

@@ -127,6 +127,9 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
         )
     if not engine.supports(model, device):
         raise ModelError(f"the {engine.name} engine does not run on {device}; use engine 'torch'")
+    refusal = model.refusal(engine.name)
+    if refusal:
+        raise ModelError(refusal)
     return engine
 
 

@@ -16,8 +16,8 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError, ModelError
 from embedrec.io import new_figure, png_bytes, save_figure
-from embedrec.models.base import TorchModel
 from embedrec.models.registry import build, get_kind, resolve
+from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.torch_engine import TorchSteps
 

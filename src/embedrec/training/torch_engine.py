@@ -33,8 +33,9 @@ from torch import nn
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import Model, TorchModel
+from embedrec.models.base import Model
 from embedrec.models.objective import Batch, Objective
+from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
