@@ -413,6 +413,17 @@ def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
         embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
 
 
+def test_ials_diverging_names_its_own_settings_not_the_learning_rate(tmp_path, good_csv):
+    """ials takes no --lr or --wd: the hint names the --option value given and ials's own."""
+    result = invoke(
+        "train", "--data", good_csv, "--model", "ials", "--epochs", "1",
+        "--option", "init_std=1e30", "--out", tmp_path / "m",
+    )  # fmt: skip
+    error = assert_refused(result, "diverged", "init_std=1e+30", "--option reg")
+    assert "--lr" not in error.replace("has no --lr", "")
+    assert not (tmp_path / "m").exists()
+
+
 # ---- failures from below embedrec: one line all the same ----------------------------------------
 def test_torchs_allocation_failure_is_the_out_of_memory_line():
     """torch's allocator fails with a RuntimeError, not a MemoryError: the same one line."""
