@@ -119,11 +119,11 @@ class IALSKind(Model):
     def divergence_hint(self) -> str:
         """ials takes no learning rate: the settings that can blow its factors up are its own
         (a large initial scale or confidence, a tiny regularization); the ones given first."""
-        defaults = IALSOptions()
+        fields = IALSOptions.model_fields
         given = [
-            f"{name}={value:g} (default {getattr(defaults, name):g})"
+            f"{name}={value:g} (default {fields[name].default:g})"
             for name, value in self.options.model_dump().items()
-            if name in DIVERGING and value != getattr(defaults, name)
+            if name in DIVERGING and value != fields[name].default
         ]
         cause = f"the --option values given: {', '.join(given)}; " if given else ""
         return (
