@@ -480,6 +480,45 @@ def test_the_installed_command_prints_one_line_and_no_traceback(
     assert not (tmp / "m").exists()
 
 
+def console_script() -> list[str]:
+    """The `embedrec` command as pip writes it from pyproject.toml's [project.scripts] (the
+    one installed beside Python may come from an older install)."""
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    entry = re.search(r'^embedrec = "([\w.]+):(\w+)"', pyproject, re.MULTILINE)
+    assert entry is not None, "no embedrec entry point in pyproject.toml"
+    module, function = entry.groups()
+    script = f"import sys; from {module} import {function}; sys.exit({function}())"
+    return [sys.executable, "-c", script]
+
+
+@pytest.mark.parametrize("delay", [0.5, 3.0], ids=["importing", "starting"])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, good_csv, delay):
+    """Ctrl-C half a second in lands while the command imports torch (seconds, anywhere);
+    later, while it reads or trains. Either way one line and 130; a command that finished
+    before the signal was sent must have finished for real (its model written)."""
+    out = tmp_path / "m"
+    args = ["train", "--data", good_csv, "--model", "dot-bias", "--epochs", "20", "--out", out]
+    process = subprocess.Popen(
+        [*console_script(), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    if process.returncode == 0:  # it ended before the signal arrived
+        assert (out / "config.json").is_file(), stderr
+        return
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert [line for line in stderr.splitlines() if line.startswith("error")] == [
+        "error: interrupted (Ctrl-C)"
+    ], stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("rows, bs", [(65, 64), (9, 4), (3, 2)])
 def test_nn_trains_when_the_last_batch_would_hold_one_rating(rows, bs):
     """BatchNorm cannot train on a batch of one: that last row joins the batch before it."""
