@@ -15,8 +15,6 @@ note: they would widen the scale the model learns and accepts.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -27,7 +25,6 @@ from embedrec.data.validate import ratings_from_frame
 from embedrec.errors import DataError
 
 FEEDBACK_COLUMNS = ("user", "item", "rating")
-INTEGER = re.compile(r"-?[0-9]+")
 
 
 def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
@@ -104,19 +101,15 @@ def _stored_ratings(feedback: pd.DataFrame) -> np.ndarray:
 
 
 def _as_data_ids(ids: pd.Series, id_map: IdMap) -> pd.Series:
-    """Stored ids (text) as the data's: the data's own id where the map knows it (as the
-    service found it: '13' is 13), a new integer where the data's ids are integers and the text
-    is one, else the text. The result has the map's dtype unless some id stayed text."""
+    """Stored ids (text) as the data's (`IdMap.canonical`, the rule the service keys them by):
+    the data's own id where the map knows it ('13' is 13), a new integer where the data's ids
+    are integers and the text is one however written ('14' and '14.0' are one new user 14),
+    else the text. The result has the map's dtype unless some id stayed text."""
     integers = np.issubdtype(id_map.ids.dtype, np.integer)
     values: list[object] = []
     for text in ids.astype(str).tolist():
-        index = id_map.lookup(text)
-        if index >= 0:
-            values.append(id_map.ids[index].item() if integers else id_map.ids[index])
-        elif integers and INTEGER.fullmatch(text):
-            values.append(int(text))
-        else:
-            values.append(text)
+        value = id_map.canonical(text)
+        values.append(value if isinstance(value, int) and integers else str(value))
     if integers and all(isinstance(value, int) for value in values):
         return pd.Series(values, index=ids.index, dtype=np.int64)
     return pd.Series(values, index=ids.index, dtype=object)

@@ -261,9 +261,8 @@ def create_app(
         key = user_key(rec, user)
         stored = service.add_feedback(key, [(str(item), rating) for item, rating in checked])
         total = len(service.store.ratings_of(key))
-        known = embedrec.known_user(rec, user)
         return s.FeedbackStored(
-            user=user if known is None else known,
+            user=rec.user_map.canonical(user),
             stored=stored,
             n_feedback=total,
             items=[item for item, _ in checked],
@@ -275,8 +274,7 @@ def create_app(
         rec = service.serving().rec
         stored = service.store.ratings_of(user_key(rec, user))
         rated = [s.RatingIn(item=plain_id(item), rating=value) for item, value in stored.items()]
-        known = embedrec.known_user(rec, user)
-        return s.StoredRatings(user=user if known is None else known, ratings=rated)
+        return s.StoredRatings(user=rec.user_map.canonical(user), ratings=rated)
 
     @app.get("/map", response_model=s.FactorMap)
     async def factor_map(n: Annotated[int, Query(ge=2, le=s.MAX_MAP)] = 300) -> s.FactorMap:
