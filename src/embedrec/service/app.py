@@ -41,6 +41,7 @@ from embedrec.service.responses import (
     user_key,
 )
 from embedrec.service.state import DEFAULT_CACHE_MB, Service, limit_threads
+from embedrec.service.store import database_message
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -86,7 +87,9 @@ def create_app(
         try:
             service.reload()
         except Exception as exc:  # noqa: BLE001 - a failed reload keeps the old model
-            log.error("reload on SIGHUP failed, still serving the old model: %s", exc)
+            log.error(
+                "reload on SIGHUP failed, still serving the old model: %s", database_message(exc)
+            )
 
     app = FastAPIOffline(  # a FastAPI app whose /docs and /redoc need no CDN
         title="embedrec",
@@ -296,7 +299,8 @@ def create_app(
             served = service.reload(wanted)
         except Exception as exc:  # noqa: BLE001 - whatever the cause, the old model serves on
             old = service.current.model_dir
-            raise ApiError(400, f"model not reloaded ({exc}); still serving {old}") from None
+            why = database_message(exc)
+            raise ApiError(400, f"model not reloaded ({why}); still serving {old}") from None
         rec = served.rec
         return s.Reloaded(
             model_dir=str(served.model_dir),
