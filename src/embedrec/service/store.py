@@ -25,13 +25,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    Column,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
     create_engine,
     delete,
     event,
@@ -48,35 +41,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from embedrec.errors import EmbedrecError
-
-metadata = MetaData()
-ratings_table = Table(
-    "embedrec_ratings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", String(200), nullable=False),
-    Column("item_id", String(200), nullable=False),
-    Column("rating", Float, nullable=False),
-    Column("created", Float, nullable=False),
-    Index("embedrec_ratings_user", "user_id"),
-)
-hidden_table = Table(
-    "embedrec_hidden",
-    metadata,
-    Column("item_id", String(200), primary_key=True),
-    Column("created", Float, nullable=False),
-)
-
-
-reloads_table = Table(  # which model directory each server's workers serve, after a reload
-    "embedrec_reloads",
-    metadata,
-    Column("server_id", String(300), primary_key=True),
-    Column("model_dir", String(4000), nullable=False),
-    Column("generation", Integer, nullable=False),
-    Column("created", Float, nullable=False),
-)
-
+from embedrec.service.tables import hidden_table, metadata, ratings_table, reloads_table
 
 # a database host that does not answer fails a request after this long, never hangs it (lists
 # are then served from the model alone; see Service.feedback_of)
