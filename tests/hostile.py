@@ -23,6 +23,9 @@ Cases accepted as they are, and why:
   handlers on import. `python -m embedrec` (how torchrun starts each rank) has Python import the
   package before any embedrec code runs: Ctrl-C in that first second or two still ends in
   Python's KeyboardInterrupt traceback there.
+- A rank of a `train --nproc` run dies with a launcher killed outright (kill -9) on Linux
+  only (PR_SET_PDEATHSIG); elsewhere such ranks train on until they end, and the launcher's
+  own stop (Ctrl-C, SIGTERM) still stops them everywhere.
 - Test rows of a split of the model's own data (the same id maps) are not checked against the
   model's scale (a validation rating may fall outside the training ratings' range); a test
   table of its own (`evaluate --test`, a DataFrame) is.
