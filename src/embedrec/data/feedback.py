@@ -30,8 +30,8 @@ FEEDBACK_COLUMNS = ("user", "item", "rating")
 def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     """`split` with `feedback` (columns user, item, rating and optionally timestamp and row,
     the store's row id that errors name; ids as text or as in the data) added to its training
-    side. A stored rating of a pair the data has
-    replaces it (in training; a validation row of that pair leaves the validation side).
+    side. A stored rating of a pair the data has replaces it (in training; a validation row of
+    that pair leaves the validation side).
 
     >>> store = FeedbackStore("sqlite:///models/ml-100k.feedback.db")  # doctest: +SKIP
     >>> split = with_feedback(split, store.all_ratings())               # doctest: +SKIP
