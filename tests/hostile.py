@@ -17,10 +17,15 @@ Cases accepted as they are, and why:
 - A model directory holds only what the model wrote: other files there are never read (notes,
   a FIFO), `train --force` refuses to replace a model beside them (naming them) rather than
   delete them, and no command writes a file into a model directory.
-- Ctrl-C while `import embedrec` itself runs (the first second or two of a command) still ends
-  in Python's KeyboardInterrupt traceback: no handler can be in place before the package is
-  imported, and a library must not install signal handlers on import. From the command's start
-  on, Ctrl-C is one `error: interrupted` line and exit code 130.
+- Ctrl-C at any moment of the `embedrec` command, its imports included, is one `error:
+  interrupted` line and exit code 130: the command's entry point (`_embedrec_command`) sits
+  outside the package and imports it inside its guard, since a library must not install signal
+  handlers on import. `python -m embedrec` (how torchrun starts each rank) has Python import the
+  package before any embedrec code runs: Ctrl-C in that first second or two still ends in
+  Python's KeyboardInterrupt traceback there.
+- A rank of a `train --nproc` run dies with a launcher killed outright (kill -9) on Linux
+  only (PR_SET_PDEATHSIG); elsewhere such ranks train on until they end, and the launcher's
+  own stop (Ctrl-C, SIGTERM) still stops them everywhere.
 - Test rows of a split of the model's own data (the same id maps) are not checked against the
   model's scale (a validation rating may fall outside the training ratings' range); a test
   table of its own (`evaluate --test`, a DataFrame) is.

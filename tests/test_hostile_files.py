@@ -468,9 +468,21 @@ create table embedrec_ratings (id integer primary key autoincrement, user_id var
 insert into embedrec_ratings (user_id, item_id, rating, created) values ('u1', '100', 4, 1);
 insert into embedrec_ratings (user_id, item_id, rating, created) values ('u2', '101', 'abc', 2);
 """
+STORE_OF = STORE_WITH_TEXT_RATING.replace(
+    "'u2', '101', 'abc', 2", "{user}, '101', {rating}, {time}"
+)
+# a view of embedrec's columns whose reading fails (SQLite's integer overflow): an error from
+# the query itself, after the store opened
+STORE_UNREADABLE = """
+create view embedrec_ratings as select 1 as id, 'u1' as user_id, '100' as item_id,
+  4.0 as rating, abs(-9223372036854775807 - 1) as created;
+"""
 FEEDBACK = [
     ("missing-sqlite-file", lambda t: None, ["typo.db", "does not exist"]),
-    ("stored-rating-text", lambda t: sqlite_with(t / "typo.db", STORE_WITH_TEXT_RATING), ["'u2'", "'101'", "'abc'"]),
+    ("stored-rating-text", lambda t: sqlite_with(t / "typo.db", STORE_WITH_TEXT_RATING), ["row 2", "'u2'", "'101'", "'abc'"]),
+    ("stored-user-blank", lambda t: sqlite_with(t / "typo.db", STORE_OF.format(user="' '", rating=4, time=2)), ["row 2", "user id is empty", "'101'"]),
+    ("stored-time-text", lambda t: sqlite_with(t / "typo.db", STORE_OF.format(user="'u2'", rating=4, time="'soon'")), ["row 2", "'u2'", "'soon'", "time"]),
+    ("stored-ratings-unreadable", lambda t: sqlite_with(t / "typo.db", STORE_UNREADABLE), ["typo.db", "cannot be read", "integer overflow"]),
     ("other-schema", lambda t: sqlite_with(t / "typo.db", "create table embedrec_ratings (a int, b text)"), ["embedrec_ratings", "other columns"]),
 ]  # fmt: skip
 
@@ -492,6 +504,7 @@ def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
         "train", "--data", good_csv, "--feedback", url, "--epochs", "1", "--out", tmp_path / "m"
     )
     assert_refused(result, *expected)
+    assert "sqlalche.me" not in result.output  # SQLAlchemy's documentation link: not for users
     assert not (tmp_path / "m").exists()
     if "does not exist" in expected:
         assert not (tmp_path / "typo.db").exists()  # no empty store made in its place

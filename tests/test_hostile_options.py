@@ -413,6 +413,17 @@ def test_a_diverging_run_stops_with_a_hint_instead_of_a_nan_model(model):
         embedrec.train(ratings, model=model, epochs=2, lr=1.0, y_range=None)
 
 
+def test_ials_diverging_names_its_own_settings_not_the_learning_rate(tmp_path, good_csv):
+    """ials takes no --lr or --wd: the hint names the --option value given and ials's own."""
+    result = invoke(
+        "train", "--data", good_csv, "--model", "ials", "--epochs", "1",
+        "--option", "init_std=1e30", "--out", tmp_path / "m",
+    )  # fmt: skip
+    error = assert_refused(result, "diverged", "init_std=1e+30", "--option reg")
+    assert "--lr" not in error.replace("has no --lr", "")
+    assert not (tmp_path / "m").exists()
+
+
 # ---- failures from below embedrec: one line all the same ----------------------------------------
 def test_torchs_allocation_failure_is_the_out_of_memory_line():
     """torch's allocator fails with a RuntimeError, not a MemoryError: the same one line."""
@@ -467,6 +478,45 @@ def test_the_installed_command_prints_one_line_and_no_traceback(
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and expected in errors[0], done.stderr
     assert not (tmp / "m").exists()
+
+
+def console_script() -> list[str]:
+    """The `embedrec` command as pip writes it from pyproject.toml's [project.scripts] (the
+    one installed beside Python may come from an older install)."""
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    entry = re.search(r'^embedrec = "([\w.]+):(\w+)"', pyproject, re.MULTILINE)
+    assert entry is not None, "no embedrec entry point in pyproject.toml"
+    module, function = entry.groups()
+    script = f"import sys; from {module} import {function}; sys.exit({function}())"
+    return [sys.executable, "-c", script]
+
+
+@pytest.mark.parametrize("delay", [0.5, 3.0], ids=["importing", "starting"])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, good_csv, delay):
+    """Ctrl-C half a second in lands while the command imports torch (seconds, anywhere);
+    later, while it reads or trains. Either way one line and 130; a command that finished
+    before the signal was sent must have finished for real (its model written)."""
+    out = tmp_path / "m"
+    args = ["train", "--data", good_csv, "--model", "dot-bias", "--epochs", "20", "--out", out]
+    process = subprocess.Popen(
+        [*console_script(), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    if process.returncode == 0:  # it ended before the signal arrived
+        assert (out / "config.json").is_file(), stderr
+        return
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert [line for line in stderr.splitlines() if line.startswith("error")] == [
+        "error: interrupted (Ctrl-C)"
+    ], stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("rows, bs", [(65, 64), (9, 4), (3, 2)])

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from embedrec.service import FeedbackStore, RejectedWrite, StoreError, default_url
-from embedrec.service.store import CONNECT_TIMEOUT_SECONDS
+from embedrec.service.store import CONNECT_TIMEOUT_SECONDS, database_message
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -157,3 +158,14 @@ def test_a_postgresql_host_that_never_answers_is_an_error_not_a_hang():
         attempt.join(CONNECT_TIMEOUT_SECONDS * 4)
     assert not attempt.is_alive(), "still waiting on a host that never answers"
     assert outcome and "cannot open" in str(outcome[0])
+
+
+def test_a_database_error_is_shown_without_sqlalchemys_link(tmp_path):
+    """What a user or an operator's log reads: the driver's line, not the SQL statement and
+    SQLAlchemy's "(Background on this error at: https://sqlalche.me/...)"."""
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")
+    with pytest.raises(SQLAlchemyError) as caught, store.engine.connect() as connection:
+        connection.execute(text("select nosuch from embedrec_ratings"))
+    store.close()
+    assert "sqlalche.me" in str(caught.value)  # as SQLAlchemy words it
+    assert database_message(caught.value) == "no such column: nosuch"

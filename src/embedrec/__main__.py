@@ -1,5 +1,6 @@
-"""`python -m embedrec`: the CLI, as `torchrun -m embedrec train ...` starts it on every rank."""
+"""`python -m embedrec`: the CLI, as `torchrun -m embedrec train ...` starts it on every rank
+(through the command's entry point, so Ctrl-C while the CLI imports is one line too)."""
 
-from embedrec.cli import main
+from _embedrec_command import main
 
 main()

@@ -8,6 +8,11 @@ message that names the place and says what to do; the CLI prints the message wit
 class EmbedrecError(Exception):
     """Base class: catch this to handle every error embedrec raises on purpose."""
 
+    # True where another process has told the user already (a rank of a distributed run
+    # failing with the first rank's error, or stopped by its launcher, which says why): the
+    # CLI then exits 2 without a second copy of the line
+    reported: bool = False
+
 
 class DataError(EmbedrecError, ValueError):
     """Ratings data that cannot be read or would give wrong numbers (names file, line, field)."""

@@ -63,7 +63,8 @@ def handle_errors(command: F) -> F:
                 warnings.showwarning = _warning_line
                 return command(*args, **kwargs)
         except embedrec.EmbedrecError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
+            if not exc.reported:  # else said once, by another process of the run
+                err.print(f"error: {exc}", highlight=False, markup=False)
             raise typer.Exit(2) from None
         except MemoryError:
             _out_of_memory()

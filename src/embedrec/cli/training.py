@@ -71,7 +71,8 @@ def train(
         config = config.replace(seed=seed)
     embedrec.check_config(config)
     if nproc is not None and nproc > 1:
-        launch_local(nproc, given_options(ctx, leave_out={"nproc"}), data, config, feedback)
+        args = given_options(ctx, leave_out={"nproc"})
+        launch_local(nproc, args, data, config, feedback, out_dir)
         return
     started = time.perf_counter()
     if embedrec.World.launched():  # one process of `torchrun ... -m embedrec train`
@@ -161,6 +162,7 @@ def launch_local(
     data: DataOptions,
     config: embedrec.TrainConfig,
     feedback: str | None,
+    out_dir: Path,
 ) -> None:
     """`--nproc N`: this command again in N processes, through torch's launcher, after the
     checks every rank would make (so a refusal is said once, before any process starts)."""
@@ -171,7 +173,7 @@ def launch_local(
     distributed_split(data, config, feedback)
     last = embedrec.World.device_of(nproc - 1, config.device)  # one GPU each, on CUDA
     distributed.check_config(config, embedrec.World(0, nproc, nproc - 1, last))
-    launch.run_local(nproc, args)
+    launch.run_local(nproc, args, out_dir)
 
 
 def distributed_split(

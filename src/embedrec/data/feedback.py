@@ -15,8 +15,6 @@ note: they would widen the scale the model learns and accepts.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -27,13 +25,13 @@ from embedrec.data.validate import ratings_from_frame
 from embedrec.errors import DataError
 
 FEEDBACK_COLUMNS = ("user", "item", "rating")
-INTEGER = re.compile(r"-?[0-9]+")
 
 
 def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
-    """`split` with `feedback` (columns user, item, rating and optionally timestamp; ids as
-    text or as in the data) added to its training side. A stored rating of a pair the data has
-    replaces it (in training; a validation row of that pair leaves the validation side).
+    """`split` with `feedback` (columns user, item, rating and optionally timestamp and row,
+    the store's row id that errors name; ids as text or as in the data) added to its training
+    side. A stored rating of a pair the data has replaces it (in training; a validation row of
+    that pair leaves the validation side).
 
     >>> store = FeedbackStore("sqlite:///models/ml-100k.feedback.db")  # doctest: +SKIP
     >>> split = with_feedback(split, store.all_ratings())               # doctest: +SKIP
@@ -45,7 +43,10 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     if train.timestamps is not None and "timestamp" in feedback:
         columns.append("timestamp")
     extra = feedback[columns].copy()
-    extra["rating"] = _stored_ratings(feedback)
+    _check_stored_ids(feedback)
+    extra["rating"] = _stored_numbers(feedback, "rating")
+    if "timestamp" in columns:
+        extra["timestamp"] = _stored_numbers(feedback, "timestamp").astype(np.int64)
     low, high = train.rating_scale or train.observed_range
     outside = ~extra["rating"].between(low, high)
     extra = extra[~outside]
@@ -86,37 +87,58 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     return Split(full.subset(is_train), full.subset(~is_train), f"{split.name}+feedback")
 
 
-def _stored_ratings(feedback: pd.DataFrame) -> np.ndarray:
-    """The stored ratings as numbers; a DataError naming the stored user and item of one that
+# what a stored value must be, by column: (what it is called, the largest magnitude it may
+# have); a time is seconds since 1970 that int64 holds
+STORED_NUMBERS = {"rating": ("rating", np.inf), "timestamp": ("time (created)", 2.0**62)}
+
+
+def _stored_numbers(feedback: pd.DataFrame, column: str) -> np.ndarray:
+    """A column of stored numbers as floats; a DataError naming the stored rating of one that
     is not (SQLite keeps text in a REAL column)."""
-    values = pd.to_numeric(feedback["rating"], errors="coerce").to_numpy(
+    what, largest = STORED_NUMBERS[column]
+    values = pd.to_numeric(feedback[column], errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
-    bad = np.flatnonzero(~np.isfinite(values))
+    bad = np.flatnonzero(~(np.abs(values) < largest))  # NaN and inf too
     if len(bad):
-        row = feedback.iloc[bad[0]]
+        shown = feedback[column].iloc[bad[0]]
         raise DataError(
-            f"feedback database: the stored rating of user {row['user']!r}, item "
-            f"{row['item']!r} is {row['rating']!r}, not a number ({len(bad):,} such); "
-            "correct or delete it in the database"
+            f"{_stored_place(feedback, int(bad[0]))}: its {what} is {shown!r}, not a number "
+            f"({len(bad):,} such); correct or delete it in the database"
         )
     return values
 
 
+def _check_stored_ids(feedback: pd.DataFrame) -> None:
+    """Every stored rating names a user and an item (a store written by hand may not)."""
+    for side in ("user", "item"):
+        ids = feedback[side]
+        empty = (ids.isna() | ids.astype(str).str.strip().eq("")).to_numpy()
+        if empty.any():
+            raise DataError(
+                f"{_stored_place(feedback, int(np.flatnonzero(empty)[0]))}: its {side} id is "
+                f"empty ({int(empty.sum()):,} such); correct or delete it in the database"
+            )
+
+
+def _stored_place(feedback: pd.DataFrame, position: int) -> str:
+    """A stored rating as its owner finds it: the database's row id (when the feedback came
+    from `FeedbackStore.all_ratings`), its user and its item."""
+    stored = feedback.iloc[position]
+    row = f"row {stored['row']}" if "row" in feedback else f"stored rating {position}"
+    return f"feedback database {row} (user {stored['user']!r}, item {stored['item']!r})"
+
+
 def _as_data_ids(ids: pd.Series, id_map: IdMap) -> pd.Series:
-    """Stored ids (text) as the data's: the data's own id where the map knows it (as the
-    service found it: '13' is 13), a new integer where the data's ids are integers and the text
-    is one, else the text. The result has the map's dtype unless some id stayed text."""
+    """Stored ids (text) as the data's (`IdMap.canonical`, the rule the service keys them by):
+    the data's own id where the map knows it ('13' is 13), a new integer where the data's ids
+    are integers and the text is one however written ('14' and '14.0' are one new user 14),
+    else the text. The result has the map's dtype unless some id stayed text."""
     integers = np.issubdtype(id_map.ids.dtype, np.integer)
     values: list[object] = []
     for text in ids.astype(str).tolist():
-        index = id_map.lookup(text)
-        if index >= 0:
-            values.append(id_map.ids[index].item() if integers else id_map.ids[index])
-        elif integers and INTEGER.fullmatch(text):
-            values.append(int(text))
-        else:
-            values.append(text)
+        value = id_map.canonical(text)
+        values.append(value if isinstance(value, int) and integers else str(value))
     if integers and all(isinstance(value, int) for value in values):
         return pd.Series(values, index=ids.index, dtype=np.int64)
     return pd.Series(values, index=ids.index, dtype=object)

@@ -7,6 +7,7 @@ same maps, so an index means the same user or item everywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -92,6 +93,19 @@ class IdMap:
                 index = self._index.get_indexer([coerced])[0]
         return int(index)
 
+    def canonical(self, raw_id: Hashable) -> Any:
+        """One id however it was written, as this map would hold it: the map's own id where it
+        knows it; else the same value in the map's type where that is exact (1, '1' and 1.0 are
+        the integer 1 in a map of integers, 1 is '1' in a map of text); else as given ('alice',
+        '1.5'). What keys an id the model has not seen (a new user's stored feedback), so one
+        user is one user however a client spells the id."""
+        index = self.lookup(raw_id)
+        if index >= 0:
+            found = self.ids[index]
+            return found.item() if isinstance(found, np.generic) else found
+        coerced = _coerce(raw_id, self.ids.dtype)
+        return raw_id if coerced is None else coerced
+
     def decode(self, indices: np.ndarray | Sequence[int]) -> np.ndarray:
         return self.ids[np.asarray(indices, dtype=np.int64)]
 
@@ -106,10 +120,17 @@ def _as_array(raw_ids: Iterable) -> np.ndarray:
     return pd.Index(list(raw_ids) if not isinstance(raw_ids, pd.Series) else raw_ids).to_numpy()
 
 
+INTEGER_TEXT = re.compile(r"[-+]?[0-9]+")
+
+
 def _coerce(raw_id: Any, dtype: np.dtype) -> int | float | str | None:
     """The same id in the map's type: ids typed on a command line arrive as strings."""
     try:
         if np.issubdtype(dtype, np.integer):
+            if isinstance(raw_id, (int, np.integer)) and not isinstance(raw_id, (bool, np.bool_)):
+                return int(raw_id)
+            if isinstance(raw_id, str) and INTEGER_TEXT.fullmatch(raw_id.strip()):
+                return int(raw_id)  # every digit (a float holds 2**53 exactly, no more)
             as_float = float(raw_id)
             return int(as_float) if as_float.is_integer() else None
         if np.issubdtype(dtype, np.floating):

@@ -53,9 +53,11 @@ def shard_range(is_valid: np.ndarray, rank: int, world: int) -> tuple[int, int]:
     share (within one) of the rows `is_valid` leaves for training."""
     train_rows = np.flatnonzero(~is_valid)
     if len(train_rows) < world:
+        rows = f"{len(train_rows)} training row{'s' if len(train_rows) != 1 else ''}"
         raise DataError(
-            f"{len(train_rows)} training rows cannot be shared by {world} processes; "
-            "use fewer processes (--nproc-per-node)"
+            f"{rows} cannot be shared by {world} processes: each process trains on a share "
+            "of the training rows, one at least; use fewer processes (--nproc, or torchrun's "
+            "--nproc-per-node) or more data"
         )
 
     def start(r: int) -> int:

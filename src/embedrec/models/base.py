@@ -54,6 +54,10 @@ RMSE = ValidationMetric("rmse")
 NDCG_AT_10 = ValidationMetric("ndcg@10", higher_is_better=True, k=10)
 
 
+# what to change when a kind trained by gradient steps diverges (`Model.divergence_hint`)
+LR_HINT = "try a lower learning rate (--lr) or more weight decay (--wd)"
+
+
 class NoOptions(BaseModel):
     """A kind's own hyper-parameters, beyond `TrainConfig`'s shared fields: a pydantic model
     with a default, a range and a description per field (kinds subclass it as `Options`)."""
@@ -106,6 +110,11 @@ class Model(ABC):
             )
             known = ", ".join(cls.Options.model_fields) or "none"
             raise ModelError(f"{cls.name} model option {problems} (its options: {known})") from None
+
+    def divergence_hint(self) -> str:
+        """What to change when this kind's training loss stops being a number: for the kinds
+        trained by gradient steps, the step and its brake."""
+        return LR_HINT
 
     @classmethod
     def options_help(cls) -> str:

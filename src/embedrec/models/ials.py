@@ -45,6 +45,8 @@ class IALSOptions(NoOptions):
 # .../user_artists.dat --models ials --option alpha=A`); one data set's choice until alpha is
 # chosen on validation carved from the user's training data.
 COUNT_OPTIONS: dict[str, Any] = {"weighting": "log", "alpha": 3.0}
+# the options whose values can make the factors overflow (named when training diverges)
+DIVERGING = ("init_std", "alpha", "alpha0", "reg")
 
 
 @register
@@ -113,6 +115,21 @@ class IALSKind(Model):
         if (model.n_users, model.n_items) != (n_users, n_items):
             raise ModelError("the ials factors do not fit the numbers of users and items")
         return model
+
+    def divergence_hint(self) -> str:
+        """ials takes no learning rate: the settings that can blow its factors up are its own
+        (a large initial scale or confidence, a tiny regularization); the ones given first."""
+        fields = IALSOptions.model_fields
+        given = [
+            f"{name}={value:g} (default {fields[name].default:g})"
+            for name, value in self.options.model_dump().items()
+            if name in DIVERGING and value != fields[name].default
+        ]
+        cause = f"the --option values given: {', '.join(given)}; " if given else ""
+        return (
+            f"{cause}ials has no --lr or --wd: try a smaller --option init_std, alpha or "
+            "alpha0, or a larger --option reg"
+        )
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", self.user_factors[users], self.item_factors[items])

@@ -43,6 +43,7 @@ from embedrec.service.responses import (
     user_key,
 )
 from embedrec.service.state import Service, limit_threads
+from embedrec.service.store import database_message
 
 STATIC = Path(__file__).resolve().parent / "static"
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -88,7 +89,9 @@ def create_app(
         try:
             service.reload()
         except Exception as exc:  # noqa: BLE001 - a failed reload keeps the old model
-            log.error("reload on SIGHUP failed, still serving the old model: %s", exc)
+            log.error(
+                "reload on SIGHUP failed, still serving the old model: %s", database_message(exc)
+            )
 
     app = FastAPIOffline(  # a FastAPI app whose /docs and /redoc need no CDN
         title="embedrec",
@@ -264,9 +267,8 @@ def create_app(
         key = user_key(rec, user)
         stored = service.add_feedback(key, [(str(item), rating) for item, rating in checked])
         total = len(service.store.ratings_of(key))
-        known = embedrec.known_user(rec, user)
         return s.FeedbackStored(
-            user=user if known is None else known,
+            user=rec.user_map.canonical(user),
             stored=stored,
             n_feedback=total,
             items=[item for item, _ in checked],
@@ -278,8 +280,7 @@ def create_app(
         rec = service.serving().rec
         stored = service.store.ratings_of(user_key(rec, user))
         rated = [s.RatingIn(item=plain_id(item), rating=value) for item, value in stored.items()]
-        known = embedrec.known_user(rec, user)
-        return s.StoredRatings(user=user if known is None else known, ratings=rated)
+        return s.StoredRatings(user=rec.user_map.canonical(user), ratings=rated)
 
     @app.get("/map", response_model=s.FactorMap)
     async def factor_map(n: Annotated[int, Query(ge=2, le=s.MAX_MAP)] = 300) -> s.FactorMap:
@@ -301,7 +302,8 @@ def create_app(
             served = service.reload(wanted)
         except Exception as exc:  # noqa: BLE001 - whatever the cause, the old model serves on
             old = service.current.model_dir
-            raise ApiError(400, f"model not reloaded ({exc}); still serving {old}") from None
+            why = database_message(exc)
+            raise ApiError(400, f"model not reloaded ({why}); still serving {old}") from None
         rec = served.rec
         return s.Reloaded(
             model_dir=str(served.model_dir),

@@ -6,9 +6,10 @@ model cannot answer or a Host the server does not answer to; 401 a missing or wr
 an unknown user or item; 405 a method the path does not answer (with Allow); 408 a body slower
 than BODY_SECONDS; 413 a body over the limit; 415 an admin request neither JSON nor bearing the
 token; 422 a value of the wrong type or outside its range (a rating outside the scale, `n` of
-0, `true` as an id or rating, a control character in an id, ratings the database refused for
-their values); 503 the feedback database cannot be reached (for a write, or a list that needs a
-user's stored ratings); 500 anything unexpected (logged, not shown).
+0, `true` or 1.5 as an id, `true` as a rating, a control character in an id, ratings the
+database refused for their values); 503 the feedback database cannot be reached (for a
+write, or a list that needs a user's stored ratings); 500 anything unexpected (logged, not
+shown).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import embedrec
 from embedrec.service.schemas import MAX_BODY_BYTES
-from embedrec.service.store import RejectedWrite
+from embedrec.service.store import RejectedWrite, database_message
 
 log = logging.getLogger("embedrec.service")
 
@@ -106,7 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
-        log.error("feedback database error on %s %s: %s", request.method, request.url.path, exc)
+        log.error(
+            "feedback database error on %s %s: %s",
+            request.method,
+            request.url.path,
+            database_message(exc),
+        )
         return error_response(503, f"the feedback database is unavailable ({type(exc).__name__})")
 
     @app.exception_handler(Exception)

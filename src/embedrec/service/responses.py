@@ -43,9 +43,11 @@ def item_noun(rec: embedrec.Recommender) -> str:
 
 def user_key(rec: embedrec.Recommender, user: str, known: Any = None) -> str:
     """How a user's feedback is keyed: the model's raw id when known (`known`, when the caller
-    has looked it up already), else the text given."""
+    has looked it up already), else the id given in the type of the model's ids where it
+    converts exactly (`IdMap.canonical`: '1.0' is the new user 1 of a model of integer ids,
+    one user however a client writes it), as text."""
     known = embedrec.known_user(rec, user) if known is None else known
-    return user if known is None else str(known)
+    return str(rec.user_map.canonical(user) if known is None else known)
 
 
 def usable(rec: embedrec.Recommender, items: set[str]) -> list[Any]:
@@ -118,7 +120,8 @@ def recommendations(
             excluded += list(ratings)  # what they just rated, even items the model never saw
     if ratings is not None:
         frame = rec.recommend(ratings=ratings, n=n, exclude=excluded or None, items=candidates)
-        return JSONBody(_listed(rec, frame, user if known is None else known, n, n_feedback))
+        named = None if user is None else rec.user_map.canonical(user)
+        return JSONBody(_listed(rec, frame, named, n, n_feedback))
     # a known user without feedback: the same list until the model, the hidden items or the
     # request change, so it is kept (per loaded model, bounded)
     genres = tuple(sorted(g.lower() for g in genre))

@@ -40,17 +40,26 @@ def user_text(text: str) -> str:
     return printable(text)
 
 
-def printable_id(value: int | str) -> int | str:
-    """`printable` for the text form of an id (checked once the union has matched, so the
-    error names the field once)."""
-    return printable(value) if isinstance(value, str) else value
+def whole_id(value: int | float | str) -> int | str:
+    """An id as text or a whole number: `printable` text (checked once the union has matched,
+    so the error names the field once), and a number written 1.0 is the id 1 (JSON does not
+    tell 1 from 1.0; the model then finds 1 as it finds '1'). A number with a fraction names
+    no id: 422, naming the field."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is no id: an id is text or a whole number")
+        return int(value)
+    return value
 
 
 Text = Annotated[str, AfterValidator(printable)]
 # a raw id as in the data; items also by title. Strict: JSON `true` is no id (lax pydantic
-# would take it as 1), nor is 5.0 or a number as a rating's text
+# would take it as 1), nor is a number a rating's text
 Id = Annotated[
-    Union[Annotated[int, Strict()], Annotated[str, Strict()]], AfterValidator(printable_id)
+    Union[Annotated[int, Strict()], Annotated[float, Strict()], Annotated[str, Strict()]],
+    AfterValidator(whole_id),
 ]
 Rating = Annotated[float, Strict()]  # an int is a rating; `true` is not
 Count = Annotated[int, Strict()]

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 import embedrec
 from embedrec.service.cache import DEFAULT_CACHE_MB, MIB, ByteCache
 from embedrec.service.schemas import MAX_MAP
-from embedrec.service.store import FeedbackStore, default_url
+from embedrec.service.store import FeedbackStore, database_message, default_url
 
 log = logging.getLogger("embedrec.service")
 HIDDEN_TTL_SECONDS = 1.0  # hidden items set on another server show up within this
@@ -178,7 +178,7 @@ class Service:
         try:
             announced = self.store.announcement(self.server_id)
         except SQLAlchemyError as exc:
-            log.warning("reloads not checked: %s", exc)
+            log.warning("reloads not checked: %s", database_message(exc))
             return
         if announced is None or announced[0] <= self._generation:
             return
@@ -189,7 +189,7 @@ class Service:
         try:
             self.reload(model_dir, announce=False)
         except Exception as exc:  # noqa: BLE001 - this worker keeps its model, and says why
-            log.error("could not follow the reload to %s: %s", model_dir, exc)
+            log.error("could not follow the reload to %s: %s", model_dir, database_message(exc))
 
     def reload(self, model_dir: str | Path | None = None, announce: bool = True) -> Served:
         """Load `model_dir` (default: the current one again) and swap it in; on any error the
@@ -228,7 +228,10 @@ class Service:
             return self.store.ratings_of(user_key) if self.has_feedback(user_key) else {}
         except SQLAlchemyError as exc:
             self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
-            log.warning("feedback database unreadable, lists are the model's alone: %s", exc)
+            log.warning(
+                "feedback database unreadable, lists are the model's alone: %s",
+                database_message(exc),
+            )
             return None
 
     def add_feedback(self, user_key: str, rows: list[tuple[str, float]]) -> int:
@@ -244,7 +247,7 @@ class Service:
         try:
             count = self.store.count()
         except SQLAlchemyError as exc:
-            log.warning("feedback database unavailable: %s", exc)
+            log.warning("feedback database unavailable: %s", database_message(exc))
             return None, f"unavailable ({type(exc).__name__})"
         self._store_down_until = -1e9
         return count, "ok"
@@ -256,7 +259,7 @@ class Service:
             try:
                 self._hidden = self.store.hidden()
             except SQLAlchemyError as exc:  # the last known set serves until the database is back
-                log.warning("hidden items not refreshed: %s", exc)
+                log.warning("hidden items not refreshed: %s", database_message(exc))
             self._hidden_at = now
         return self._hidden
 

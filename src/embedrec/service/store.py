@@ -25,13 +25,6 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    Column,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
     create_engine,
     delete,
     event,
@@ -48,35 +41,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from embedrec.errors import EmbedrecError
-
-metadata = MetaData()
-ratings_table = Table(
-    "embedrec_ratings",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", String(200), nullable=False),
-    Column("item_id", String(200), nullable=False),
-    Column("rating", Float, nullable=False),
-    Column("created", Float, nullable=False),
-    Index("embedrec_ratings_user", "user_id"),
-)
-hidden_table = Table(
-    "embedrec_hidden",
-    metadata,
-    Column("item_id", String(200), primary_key=True),
-    Column("created", Float, nullable=False),
-)
-
-
-reloads_table = Table(  # which model directory each server's workers serve, after a reload
-    "embedrec_reloads",
-    metadata,
-    Column("server_id", String(300), primary_key=True),
-    Column("model_dir", String(4000), nullable=False),
-    Column("generation", Integer, nullable=False),
-    Column("created", Float, nullable=False),
-)
-
+from embedrec.service.tables import hidden_table, metadata, ratings_table, reloads_table
 
 # a database host that does not answer fails a request after this long, never hangs it (lists
 # are then served from the model alone; see Service.feedback_of)
@@ -212,18 +177,23 @@ def _check_columns(engine: Engine, where: str) -> None:
             )
 
 
-def _why(exc: SQLAlchemyError) -> str:
-    """A database error's first line, without SQLAlchemy's link to its documentation."""
+def database_message(exc: BaseException) -> str:
+    """A database error as a person reads it: the driver's own first line, without the SQL
+    statement and SQLAlchemy's link to its documentation ("(Background on this error at:
+    https://sqlalche.me/...)"). Any other error as it is (a reload fails for either)."""
+    if not isinstance(exc, SQLAlchemyError):
+        return str(exc)
     orig = getattr(exc, "orig", None)  # the driver's own error, on DBAPIError
     text = str(orig) if orig is not None else str(exc)
-    return text.split("(Background on this error")[0].strip().splitlines()[0]
+    lines = text.split("(Background on this error")[0].strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _reported(exc: Exception) -> Exception:
     """A write's failure as its request should hear it: values the database refuses (NUL in
     text, too long, not encodable) as RejectedWrite; the database failing as it is."""
     if isinstance(exc, (sa_exc.DataError, sa_exc.IntegrityError)):
-        why = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        why = database_message(exc)
     elif isinstance(exc, ValueError):  # UnicodeEncodeError among them: in the driver
         why = str(exc)
     else:
@@ -268,7 +238,7 @@ class FeedbackStore:
             metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(
-                f"cannot open feedback database {self.safe_url}: {_why(exc)}"
+                f"cannot open feedback database {self.safe_url}: {database_message(exc)}"
             ) from None
 
     @property
@@ -339,17 +309,24 @@ class FeedbackStore:
 
     def all_ratings(self) -> pd.DataFrame:
         """Every stored rating (the latest per user and item), columns user, item, rating,
-        timestamp: what a retrain adds to the original data."""
+        timestamp and row (the database's row id, what an error about a stored rating names):
+        what a retrain adds to the original data, as stored (`with_feedback` checks it)."""
         query = select(
             ratings_table.c.user_id,
             ratings_table.c.item_id,
             ratings_table.c.rating,
             ratings_table.c.created,
+            ratings_table.c.id,
         ).order_by(ratings_table.c.id)
-        with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
-        frame["timestamp"] = frame["timestamp"].astype("int64")
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(query).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"feedback database {self.safe_url}: its ratings cannot be read "
+                f"({database_message(exc)})"
+            ) from None
+        frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp", "row"])
         return frame.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
 
     def count(self) -> int:

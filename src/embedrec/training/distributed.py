@@ -19,13 +19,22 @@ Choices, and why:
 - A rank that dies breaks the next collective call on the others: `lost_contact` turns the
   backend's error into one line saying so, and torchrun's SIGTERM to the survivors into the
   same, so no process gets as far as saving.
+- One error, one line: an error every rank raises alike (a bad file, read by each; rank 0's
+  error sent to all) is printed by the first rank that had it, the others exit 2 quietly
+  (`EmbedrecError.reported`); so is a lost contact (rank 0 says it) and a stop by the
+  launcher (the launcher says why).
+- A rank dies with its launcher: torch's launcher starts each rank in a session of its own,
+  so a launcher killed outright (kill -9) would leave its ranks training; on Linux each rank
+  asks the kernel for SIGTERM when its parent dies (`die_with_launcher`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +60,10 @@ from embedrec.training.torch_engine import fit_torch, gradient_options, wants_sp
 T = TypeVar("T")
 # How long a rank waits for the others in one collective call (a stopped, not dead, peer).
 TIMEOUT = datetime.timedelta(minutes=10)
+# `train --nproc` names itself to its ranks: a rank whose parent is another process already
+# (the launcher died before the rank could ask to die with it) stops at once
+LAUNCHER_PID = "EMBEDREC_LAUNCHER_PID"
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,7 @@ def process_group(world: World) -> Iterator[None]:
         torch.cuda.set_device(world.device)
     previous = signal.signal(signal.SIGTERM, _stopped_by_launcher)
     try:
+        die_with_launcher()
         with lost_contact(world):
             dist.init_process_group(
                 world.backend, init_method="env://", rank=world.rank,
@@ -160,11 +174,31 @@ def process_group(world: World) -> Iterator[None]:
 
 def _stopped_by_launcher(signum: int, frame: FrameType | None) -> None:
     """The launcher (torchrun, or `train --nproc`) sends SIGTERM to the other ranks when one
-    fails or when it is stopped itself."""
-    raise DistributedError(
+    fails or when it is stopped itself, and says why itself; so does the kernel when the
+    launcher dies (`die_with_launcher`)."""
+    stopped = DistributedError(
         "stopped by the launcher (another process of this run failed, or the run was stopped); "
         "no model was written"
     )
+    stopped.reported = True
+    raise stopped
+
+
+def die_with_launcher() -> None:
+    """Have the kernel send this rank SIGTERM when its parent (the launcher) dies, on Linux
+    (PR_SET_PDEATHSIG; elsewhere a rank outlives a launcher killed outright). A parent gone
+    already (the rank is a child of another process than the `train --nproc` that started
+    it) stops the rank now."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):  # no C library to ask: nothing set
+        return
+    launcher = os.environ.get(LAUNCHER_PID, "")
+    if launcher.isdigit() and os.getppid() != int(launcher):
+        _stopped_by_launcher(signal.SIGTERM, None)
 
 
 # What gloo and NCCL say when a peer has gone: DDP's all-reduce inside `backward` raises a
@@ -181,11 +215,13 @@ def lost_contact(world: World) -> Iterator[None]:
         if not isinstance(exc, dist.DistError) and not any(w in str(exc) for w in PEER_GONE):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DistributedError(
+        lost = DistributedError(
             f"rank {world.rank} of {world.size} lost contact with the other processes "
             f"({first[:200]}): a process of this run failed or was killed; "
             "no model was written"
-        ) from None
+        )
+        lost.reported = not world.leader  # rank 0 says it for all
+        raise lost from None
 
 
 def agree(world: World, work: Callable[[], T]) -> T:
@@ -198,8 +234,9 @@ def agree(world: World, work: Callable[[], T]) -> T:
     failures: list[Any] = [None] * world.size
     with lost_contact(world):
         dist.all_gather_object(failures, failure)
-    for found in failures:
+    for rank, found in enumerate(failures):
         if found is not None:
+            found.reported = rank != world.rank  # the first rank that had it says it
             raise found
     return result  # type: ignore[return-value]
 
@@ -232,6 +269,7 @@ def from_leader(world: World, work: Callable[[], T]) -> T:
         dist.broadcast_object_list(outcome, src=0)
     result, failure = outcome[0]
     if failure is not None:
+        failure.reported = not world.leader  # rank 0 says it
         raise failure
     return result
 

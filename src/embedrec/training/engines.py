@@ -62,6 +62,7 @@ class MembersEngine:
                 keep_best=member_config.keep == "best",
                 patience=member_config.patience,
                 metric=member.validation_metric(),
+                hint=member.divergence_hint(),
             )
             history += choose_engine(member, member_config).fit(member, data, member_config, own)
             if own.best is not None:
@@ -150,6 +151,7 @@ def fit(
         keep_best=config.keep == "best",
         patience=config.patience,
         metric=model.validation_metric(),
+        hint=model.divergence_hint(),
     )
     note = compile_note(KERNELS.get(engine.name, ()), engine.name)
     if note is not None:

@@ -8,6 +8,11 @@ it. When a process dies, torchrun prints its own report and a Python traceback a
 `error:` line naming the rank and how it ended, and the exit code is 2, as for any other failed
 command. The ranks themselves run the code a torchrun launch runs (`python -m embedrec train ...`
 with the same variables), so there is one distributed path, tested both ways.
+
+The outcome is what the model directory says: a rank that dies after rank 0 saved the model
+(torch's C++ side can abort a rank at shutdown on a loaded machine) leaves a complete model,
+every file matching its checksum, so the run succeeded, with a warning naming the rank; a run
+whose model is not new and complete failed, and the old model is untouched.
 """
 
 from __future__ import annotations
@@ -19,14 +24,20 @@ import signal
 import sys
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-from embedrec.errors import DistributedError
+from embedrec import io
+from embedrec.errors import DistributedError, ModelError
+from embedrec.model_read import read_model_dir
+from embedrec.schemas import EmbedrecWarning
+from embedrec.training.distributed import LAUNCHER_PID
 
 LAUNCHER_LOGGERS = ("torch.distributed.elastic", "torch.distributed.launcher")
 
@@ -59,11 +70,13 @@ def _as_torchrun_sets_up() -> Iterator[str]:
     unset = "OMP_NUM_THREADS" not in os.environ
     if unset:
         os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ[LAUNCHER_PID] = str(os.getpid())  # the ranks' parent, for `die_with_launcher`
     logs = tempfile.mkdtemp(prefix="embedrec-launch-")
     try:
         yield logs
     finally:
         shutil.rmtree(logs, ignore_errors=True)
+        os.environ.pop(LAUNCHER_PID, None)
         if unset:
             os.environ.pop("OMP_NUM_THREADS", None)
 
@@ -77,23 +90,58 @@ def _how_it_ended(exitcode: int) -> str:
     return f"exited with code {exitcode}"
 
 
-def _cause(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure] | None:
+def failed_rank(failures: dict[int, ProcessFailure]) -> tuple[int, ProcessFailure] | None:
     """The failure that ended the run, or None when every process that failed on its own said
     why (exit code 2, its `error:` line above). Processes the launcher stopped afterwards
-    (SIGTERM) are effects, not causes; a process killed from outside comes before one that
-    crashed; ties go to the earliest."""
+    (SIGTERM) are effects, not causes; so is a rank that aborted (SIGABRT: torch's C++ side
+    ends a rank so when a peer's connection drops) beside one that died otherwise. A process
+    killed from outside (SIGKILL: a user, the out-of-memory killer) comes first, then other
+    signals, then exit codes; ties go to the earliest, then the lowest rank."""
     own = [(r, f) for r, f in failures.items() if f.exitcode != -signal.SIGTERM]
     if not own:  # all stopped by SIGTERM: whoever was first
         own = list(failures.items())
     unexplained = [(r, f) for r, f in own if f.exitcode != 2]
     if not unexplained:
         return None
-    return min(unexplained, key=lambda rf: (rf[1].exitcode >= 0, rf[1].timestamp, rf[0]))
+    return min(unexplained, key=lambda rf: (_likelihood(rf[1].exitcode), rf[1].timestamp, rf[0]))
 
 
-def run_local(nproc: int, train_args: Sequence[str]) -> None:
+def _likelihood(exitcode: int) -> int:
+    """How likely a process that ended so is the cause of the run's end: lower first."""
+    if exitcode == -signal.SIGKILL:
+        return 0
+    if exitcode == -signal.SIGABRT:
+        return 2
+    return 1 if exitcode < 0 else 3
+
+
+def model_stamp(out: Path | None) -> tuple[int, int] | None:
+    """What tells a model saved now from the one there before: its config.json's inode and
+    modification time (a save puts a new directory in place, files and all)."""
+    try:
+        found = (out / io.CONFIG).stat() if out is not None else None
+    except OSError:
+        return None
+    return None if found is None else (found.st_ino, found.st_mtime_ns)
+
+
+def saved_since(out: Path | None, before: tuple[int, int] | None) -> bool:
+    """Whether this run saved a complete model at `out`: a new one, every file matching the
+    checksum the save recorded."""
+    if out is None or model_stamp(out) in (None, before):
+        return False
+    try:
+        read_model_dir(out)
+    except ModelError:
+        return False
+    return True
+
+
+def run_local(nproc: int, train_args: Sequence[str], out: Path | None = None) -> None:
     """Run `embedrec train <train_args>` in `nproc` processes on this machine; raise a
-    DistributedError that names the failed rank when one fails."""
+    DistributedError that names the failed rank when one fails, unless the model directory
+    `out` (train's --out) holds a complete model this run saved: then warn (EmbedrecWarning)."""
+    before = model_stamp(out)
     with _as_torchrun_sets_up() as logs:
         config = LaunchConfig(
             min_nodes=1,
@@ -116,13 +164,19 @@ def run_local(nproc: int, train_args: Sequence[str]) -> None:
                 "were stopped and no model was written"
             ) from None
         except ChildFailedError as failed:
-            cause = _cause(failed.failures)
+            cause = failed_rank(failed.failures)
             if cause is None:
-                raise DistributedError(
-                    "the distributed run stopped (see the error above)"
-                ) from None
+                said = DistributedError("the distributed run stopped (see the error above)")
+                said.reported = True  # the rank's own line says why
+                raise said from None
             rank, failure = cause
-            raise DistributedError(
-                f"process of rank {rank} (of {nproc}) {_how_it_ended(failure.exitcode)}; "
-                "the run stopped and no model was written"
-            ) from None
+            ended = f"process of rank {rank} (of {nproc}) {_how_it_ended(failure.exitcode)}"
+            if saved_since(out, before):
+                warnings.warn(
+                    f"{ended} after the model was saved; the model at {out} is complete "
+                    "(every file matches its checksum)",
+                    EmbedrecWarning,
+                    stacklevel=2,
+                )
+                return
+            raise DistributedError(f"{ended}; the run stopped and no model was written") from None

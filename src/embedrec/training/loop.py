@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from embedrec.errors import ModelError
-from embedrec.models.base import RMSE, ValidationMetric
+from embedrec.models.base import LR_HINT, RMSE, ValidationMetric
 from embedrec.training.progress import EpochStats, Reporter
 
 # validate(model, metric) -> (valid_loss or None, the metric's value); the model is an
@@ -26,7 +26,8 @@ class EpochLoop:
     """`metric`: what validation scores the model by (its kind's: RMSE, lower is better, or
     NDCG@10, higher is better); `keep_best`: remember the validated model with the best score
     and hand it back as `best` (a copy rebuilt from its state); `patience`: stop after that
-    many validated epochs without a new best."""
+    many validated epochs without a new best; `hint`: what to change when the training loss
+    stops being a number (the model kind's own settings, `Model.divergence_hint`)."""
 
     def __init__(
         self,
@@ -36,8 +37,10 @@ class EpochLoop:
         keep_best: bool = False,
         patience: int | None = None,
         metric: ValidationMetric = RMSE,
+        hint: str = LR_HINT,
     ):
         self.validate = validate
+        self.hint = hint
         self.reporter = reporter or Reporter()
         self.keep_best, self.patience, self.metric = keep_best, patience, metric
         self.best: Any = None  # the best model, when it is not the last one
@@ -64,7 +67,7 @@ class EpochLoop:
                 if train_loss is not None and not math.isfinite(train_loss):
                     raise ModelError(
                         f"training diverged in epoch {epoch} (train loss {train_loss}); "
-                        "try a lower learning rate (--lr) or more weight decay (--wd)"
+                        + self.hint
                     )
                 valid_loss = score = None
                 if candidate is not None and self.validate is not None:

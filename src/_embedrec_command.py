@@ -1,0 +1,25 @@
+"""The `embedrec` command's entry point, outside the `embedrec` package on purpose: importing
+the package (torch, pandas, numba: seconds) is itself inside the Ctrl-C guard, so Ctrl-C at any
+moment of a command is one `error: interrupted` line and the shell's code 130, never a
+KeyboardInterrupt traceback. A library installs no signal handler on import; this guard is the
+command's alone."""
+
+from __future__ import annotations
+
+import sys
+
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
+
+
+def main() -> None:
+    try:
+        from embedrec.cli import main as run  # inside the guard: the import takes seconds
+
+        run()
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted (Ctrl-C)\n")
+        raise SystemExit(INTERRUPTED) from None
+
+
+if __name__ == "__main__":
+    main()
