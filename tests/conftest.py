@@ -3,6 +3,13 @@ and small synthetic ratings built in code."""
 
 from __future__ import annotations
 
+import os
+
+# OpenMP threads (torch's and numba's) that spin while they wait take the CPU from the other
+# busy processes of a loaded machine: passive waiting ran three test files 1.7x faster at load
+# 6 (farm-bench, BENCHMARKS.md). Set before anything loads OpenMP; subprocesses inherit it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import shutil
 from pathlib import Path
 
