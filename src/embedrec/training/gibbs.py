@@ -54,7 +54,11 @@ def _grouped(keys, others, values, n_keys):
     """Ratings grouped by key: indptr (int64), the other side's ids (int32) and the ratings
     (float32) in key order, file order within a key."""
     indptr, order = order_by_user(keys, n_keys)
-    return indptr, others[order].astype(np.int32, copy=False), values[order].astype(np.float32)
+    return (
+        indptr,
+        others[order].astype(np.int32, copy=False),
+        values[order].astype(np.float32, copy=False),
+    )
 
 
 def _sample_hyper(rows, rng):
