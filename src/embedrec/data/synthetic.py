@@ -32,7 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from embedrec.data.files import ParquetColumns, Table, column_names, column_values, read_table
+from embedrec.data.files import Table, column_names, column_values, read_table
+from embedrec.data.parquet import ParquetColumns
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError
 from embedrec.io import atomic_file, check_output
