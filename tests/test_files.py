@@ -57,6 +57,44 @@ def test_parquet_and_dataframe(tmp_path, small_frame):
     assert from_file.user_map == from_frame.user_map
 
 
+def test_parquet_numbers_are_read_a_row_group_at_a_time_alike(tmp_path, small_frame):
+    """Number columns are copied into numpy one row group at a time (memory: Arrow never
+    holds a whole column); what loads is what the whole-column path and a DataFrame give,
+    and a column with a null in a late row group or of text falls back to the whole column."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from embedrec.data.parquet import ParquetColumns
+
+    frame = small_frame.assign(
+        user=small_frame["user"].str[1:].astype(np.int32),
+        rating=small_frame["rating"].astype(np.float32),
+    )
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=7)
+    columns = ParquetColumns(pq.ParquetFile(path))
+    assert columns.parquet.num_row_groups > 3
+    for name in ("user", "item", "rating", "timestamp"):
+        numbers = columns.numbers(name)
+        whole = columns.column(name).to_numpy()
+        assert numbers is not None and numbers.dtype == whole.dtype
+        np.testing.assert_array_equal(numbers, whole)
+    loaded, expected = load_ratings(path), ratings_from_frame(frame)
+    for name in ("users", "items", "ratings", "timestamps"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(expected, name))
+    assert loaded.user_map == expected.user_map and loaded.item_map == expected.item_map
+    holed = frame.assign(rating=frame["rating"].where(frame.index != len(frame) - 1))
+    pq.write_table(pa.Table.from_pandas(holed, preserve_index=False), path, row_group_size=7)
+    assert ParquetColumns(pq.ParquetFile(path)).numbers("rating") is None
+    with pytest.raises(DataError, match=f"line {len(frame) + 1}|row {len(frame) - 1}"):
+        load_ratings(path)
+    texts = frame.assign(user=frame["user"].astype(str))
+    pq.write_table(pa.Table.from_pandas(texts, preserve_index=False), path, row_group_size=7)
+    assert ParquetColumns(pq.ParquetFile(path)).numbers("user") is None
+    assert load_ratings(path).user_map.ids.tolist() == sorted(texts["user"].unique())
+
+
 def test_dates_become_unix_seconds():
     frame = pd.DataFrame({"user": [1], "item": [2], "rating": [3], "date": ["1970-01-02"]})
     assert ratings_from_frame(frame).timestamps.tolist() == [86400]
@@ -131,7 +169,10 @@ def test_duplicates_keep_last_and_are_reported(tmp_path):
     assert len(ratings) == 2
     assert ratings.to_frame().set_index("item").loc[2, "rating"] == 5
     assert "1 duplicate (user, item) rows: kept the last" in ratings.notes[0]
-    assert "line 2" in ratings.notes[0]
+    assert "line 2, user 1, item 2)" in ratings.notes[0]
+    text_ids = write(tmp_path, "t.csv", "user,item,rating\nann,x7,1\nbob,x7,4\nann,x7,5\n")
+    with pytest.warns(DuplicatesWarning):
+        assert "line 2, user 'ann', item 'x7')" in read_ratings(text_ids).notes[0]
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,23 @@ def test_posterior_mean_is_the_average_of_sample_predictions():
     assert np.allclose(got, want, atol=1e-4)
 
 
+def test_the_posterior_means_weights_are_made_a_block_of_rows_at_a_time_alike():
+    """The float32 weights are scaled a block of rows at a time (memory): bit for bit what
+    scaling every row in float64 and converting once gives."""
+    rng = np.random.default_rng(1)
+    average = PosteriorMean(40_000, 30, rank=3, slots=4, mean=3.5)
+    for _ in range(3):
+        average.add(rng.normal(size=(40_000, 4)), rng.normal(size=(30, 4)))
+    model = average.model()
+    scale = 1.0 / np.sqrt(3)
+    for got, kept in (
+        (model.user_factors.weight, average.user_factors),
+        (model.item_factors.weight, average.item_factors),
+    ):
+        want = torch.as_tensor(kept[:, :9] * scale, dtype=torch.float32)
+        assert torch.equal(got.detach(), want)
+
+
 def _state(seed=0, n_users=7, n_items=5, d=3):
     """Random ratings, noise factors and sides for checking one Gibbs step against dense
     algebra: the user side's own and implicit rows, the item side's effective rows."""

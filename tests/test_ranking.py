@@ -83,3 +83,26 @@ def test_popularity_baseline_and_coverage():
     m = evaluate_ranking(popularity_scores(train), train, test, k=1)
     assert m["n_users"] == 3
     assert m["coverage@1"] == pytest.approx(1 / 3)  # everyone gets the same item
+
+
+def test_a_scorers_own_block_is_left_as_given():
+    """The seen items are left out without a copy of the (users x items) block (memory): a
+    scorer that hands back a block it keeps (a cache) finds it unchanged, and scores alike
+    the second time."""
+    rng = np.random.default_rng(5)
+    rows = [(u, i, float(rng.integers(1, 6))) for u in range(8) for i in range(15)]
+    ratings = ratings_from_frame(pd.DataFrame(rows, columns=["user", "item", "rating"]))
+    order = rng.permutation(len(ratings))
+    train, test = ratings.subset(order[:60]), ratings.subset(order[60:])
+    scores = rng.random((ratings.n_users, ratings.n_items))
+    cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def cached(users):
+        return cache.setdefault(tuple(users.tolist()), scores[users])
+
+    first = evaluate_ranking(cached, train, test, k=3, batch_users=3)
+    assert len(cache) > 1
+    for users, block in cache.items():
+        np.testing.assert_array_equal(block, scores[list(users)])
+    assert evaluate_ranking(cached, train, test, k=3, batch_users=3) == first
+    assert first == evaluate_ranking(lambda users: scores[users], train, test, k=3)

@@ -63,6 +63,21 @@ def test_the_test_side_never_sways_the_choice(base, default):
     assert first.config == second.config
 
 
+def test_timestamps_never_sway_the_choice_nor_the_model(base, default):
+    """`embedrec train` drops the timestamps once the split is made, and the choice carves
+    its copies without them (memory): the same seed chooses and trains the same model."""
+    assert base.train.timestamps is not None
+    lean = embedrec.train(base.without_timestamps())
+    assert lean.selection == [
+        {**t, "seconds": s["seconds"]} for t, s in zip(default.selection, lean.selection)
+    ]
+    assert lean.config == default.config
+    pairs = base.valid.to_frame(titles=False)[["user", "item"]]
+    np.testing.assert_array_equal(lean.predict(pairs)["score"], default.predict(pairs)["score"])
+    user = pairs["user"].iloc[0]
+    pd.testing.assert_frame_equal(lean.recommend(user), default.recommend(user))
+
+
 def test_a_named_model_is_trained_as_named(ratings):
     rec = embedrec.train(ratings, model="bmf", epochs=20)
     assert rec.selection is None and rec.model_name == "bmf" and rec.ranker is None

@@ -1,10 +1,19 @@
 """Splits are disjoint, complete and seeded (property tests), and report cold rows."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embedrec import DataError, kfold_splits, random_split, ratings_from_frame, temporal_split
+from embedrec import (
+    DataError,
+    kfold_splits,
+    load_ratings,
+    load_split,
+    random_split,
+    ratings_from_frame,
+    temporal_split,
+)
 from embedrec.data.splits import split_from_spec
 from tests.conftest import low_rank_frame
 
@@ -98,3 +107,34 @@ def test_show_batch_and_one_batch_look_at_the_training_side(small_frame):
         split.show_batch(0)
     with pytest.raises(DataError, match="bs must be at least 1"):
         split.one_batch(0)
+
+
+def _same_side(a, b):
+    for column in ("users", "items", "ratings", "timestamps"):
+        np.testing.assert_array_equal(getattr(a, column), getattr(b, column))
+        assert getattr(a, column).dtype == getattr(b, column).dtype
+    assert a.user_map == b.user_map and a.item_map == b.item_map and a.source == b.source
+
+
+def test_load_split_takes_over_its_table_and_splits_as_random_split(tmp_path):
+    """`load_split` hands the table it loaded over to the split column by column (memory: the
+    table is never held twice); the sides are row for row `random_split`'s."""
+    path = tmp_path / "r.csv"
+    low_rank_frame(n_users=30, n_items=20, seed=4).to_csv(path, index=False)
+    for pct, seed in ((0.2, 5), (0.01, None), (0.0, 3)):
+        taken = load_split(path, valid_pct=pct, seed=seed)
+        copied = random_split(load_ratings(path), pct, 42 if seed is None else seed)
+        assert taken.name == copied.name
+        _same_side(taken.train, copied.train)
+        _same_side(taken.valid, copied.valid)
+
+
+def test_a_split_without_timestamps_shares_every_other_array():
+    split = random_split(RATINGS, 0.2, 1)
+    lean = split.without_timestamps()
+    assert split.train.timestamps is not None  # the split itself keeps them
+    for side, kept in ((lean.train, split.train), (lean.valid, split.valid)):
+        assert side.timestamps is None
+        for column in ("users", "items", "ratings"):
+            assert getattr(side, column) is getattr(kept, column)  # shared, not copied
+    assert lean.name == split.name and len(lean.train) == len(split.train)

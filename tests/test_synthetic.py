@@ -84,6 +84,33 @@ def test_the_noise_floor_is_found_for_validation_rows(tmp_path):
     assert noise_floor("movielens-100k", split.valid) is None
 
 
+def test_the_noise_floor_reads_the_file_in_slices_alike(tmp_path, monkeypatch):
+    """The truth is looked up a slice of rows at a time (memory): slices of 1,000 rows give
+    what one slice gives, from a DataFrame, a CSV and a Parquet file alike."""
+    from embedrec.data import synthetic
+
+    frame = synthetic_ratings(SMALL, seed=3)
+    split = random_split(ratings_from_frame(frame, rating_scale=(1, 5)), 0.2, 0)
+    csv, parquet = tmp_path / "s.csv", tmp_path / "s.parquet"
+    frame.to_csv(csv, index=False)
+    frame.to_parquet(parquet, index=False)
+    whole = {str(s): synthetic.true_ratings(s, split.valid) for s in (csv, parquet)}
+    monkeypatch.setattr(synthetic, "BATCH_ROWS", 1000)
+    assert len(frame) > 5 * synthetic.BATCH_ROWS
+    for source in (csv, parquet):
+        np.testing.assert_array_equal(
+            synthetic.true_ratings(source, split.valid), whole[str(source)]
+        )
+    sliced = synthetic.true_ratings(frame, split.valid)
+    np.testing.assert_array_equal(sliced, whole[str(parquet)])
+    truth = frame.set_index(["userId", "movieId"])["true_rating"]
+    valid = split.valid.to_frame(titles=False)
+    expected = truth.loc[list(zip(valid["user"], valid["item"]))].to_numpy(np.float32)
+    np.testing.assert_array_equal(sliced, expected)
+    # a row of the validation side the file lacks: no floor, not a wrong one
+    assert synthetic.true_ratings(frame.iloc[: len(frame) // 2], split.valid) is None
+
+
 def test_the_parquet_file_records_the_generator(tmp_path):
     import json
 

@@ -177,7 +177,8 @@ def choose_default(
     (see the module's docstring); `trainer` trains one candidate on a split, silently."""
     budget = Budget(selection_budget(data, config))
     start = time.perf_counter()
-    carved = random_split(data, valid_pct=CARVE_SHARE, seed=config.seed)
+    # the candidates learn from no timestamp: the carved copies are made without them
+    carved = random_split(data.without_timestamps(), valid_pct=CARVE_SHARE, seed=config.seed)
     trials: list[Trial] = []
     rating_rec, chosen = None, config
     if not data.interactions:

@@ -91,6 +91,8 @@ def train(
         finally:
             if store is not None:
                 store.close()
+        # the split is made: from here on nothing reads a timestamp (8 bytes a row)
+        split = split.without_timestamps()
         describe(split, as_json)
         rec = embedrec.train(split, config, progress=True)
     # a ranking model has no RMSE, nor have interactions

@@ -30,6 +30,9 @@ from embedrec.data.splits import (
     kfold_splits,
     paired_split,
     random_split,
+    random_split_name,
+    random_valid_rows,
+    rows_split,
     split_from_spec,
     temporal_split,
 )
@@ -129,6 +132,8 @@ def load_split(
             raise DataError(f"split {split!r} needs the MovieLens 100k folder, not a DataFrame")
         return load_movielens_fold(data, split, data_dir=data_dir)
     ratings = load_ratings(data, data_dir=data_dir, **columns)
-    if split is None:
-        return random_split(ratings, valid_pct, DEFAULT_SEED if seed is None else seed)
+    if split is None:  # the table is this function's own: the split takes it over
+        seed = DEFAULT_SEED if seed is None else seed
+        is_valid = random_valid_rows(len(ratings), valid_pct, seed)
+        return rows_split(ratings, is_valid, random_split_name(valid_pct, seed), consume=True)
     return split_from_spec(ratings, split)

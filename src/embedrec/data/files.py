@@ -33,6 +33,7 @@ from embedrec.data.layout import (
     is_number,
     split_whitespace,
 )
+from embedrec.data.parquet import ParquetColumns
 from embedrec.errors import DataError
 
 # Column names tried, case-insensitively, when the caller names none.
@@ -107,18 +108,6 @@ class Where:
         if self.first_line is None:
             return f"{self.source} row {self.first_row + index}"
         return f"{self.source} line {self.first_line + index}"
-
-
-class ParquetColumns:
-    """A Parquet file whose columns are read one at a time, when first asked for."""
-
-    def __init__(self, parquet: pq.ParquetFile):
-        self.parquet = parquet
-        self.column_names = list(parquet.schema_arrow.names)
-        self.num_rows = parquet.metadata.num_rows
-
-    def column(self, name: str) -> pa.ChunkedArray:
-        return self.parquet.read(columns=[name]).column(0)
 
 
 # What `read_table` returns: a DataFrame, or with arrow=True a pyarrow Table or ParquetColumns.
@@ -386,6 +375,8 @@ def column_values(table: Table, name: str) -> pd.Series:
     """One column as a Series; from Arrow or Parquet only the columns used are converted."""
     if isinstance(table, pd.DataFrame):
         return table[name]
+    if isinstance(table, ParquetColumns) and (numbers := table.numbers(name)) is not None:
+        return pd.Series(numbers, name=name)  # a row group at a time: no second copy
     chunked = table.column(name)
     if chunked.null_count == 0 and pa.types.is_primitive(chunked.type):
         series = pd.Series(chunked.to_numpy(), name=name)  # one copy into a numpy array

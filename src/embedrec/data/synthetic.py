@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from embedrec.data.files import column_names, column_values, read_table
+from embedrec.data.files import Table, column_names, column_values, read_table
+from embedrec.data.parquet import ParquetColumns
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError
 from embedrec.io import atomic_file, check_output
@@ -281,13 +283,14 @@ def true_ratings(source: object, ratings: Ratings) -> np.ndarray | None:
     or DataFrame they were loaded from; None when the source is not synthetic (no such column)
     or lacks one of the pairs. The RMSE of these against `ratings.ratings` is the noise floor.
 
+    The source is read a slice of rows at a time, keeping only the rows asked for: a pass over
+    25M rows for a validation side of 250,000 holds one slice, not the file's columns.
+
     >>> truth = true_ratings("synth.parquet", split.valid)  # doctest: +SKIP
     """
     columns = ["userId", "movieId", TRUE_RATING]
     if isinstance(source, pd.DataFrame):
-        if not set(columns) <= set(source.columns):
-            return None
-        frame = source[columns]
+        table: Table = source
     elif isinstance(source, (str, Path)) and Path(source).is_file():
         # embedrec's own reader: the file is read as training read it (UTF-16, gzip, zip or
         # Parquet bytes under a .csv name), never by a second parser that knows less
@@ -295,19 +298,49 @@ def true_ratings(source: object, ratings: Ratings) -> np.ndarray | None:
             table, _ = read_table(source, arrow=True)
         except DataError:
             return None
-        if not set(columns) <= set(column_names(table)):
-            return None
-        frame = pd.DataFrame({name: column_values(table, name) for name in columns})
     else:
         return None
-    users = ratings.user_map.indexer(frame["userId"].to_numpy())
-    items = ratings.item_map.indexer(frame["movieId"].to_numpy())
-    known = (users >= 0) & (items >= 0)
-    keys = users[known] * ratings.n_items + items[known]
-    order = np.argsort(keys, kind="stable")
-    keys, truth = keys[order], frame[TRUE_RATING].to_numpy(np.float32)[known][order]
-    wanted = ratings.users.astype(np.int64) * ratings.n_items + ratings.items
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    if len(keys) == 0 or not np.array_equal(keys[at], wanted):
+    if not set(columns) <= set(column_names(table)):
         return None
-    return truth[at]
+    wanted, inverse = np.unique(
+        ratings.users.astype(np.int64) * ratings.n_items + ratings.items, return_inverse=True
+    )
+    if not len(wanted):
+        return np.zeros(0, dtype=np.float32)
+    truth = np.zeros(len(wanted), dtype=np.float32)
+    found = np.zeros(len(wanted), dtype=bool)
+    for batch in row_batches(table, columns):
+        users = ratings.user_map.indexer(batch["userId"])
+        items = ratings.item_map.indexer(batch["movieId"])
+        rows = np.flatnonzero((users >= 0) & (items >= 0))
+        keys = users[rows] * ratings.n_items + items[rows]
+        at = np.minimum(np.searchsorted(wanted, keys), len(wanted) - 1)
+        hit = wanted[at] == keys
+        # a pair the file holds twice: its first row's truth, as in file order
+        at, first = np.unique(at[hit], return_index=True)
+        new = ~found[at]
+        truth[at[new]] = batch[TRUE_RATING][rows[hit][first[new]]]
+        found[at[new]] = True
+    if not found.all():
+        return None
+    return truth[inverse]
+
+
+BATCH_ROWS = 1 << 20
+
+
+def row_batches(table: Table, names: list[str]) -> Iterator[dict[str, np.ndarray]]:
+    """The columns `names` of a table `read_table` returned, `BATCH_ROWS` rows at a time in
+    row order, each converted as `column_values` converts a whole column."""
+    if isinstance(table, pd.DataFrame):
+        for start in range(0, len(table), BATCH_ROWS):
+            chunk = table.iloc[start : start + BATCH_ROWS]
+            yield {name: column_values(chunk, name).to_numpy() for name in names}
+        return
+    if isinstance(table, ParquetColumns):
+        batches = table.parquet.iter_batches(batch_size=BATCH_ROWS, columns=names)
+    else:
+        batches = iter(table.select(names).to_batches(max_chunksize=BATCH_ROWS))
+    for batch in batches:
+        part = pa.Table.from_batches([batch])
+        yield {name: column_values(part, name).to_numpy() for name in names}

@@ -144,7 +144,9 @@ def ratings_from_frame(
             timestamps = None if timestamps is None else timestamps[keep]
 
     user_map, user_codes = _encode(users)
+    del users  # the raw ids go once coded (memory): the maps give any one of them back
     item_map, item_codes = _encode(items)
+    del items
     if interactions:
         user_codes, item_codes, ratings, timestamps, merged = merged_interactions(
             user_codes, item_codes, ratings, timestamps, len(user_map), len(item_map)
@@ -157,8 +159,8 @@ def ratings_from_frame(
         first = int(np.flatnonzero(duplicated)[0])
         notes.append(
             f"{int(duplicated.sum())} duplicate (user, item) rows: kept the last of each "
-            f"(first dropped: {where.row(first)}, user {plain(users[first])!r}, "
-            f"item {plain(items[first])!r})"
+            f"(first dropped: {where.row(first)}, user {plain(user_map.ids[user_codes[first]])!r}, "
+            f"item {plain(item_map.ids[item_codes[first]])!r})"
         )
         warnings.warn(notes[-1], DuplicatesWarning, stacklevel=2)
         keep = ~duplicated
@@ -166,7 +168,6 @@ def ratings_from_frame(
         if timestamps is not None:
             timestamps = timestamps[keep]
         # a user or item whose only rows were dropped cannot exist: each pair keeps one row
-    del users
     titles = None
     if title is not None:
         titles = titles_for(item_map, column_values(frame, item), column_values(frame, title))

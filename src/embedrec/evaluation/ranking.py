@@ -212,16 +212,24 @@ def rank_lists(
     scorable = np.zeros(n_items, dtype=bool)
     for start in range(0, len(users), batch_users):
         chunk = users[start : start + batch_users]
-        scores = np.array(score_fn(chunk), copy=True)
+        scores = np.asarray(score_fn(chunk))
+        if not scores.flags.writeable:  # a broadcast row (popularity_scores): copied
+            scores = scores.copy()
         scorable |= np.isfinite(scores).any(0)
-        scores[seen(chunk)] = -np.inf
+        # the seen items are set to -inf for the selection and put back after: the block
+        # (1,024 users x 59,047 items: 240 MB) is never copied, and a scorer's is left as given
+        seen_at = seen(chunk)
+        kept = scores[seen_at]
+        scores[seen_at] = -np.inf
         top = top_k(scores, k)
         listed = np.isfinite(np.take_along_axis(scores, top, axis=1))  # -inf: not recommendable
+        scores[seen_at] = kept
+        del scores, kept
         shown[top[listed]] = True
-        block = np.zeros((len(chunk), n_items), dtype=bool)
         row_of, positions = csr_rows(indptr, np.arange(start, start + len(chunk)))
-        block[row_of, items[positions]] = True
-        all_hits.append(np.take_along_axis(block, top, axis=1) & listed)
+        wanted = row_of.astype(np.int64) * n_items + items[positions]
+        listed_at = np.arange(len(chunk), dtype=np.int64)[:, None] * n_items + top
+        all_hits.append(np.isin(listed_at, wanted) & listed)
     hits = np.concatenate(all_hits) if all_hits else np.zeros((0, k), dtype=bool)
     return hits, float(shown.sum() / max(int(scorable.sum()), 1))
 
