@@ -124,8 +124,8 @@ def test_on_counts_the_weight_of_a_count_is_chosen_too():
     """A catalogue too large for EASE's solve: iALS's regularization and, on play counts, the
     confidence a count earns are tried on the carved rows."""
     rng = np.random.default_rng(0)
-    items = np.arange(14_000)  # past EASE's 4 GB items x items limit
-    frame = pd.DataFrame({"user": items % 60, "item": items, "plays": rng.integers(1, 50, 14_000)})
+    items = np.arange(16_000)  # past EASE's 4 GB items x items limit (20 bytes a cell)
+    frame = pd.DataFrame({"user": items % 60, "item": items, "plays": rng.integers(1, 50, 16_000)})
     rec = embedrec.train(embedrec.ratings_from_frame(frame), epochs=2, n_factors=4)
     labels = [t["label"] for t in rec.selection]
     assert any("alpha 1" in label for label in labels) and any(
