@@ -25,12 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import numpy as np
+import pandas as pd
 import pytest
 import typer
 from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
+from embedrec.models.registry import build, resolve
 from tests.conftest import ML100K, NO_ML100K
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,6 +246,8 @@ def test_readme_says_what_the_set_up_line_trains(shell):
     assert printed, shell.setup_output[-2000:]
     assert printed.group(1, 2) == said.group(1, 2)
     assert float(printed.group(3)) == pytest.approx(float(said.group(3)), abs=0.005)
+    carved = readme_claim(r"it carves (\d+)% of the training ratings out").group(1)
+    assert f"carved out for validation ({carved}%," in " ".join(shell.setup_output.split())
 
 
 @pytest.mark.slow
@@ -304,3 +309,26 @@ def test_every_option_named_exists(document):
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)) - OTHERS
     assert named or document != README, "the README names no option: is this test reading it?"
     assert sorted(named - embedrec_options()) == []
+
+
+def test_the_chapter_table_holds():
+    """What the README's chapter -> embedrec table says of `dot`, `dot-bias`, `Embedding` and
+    `create_params`, on a small 1-5 star table."""
+    readme_claim(r"`model=\"dot\"` \| `y_range=None` by default")
+    readme_claim(r"`y_range=\"auto\"` is \(0, 1\.1 x the top rating\): \(0, 5\.5\)")
+    readme_claim(r"\(truncated normal, std 0\.01\) \| `embedrec\.Embedding\(n, k\)`")
+    users, items = np.meshgrid(np.arange(30), np.arange(20))
+    stars = 1.0 + (users + items).ravel() % 5
+    ratings = embedrec.ratings_from_frame(
+        pd.DataFrame({"user": users.ravel(), "item": items.ravel(), "rating": stars})
+    )
+    networks = {
+        kind: build(resolve(embedrec.TrainConfig(model=kind)), ratings).network
+        for kind in ("dot", "dot-bias")
+    }
+    assert networks["dot"].y_range is None
+    assert networks["dot-bias"].y_range == (0.0, 5.5)
+    table = embedrec.Embedding(2000, 50).weight.detach()
+    assert 0.0085 < table.std().item() < 0.0092  # N(0, 0.01) cut at 2 sd has sd 0.0088
+    assert table.abs().max().item() <= 0.02
+    assert embedrec.create_params([2000, 50]).detach().std().item() == pytest.approx(0.01, rel=0.1)
