@@ -14,6 +14,7 @@ names the other files it writes so that no other page writes them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -332,3 +333,17 @@ def test_the_chapter_table_holds():
     assert 0.0085 < table.std().item() < 0.0092  # N(0, 0.01) cut at 2 sd has sd 0.0088
     assert table.abs().max().item() <= 0.02
     assert embedrec.create_params([2000, 50]).detach().std().item() == pytest.approx(0.01, rel=0.1)
+
+
+@pytest.mark.slow
+def test_models_page_says_how_wide_the_stored_bmf_is(shell):
+    """The models page explains the rank in the notes against the width `config.json` holds,
+    with the set-up line's model as its example."""
+    page = " ".join((ROOT / "docs" / "models.md").read_text().split())
+    said = re.search(r"\((\d+) for rank (\d+) on MovieLens 100k\)", page)
+    assert said, "docs/models.md no longer gives the width of the set-up line's bmf"
+    config = json.loads(Path("models/ml-100k/config.json").read_text())
+    assert config["model"] == "bmf"
+    assert config["model_config"]["n_factors"] == int(said.group(1))
+    assert config["train_config"]["n_factors"] == int(said.group(2))
+    assert f"bmf rank {said.group(2)}," in " ".join(shell.setup_output.split())
