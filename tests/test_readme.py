@@ -1,34 +1,62 @@
-"""Every code block of README.md runs as written, in order, in the shell the set-up line leaves
-(its `export`s applied, its `embedrec` command run first), from a folder laid out like the
-repository's root with `../shared` beside it. Python blocks run as scripts. In a bash block,
-a plain `embedrec` line runs through the CLI in this process (the same arguments, parser and
-code; a process start per line would cost torch's import each time); `export` sets the
-variable for the lines after it; a line ending in `&` starts in the background (the service)
-and `kill %N` stops the Nth; any other line runs in bash. Blocks without a language (the
-layout diagram) are text."""
+"""Every code block of README.md and of the documentation pages (docs/, in the site's order)
+runs as written, in order, in the shell the README's set-up line leaves (its `export`s
+applied, its `embedrec` command run first), from a folder laid out like the repository's root
+with `../shared` beside it; and what the README claims (numbers, model names, options) is what
+embedrec does.
+
+Python blocks run as scripts. In a bash block, a plain `embedrec` line runs through the CLI in
+this process (the same arguments, parser and code; a process start per line would cost
+torch's import each time); `export` sets the variable for the lines after it; a line ending in
+`&` starts in the background (the service) and `kill %N` stops the Nth of its page, as in a
+fresh shell per page; any other line runs in bash. Blocks in any other language (`console`,
+`text`) are shown, not run. One setup serves every page: a page may use `models/ml-100k`, and
+names the other files it writes so that no other page writes them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
+import numpy as np
+import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
+import embedrec
 from embedrec.cli import app
+from embedrec.models.registry import build, resolve
 from tests.conftest import ML100K, NO_ML100K
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
-def code_blocks() -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for m in BLOCK.finditer(README.read_text())]
+def doc_pages() -> list[Path]:
+    """The documentation pages in the site's order (the `nav` of mkdocs.yml)."""
+    nav = re.findall(r"^\s+- [^:\n]+: (\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M)
+    return [ROOT / "docs" / name for name in nav]
+
+
+DOCUMENTS = [README, *doc_pages()]
+
+
+def name(document: Path) -> str:
+    return str(document.relative_to(ROOT))
+
+
+def code_blocks(document: Path) -> list[tuple[str, str]]:
+    return [(m.group(1), m.group(2)) for m in BLOCK.finditer(document.read_text())]
 
 
 def shell_lines(code: str) -> list[str]:
@@ -39,7 +67,7 @@ def shell_lines(code: str) -> list[str]:
 def setup_parts() -> tuple[dict[str, str], list[str]]:
     """The set-up line's exported variables and its `embedrec` commands (installing is CI's
     job, done before the tests run)."""
-    setup_line = code_blocks()[0][1].splitlines()[0]
+    setup_line = code_blocks(README)[0][1].splitlines()[0]
     parts = [part.strip() for part in setup_line.split("&&")]
     exports = dict(
         p.removeprefix("export ").split("=", 1) for p in parts if p.startswith("export ")
@@ -47,49 +75,83 @@ def setup_parts() -> tuple[dict[str, str], list[str]]:
     return exports, [p for p in parts if p.startswith("embedrec ")]
 
 
-BLOCKS = code_blocks()[1:]
+# (document, index of the block in it); the README's first block is the set-up, run first
+BLOCKS = [
+    (document, index)
+    for document in DOCUMENTS
+    for index in range(len(code_blocks(document)))
+    if (document, index) != (README, 0)
+]
 
 
 def stop(process: subprocess.Popen, how: signal.Signals) -> None:
-    """Stop a background line and everything it started (its own process group)."""
+    """Stop a background line and everything it started (its own process group), and wait
+    until the whole group is gone, so that the port it held is free for the next page."""
     try:
         os.killpg(process.pid, how)
     except ProcessLookupError:
         pass  # it and its group have ended
     process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
 
 
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    """Runs a block in a repository-shaped folder, as a user's shell after the set-up line."""
-    if not (ML100K / "u.data").is_file():
-        pytest.skip(NO_ML100K)
-    top = tmp_path_factory.mktemp("readme")
-    (top / "shared").symlink_to(ML100K.parents[2], target_is_directory=True)
-    root = top / "repo"
-    root.mkdir()
-    exports, commands = setup_parts()
-    env = {key: value.replace("$PWD", str(root)) for key, value in exports.items()}
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    saved = {key: os.environ.get(key) for key in env}
-    before = Path.cwd()
+class Shell:
+    """A user's shell after the set-up line, in a repository-shaped folder: runs a page's
+    blocks in order, each once, and keeps what each printed."""
 
-    background: list[subprocess.Popen] = []
+    def __init__(self, top: Path, root: Path):
+        self.top, self.root = top, root
+        self.path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        self.jobs: dict[str, list[subprocess.Popen]] = {}
+        self.done: dict[tuple[Path, int], tuple[int, str]] = {}
+        self.saved: dict[str, str | None] = {}
+        self.setup_output = ""
 
-    def run_line(line: str) -> tuple[int, str]:
-        shell_env = {**os.environ, "PATH": path}
+    def block(self, document: Path, index: int) -> tuple[int, str]:
+        """(exit status, output) of this block, its page's earlier blocks run first."""
+        blocks = code_blocks(document)
+        for i in range(1 if document == README else 0, index + 1):
+            if (document, i) not in self.done:
+                language, code = blocks[i]
+                label = f"{document.stem}-block{i + 1}"
+                self.done[(document, i)] = self.run(language, code, label, name(document))
+        return self.done[(document, index)]
+
+    def run(self, language: str, code: str, label: str, page: str) -> tuple[int, str]:
+        if language == "python":
+            script = self.top / f"{label}.py"
+            script.write_text(code)
+            done = subprocess.run(
+                [sys.executable, str(script)], cwd=self.root, capture_output=True, text=True
+            )
+            return done.returncode, done.stdout + done.stderr
+        outputs = []
+        for line in shell_lines(code):
+            status, output = self.line(line, self.jobs.setdefault(page, []))
+            outputs.append(output)
+            if status != 0:
+                return status, f"{line}\n{output}"
+        return 0, "\n".join(outputs)
+
+    def line(self, line: str, background: list[subprocess.Popen]) -> tuple[int, str]:
+        shell_env = {**os.environ, "PATH": self.path}
         if line.startswith("export ") and "&&" not in line:
             for assignment in shlex.split(line, comments=True)[1:]:
                 key, _, value = assignment.partition("=")
+                self.saved.setdefault(key, os.environ.get(key))
                 os.environ[key] = value
-                saved.setdefault(key, None)
             return 0, ""
         code = line.split(" #")[0].rstrip()  # a comment starts at " #", as bash reads it
         if code.endswith("&") and not code.endswith("&&"):
-            command = code[:-1]
             background.append(
                 subprocess.Popen(
-                    ["bash", "-c", command], cwd=root, env=shell_env, start_new_session=True
+                    ["bash", "-c", code[:-1]], cwd=self.root, env=shell_env, start_new_session=True
                 )
             )
             return 0, ""
@@ -108,7 +170,7 @@ def shell(tmp_path_factory):
         try:
             done = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", line],
-                cwd=root,
+                cwd=self.root,
                 env=shell_env,
                 capture_output=True,
                 text=True,
@@ -118,44 +180,170 @@ def shell(tmp_path_factory):
             return 124, f"timed out: {line}"
         return done.returncode, done.stdout + done.stderr
 
-    def run(language: str, code: str, name: str) -> tuple[int, str]:
-        if language == "python":
-            script = top / f"{name}.py"
-            script.write_text(code)
-            done = subprocess.run(
-                [sys.executable, str(script)], cwd=root, capture_output=True, text=True
-            )
-            return done.returncode, done.stdout + done.stderr
-        for line in shell_lines(code):
-            code_, output = run_line(line)
-            if code_ != 0:
-                return code_, f"{line}\n{output}"
-        return 0, ""
-
-    os.environ.update(env)
-    os.chdir(root)
-    try:
-        status, output = run("bash", "\n".join(commands), "setup")
-        assert status == 0, output[-3000:]
-        assert (root / "models" / "ml-100k" / "config.json").is_file()
-        yield run
-    finally:
-        for process in background:
-            stop(process, signal.SIGKILL)
-        os.chdir(before)
-        for key, value in saved.items():
+    def close(self) -> None:
+        for background in self.jobs.values():
+            for process in background:
+                stop(process, signal.SIGKILL)
+        for key, value in self.saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
 
 
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory) -> Iterator[Shell]:
+    """The shell every page's blocks run in, after the README's set-up line."""
+    if not (ML100K / "u.data").is_file():
+        pytest.skip(NO_ML100K)
+    top = tmp_path_factory.mktemp("readme")
+    (top / "shared").symlink_to(ML100K.parents[2], target_is_directory=True)
+    root = top / "repo"
+    root.mkdir()
+    exports, commands = setup_parts()
+    before = Path.cwd()
+    runner = Shell(top, root)
+    for key, value in exports.items():
+        runner.saved.setdefault(key, os.environ.get(key))
+        os.environ[key] = value.replace("$PWD", str(root))
+    os.chdir(root)
+    try:
+        status, output = runner.run("bash", "\n".join(commands), "setup", "setup")
+        assert status == 0, output[-3000:]
+        assert (root / "models" / "ml-100k" / "config.json").is_file()
+        runner.setup_output = output
+        yield runner
+    finally:
+        runner.close()
+        os.chdir(before)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "index", range(len(BLOCKS)), ids=[f"block{i + 1}-{lang}" for i, (lang, _) in enumerate(BLOCKS)]
+    "document, index",
+    BLOCKS,
+    ids=[f"{name(d)}-block{i + 1}-{code_blocks(d)[i][0]}" for d, i in BLOCKS],
 )
-def test_readme_block_runs_as_written(shell, index):
-    language, code = BLOCKS[index]
-    status, output = shell(language, code, f"block{index + 1}")
+def test_block_runs_as_written(shell, document, index):
+    status, output = shell.block(document, index)
     assert status == 0, output[-3000:]
     assert "Traceback" not in output
+
+
+def readme_claim(pattern: str) -> re.Match:
+    found = re.search(pattern, " ".join(README.read_text().split()))
+    assert found, f"the README no longer says {pattern!r}: update this test with it"
+    return found
+
+
+@pytest.mark.slow
+def test_readme_says_what_the_set_up_line_trains(shell):
+    """The kinds and the figure the README quotes for the default on MovieLens 100k are those
+    the set-up line prints."""
+    said = readme_claim(r"it keeps `(\S+)` \([^)]*\) with an `(\S+)` ranker, valid RMSE (\d\.\d+)")
+    printed = re.search(
+        r"saved (\S+)\+(\S+) model to \S+ \([^)]*\), valid RMSE (\d\.\d+)", shell.setup_output
+    )
+    assert printed, shell.setup_output[-2000:]
+    assert printed.group(1, 2) == said.group(1, 2)
+    assert float(printed.group(3)) == pytest.approx(float(said.group(3)), abs=0.005)
+    carved = readme_claim(r"it carves (\d+)% of the training ratings out").group(1)
+    assert f"carved out for validation ({carved}%," in " ".join(shell.setup_output.split())
+
+
+@pytest.mark.slow
+def test_readme_scores_and_ratings_are_what_it_says(shell):
+    """A default model's list: `rating` is in stars, `score` (the blend) is not a rating."""
+    readme_claim(r"`rating` is the predicted rating, in stars; `score` is what the list is sorted")
+    rec = embedrec.load("models/ml-100k")
+    top = rec.recommend(196, n=20)
+    assert list(top.columns) == ["item", "title", "score", "rating"]
+    low, high = rec.rating_scale
+    assert top["rating"].between(low, high).all()
+    assert top["score"].is_monotonic_decreasing
+    assert not top["score"].equals(top["rating"])
+
+
+@pytest.mark.slow
+def test_readme_chapter_loss_is_what_the_tour_prints(shell):
+    """The chapter's valid loss the Python tour quotes is the one it prints."""
+    said = float(readme_claim(r'valid loss \("loss"\) about (\d\.\d+)').group(1))
+    status, output = shell.block(README, 2)
+    assert status == 0, output[-3000:]
+    printed = re.search(r"'loss': (\d\.\d+)", output)
+    assert printed, output[-2000:]
+    assert float(printed.group(1)) == pytest.approx(said, abs=0.02)
+
+
+def test_the_model_names_listed_are_model_names():
+    """README and the models page list `embedrec.model_names()` as it answers."""
+    for document in (README, ROOT / "docs" / "models.md"):
+        text = " ".join(document.read_text().split())
+        listed = re.search(r"`embedrec\.model_names\(\)`[^:]*: ((?:`[\w-]+`,? ?)+)", text)
+        assert listed, f"{name(document)} no longer lists embedrec.model_names()"
+        assert re.findall(r"`([\w-]+)`", listed.group(1)) == embedrec.model_names()
+
+
+def embedrec_options() -> set[str]:
+    """Every option any `embedrec` command or sub-command takes."""
+    found = {"--help"}  # click adds it to every command
+
+    def walk(command: click.Command) -> None:
+        for parameter in command.params:
+            found.update(parameter.opts, parameter.secondary_opts)
+        for sub in getattr(command, "commands", {}).values():
+            walk(sub)
+
+    walk(typer.main.get_command(app))
+    return found
+
+
+# options the pages give to other programs (torchrun, ruff, mkdocs)
+OTHERS = {"--standalone", "--nproc-per-node", "--nnodes", "--rdzv-backend", "--rdzv-id"}
+OTHERS |= {"--rdzv-endpoint", "--check", "--strict"}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=name)
+def test_every_option_named_exists(document):
+    """An option the README or a page names, in a command or in prose, is one embedrec takes."""
+    text = re.sub(r"curl [^\n]*(\\\n[^\n]*)*", "", document.read_text())  # curl's own options
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)) - OTHERS
+    assert named or document != README, "the README names no option: is this test reading it?"
+    assert sorted(named - embedrec_options()) == []
+
+
+def test_the_chapter_table_holds():
+    """What the README's chapter -> embedrec table says of `dot`, `dot-bias`, `Embedding` and
+    `create_params`, on a small 1-5 star table."""
+    readme_claim(r"`model=\"dot\"` \| `y_range=None` by default")
+    readme_claim(r"`y_range=\"auto\"` is \(0, 1\.1 x the top rating\): \(0, 5\.5\)")
+    readme_claim(r"\(truncated normal, std 0\.01\) \| `embedrec\.Embedding\(n, k\)`")
+    users, items = np.meshgrid(np.arange(30), np.arange(20))
+    stars = 1.0 + (users + items).ravel() % 5
+    ratings = embedrec.ratings_from_frame(
+        pd.DataFrame({"user": users.ravel(), "item": items.ravel(), "rating": stars})
+    )
+    networks = {
+        kind: build(resolve(embedrec.TrainConfig(model=kind)), ratings).network
+        for kind in ("dot", "dot-bias")
+    }
+    assert networks["dot"].y_range is None
+    assert networks["dot-bias"].y_range == (0.0, 5.5)
+    table = embedrec.Embedding(2000, 50).weight.detach()
+    assert 0.0085 < table.std().item() < 0.0092  # N(0, 0.01) cut at 2 sd has sd 0.0088
+    assert table.abs().max().item() <= 0.02
+    assert embedrec.create_params([2000, 50]).detach().std().item() == pytest.approx(0.01, rel=0.1)
+
+
+@pytest.mark.slow
+def test_models_page_says_how_wide_the_stored_bmf_is(shell):
+    """The models page explains the rank in the notes against the width `config.json` holds,
+    with the set-up line's model as its example."""
+    page = " ".join((ROOT / "docs" / "models.md").read_text().split())
+    said = re.search(r"\((\d+) for rank (\d+) on MovieLens 100k\)", page)
+    assert said, "docs/models.md no longer gives the width of the set-up line's bmf"
+    config = json.loads(Path("models/ml-100k/config.json").read_text())
+    assert config["model"] == "bmf"
+    assert config["model_config"]["n_factors"] == int(said.group(1))
+    assert config["train_config"]["n_factors"] == int(said.group(2))
+    assert f"bmf rank {said.group(2)}," in " ".join(shell.setup_output.split())
