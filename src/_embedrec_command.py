@@ -6,12 +6,23 @@ command's alone."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
 
 
+def wait_passively() -> None:
+    """OpenMP threads (torch's pool and numba's) that spin while they wait take the CPU from
+    every other process of a busy machine: passive waiting ran numba- and torch-heavy work 1.7x
+    faster at load 6 and the same idle (BENCHMARKS.md, the test suite section). Read when
+    OpenMP loads, so set before any import; a value the user set is kept, and ranks and
+    service workers inherit it."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main() -> None:
+    wait_passively()
     try:
         from embedrec.cli import main as run  # inside the guard: the import takes seconds
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _embedrec_command
 import embedrec
 from embedrec import help_text
 from embedrec.data.synthetic import PRESETS
@@ -72,3 +73,14 @@ def test_the_help_lists_are_the_registries_lists():
     assert help_text.MODELS_HELP == embedrec.models_help()
     assert list(help_text.ENGINE_NAMES) == embedrec.engine_names()
     assert list(help_text.SYNTHETIC_PRESET_NAMES) == list(PRESETS)
+
+
+def test_the_command_waits_passively_unless_told_otherwise(monkeypatch):
+    """OpenMP's spinning threads cost 1.7x on a busy machine (BENCHMARKS.md): the command asks
+    for passive waiting before anything loads OpenMP, and keeps a value the user set."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    _embedrec_command.wait_passively()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    _embedrec_command.wait_passively()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
