@@ -7,6 +7,7 @@ command's alone."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIGINT)
@@ -30,6 +31,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted (Ctrl-C)\n")
         raise SystemExit(INTERRUPTED) from None
+    finally:
+        # The command is over, its exit code decided: a Ctrl-C while Python shuts down (its
+        # thread pools joining) would end it as killed by SIGINT, a model saved or not.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

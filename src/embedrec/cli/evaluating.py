@@ -60,7 +60,9 @@ def evaluate(
         raise embedrec.DataError(
             f"--relevant (--threshold) must be a finite rating, got {relevant}"
         )
-    rec = embedrec.load(model_dir, arrays_only=True)
+    # loaded whole, as Python's embedrec.load does: the figures equal evaluate(rec, ...)'s to the
+    # last digit (numpy's float32 scoring rounds differently from torch's in the 8th)
+    rec = embedrec.load(model_dir)
     test, name = test_rows(rec, data, seed, given=given(ctx, "data"))
     encoded, _ = rec.encode(test)
     overlap = int(rec.trained_on(encoded).sum())

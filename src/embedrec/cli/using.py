@@ -1,6 +1,6 @@
-"""Commands that use a trained model: predict, recommend, similar, explain, export. They (and
-`evaluate`) load it to score only (`arrays_only=True`): the weights memory-mapped, and no torch
-for the kinds whose scoring is arrays."""
+"""Commands that use a trained model: predict, recommend, similar, explain, export. They load
+it to score only (`arrays_only=True`): the weights memory-mapped, and no torch for the kinds
+whose scoring is arrays. (`evaluate` loads it whole, so its figures are Python's.)"""
 
 from __future__ import annotations
 

@@ -156,6 +156,12 @@ class DotArrays(Model):
         cls, n_users: int, n_items: int, config: dict[str, Any], arrays: dict[str, np.ndarray]
     ) -> Model:
         """The arrays as saved (memory-mapped where the reader maps them: no copy)."""
+        unknown = sorted(set(config) - {"n_factors", "y_range"})  # what the torch kind takes
+        if unknown:
+            raise ModelError(
+                f"model_config holds settings a {cls.name} model does not take: "
+                f"{', '.join(map(str, unknown))}"
+            )
         y_range = config.get("y_range")
         y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
         k = config.get("n_factors")
