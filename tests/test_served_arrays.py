@@ -15,6 +15,7 @@ import pytest
 
 import embedrec
 from embedrec import random_split, ratings_from_frame, train
+from embedrec.models import dot_arrays
 from tests.conftest import low_rank_frame
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -74,6 +75,18 @@ def test_arrays_score_as_the_trained_model(split, tmp_path, model, options):
             served.similar_items(items[0], n=3, min_ratings=0)["item"].tolist()
             == trained.similar_items(items[0], n=3, min_ratings=0)["item"].tolist()
         )
+
+
+def test_pairs_are_scored_in_bounded_blocks_with_the_same_result(split, tmp_path, monkeypatch):
+    """predict gathers rows a block at a time (a million pairs of a 1,100-wide bmf would gather
+    9 GB at once): blocks of 7 pairs give every pair the score of the trained model."""
+    trained, served = both_ways(split, tmp_path, "dot-bias", {})
+    monkeypatch.setattr(dot_arrays, "BATCH_PAIRS", 7)
+    pairs = (split.valid.users, split.valid.items)
+    assert len(pairs[0]) > 7
+    np.testing.assert_allclose(
+        served.predict_indices(*pairs), trained.predict_indices(*pairs), rtol=1e-5
+    )
 
 
 def test_served_weights_are_mapped_from_the_file(split, tmp_path):

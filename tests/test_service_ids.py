@@ -96,6 +96,16 @@ def test_stored_ids_written_as_14_and_14_0_retrain_as_one_new_user():
     assert sorted(seen[seen["user"] == 77]["item"].tolist()) == [101, 103]
 
 
+def test_an_id_past_int64_stays_text_and_retrains():
+    """'1e300' and 25 nines are whole numbers no int64 holds: a new text user, not a crash."""
+    ratings = embedrec.ratings_from_frame(pd.DataFrame(ROWS, columns=["user", "item", "rating"]))
+    for huge in ("1e300", "9" * 25):
+        assert ratings.user_map.canonical(huge) == huge
+    feedback = pd.DataFrame({"user": ["1e300"], "item": ["101"], "rating": [4.0]})
+    joined = embedrec.with_feedback(embedrec.random_split(ratings, 0.0), feedback).train
+    assert joined.n_users == ratings.n_users + 1 and "1e300" in set(joined.user_map.ids)
+
+
 def test_a_number_with_a_fraction_is_no_id(integer_ids, tmp_path):
     with serve(integer_ids, tmp_path) as client:
         response = client.post("/predict", json={"pairs": [{"user": 1.5, "item": 101}]})

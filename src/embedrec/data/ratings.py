@@ -128,16 +128,22 @@ def _coerce(raw_id: Any, dtype: np.dtype) -> int | float | str | None:
     try:
         if np.issubdtype(dtype, np.integer):
             if isinstance(raw_id, (int, np.integer)) and not isinstance(raw_id, (bool, np.bool_)):
-                return int(raw_id)
+                return _fitting(int(raw_id), dtype)
             if isinstance(raw_id, str) and INTEGER_TEXT.fullmatch(raw_id.strip()):
-                return int(raw_id)  # every digit (a float holds 2**53 exactly, no more)
+                return _fitting(int(raw_id), dtype)  # every digit (a float holds 2**53, no more)
             as_float = float(raw_id)
-            return int(as_float) if as_float.is_integer() else None
+            return _fitting(int(as_float), dtype) if as_float.is_integer() else None
         if np.issubdtype(dtype, np.floating):
             return float(raw_id)
         return str(raw_id)
     except (TypeError, ValueError):
         return None
+
+
+def _fitting(value: int, dtype: np.dtype) -> int | None:
+    """An integer id only where the map's integer type holds it ('1e300' is no int64 id)."""
+    limits = np.iinfo(dtype)
+    return value if limits.min <= value <= limits.max else None
 
 
 @dataclass

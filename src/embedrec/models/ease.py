@@ -79,12 +79,13 @@ class EaseKind(ClosedFormModel):
         self.seen = Interactions.from_ratings(data, self.rule)
         gram = torch.from_numpy(dense_gram(self.seen))
         gram.diagonal().add_(self.options.l2)
-        # Factor in place, then invert from the factor: the peak is two items x items float64
-        # arrays. LAPACK's inverse from a factor (potri) on one thread: on two it stalled 7x
-        # when the CPU was busy, and one thread still beat two triangular products
+        # Factor into gram's own buffer (torch works in a column-major temporary and copies
+        # back), then invert from the factor: the peak is two items x items float64 arrays.
+        # LAPACK's inverse from a factor (potri) on one thread: on two it stalled 5.5x when the
+        # CPU was busy, and one thread still beat two triangular products
         # (benchmarks/ease_solve.py).
         info = torch.linalg.cholesky_ex(gram, out=(gram, torch.empty((), dtype=torch.int32)))[1]
-        if int(info):  # (the factor is gram itself: no second name may keep it alive)
+        if int(info):  # (the factor is in gram: no second name may keep it alive)
             raise ModelError(f"ease: l2 {self.options.l2:g} is too small to solve; raise it")
         threads = torch.get_num_threads()
         torch.set_num_threads(1)

@@ -1,9 +1,9 @@
 """The class that holds each kind when a model is loaded to score only
-(`Recommender.load(path, arrays=True)`, what `embedrec serve` does): the kinds whose learned state
-is arrays score with numpy and load no torch. The dot-product kinds are their torch module's
-arrays (`dot_arrays`); the closed-form and iALS kinds are arrays already and load as themselves.
-A kind not named here (nn, bpr, average, a custom module) loads as trained, with torch.
-"""
+(`Recommender.load(path, arrays_only=True)`, what `embedrec serve` does): the kinds whose
+learned state is arrays score with numpy and load no torch. The dot-product kinds are their
+torch module's arrays (`dot_arrays`); the closed-form and iALS kinds are arrays already and load
+as themselves. A kind not named here (nn, bpr, average, a custom module) loads as trained, with
+torch."""
 
 from __future__ import annotations
 
