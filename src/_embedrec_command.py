@@ -2,7 +2,13 @@
 the package (torch, pandas, numba: seconds) is itself inside the Ctrl-C guard, so Ctrl-C at any
 moment of a command is one `error: interrupted` line and the shell's code 130, never a
 KeyboardInterrupt traceback. A library installs no signal handler on import; this guard is the
-command's alone."""
+command's alone.
+
+A rank of a distributed run (torchrun's RANK in its environment) leaves without Python's
+shut-down: gloo's worker threads may still be releasing the tensors of the last collective
+call, which needs the interpreter; one that does so while it shuts down aborts the process
+(`terminate called without an active exception`, about one two-process run in 60), and
+torchrun then fails the whole run after the model was saved."""
 
 from __future__ import annotations
 
@@ -31,10 +37,35 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted (Ctrl-C)\n")
         raise SystemExit(INTERRUPTED) from None
+    except SystemExit as done:
+        if launched_as_rank():
+            leave_now(done.code)
+        raise
     finally:
         # The command is over, its exit code decided: a Ctrl-C while Python shuts down (its
         # thread pools joining) would end it as killed by SIGINT, a model saved or not.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if launched_as_rank():
+        leave_now(0)
+
+
+def launched_as_rank() -> bool:
+    """Started by torchrun (or `train --nproc`) as one process of a distributed run."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def leave_now(code: object) -> None:
+    """End this process with `code` as SystemExit would, skipping the interpreter's shut-down
+    (see the module docstring): what it wrote is flushed first."""
+    if code is not None and not isinstance(code, int):
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed, or a broken pipe: nothing left to keep
+            pass
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":
