@@ -23,6 +23,7 @@ def run() -> dict[str, list[str]]:
         for model, engine in (("dot-bias", "fused"), ("bmf", "gibbs"), ("ials", "als")):
             rec = embedrec.train(split, model=model, engine=engine, epochs=1)
             rec.recommend(int(rec.user_map.decode(np.array([0]))[0]), n=5)
+        embedrec.evaluate_ranking(rec, split.valid, k=5)  # top-k over a block of users
     kernels = [
         value
         for name, module in list(sys.modules.items())

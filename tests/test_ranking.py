@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from embedrec import ratings_from_frame
 from embedrec.evaluation.ranking import evaluate_ranking, metrics_from_hits, popularity_scores
-from embedrec.topk import top_k
+from embedrec.topk import NUMPY_UP_TO_ROWS, top_k
 
 
 def test_hand_computed_case():
@@ -106,3 +106,19 @@ def test_a_scorers_own_block_is_left_as_given():
         np.testing.assert_array_equal(block, scores[list(users)])
     assert evaluate_ranking(cached, train, test, k=3, batch_users=3) == first
     assert first == evaluate_ranking(lambda users: scores[users], train, test, k=3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([-np.inf, 0.0, 0.5, 1.0, 2.0, 3.5]), min_size=1, max_size=40),
+    st.integers(1, 45),
+)
+def test_one_users_top_k_by_numpy_matches_the_kernel_on_ties(values, k):
+    """A list for one user (numpy's partition) and a block of rows (numba's kernel) agree,
+    ties and seen items (-inf) included: the k highest, best first, lower index first."""
+    row = np.array(values)
+    block = np.tile(row, (NUMPY_UP_TO_ROWS + 1, 1))  # enough rows for the kernel
+    by_numpy = top_k(row[None], k)[0]
+    expected = np.argsort(-row, kind="stable")[: min(k, len(row))]
+    assert by_numpy.tolist() == expected.tolist()
+    assert top_k(block, k)[0].tolist() == expected.tolist()

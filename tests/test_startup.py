@@ -84,3 +84,19 @@ def test_the_command_waits_passively_unless_told_otherwise(monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     _embedrec_command.wait_passively()
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_a_list_from_a_saved_model_loads_neither_torch_nor_numba(trained_dir):
+    """`embedrec recommend` reads weights and lists items: numpy's work, no compiled kernels
+    and no torch to load (each costs a command a fraction of a second of CPU)."""
+    code = f"""
+import json, sys
+from typer.testing import CliRunner
+from embedrec.cli import app
+done = CliRunner().invoke(app, ["recommend", {str(trained_dir)!r}, "--user", "u1", "--n", "3"])
+print(json.dumps({{"code": done.exit_code, "output": done.output,
+                  "loaded": [m for m in ("torch", "numba") if m in sys.modules]}}))
+"""
+    found = heavy_modules_after(code)
+    assert found["code"] == 0, found["output"]
+    assert found["loaded"] == [], f"recommend imported {found['loaded']}"

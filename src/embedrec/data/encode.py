@@ -2,14 +2,24 @@
 tens of millions of ratings (MovieLens 25M encodes in about a second).
 
 Everything here works on plain numpy arrays and knows nothing of `Ratings` or `IdMap`, so the
-container in `ratings.py` can build on these kernels without an import cycle.
+container in `ratings.py` can build on these kernels without an import cycle. The numba
+kernels (`embedrec.data.grouping`) load on first use: a command that only reads a model and
+lists items (`recommend`) never imports numba.
 """
 
 from __future__ import annotations
 
-import numba
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+from embedrec import lazy
+
+if TYPE_CHECKING:
+    from embedrec.data import grouping
+else:
+    grouping = lazy.module("embedrec.data.grouping")
 
 DENSE_LIMIT = 4  # use a lookup table when the largest id is at most this many times the row count
 
@@ -38,49 +48,16 @@ def encode_ids(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(uniques), codes.astype(np.int32)
 
 
-@numba.njit(cache=True)
 def order_by_user(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows grouped by user, by a stable counting sort in O(n): the rows of user u are
-    `order[indptr[u]:indptr[u + 1]]`, in file order.
-
-    `users` holds codes 0..n_users-1. Public because the Gibbs sampler
-    (`embedrec.training.gibbs`) groups its ratings by user and by item with it; numba-compiled,
-    so other numba functions may call it too.
-    """
-    indptr = np.zeros(n_users + 1, dtype=np.int64)
-    for u in users:
-        indptr[u + 1] += 1
-    for u in range(n_users):
-        indptr[u + 1] += indptr[u]
-    fill = indptr[:-1].copy()
-    order = np.empty(len(users), dtype=np.int64)
-    for row in range(len(users)):
-        order[fill[users[row]]] = row
-        fill[users[row]] += 1
-    return indptr, order
-
-
-@numba.njit(cache=True)
-def _duplicates_keep_last(
-    users: np.ndarray, items: np.ndarray, n_users: int, n_items: int
-) -> np.ndarray:
-    # one sweep per user from its last row back, with a marker per item
-    indptr, order = order_by_user(users, n_users)
-    marker = np.full(n_items, -1, dtype=np.int64)
-    drop = np.zeros(len(users), dtype=np.bool_)
-    for u in range(n_users):
-        for j in range(indptr[u + 1] - 1, indptr[u] - 1, -1):
-            row = order[j]
-            if marker[items[row]] == u:
-                drop[row] = True
-            else:
-                marker[items[row]] = u
-    return drop
+    `order[indptr[u]:indptr[u + 1]]`, in file order (`users` holds codes 0..n_users-1). The
+    Gibbs sampler and EASE's gram group by user and by item with it."""
+    return grouping.order_by_user(users, n_users)
 
 
 def duplicate_rows(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> np.ndarray:
     """Mask of rows repeating a (user, item) pair that occurs again later (keep the last)."""
-    return _duplicates_keep_last(users, items, n_users, n_items)
+    return grouping.duplicates_keep_last(users, items, n_users, n_items)
 
 
 def group_by_user(

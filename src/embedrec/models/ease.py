@@ -24,13 +24,15 @@ from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError, TooLargeError
 from embedrec.models.base import ClosedFormModel, NoOptions, Side
-from embedrec.models.gram import dense_gram
 from embedrec.models.registry import register
 
 if TYPE_CHECKING:
     import torch
-else:  # the solve needs torch, scoring does not: a served ease model loads none
+
+    from embedrec.models import gram as gram_kernel
+else:  # the solve needs torch and numba (the gram), scoring neither: a served model loads none
     torch = lazy.module("torch")
+    gram_kernel = lazy.module("embedrec.models.gram")
 
 # The peak is two float64 items x items arrays while G is factored and inverted: 16.4 bytes
 # per cell at 9,000 items, 18.6 at 3,000 (peak RSS, benchmarks/ease_memory.py).
@@ -77,7 +79,7 @@ class EaseKind(ClosedFormModel):
 
     def solve(self, data: Ratings, config: TrainConfig) -> float | None:
         self.seen = Interactions.from_ratings(data, self.rule)
-        gram = torch.from_numpy(dense_gram(self.seen))
+        gram = torch.from_numpy(gram_kernel.dense_gram(self.seen))
         gram.diagonal().add_(self.options.l2)
         # Factor into gram's own buffer (torch works in a column-major temporary and copies
         # back), then invert from the factor: the peak is two items x items float64 arrays.
