@@ -5,6 +5,7 @@ its model's scores; kept apart so each step reads, and tests, on plain arrays.""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,8 @@ import pandas as pd
 
 from embedrec.data.encode import csr_rows
 from embedrec.data.ratings import IdMap
+from embedrec.schemas import EmbedrecWarning
+from embedrec.scoring import MIN_RATINGS, lowered_floor, nearest
 from embedrec.topk import top_k
 
 LIST_COLUMNS = ["user", "rank", "item", "title", "score"]  # every user's lists in one frame
@@ -124,3 +127,27 @@ def item_frame(
     if rating is not None:
         columns["rating"] = rating.astype(np.float64)
     return pd.DataFrame(columns)
+
+
+def nearest_listed(
+    similarity: np.ndarray,
+    counts: np.ndarray,
+    index: int,
+    n: int,
+    min_ratings: int | None,
+    side: str,
+) -> np.ndarray:
+    """The `n` rows most similar to row `index` (not itself) among those with at least
+    `min_ratings` training ratings; None: `MIN_RATINGS`, lowered with a warning where fewer
+    than `n` rows reach it (a small data set still gets a list)."""
+    if min_ratings is None:
+        min_ratings = lowered_floor(counts, index, n, MIN_RATINGS)
+        if min_ratings < MIN_RATINGS:
+            warnings.warn(
+                f"fewer than {n} {side}s have {MIN_RATINGS} training ratings: neighbours "
+                f"listed from {min_ratings} rating(s) up, whose factors are noisier "
+                "(--min-ratings / min_ratings= sets the floor)",
+                EmbedrecWarning,
+                stacklevel=4,  # the caller of `similar_items` / `similar_users`
+            )
+    return nearest(similarity, counts >= min_ratings, index, n)

@@ -9,7 +9,6 @@ tables and plots are functions of a Recommender in their own modules.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,19 +22,16 @@ from embedrec import io, lists, model_read
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
+from embedrec.data.user_input import pairs_frame
 from embedrec.errors import AmbiguousNameError, DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
 from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
-from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
-    MIN_RATINGS,
     Folded,
     blend_scores,
     check_n,
     checked_ratings,
-    lowered_floor,
-    nearest,
     typical_ratings,
 )
 from embedrec.training.progress import EpochStats
@@ -208,18 +204,7 @@ class Recommender:
         >>> rec.predict([(196, "Star Wars"), (196, 50)])  # doctest: +SKIP
         """
         self.check_predicts()
-        if isinstance(pairs, pd.DataFrame):
-            frame = pairs
-            if not {"user", "item"} <= set(frame.columns):
-                raise DataError(
-                    f"pairs need a user and an item column; columns are: {list(frame.columns)}"
-                )
-        else:
-            rows = list(pairs)
-            odd = next((r for r in rows if not isinstance(r, (tuple, list)) or len(r) != 2), None)
-            if odd is not None:
-                raise DataError(f"pairs are (user, item) tuples, got {odd!r}")
-            frame = pd.DataFrame(rows, columns=["user", "item"])
+        frame = pairs_frame(pairs)
         users = np.array([self.user_map.lookup(u) for u in frame["user"]], dtype=np.int64)
         items = np.array([self._item_or_title(i) for i in frame["item"]], dtype=np.int64)
         ok = (users >= 0) & (items >= 0)
@@ -609,21 +594,11 @@ class Recommender:
     ) -> pd.DataFrame:
         check_n(n)
         side, id_map, counts = self._side(is_item)
-        if min_ratings is None:
-            min_ratings = lowered_floor(counts, index, n, MIN_RATINGS)
-            if min_ratings < MIN_RATINGS:
-                warnings.warn(
-                    f"fewer than {n} {side}s have {MIN_RATINGS} training ratings: neighbours "
-                    f"listed from {min_ratings} rating(s) up, whose factors are noisier "
-                    "(--min-ratings / min_ratings= sets the floor)",
-                    EmbedrecWarning,
-                    stacklevel=3,
-                )
         judge = self.model
         if self.ranker is not None and self.model.factors(side) is None:
             judge = self.ranker
         similarity = judge.similarity(side, index).astype(np.float64)
-        order = nearest(similarity, counts >= min_ratings, index, n)
+        order = lists.nearest_listed(similarity, counts, index, n, min_ratings, side)
         frame = self.describe(order, is_item)
         frame.insert(len(frame.columns) - 1, "score", similarity[order])
         return frame
