@@ -75,5 +75,10 @@ def test_lists_of_arrays():
     ]
     asked = lists.pairs_seen(indptr, seen, 4, np.array([0, 0, 1]), np.array([3, 0, 0]))
     assert asked.tolist() == [True, False, True]
+    block = scores.copy()
+    cold = np.array([False, True])
+    lists.mask_block(block, cold, np.array([1, 2, 3, 4.0]), (np.array([0]), np.array([1])), allowed)
+    assert block[0].tolist() == pytest.approx([0.1, -np.inf, -np.inf, 0.5])
+    assert block[1].tolist() == [1.0, -np.inf, -np.inf, 4.0]  # the fallback, masked alike
     fallback = lists.popularity_or(np.array([4.0, 3.0]), np.array([5, 0]), interactions=False)
     assert fallback.tolist() == [4.0, -np.inf]

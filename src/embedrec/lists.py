@@ -48,6 +48,24 @@ def seen_pairs(
     return row_of, seen_items[positions]
 
 
+def mask_block(
+    scores: np.ndarray,
+    cold: np.ndarray,
+    fallback: np.ndarray | None,
+    seen: tuple[np.ndarray, np.ndarray] | None,
+    allowed: np.ndarray | None,
+) -> None:
+    """In place, on a (users, items) score block: the `cold` rows (users with no training
+    rating) score the `fallback` list; the `seen` (row, item) pairs and the items not
+    `allowed` score -inf, so that no list shows them."""
+    if fallback is not None:
+        scores[cold] = fallback[None]
+    if seen is not None:
+        scores[seen] = -np.inf
+    if allowed is not None:
+        scores[:, ~allowed] = -np.inf
+
+
 def pairs_seen(
     indptr: np.ndarray | None,
     seen_items: np.ndarray | None,

@@ -375,12 +375,11 @@ class Recommender:
             chunk = indices[start : start + batch_users]
             scores, predicted = self._scores(chunk, buffer[: len(chunk)])
             cold = cold_users[start : start + len(chunk)]
-            if cold.any():
-                scores[cold] = self._fallback_scores()[None]
-            if exclude_seen:
-                scores[lists.seen_pairs(self.seen_indptr, self.seen_items, chunk)] = -np.inf
-            if allowed is not None:
-                scores[:, ~allowed] = -np.inf
+            fallback = self._fallback_scores() if cold.any() else None
+            seen = (
+                lists.seen_pairs(self.seen_indptr, self.seen_items, chunk) if exclude_seen else None
+            )
+            lists.mask_block(scores, cold, fallback, seen, allowed)
             top = lists.top_rows(scores, n)
             rating = None
             if self.ranker is not None and predicted is not None:
