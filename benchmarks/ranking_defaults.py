@@ -9,6 +9,7 @@ python benchmarks/ranking_defaults.py [--data PATH_OR_NAME] [--k 10]
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import numpy as np
 
@@ -52,8 +53,7 @@ def main() -> None:
         for blend in BLENDS:
             cells = []
             for name, split in carved.items():
-                rec = rating[name]
-                rec.ranker, rec.blend = rankers[name].model, blend
+                rec = replace(rating[name], ranker=rankers[name].model, blend=blend)
                 metrics = embedrec.evaluate_ranking(rec.score_items, split.train, split.valid, k=k)
                 cells.append(f"{metrics[f'precision@{k}']:.4f} / {metrics[f'ndcg@{k}']:.4f}")
             mean = np.mean([float(c.split(" / ")[1]) for c in cells])

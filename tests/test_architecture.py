@@ -30,7 +30,7 @@ LONG_MODULES = {
     "embedrec/recommender.py": (
         "the one object users hold: each method a short public call (ids, predict, recommend, "
         "fold-in, bias/weight, similar, save/load); its file format lives in "
-        "recommender_state.py and its scoring helpers in scoring.py"
+        "recommender_state.py, its scoring helpers in scoring.py, its list-making in lists.py"
     ),
 }
 

@@ -8,6 +8,7 @@ and after rating, the map) for a person to look at."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -166,7 +167,9 @@ def books_url(tmp_path_factory) -> Iterator[str]:
     frame = pd.DataFrame(rows, columns=["user", "book_id", "title", "rating"])
     ratings = embedrec.ratings_from_frame(frame, rating_scale=(1, 5))
     rec = embedrec.train(ratings, model="dot-bias", epochs=3, n_factors=4, seed=0)
-    rec.split = {"name": "random", "spec": {}, "data": "/data/goodbooks/ratings.csv"}
+    rec = dataclasses.replace(
+        rec, split={"name": "random", "spec": {}, "data": "/data/goodbooks/ratings.csv"}
+    )
     tmp = tmp_path_factory.mktemp("books")
     with serving(rec.save(tmp / "books"), tmp) as url:
         yield url

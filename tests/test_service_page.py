@@ -5,6 +5,8 @@ books). The page itself in Chromium: tests/test_service_browser.py."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -68,17 +70,17 @@ def test_a_model_of_interactions_gives_no_rating_to_show(tmp_path):
     ],
 )
 def test_the_items_are_films_only_for_a_film_catalogue(rated_dir, source, noun):
-    rec = embedrec.load(rated_dir)
-    rec.split = None if source is None else {"name": "random", "spec": {}, "data": source}
+    split = None if source is None else {"name": "random", "spec": {}, "data": source}
+    rec = dataclasses.replace(embedrec.load(rated_dir), split=split)
     assert item_noun(rec) == noun
 
 
 def test_health_names_the_items_as_the_page_will(rated_dir, tmp_path):
     rec = embedrec.load(rated_dir)
-    rec.split = {"name": "random", "spec": {}, "data": "movielens-100k"}
-    films = rec.save(tmp_path / "films")
-    rec.split = {"name": "random", "spec": {}, "data": "/data/goodbooks-10k/ratings.csv"}
-    books = rec.save(tmp_path / "books")
+    films_split = {"name": "random", "spec": {}, "data": "movielens-100k"}
+    films = dataclasses.replace(rec, split=films_split).save(tmp_path / "films")
+    books_split = {"name": "random", "spec": {}, "data": "/data/goodbooks-10k/ratings.csv"}
+    books = dataclasses.replace(rec, split=books_split).save(tmp_path / "books")
     with served(films, tmp_path) as client:
         assert client.get("/health").json()["item_noun"] == "films"
     with served(books, tmp_path) as client:

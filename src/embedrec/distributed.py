@@ -183,5 +183,4 @@ def train_distributed(
         history = fit_replica(model, train.users, train.items, train.ratings, resolved, loop, world)
     if not leader:
         return None
-    run.rec.history, run.rec.engine, run.rec.model = history, "torch", loop.best or model
-    return finish(run), split
+    return finish(run, history, "torch", loop.best or model), split

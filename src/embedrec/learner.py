@@ -8,7 +8,7 @@ scores by the kind's metric exactly as `embedrec.evaluate` (RMSE) or `evaluate_r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numba
@@ -37,6 +37,7 @@ from embedrec.training import Reporter, engine_names, fit
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import Validate
 from embedrec.training.notebook_progress import live_reporter
+from embedrec.training.progress import EpochStats
 
 # Above this many ratings a Gibbs sweep takes seconds (about 1.3 s per million ratings on
 # 2 cores, benchmarks/bmf_speed.py): say so before a long run starts.
@@ -118,17 +119,18 @@ def train(
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
     """
     run = start(data, config, progress=progress, **overrides)
-    run.rec.history, run.rec.engine, run.rec.model = fit(
+    history, engine, model = fit(
         run.rec.model, run.train_set, run.config, run.validate, run.reporter
     )
-    return finish(run)
+    return finish(run, history, engine, model)
 
 
 @dataclass
 class Run:
     """A training run set up by `start`: the Recommender around the untrained model (its
     baseline, counts and seen items filled in), the resolved config, the training side, the
-    validation hook and the reporter. An engine trains `rec.model`; `finish` adds the ranker."""
+    validation hook and the reporter. An engine trains `rec.model`; `finish` makes the trained
+    Recommender, with the ranker."""
 
     rec: Recommender
     config: TrainConfig
@@ -178,6 +180,7 @@ def start(
     ranker = build_ranker(config, train_set)
     torch.manual_seed(config.seed)
     model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
+    seen_indptr, seen_items, seen_ratings = train_set.by_user()
     rec = Recommender(
         model=model,
         user_map=train_set.user_map,
@@ -199,29 +202,38 @@ def start(
         config=config,
         selection=selection,
         interactions=train_set.interactions,
+        seen_indptr=seen_indptr,
+        seen_items=seen_items,
+        seen_ratings=seen_ratings,
     )
-    rec.seen_indptr, rec.seen_items, rec.seen_ratings = train_set.by_user()
     validate = None
     if valid_set is not None and len(valid_set):
 
         def validate(candidate: Model, metric: ValidationMetric) -> tuple[float | None, float]:
-            rec.model = candidate  # a member of an average is validated on its own
-            return validation_score(rec, train_set, valid_set, metric)
+            # a member of an average is validated on its own
+            return validation_score(replace(rec, model=candidate), train_set, valid_set, metric)
 
     return Run(rec, config, train_set, validate, reporter, ranker)
 
 
-def finish(run: Run) -> Recommender:
-    """The trained run's Recommender, with the ranker the config asks for trained beside it."""
-    rec, config, ranker = run.rec, run.config, run.ranker
-    if ranker is not None:
-        # its epochs are shown but not kept: the history is the rating model's, validated
-        _, engine, ranker = fit(
-            ranker, run.train_set, config.ranker_config(ranker.name), None, run.reporter
-        )
-        rec.ranker, rec.engine = ranker, f"{rec.engine}+{engine}"
-        rec.blend = 0.0 if config.blend is None else config.blend
-    return rec
+def finish(run: Run, history: list[EpochStats], engine: str, model: Model) -> Recommender:
+    """The trained run's Recommender: the `model` an engine trained (its `history`), with the
+    ranker the config asks for trained beside it."""
+    config, ranker = run.config, run.ranker
+    if ranker is None:
+        return replace(run.rec, history=history, engine=engine, model=model)
+    # its epochs are shown but not kept: the history is the rating model's, validated
+    _, ranker_engine, ranker = fit(
+        ranker, run.train_set, config.ranker_config(ranker.name), None, run.reporter
+    )
+    return replace(
+        run.rec,
+        history=history,
+        engine=f"{engine}+{ranker_engine}",
+        model=model,
+        ranker=ranker,
+        blend=0.0 if config.blend is None else config.blend,
+    )
 
 
 def _train_quietly(data: Ratings, config: TrainConfig) -> Recommender:

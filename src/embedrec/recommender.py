@@ -9,36 +9,31 @@ tables and plots are functions of a Recommender in their own modules.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from embedrec import io, model_read
+from embedrec import io, lists, model_read
 from embedrec.config import TrainConfig
-from embedrec.data.encode import csr_rows
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.data.titles import ItemNames
+from embedrec.data.user_input import pairs_frame
 from embedrec.errors import AmbiguousNameError, DataError, ModelError, UnknownIdError
 from embedrec.models import BiasBaseline, Model, Side
 from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
-from embedrec.schemas import EmbedrecWarning
 from embedrec.scoring import (
-    MIN_RATINGS,
     Folded,
     blend_scores,
     check_n,
     checked_ratings,
-    lowered_floor,
-    nearest,
     typical_ratings,
 )
-from embedrec.topk import top_k
 from embedrec.training.progress import EpochStats
 
 if TYPE_CHECKING:
@@ -47,8 +42,12 @@ if TYPE_CHECKING:
 AMBIGUOUS = -2  # an item index meaning "a title several items share" (predict's error column)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Recommender:
+    """Built complete by the code that trains or loads it, and never changed after: a run
+    that swaps a part (validation scoring a candidate model, a CLI recording the split)
+    makes a new one with `dataclasses.replace`, so the caches below cannot go stale."""
+
     model: Model
     user_map: IdMap
     item_map: IdMap
@@ -122,11 +121,10 @@ class Recommender:
         return len(self.item_map)
 
     # ---- ids ---------------------------------------------------------------------------
-    @property
+    @cached_property
     def item_names(self) -> ItemNames:
-        if getattr(self, "_item_names", None) is None:
-            self._item_names = ItemNames(self.item_map, self.titles)
-        return self._item_names
+        """Titles resolved to indices (an index built once, on first use)."""
+        return ItemNames(self.item_map, self.titles)
 
     def item_index(self, item: Any) -> int:
         """The index of an item named by raw id or (forgivingly) by title."""
@@ -206,18 +204,7 @@ class Recommender:
         >>> rec.predict([(196, "Star Wars"), (196, 50)])  # doctest: +SKIP
         """
         self.check_predicts()
-        if isinstance(pairs, pd.DataFrame):
-            frame = pairs
-            if not {"user", "item"} <= set(frame.columns):
-                raise DataError(
-                    f"pairs need a user and an item column; columns are: {list(frame.columns)}"
-                )
-        else:
-            rows = list(pairs)
-            odd = next((r for r in rows if not isinstance(r, (tuple, list)) or len(r) != 2), None)
-            if odd is not None:
-                raise DataError(f"pairs are (user, item) tuples, got {odd!r}")
-            frame = pd.DataFrame(rows, columns=["user", "item"])
+        frame = pairs_frame(pairs)
         users = np.array([self.user_map.lookup(u) for u in frame["user"]], dtype=np.int64)
         items = np.array([self._item_or_title(i) for i in frame["item"]], dtype=np.int64)
         ok = (users >= 0) & (items >= 0)
@@ -314,22 +301,9 @@ class Recommender:
         """Mask over encoded `ratings` (this model's indices, as `encode` gives): rows whose
         (user, item) pair was a training rating of this model, so an evaluation can tell it is
         scoring rows the model learned from."""
-        if self.seen_indptr is None or self.seen_items is None or len(ratings) == 0:
-            return np.zeros(len(ratings), dtype=bool)
-        # a pair as one int64 key: user * n_items + item, for both sides
-        row_of, positions = csr_rows(self.seen_indptr, np.arange(self.n_users))
-        seen = row_of.astype(np.int64) * self.n_items + self.seen_items[positions]
-        asked = ratings.users.astype(np.int64) * self.n_items + ratings.items
-        return np.isin(asked, seen)
-
-    def _seen_pairs(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row, item) positions of what each of `users` rated in training, for masking a
-        (len(users), n_items) score block."""
-        if self.seen_indptr is None or self.seen_items is None:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        row_of, positions = csr_rows(self.seen_indptr, users)
-        return row_of, self.seen_items[positions]
+        return lists.pairs_seen(
+            self.seen_indptr, self.seen_items, self.n_items, ratings.users, ratings.items
+        )
 
     def recommend(
         self,
@@ -359,10 +333,9 @@ class Recommender:
         >>> rec.recommend(liked=["Radiohead", "Portishead"], n=5)  # doctest: +SKIP
         """
         check_n(n)
-        allowed = None if items is None else self._candidates(items)
-        if exclude is not None:
-            allowed = np.ones(self.n_items, dtype=bool) if allowed is None else allowed
-            allowed[self.item_indices(exclude)] = False
+        wanted = None if items is None else self.item_indices(items)
+        excluded = None if exclude is None else self.item_indices(exclude)
+        allowed = lists.candidates(self.n_items, wanted, excluded)
         if liked is not None:
             if ratings is not None:
                 raise ModelError("recommend takes ratings= or liked=, not both")
@@ -402,29 +375,25 @@ class Recommender:
             chunk = indices[start : start + batch_users]
             scores, predicted = self._scores(chunk, buffer[: len(chunk)])
             cold = cold_users[start : start + len(chunk)]
-            if cold.any():
-                scores[cold] = self._fallback_scores()[None]
-            if exclude_seen:
-                scores[self._seen_pairs(chunk)] = -np.inf
-            if allowed is not None:
-                scores[:, ~allowed] = -np.inf
-            top = top_k(scores, n)
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            keep = np.isfinite(top_scores)
-            row_of = np.repeat(np.arange(len(chunk)), keep.sum(1))
+            fallback = self._fallback_scores() if cold.any() else None
+            seen = (
+                lists.seen_pairs(self.seen_indptr, self.seen_items, chunk) if exclude_seen else None
+            )
+            lists.mask_block(scores, cold, fallback, seen, allowed)
+            top = lists.top_rows(scores, n)
             rating = None
             if self.ranker is not None and predicted is not None:
-                rating = predicted[row_of, top[keep]]
+                rating = predicted[top.row_of, top.items]
             lead = {}
             if not one_user:
-                lead["user"] = np.asarray(users, dtype=object)[start + row_of]
-                lead["rank"] = (np.cumsum(keep, axis=1)[keep]).astype(np.int64)
-            frame = self._item_frame(top[keep], top_scores[keep], rating, lead)
+                lead["user"] = np.asarray(users, dtype=object)[start + top.row_of]
+                lead["rank"] = top.rank
+            frame = self._item_frame(top.items, top.scores, rating, lead)
             if cold_users.any():
-                frame["fallback"] = np.where(cold[row_of], self.fallback, "")
+                frame["fallback"] = np.where(cold[top.row_of], self.fallback, "")
             frames.append(frame)
         if not frames:
-            return pd.DataFrame(columns=["user", "rank", "item", "title", "score"])
+            return pd.DataFrame(columns=lists.LIST_COLUMNS)
         return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def liked_weights(self, liked: Iterable[Any]) -> dict[Any, float]:
@@ -502,11 +471,6 @@ class Recommender:
             return self.baseline.global_mean + self.baseline.item_offsets[wanted]
         return self._folded_rating(folded)[wanted]
 
-    def _candidates(self, items: Iterable[Any]) -> np.ndarray:
-        allowed = np.zeros(self.n_items, dtype=bool)
-        allowed[self.item_indices(items)] = True
-        return allowed
-
     def item_indices(self, items: Iterable[Any]) -> np.ndarray:
         """Indices of many items (raw ids, vectorised; titles one by one) at once."""
         wanted = list(items)
@@ -522,11 +486,8 @@ class Recommender:
         allowed: np.ndarray | None,
         rating: np.ndarray | None = None,
     ) -> pd.DataFrame:
-        if allowed is not None:
-            scores = np.where(allowed, scores, -np.inf)
-        top = top_k(scores[None], n)[0]
-        top = top[np.isfinite(scores[top])]
-        return self._item_frame(top, scores[top], None if rating is None else rating[top])
+        top, top_scores = lists.top_items(scores, n, allowed)
+        return self._item_frame(top, top_scores, None if rating is None else rating[top])
 
     @property
     def fallback(self) -> str:
@@ -538,35 +499,33 @@ class Recommender:
         """The list for a user with nothing to go on, -inf for untrained items: on interactions
         how many users chose each item (a typical user's weights would favour the items a few
         users played most), else the rating a typical trained user would give it."""
-        if self.interactions:
-            return np.where(self.item_counts > 0, self.item_counts.astype(np.float32), -np.inf)
-        typical = self.typical_ratings()
-        return np.where(self.item_counts > 0, typical, -np.inf)
+        return lists.popularity_or(self.typical_ratings(), self.item_counts, self.interactions)
 
     def typical_ratings(self, is_item: bool = True) -> np.ndarray:
         """Per item, the mean rating the model predicts over (up to 1,000) trained users; per
         user (`is_item=False`), over trained items: what a bias means, in stars. A ranking-only
         model predicts no rating: the bias baseline's stand in. NaN for untrained rows, and for
         every row of a model trained on interactions (it saw no ratings)."""
-        cache = self.__dict__.get("_typical")
-        if cache is None or cache["model"] is not self.model:  # a model swapped in recomputes
-            cache = self.__dict__["_typical"] = {"model": self.model}
-        if is_item not in cache:
-            if self.interactions:
-                cache[is_item] = np.full(self.n_items if is_item else self.n_users, np.nan)
-            elif self.model.predicts_ratings:
-                cache[is_item] = typical_ratings(
-                    self.rating_scores, self.user_counts, self.item_counts, is_item
-                )
-            else:
-                b = self.baseline
-                offsets, counts = (
-                    (b.item_offsets, self.item_counts)
-                    if is_item
-                    else (b.user_offsets, self.user_counts)
-                )
-                cache[is_item] = np.where(counts > 0, b.global_mean + offsets, np.nan)
-        return cache[is_item]
+        return self._typical_items if is_item else self._typical_users
+
+    @cached_property
+    def _typical_items(self) -> np.ndarray:
+        return self._typical(is_item=True)
+
+    @cached_property
+    def _typical_users(self) -> np.ndarray:
+        return self._typical(is_item=False)
+
+    def _typical(self, is_item: bool) -> np.ndarray:
+        if self.interactions:
+            return np.full(self.n_items if is_item else self.n_users, np.nan)
+        if self.model.predicts_ratings:
+            return typical_ratings(self.rating_scores, self.user_counts, self.item_counts, is_item)
+        b = self.baseline
+        offsets, counts = (
+            (b.item_offsets, self.item_counts) if is_item else (b.user_offsets, self.user_counts)
+        )
+        return np.where(counts > 0, b.global_mean + offsets, np.nan)
 
     def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
         frame = self._top(self._fallback_scores(), n, allowed)
@@ -580,16 +539,7 @@ class Recommender:
         rating: np.ndarray | None = None,
         lead: dict[str, np.ndarray] | None = None,
     ) -> pd.DataFrame:
-        """Columns item, title, score (what the list is ranked by) and, when a ranker ranks
-        beside a rating model, rating (the predicted rating, in the data's units); `lead`:
-        columns before them. Built in one go: per-column inserts cost more than the ranking."""
-        columns: dict[str, Any] = dict(lead or {})
-        columns["item"] = self.item_map.decode(indices)
-        columns["title"] = self.titles[indices] if self.titles is not None else None
-        columns["score"] = scores.astype(np.float64)
-        if rating is not None:
-            columns["rating"] = rating.astype(np.float64)
-        return pd.DataFrame(columns)
+        return lists.item_frame(self.item_map, self.titles, indices, scores, rating, lead)
 
     # ---- what the model learned -----------------------------------------------------------
     def _side(self, is_item: bool) -> tuple[Side, IdMap, np.ndarray]:
@@ -643,21 +593,11 @@ class Recommender:
     ) -> pd.DataFrame:
         check_n(n)
         side, id_map, counts = self._side(is_item)
-        if min_ratings is None:
-            min_ratings = lowered_floor(counts, index, n, MIN_RATINGS)
-            if min_ratings < MIN_RATINGS:
-                warnings.warn(
-                    f"fewer than {n} {side}s have {MIN_RATINGS} training ratings: neighbours "
-                    f"listed from {min_ratings} rating(s) up, whose factors are noisier "
-                    "(--min-ratings / min_ratings= sets the floor)",
-                    EmbedrecWarning,
-                    stacklevel=3,
-                )
         judge = self.model
         if self.ranker is not None and self.model.factors(side) is None:
             judge = self.ranker
         similarity = judge.similarity(side, index).astype(np.float64)
-        order = nearest(similarity, counts >= min_ratings, index, n)
+        order = lists.nearest_listed(similarity, counts, index, n, min_ratings, side)
         frame = self.describe(order, is_item)
         frame.insert(len(frame.columns) - 1, "score", similarity[order])
         return frame

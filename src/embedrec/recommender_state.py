@@ -11,7 +11,7 @@ bmf.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,43 +32,18 @@ from embedrec.schemas import (
 from embedrec.training.progress import EpochStats
 from embedrec.version import __version__
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the Recommender imports this module: its type only, for the checker
     from torch import nn
 
     from embedrec.models import module
+    from embedrec.recommender import Recommender
 else:  # a custom module's kind, with torch, only where a network is handed over
     module = lazy.module("embedrec.models.module")
 
 FORMAT_VERSION = 3
 
 
-class Saved(Protocol):
-    """What is saved of a Recommender (its fields)."""
-
-    model: Model
-    ranker: Model | None
-    blend: float
-    user_map: IdMap
-    item_map: IdMap
-    baseline: BiasBaseline
-    user_counts: np.ndarray
-    item_counts: np.ndarray
-    titles: np.ndarray | None
-    rating_scale: tuple[float, float] | None
-    observed_scale: tuple[float, float] | None
-    split: dict[str, Any] | None
-    config: TrainConfig
-    history: list[EpochStats]
-    seen_indptr: np.ndarray | None
-    seen_items: np.ndarray | None
-    seen_ratings: np.ndarray | None
-    genres: np.ndarray | None
-    engine: str
-    selection: list[dict[str, Any]] | None
-    interactions: bool
-
-
-def to_state(rec: Saved) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def to_state(rec: Recommender) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The documents (`config`, `ids`, `history`) and arrays of a model directory."""
     arrays = {f"model.{k}": v for k, v in rec.model.arrays().items()}
     arrays["baseline.user_offsets"] = rec.baseline.user_offsets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -99,11 +100,12 @@ def train(
     rated = len(split.valid) and rec.model.predicts_ratings and not split.valid.interactions
     metrics = embedrec.evaluate(rec, split.valid) if rated else {}
     floor = embedrec.noise_floor(data.data, split.valid) if rated else None
-    rec.split = {
+    split_record = {
         "name": split.name,
         "spec": data.split_spec(config.seed),
         "data": embedrec.recorded_source(data.data),
     }
+    rec = dataclasses.replace(rec, split=split_record)
     rec.save(out_dir, force=force)
     seconds = time.perf_counter() - started
     if as_json:

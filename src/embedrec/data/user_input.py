@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,22 @@ from embedrec.data.files import column_names, guess_column, read_table
 from embedrec.errors import DataError
 
 JSON_EXAMPLE = "'{\"Star Wars (1977)\": 5}'"
+
+
+def pairs_frame(pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
+    """(user, item) pairs given in code, a frame with user and item columns or (user, item)
+    tuples, as the frame `Recommender.predict` scores; DataError where they are neither."""
+    if isinstance(pairs, pd.DataFrame):
+        if not {"user", "item"} <= set(pairs.columns):
+            raise DataError(
+                f"pairs need a user and an item column; columns are: {list(pairs.columns)}"
+            )
+        return pairs
+    rows = list(pairs)
+    odd = next((r for r in rows if not isinstance(r, (tuple, list)) or len(r) != 2), None)
+    if odd is not None:
+        raise DataError(f"pairs are (user, item) tuples, got {odd!r}")
+    return pd.DataFrame(rows, columns=["user", "item"])
 
 
 def read_pairs(path: str | Path) -> pd.DataFrame:
