@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
     from embedrec.models.registry import (
         KINDS,
+        ResolvedConfig,
         build,
+        build_resolved,
         check_learns_from,
         data_defaults,
         get_kind,
@@ -59,10 +61,12 @@ __all__ = [
     "EmbeddingNNKind",
     "Model",
     "ModuleKind",
+    "ResolvedConfig",
     "Side",
     "TorchModel",
     "ValidationMetric",
     "build",
+    "build_resolved",
     "check_learns_from",
     "create_params",
     "embedding_size",
