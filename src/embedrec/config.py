@@ -62,9 +62,9 @@ class TrainConfig:
     n_factors: int | None = None
     y_range: str | tuple[float, float] | None = "auto"
     epochs: int | None = None
-    lr: float | None = None  # None: the kind's default (5e-3: the chapter's; bpr 1e-2)
+    lr: float | None = None  # None: the kind's default (`Model.defaults`: 5e-3, the chapter's)
     wd: float | None = None  # None: the kind's default (0.1; dot-bias scales it by size)
-    bs: int | None = None  # None: the kind's default (64: the chapter's; bpr 1024)
+    bs: int | None = None  # None: the kind's default (`Model.defaults`: 64, the chapter's)
     # "mse", or "cross-entropy": classification over the rating values, predicted as the
     # expected rating (the chapter's questionnaire; the neural model only)
     loss: str = "mse"

@@ -169,7 +169,7 @@ def models_help() -> str:
 
 def defaults_help(setting: str, fallback: str) -> str:
     """Each kind's default for a shared setting (`lr`, `bs`), grouped by value: '5e-3 for dot,
-    dot-bias, nn; 1e-2 for bpr'; `fallback` for the kinds that leave it to the engine."""
+    dot-bias, nn; ...'; `fallback` for the kinds that leave it to the engine."""
     groups: dict[str, list[str]] = {}
     for kind in declared_kinds():
         if kind.by_name and setting in kind.defaults:
