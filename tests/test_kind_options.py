@@ -93,3 +93,14 @@ def test_the_kinds_read_from_their_files_are_the_imported_kinds():
         for option, field in fields.items():
             assert read.options[option].default == field.default
             assert read.options[option].description == (field.description or "")
+
+
+def test_the_default_hands_each_candidate_the_options_its_kind_takes(split):
+    rec = train(split, implicit=False, robust=False, epochs=2, ranker=None)
+    labels = [trial["label"] for trial in rec.selection]
+    assert any(label.startswith("bmf") and "plain" in label for label in labels)
+    assert all("implicit+noise" not in label for label in labels)
+    # the kept model has the options its kind takes: bmf the switches, another kind none of them
+    assert rec.config.options.get("implicit") is (False if rec.config.model == "bmf" else None)
+    with pytest.raises(ModelError, match=r"model options \(l2\) belong to a named model"):
+        train(split, l2=300.0)

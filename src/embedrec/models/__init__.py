@@ -3,7 +3,7 @@
 The torch modules (`DotProduct`, `DotProductBias`, `EmbeddingNN`) are the chapter's models and
 work on their own; the kinds wrap them (or any other learned state) behind one protocol,
 `embedrec.models.base.Model`. Adding a kind: its file, and its module's name in
-`registry.KIND_MODULES`. Names here are imported on first use (`embedrec.lazy`): a served model
+`declared.KIND_MODULES`. Names here are imported on first use (`embedrec.lazy`): a served model
 of a kind that is arrays loads no torch.
 """
 
