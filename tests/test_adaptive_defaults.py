@@ -21,20 +21,21 @@ def ratings(density: float, n_users: int = 30, n_items: int = 80):
 def test_defaults_follow_the_datas_density_and_say_so():
     dense, note = BayesianMFKind.defaults_for(ratings(0.5))  # 40 ratings per user
     assert dense == {
-        "n_factors": 10, "epochs": 200, "implicit": True, "robust": True,
-        "options": {"shrink": 0.0},
+        "n_factors": 10, "epochs": 200,
+        "options": {"shrink": 0.0, "implicit": True, "robust": True},
     }  # fmt: skip
     assert "dense data (median" in note and "cold rows scored by the bias baseline" in note
     # few ratings per user, many per item (as ml100k-sparse)
     sparse, note = BayesianMFKind.defaults_for(ratings(0.1, n_users=300, n_items=40))
     assert sparse == {
-        "n_factors": 4, "epochs": 300, "implicit": True, "robust": True,
-        "options": {"shrink": 2.0},
+        "n_factors": 4, "epochs": 300,
+        "options": {"shrink": 2.0, "implicit": True, "robust": True},
     }  # fmt: skip
     assert "sparse data (median 4 ratings per user, under 20)" in note and "n/(n+2)" in note
     # few on both sides (as the `sparse` synthetic preset): the classic BPMF terms only
     both, note = BayesianMFKind.defaults_for(ratings(0.05))
-    assert both["n_factors"] == 4 and not both["implicit"] and not both["robust"]
+    assert both["n_factors"] == 4 and not both["options"]["implicit"]
+    assert not both["options"]["robust"]
     assert "no implicit terms or per-row noise" in note
 
 

@@ -28,7 +28,8 @@ def average(split):
 
 def test_average_is_the_weighted_mean_of_its_members(split, average):
     dot, nn_model = (
-        train(split, config) for config in TrainConfig(members=MEMBERS).member_configs()
+        train(split, config)
+        for config in AverageKind.members_of(TrainConfig(model="average", members=MEMBERS))
     )
     users, items = split.valid.users, split.valid.items
     want = 0.75 * dot.model.predict(users, items) + 0.25 * nn_model.model.predict(users, items)
@@ -51,7 +52,7 @@ def test_average_saves_loads_recommends_and_folds_in(split, average, tmp_path):
     loaded = Recommender.load(tmp_path / "avg")
     users, items = split.valid.users, split.valid.items
     assert np.allclose(average.predict_indices(users, items), loaded.predict_indices(users, items))
-    assert loaded.config.members == MEMBERS and loaded.model_name == "average"
+    assert loaded.config.options["members"] == MEMBERS and loaded.model_name == "average"
     assert len(loaded.recommend(split.train.user_map.decode([0])[0], n=5)) == 5
     folded = loaded.recommend(ratings={100: 5, 101: 5, 102: 1}, n=4)
     assert len(folded) == 4 and not {100, 101, 102} & set(folded["item"])
@@ -59,21 +60,30 @@ def test_average_saves_loads_recommends_and_folds_in(split, average, tmp_path):
 
 
 def test_default_members_are_bmf_chains_with_their_own_seeds():
-    configs = [resolve(c) for c in TrainConfig(model="average", seed=5).member_configs()]
+    configs = [resolve(c) for c in AverageKind.members_of(TrainConfig(model="average", seed=5))]
     assert [(c.model, c.seed, c.n_factors) for c in configs] == [("bmf", s, 10) for s in (5, 6, 7)]
 
 
 def test_options_set_on_the_average_apply_to_members_that_do_not_set_them():
     members = [{"model": "dot-bias"}, {"model": "nn", "epochs": 7}]
-    configs = TrainConfig(model="average", members=members, epochs=2, wd=0.05).member_configs()
+    config = TrainConfig(model="average", members=members, epochs=2, wd=0.05, dropout=0.2)
+    configs = AverageKind.members_of(config)
     assert [(c.epochs, c.wd) for c in configs] == [(2, 0.05), (7, 0.05)]
+    # an option of one kind goes to the members of that kind only
+    assert [c.options for c in configs] == [{}, {"dropout": 0.2}]
+    with pytest.raises(ModelError, match="l2: no member's kind takes them"):
+        AverageKind.members_of(TrainConfig(model="average", members=members, options={"l2": 3.0}))
 
 
 def test_bad_averages_are_refused():
     with pytest.raises(ModelError, match="one non-negative weight per member"):
-        TrainConfig(model="average", members=MEMBERS, weights=[1.0])
+        resolve(TrainConfig(model="average", members=MEMBERS, weights=[1.0]))
     with pytest.raises(ModelError, match="not another average"):
-        TrainConfig(model="average", members=[{"model": "average"}])
+        resolve(TrainConfig(model="average", members=[{"model": "average"}]))
+    with pytest.raises(
+        ModelError, match=r"weights.0 \(--weights\): Input should be greater than or equal"
+    ):
+        resolve(TrainConfig(model="average", members=MEMBERS, weights=[-1.0, 2.0]))
     with pytest.raises(ModelError, match="same users and items"):
         AverageKind([_dot(3, 4), _dot(3, 5)])
 
@@ -92,5 +102,5 @@ def test_cli_trains_an_average_of_named_members(tmp_path):
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["model"] == "average" and report["config"]["weights"] == [0.7, 0.3]
+    assert report["model"] == "average" and report["config"]["options"]["weights"] == [0.7, 0.3]
     assert Recommender.load(tmp_path / "m").model.weights == pytest.approx([0.7, 0.3])

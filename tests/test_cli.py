@@ -125,7 +125,7 @@ def test_nn_model_options(ratings_csv, tmp_path):
     )
     assert result.exit_code == 0, result.output
     config = json.loads(result.stdout)["config"]
-    assert config["layers"] == [16, 8] and config["y_range"] is None
+    assert config["options"]["layers"] == [16, 8] and config["y_range"] is None
 
 
 def test_config_file_with_typed_override(ratings_csv, tmp_path):

@@ -22,7 +22,11 @@ def test_bmf_learns_and_reports(split):
     rec = train(split, model="bmf", ranker="ease", epochs=40)
     assert rec.model.name == "bmf" and rec.engine.split("+")[0] == "gibbs"
     # 16 ratings per user: sparse by the defaults rule (median under 20), so rank 4
-    assert rec.config.n_factors == 4 and rec.config.implicit and rec.config.robust
+    assert (
+        rec.config.n_factors == 4
+        and rec.config.options["implicit"]
+        and rec.config.options["robust"]
+    )
     sweeps = rec.history  # the rating model's sweeps (the ranker's epochs are shown, not kept)
     assert [s.epoch for s in sweeps] == list(range(40))
     baseline = float(np.sqrt(np.mean((split.valid.ratings - split.train.ratings.mean()) ** 2)))
@@ -237,7 +241,7 @@ def test_bmf_saves_loads_and_folds_in(split, tmp_path):
     loaded = Recommender.load(tmp_path / "m")
     users, items = split.valid.users, split.valid.items
     assert np.allclose(rec.predict_indices(users, items), loaded.predict_indices(users, items))
-    assert loaded.config.implicit and loaded.config.n_factors == 4
+    assert loaded.config.options["implicit"] and loaded.config.n_factors == 4
     assert len(loaded.recommend(ratings={100: 5, 101: 1}, n=3)) == 3
     again = train(split, model="bmf", n_factors=4, epochs=20, seed=3)
     assert np.array_equal(rec.predict_indices(users, items), again.predict_indices(users, items))

@@ -35,9 +35,9 @@ def test_every_default_passes_the_schema():
 
 def test_a_config_file_value_is_coerced_to_its_type(tmp_path):
     path = tmp_path / "run.json"
-    path.write_text('{"epochs": "5", "lr": "0.01", "implicit": "false"}')
-    config = embedrec.TrainConfig.from_file(path)
-    assert (config.epochs, config.lr, config.implicit) == (5, 0.01, False)
+    path.write_text('{"model": "bmf", "epochs": "5", "lr": "0.01", "implicit": "false"}')
+    config = embedrec.models.resolve(embedrec.TrainConfig.from_file(path))
+    assert (config.epochs, config.lr, config.options["implicit"]) == (5, 0.01, False)
 
 
 @pytest.mark.parametrize(

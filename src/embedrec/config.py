@@ -4,16 +4,13 @@ be saved with its model, repeated from a file (`train --config`), and compared."
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import InitVar, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from embedrec.errors import ModelError
 from embedrec.schemas import validate_train
 
-# `model="average"` without members: three bmf chains with different seeds (averaging
-# independent chains is the standard way to make an MCMC posterior mean sturdier).
-DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
 # The default model is chosen on a validation set carved from the training side
 # (`embedrec.selection`): bmf or dot-bias to predict, EASE, iALS or popularity to rank.
 AUTO_MODEL = "auto"
@@ -21,6 +18,20 @@ DEFAULT_MODEL = AUTO_MODEL
 
 
 LOSSES = ("mse", "cross-entropy")
+
+# Options of one kind each that earlier versions held as fields of every config (nn's `layers`
+# and `dropout`, bmf's `implicit` and `robust`, average's `members` and `weights`), with the
+# value those versions wrote for every kind. They are still taken by name (`TrainConfig(
+# layers=...)`, a config file or a model directory an earlier version wrote) into `options`,
+# where their kind declares and validates them; a new kind's options need no line here.
+EARLIER_FIELDS: dict[str, Any] = {
+    "layers": [100, 50],
+    "dropout": 0.0,
+    "implicit": None,
+    "robust": None,
+    "members": None,
+    "weights": None,
+}
 
 
 @dataclass
@@ -33,24 +44,27 @@ class TrainConfig:
     wd 0.1, one-cycle).
 
     Every kind reads the fields it needs (`embedrec.models`: `dot` and `dot-bias` the SGD
-    options, `bmf` only `n_factors`, `epochs`, `implicit`, `robust`, `seed`).
+    options, `bmf` only `n_factors`, `epochs`, `seed`) and its own options (`options`, the
+    kind's `Options`: `l2` for ease, `shrink` for bmf).
 
     `y_range="auto"` becomes (0, 1.1 * max rating) for ratings on a positive scale, fastai's
     (0, 5.5) for MovieLens (the declared rating scale, else the range seen in training),
     except for `dot`, the chapter's first model, which has no sigmoid unless a range is given;
-    None turns the sigmoid off. `implicit` and `robust` (None: picked from the data) are bmf's:
-    the SVD++ "which items a user rated" terms, and a noise level per user and item.
+    None turns the sigmoid off.
+
+    `layers`, `dropout` (nn), `implicit`, `robust` (bmf), `members` and `weights` (average) are
+    the kind's options, not fields: given here by name (as earlier versions took them) they go
+    into `options` and are validated by that kind (`TrainConfig(model="nn", layers=[200, 100])`
+    is `TrainConfig(model="nn", options={"layers": [200, 100]})`).
     """
 
     model: str = DEFAULT_MODEL
     n_factors: int | None = None
-    layers: list[int] = field(default_factory=lambda: [100, 50])
-    dropout: float = 0.0
     y_range: str | tuple[float, float] | None = "auto"
     epochs: int | None = None
-    lr: float | None = None  # None: the kind's default (5e-3: the chapter's; bpr 1e-2)
+    lr: float | None = None  # None: the kind's default (`Model.defaults`: 5e-3, the chapter's)
     wd: float | None = None  # None: the kind's default (0.1; dot-bias scales it by size)
-    bs: int | None = None  # None: the kind's default (64: the chapter's; bpr 1024)
+    bs: int | None = None  # None: the kind's default (`Model.defaults`: 64, the chapter's)
     # "mse", or "cross-entropy": classification over the rating values, predicted as the
     # expected rating (the chapter's questionnaire; the neural model only)
     loss: str = "mse"
@@ -59,10 +73,6 @@ class TrainConfig:
     device: str = "auto"
     engine: str = "auto"
     threads: int | None = None  # CPU threads of the engine; default: all cores
-    implicit: bool | None = None  # bmf's; None: its kind's choice for the data (on unless
-    robust: bool | None = None  # items are sparse, `BayesianMFKind.defaults_for`)
-    members: list[dict] | None = None  # average: each member's options (model=..., ...)
-    weights: list[float] | None = None  # average: one per member, default equal
     # which model a validated run returns: the "last" epoch's or the "best" (lowest valid RMSE);
     # with `patience`, training stops after that many validated epochs without improvement
     keep: str = "last"
@@ -77,8 +87,18 @@ class TrainConfig:
     # how much the rating model's predictions re-weigh the ranker's scores (both standardised
     # per user); None: the default chosen on validation carved from training data
     blend: float | None = None
+    # the kinds' options earlier versions took as fields (EARLIER_FIELDS): into `options`
+    layers: InitVar[list[int] | None] = None
+    dropout: InitVar[float | None] = None
+    implicit: InitVar[bool | None] = None
+    robust: InitVar[bool | None] = None
+    members: InitVar[list[dict] | None] = None
+    weights: InitVar[list[float] | None] = None
 
-    def __post_init__(self):
+    def __post_init__(self, *earlier: Any) -> None:
+        given = {k: v for k, v in zip(EARLIER_FIELDS, earlier) if v is not None}
+        if given:
+            self.options = {**self.options, **given}
         if isinstance(self.y_range, list):
             self.y_range = tuple(self.y_range)
         if self.ranker == "none":  # as the CLI spells it
@@ -88,23 +108,9 @@ class TrainConfig:
             setattr(self, name, value)
         if isinstance(self.y_range, tuple) and not self.y_range[0] < self.y_range[1]:
             raise ModelError(f"y_range must be (low, high) with low < high, got {self.y_range}")
-        if self.members is not None:
-            for member in self.members:
-                if not isinstance(member, dict) or member.get("model") in (None, "average"):
-                    raise ModelError(
-                        "members: each member of an average is a dict of training options "
-                        f"naming its model (not another average), got {member!r}"
-                    )
-        if self.weights is not None:
-            count = len(self.members or DEFAULT_MEMBERS)
-            if len(self.weights) != count or min(self.weights) < 0 or sum(self.weights) <= 0:
-                raise ModelError(
-                    f"weights: one non-negative weight per member ({count}), not all zero; "
-                    f"got {self.weights}"
-                )
 
     def replace(self, **changes: Any) -> TrainConfig:
-        known = {f.name for f in fields(self)}
+        known = {f.name for f in fields(self)} | set(EARLIER_FIELDS)
         unknown = set(changes) - known
         if unknown:
             raise ModelError(f"unknown training option(s): {', '.join(sorted(unknown))}")
@@ -113,7 +119,7 @@ class TrainConfig:
     def merged(self, **changes: Any) -> TrainConfig:
         """`replace` for the config's own fields; any other keyword is one of the model
         kind's options (`train(split, model="ease", l2=300)`), checked when the kind is known."""
-        known = {f.name for f in fields(self)}
+        known = {f.name for f in fields(self)} | set(EARLIER_FIELDS)
         extra = {k: v for k, v in changes.items() if k not in known}
         own = {k: v for k, v in changes.items() if k in known}
         if extra:
@@ -131,23 +137,6 @@ class TrainConfig:
         if options:
             missing["options"] = {**self.options, **options}
         return self.replace(**missing) if missing else self
-
-    def member_configs(self) -> list[TrainConfig]:
-        """An average's members as configs. A member takes what it names, else any option set
-        on the average itself (e.g. `epochs`), else its own model's defaults; its seed is the
-        run's seed plus its position unless it names one."""
-        default = TrainConfig()
-        shared = {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if f.name not in ("model", "members", "weights", "seed", "ranker", "blend")
-            and f.name != "ranker_options"
-            and getattr(self, f.name) != getattr(default, f.name)
-        }
-        return [
-            TrainConfig(**shared).merged(**{"seed": self.seed + k, **member})
-            for k, member in enumerate(self.members or DEFAULT_MEMBERS)
-        ]
 
     def ranker_config(self, name: str) -> TrainConfig:
         """The config the ranking model `name` trains with: this run's seed, threads and device,
@@ -174,6 +163,16 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
+    def from_saved(cls, values: dict[str, Any]) -> TrainConfig:
+        """A config as written to a file, by this version or an earlier one (which wrote every
+        kind's options as fields of every config, at their defaults where the kind had none)."""
+        kept = {k: v for k, v in values.items() if k not in EARLIER_FIELDS}
+        kept.update(
+            (k, v) for k, v in values.items() if k in EARLIER_FIELDS and v != EARLIER_FIELDS[k]
+        )
+        return cls(**kept)
+
+    @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
@@ -182,14 +181,16 @@ class TrainConfig:
             raise ModelError(f"{path}: not a readable JSON training config ({exc})") from None
         if not isinstance(values, dict):
             raise ModelError(f"{path}: a training config is a JSON object")
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known) - set(EARLIER_FIELDS))
         if unknown:
             raise ModelError(
                 f"{path}: unknown training option(s) {', '.join(map(repr, unknown))} "
-                f"(known: {', '.join(f.name for f in fields(cls))})"
+                f"(known: {', '.join(known)}, and the model kind's own options)"
             )
-        validate_train({**asdict(cls()), **values}, where=str(path))
+        own = {k: v for k, v in values.items() if k not in EARLIER_FIELDS}
+        validate_train({**asdict(cls()), **own}, where=str(path))
         try:
-            return cls().replace(**values)
+            return cls.from_saved(values)
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None

@@ -21,11 +21,13 @@ from embedrec.data.splits import Split
 from embedrec.errors import ModelError
 from embedrec.evaluation.validation import validation_score
 from embedrec.models import (
+    AverageKind,
     BiasBaseline,
     Model,
     ModuleKind,
+    ResolvedConfig,
     ValidationMetric,
-    build,
+    build_resolved,
     check_learns_from,
     data_defaults,
     get_kind,
@@ -56,11 +58,10 @@ def check_config(config: TrainConfig) -> None:
     """
     resolve(config)
     if config.model == "average":
-        for member in config.member_configs():
+        for member in AverageKind.members_of(config):
             resolve(member)
     if config.ranker not in (None, "auto"):
-        ranking_kind(config.ranker)
-        resolve(config.ranker_config(config.ranker))
+        ranker_settings(config)
     elif config.ranker == "auto" and config.ranker_options:
         check_auto_ranker_options(config)
     device = resolve_device(config.device)
@@ -133,11 +134,12 @@ class Run:
     Recommender, with the ranker."""
 
     rec: Recommender
-    config: TrainConfig
+    config: ResolvedConfig
     train_set: Ratings
     validate: Validate | None
     reporter: Reporter
     ranker: Model | None = None  # built by `start`: its size guard refuses before any epoch
+    ranker_config: ResolvedConfig | None = None
 
 
 def start(
@@ -171,15 +173,18 @@ def start(
             reporter.note(line)
         config, selection = choice.config, [t.as_dict() for t in choice.trials]
     check_learns_from(config, train_set)
-    config, picked = data_defaults(config, train_set)
-    config = resolve(config)
+    filled, picked = data_defaults(config, train_set)
+    config = resolve(filled)  # once: the model, the engine and the saved model take this one
     check_threads(config)
     for note in ([picked] if picked else []) + training_notes(config, train_set):
         reporter.note(note)
     # the ranker is built first: a size guard (ease's memory) refuses before the model trains
-    ranker = build_ranker(config, train_set)
+    ranker_config = None if config.ranker in (None, "auto") else ranker_settings(config)
+    ranker = None if ranker_config is None else build_resolved(ranker_config, train_set)
     torch.manual_seed(config.seed)
-    model = build(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
+    model = (
+        build_resolved(config, train_set) if module is None else ModuleKind.wrap(module, train_set)
+    )
     seen_indptr, seen_items, seen_ratings = train_set.by_user()
     rec = Recommender(
         model=model,
@@ -213,19 +218,17 @@ def start(
             # a member of an average is validated on its own
             return validation_score(replace(rec, model=candidate), train_set, valid_set, metric)
 
-    return Run(rec, config, train_set, validate, reporter, ranker)
+    return Run(rec, config, train_set, validate, reporter, ranker, ranker_config)
 
 
 def finish(run: Run, history: list[EpochStats], engine: str, model: Model) -> Recommender:
     """The trained run's Recommender: the `model` an engine trained (its `history`), with the
     ranker the config asks for trained beside it."""
     config, ranker = run.config, run.ranker
-    if ranker is None:
+    if ranker is None or run.ranker_config is None:
         return replace(run.rec, history=history, engine=engine, model=model)
     # its epochs are shown but not kept: the history is the rating model's, validated
-    _, ranker_engine, ranker = fit(
-        ranker, run.train_set, config.ranker_config(ranker.name), None, run.reporter
-    )
+    _, ranker_engine, ranker = fit(ranker, run.train_set, run.ranker_config, None, run.reporter)
     return replace(
         run.rec,
         history=history,
@@ -250,19 +253,18 @@ def ranking_kind(name: str) -> type[Model]:
     return kind
 
 
-def build_ranker(config: TrainConfig, data: Ratings) -> Model | None:
-    """The ranking model `config.ranker` asks for, untrained, or None ("auto" beside a model
-    the user named: none; beside the default the choice named one already)."""
-    if config.ranker is None or config.ranker == "auto":
-        return None
+def ranker_settings(config: TrainConfig) -> ResolvedConfig:
+    """The resolved config of the ranking model `config.ranker` names (a ranking kind)."""
+    assert config.ranker is not None
     ranking_kind(config.ranker)
-    return build(config.ranker_config(config.ranker), data)
+    return resolve(config.ranker_config(config.ranker))
 
 
 def training_notes(config: TrainConfig, data: Ratings) -> list[str]:
     """What a user should know before this run starts."""
     notes = []
-    models = [m.model for m in config.member_configs()] if config.model == "average" else []
+    average = config.model == "average"
+    models = [m.model for m in AverageKind.members_of(config)] if average else []
     if (config.model == "bmf" or "bmf" in models) and len(data) > LARGE_FOR_BMF:
         notes.append(
             f"bmf takes about 1.3 s per million ratings per sweep on 2 cores "

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedrec import io, lazy
-from embedrec.config import TrainConfig
+from embedrec.config import EARLIER_FIELDS, TrainConfig
 from embedrec.data.ratings import IdMap
 from embedrec.errors import ModelError
 from embedrec.models import BiasBaseline, Model, get_kind
@@ -116,7 +116,8 @@ def from_state(
     n_users, n_items = config.n_users, config.n_items
     _check_counts(path, ids, arrays, n_users, n_items)
     try:
-        train_config = TrainConfig(**known_train_keys(config.train_config, f"{where} train_config"))
+        saved = known_train_keys(config.train_config, f"{where} train_config", EARLIER_FIELDS)
+        train_config = TrainConfig.from_saved(saved)
     except ModelError as exc:
         raise ModelError(f"{where}: train_config: {exc}") from None
     name = config.model

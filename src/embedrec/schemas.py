@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,14 +46,13 @@ class DuplicatesWarning(EmbedrecWarning):
 
 
 class TrainSchema(BaseModel):
-    """Every training option with its type and range (the fields of `TrainConfig`)."""
+    """Every training option every kind shares, with its type and range (the fields of
+    `TrainConfig`); a kind's own options are its `Options` (`embedrec.models.base.NoOptions`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1)
     n_factors: int | None = Field(ge=1, le=65536)
-    layers: list[Annotated[int, Field(ge=1, le=65536)]] = Field(min_length=1, max_length=64)
-    dropout: Finite = Field(ge=0, lt=1)
     y_range: Literal["auto"] | tuple[Finite, Finite] | None
     epochs: int | None = Field(ge=1, le=1_000_000)
     lr: Finite | None = Field(None, gt=0, le=100)  # None: the model kind's
@@ -64,10 +64,6 @@ class TrainSchema(BaseModel):
     device: str = Field(min_length=1)
     engine: str = Field(min_length=1)
     threads: int | None = Field(ge=1, le=4096)
-    implicit: bool | None
-    robust: bool | None
-    members: list[dict[str, Any]] | None = Field(min_length=1, max_length=100)
-    weights: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None
     keep: Literal["last", "best"]
     patience: int | None = Field(ge=1, le=1_000_000)
     options: dict[str, Any]
@@ -200,10 +196,13 @@ def validate_train(values: dict[str, Any], where: str = "") -> dict[str, Any]:
     return {name: getattr(checked, name) for name in values}
 
 
-def known_train_keys(values: dict[str, Any], where: str) -> dict[str, Any]:
+def known_train_keys(
+    values: dict[str, Any], where: str, earlier: Collection[str] = ()
+) -> dict[str, Any]:
     """A saved `train_config` without the keys this embedrec does not know, with a warning
-    naming them (a newer writer's additions must not stop an older reader)."""
-    known = set(TrainSchema.model_fields)
+    naming them (a newer writer's additions must not stop an older reader); `earlier`: the
+    keys an earlier writer wrote that are known under another place now."""
+    known = set(TrainSchema.model_fields) | set(earlier)
     unknown = sorted(set(values) - known)
     if unknown:
         warn(f"{where}: ignoring training option(s) this embedrec does not know: {unknown}")

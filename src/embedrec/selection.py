@@ -194,16 +194,16 @@ def choose_default(
 def _rating_candidates(data: Ratings, config: TrainConfig) -> Iterator[tuple[str, TrainConfig]]:
     """(label, config) of each rating candidate, in the order they are tried: what the user
     set stays set in every one."""
-    bmf = config.replace(model="bmf", ranker=None)
+    bmf = _candidate(config, "bmf")
     picks, _ = get_kind("bmf").defaults_for(data, bmf)
     shrink = picks["options"]["shrink"]
     rule = bmf.with_defaults(picks)
     yield _bmf_label(rule, "data rule"), rule
-    yield "bias baseline (no factors)", config.replace(model="bias", ranker=None)
-    yield "dot-bias (the chapter's recipe)", config.replace(model="dot-bias", ranker=None)
-    if config.implicit is None and config.robust is None:
-        flipped = bmf.replace(implicit=not picks["implicit"], robust=not picks["robust"])
-        flipped = flipped.with_defaults(picks)
+    yield "bias baseline (no factors)", _candidate(config, "bias")
+    yield "dot-bias (the chapter's recipe)", _candidate(config, "dot-bias")
+    terms = picks["options"]["implicit"]
+    if all(config.options.get(k) is None for k in ("implicit", "robust")):
+        flipped = bmf.replace(implicit=not terms, robust=not terms).with_defaults(picks)
         yield _bmf_label(flipped, "terms switched"), flipped
     if config.n_factors is None and config.epochs is None and "shrink" not in config.options:
         other = (10, 200, 0.0) if shrink else (4, 300, 2.0)  # the other density class's picks
@@ -213,8 +213,15 @@ def _rating_candidates(data: Ratings, config: TrainConfig) -> Iterator[tuple[str
         yield _bmf_label(alternative, "other density class"), alternative
 
 
+def _candidate(config: TrainConfig, model: str) -> TrainConfig:
+    """The default's candidate `model`, with the options given to the default that its kind
+    takes (`--no-implicit` is bmf's: the bias baseline does without it)."""
+    kind = get_kind(model)
+    return config.replace(model=model, ranker=None, options=kind.own_options(config.options))
+
+
 def _bmf_label(config: TrainConfig, why: str) -> str:
-    terms = "implicit+noise" if config.implicit else "plain"
+    terms = "implicit+noise" if config.options.get("implicit") else "plain"
     shrink = config.options.get("shrink") or 0
     pulled = f", pull {shrink:g}" if shrink else ""
     return f"bmf rank {config.n_factors}, {config.epochs} sweeps, {terms}{pulled} ({why})"

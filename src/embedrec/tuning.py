@@ -20,7 +20,7 @@ from embedrec.errors import ModelError
 from embedrec.evaluation.validation import validation_score
 from embedrec.io import check_output, write_json
 from embedrec.learner import train
-from embedrec.models import RMSE, ValidationMetric, get_kind
+from embedrec.models import RMSE, ValidationMetric, get_kind, model_names
 from embedrec.training.progress import StepProgress
 
 
@@ -77,8 +77,9 @@ def tune(
     base = base or TrainConfig()
     if base.model == AUTO_MODEL:
         raise ModelError(
-            "tune searches one model's settings: name it (--model bmf, dot-bias, ease, ials, "
-            "bpr, ...); the default (auto) already chooses among several on carved validation"
+            "tune searches one model's settings: name it (--model NAME: "
+            f"{', '.join(n for n in model_names() if n != 'average')}); the default (auto) "
+            "already chooses among several on carved validation"
         )
     if base.model == "average":
         raise ModelError("tune the members of an average one at a time (--model bmf, ...)")

@@ -11,7 +11,8 @@ import typer
 
 import embedrec
 from embedrec.cli.options import option, option_group
-from embedrec.help_text import ENGINE_NAMES, MODELS_HELP
+from embedrec.help_text import ENGINE_NAMES
+from embedrec.models.declared import declared_kinds, defaults_help, models_help
 
 
 def _int_list(text: str, flag: str) -> list[int]:
@@ -44,7 +45,13 @@ def build_config(
     **typed_options: Any,
 ) -> embedrec.TrainConfig:
     """The config file's values (if any), overridden by the options the user typed."""
-    base = embedrec.TrainConfig.from_file(config_file) if config_file else embedrec.TrainConfig()
+    base = embedrec.TrainConfig()
+    if config_file:
+        base = embedrec.TrainConfig.from_file(config_file)
+        try:  # what the file sets (a kind's options too) checked now, named with the file
+            embedrec.check_config(base)
+        except embedrec.ModelError as exc:
+            raise embedrec.ModelError(f"{config_file}: {exc}") from None
     typed = {k: v for k, v in typed_options.items() if v is not None}
     if options:
         typed["options"] = {**base.options, **_kind_options(options)}
@@ -73,7 +80,7 @@ MODEL_OPTIONS: dict[str, Any] = {
             "--model",
             "Model kind [default: auto: bmf or dot-bias to predict, with EASE, iALS or "
             "popularity to rank, chosen on 10% of the training ratings carved out for "
-            f"validation]. {MODELS_HELP}.",
+            f"validation]. {models_help()}.",
         ),
         None,
     ),
@@ -86,41 +93,14 @@ MODEL_OPTIONS: dict[str, Any] = {
         ),
         None,
     ),
-    "layers": (option("--layers", "Hidden layer sizes of nn [default: 100,50]."), None),
-    "dropout": (option("--dropout", "nn dropout [default: 0].", Optional[float]), None),
     "epochs": (
         option("--epochs", "Epochs [default: 5; bmf: 200 sweeps].", Optional[int]),
         None,
     ),
-    "implicit": (
-        option(
-            "--implicit/--no-implicit",
-            "bmf: use which items each user rated, as SVD++ does [default: on].",
-            Optional[bool],
-        ),
-        None,
-    ),
-    "robust": (
-        option(
-            "--robust/--no-robust",
-            "bmf: a noise level per user and item [default: on].",
-            Optional[bool],
-        ),
-        None,
-    ),
-    "members": (
-        option(
-            "--members",
-            "average: the models to average, e.g. bmf,bmf,nn (each with its own defaults; "
-            "more options per member via --config) [default: bmf,bmf,bmf].",
-        ),
-        None,
-    ),
-    "weights": (option("--weights", "average: one weight per member [default: equal]."), None),
     "lr": (
         option(
             "--lr",
-            "Peak learning rate [default: the model's: 5e-3 for dot, dot-bias, nn; 1e-2 for bpr].",
+            f"Peak learning rate [default: {defaults_help('lr', 'the engine')}].",
             Optional[float],
         ),
         None,
@@ -137,7 +117,7 @@ MODEL_OPTIONS: dict[str, Any] = {
     "bs": (
         option(
             "--bs",
-            "Batch size [default: the model's: 64 for dot, dot-bias, nn; 1024 for bpr].",
+            f"Batch size [default: {defaults_help('bs', 'the engine')}].",
             Optional[int],
         ),
         None,
@@ -241,4 +221,34 @@ MODEL_OPTIONS: dict[str, Any] = {
         None,
     ),
 }
+
+
+def kind_flags() -> dict[str, Any]:
+    """The options of one kind each that have a flag of their own (`--layers`: nn's `layers`,
+    declared with `json_schema_extra={"flag": ...}`), with the kind's description and default:
+    the same as `--option layers=[200,100]`, kept as earlier versions spelled them."""
+    flags: dict[str, Any] = {}
+    for kind in declared_kinds():
+        for name, declared in kind.options.items():
+            flag = declared.flag
+            if flag is None:
+                continue
+            # None: unset, which the kind's description explains ("unset: equal")
+            default = f" [default: {_shown(declared.default)}]"
+            # --implicit/--no-implicit is a switch; a list (--layers 100,50) is read as text
+            typed: Any = Optional[bool] if "/" in flag else Optional[str]
+            if isinstance(declared.default, float):
+                typed = Optional[float]
+            text = f"{kind.name}: {declared.description}{default}."
+            flags[name] = (option(flag, text, typed), None)
+    return flags
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+MODEL_OPTIONS.update(kind_flags())
 with_model_options = option_group("config", build_config, MODEL_OPTIONS)

@@ -3,7 +3,7 @@
 The torch modules (`DotProduct`, `DotProductBias`, `EmbeddingNN`) are the chapter's models and
 work on their own; the kinds wrap them (or any other learned state) behind one protocol,
 `embedrec.models.base.Model`. Adding a kind: its file, and its module's name in
-`registry.KIND_MODULES`. Names here are imported on first use (`embedrec.lazy`): a served model
+`declared.KIND_MODULES`. Names here are imported on first use (`embedrec.lazy`): a served model
 of a kind that is arrays loads no torch.
 """
 
@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
     from embedrec.models.registry import (
         KINDS,
+        ResolvedConfig,
         build,
+        build_resolved,
         check_learns_from,
         data_defaults,
         get_kind,
@@ -59,10 +61,12 @@ __all__ = [
     "EmbeddingNNKind",
     "Model",
     "ModuleKind",
+    "ResolvedConfig",
     "Side",
     "TorchModel",
     "ValidationMetric",
     "build",
+    "build_resolved",
     "check_learns_from",
     "create_params",
     "embedding_size",

@@ -4,20 +4,63 @@ saves, loads, serves, recommends and folds in new users like a single one.
 
 Its members are models of any kind, trained one after another on the same data by the training
 layer (the `members` engine); a new user is folded into each member and the scores averaged.
+Its options are `members` (each a dict of training options naming its model) and `weights`;
+any other option given to the average goes to the members whose kind takes it.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import fields
+from typing import Annotated, Any, ClassVar, cast
 
 import numpy as np
 import torch
+from pydantic import ConfigDict, Field, model_validator
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import Model, Side
-from embedrec.models.registry import data_defaults, get_kind, register, resolve
+from embedrec.models.base import Model, NoOptions, Side
+from embedrec.models.registry import ResolvedConfig, data_defaults, get_kind, register, resolve
+
+# Without members: three bmf chains with different seeds (averaging independent chains is the
+# standard way to make an MCMC posterior mean sturdier).
+DEFAULT_MEMBERS = [{"model": "bmf"}, {"model": "bmf"}, {"model": "bmf"}]
+# what a member does not take from the average: its identity, and the average's own composition
+NOT_SHARED = ("model", "seed", "ranker", "ranker_options", "blend", "options")
+
+
+class AverageOptions(NoOptions):
+    # other options are the members' (each goes to the members whose kind takes it)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    members: list[dict[str, Any]] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="the models to average, e.g. bmf,bmf,nn, each a dict of its own training "
+        "options naming its model in Python or a config file (unset: three bmf chains)",
+        json_schema_extra={"flag": "--members"},
+    )
+    weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="one per member (unset: equal)", json_schema_extra={"flag": "--weights"}
+    )
+
+    @model_validator(mode="after")
+    def _members_and_weights_agree(self) -> AverageOptions:
+        for member in self.members or []:
+            if member.get("model") in (None, "average"):
+                raise ValueError(
+                    "each member of an average is a dict of training options naming its model "
+                    f"(not another average), got {member!r}"
+                )
+        count = len(self.members or DEFAULT_MEMBERS)
+        if self.weights is not None and (len(self.weights) != count or sum(self.weights) <= 0):
+            raise ValueError(
+                f"weights: one non-negative weight per member ({count}), not all zero; "
+                f"got {self.weights}"
+            )
+        return self
 
 
 @register
@@ -25,15 +68,16 @@ class AverageKind(Model):
     """prediction = sum of weight_k * member_k(user, item), weights summing to 1."""
 
     name = "average"
-    summary = "weighted average of --members (default: three bmf chains), --weights"
+    summary = "weighted average of its members (default: three bmf chains)"
     engines: ClassVar[tuple[str, ...]] = ("members",)
     defaults: ClassVar[dict[str, Any]] = {}  # each member takes its own kind's defaults
+    Options: ClassVar[type[NoOptions]] = AverageOptions
 
     def __init__(
         self,
         members: list[Model],
         weights: list[float] | None = None,
-        member_configs: list[TrainConfig] | None = None,
+        member_configs: list[ResolvedConfig] | None = None,
     ):
         if not members:
             raise ModelError("an average needs at least one member")
@@ -55,14 +99,42 @@ class AverageKind(Model):
         self.n_users, self.n_items = shapes.pop()
 
     @classmethod
+    def members_of(cls, config: TrainConfig) -> list[TrainConfig]:
+        """An average's members as configs. A member takes what it names, else any setting
+        of the average itself (e.g. `epochs`, or an option its kind takes), else its own
+        model's defaults; its seed is the run's seed plus its position unless it names one."""
+        options = cast(AverageOptions, cls.parse_options(config.options))
+        default = TrainConfig()
+        shared = {
+            f.name: getattr(config, f.name)
+            for f in fields(config)
+            if f.name not in NOT_SHARED and getattr(config, f.name) != getattr(default, f.name)
+        }
+        extra = options.model_extra or {}
+        configs = []
+        for k, member in enumerate(options.members or DEFAULT_MEMBERS):
+            own = get_kind(member["model"]).own_options(extra)
+            configs.append(
+                TrainConfig(**shared).merged(**{"seed": config.seed + k, **own, **member})
+            )
+        unused = sorted(set(extra) - {key for c in configs for key in c.options})
+        if unused:
+            raise ModelError(
+                f"average model option(s) {', '.join(unused)}: no member's kind takes them "
+                f"(its options: members, weights, and its members' own)"
+            )
+        return configs
+
+    @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> AverageKind:
         # each member's unset settings picked from the data as `train` alone would pick them
-        configs = [resolve(data_defaults(m, data)[0]) for m in config.member_configs()]
+        configs = [resolve(data_defaults(m, data)[0]) for m in cls.members_of(config)]
         members = []
         for member in configs:
             torch.manual_seed(member.seed)  # each member starts as `train` alone would start it
             members.append(get_kind(member.model).build(member, data))
-        return cls(members, config.weights, configs)
+        weights = cast(AverageOptions, cls.parse_options(config.options)).weights
+        return cls(members, weights, configs)
 
     def config(self) -> dict[str, Any]:
         return {

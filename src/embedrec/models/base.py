@@ -105,11 +105,28 @@ class Model(ABC):
             return cls.Options(**options)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'options'}: {error['msg']}"
+                f"{cls.option_label([str(part) for part in error['loc']])}: {error['msg']}"
                 for error in exc.errors()
             )
             known = ", ".join(cls.Options.model_fields) or "none"
             raise ModelError(f"{cls.name} model option {problems} (its options: {known})") from None
+
+    @classmethod
+    def own_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The options among `options` this kind declares (the rest are other kinds': the
+        members of an average, the candidates of the default's choice)."""
+        return {k: v for k, v in options.items() if k in cls.Options.model_fields}
+
+    @classmethod
+    def option_label(cls, loc: list[str]) -> str:
+        """An option as an error names it: with its CLI flag where the option declares one
+        (`dropout (--dropout)`, from its Field's `json_schema_extra={"flag": ...}`)."""
+        if not loc:
+            return "options"
+        field = cls.Options.model_fields.get(loc[0])
+        extra = field.json_schema_extra if field is not None else None
+        flag = extra.get("flag") if isinstance(extra, dict) else None
+        return ".".join(loc) + (f" ({flag})" if flag else "")
 
     def divergence_hint(self) -> str:
         """What to change when this kind's training loss stops being a number: for the kinds

@@ -3,8 +3,8 @@
 The posterior mean of the samples is one dot product of concatenated, scaled factors, so a
 trained bmf model *is* a `DotProductBias` with a linear output: it scores, folds in new users,
 finds neighbours and saves exactly like `dot-bias`. Its biases are in rating units. Nothing to
-tune but the rank (`n_factors`) and the number of sweeps (`epochs`); `implicit` and `robust`
-switch the sampler's two extensions (the classic BPMF has both off).
+tune but the rank (`n_factors`) and the number of sweeps (`epochs`); its options `implicit` and
+`robust` switch the sampler's two extensions (the classic BPMF has both off).
 
 Left unset, rank, sweeps and `shrink` are picked from the training data (`defaults_for`, which
 says what it picked): on dense data (the median user has 20 ratings or more, as every MovieLens
@@ -55,6 +55,17 @@ class BmfOptions(NoOptions):
         description="pull predictions towards the bias baseline by n/(n+shrink) of the user's "
         "and item's ratings (0: off; unset: 2 on sparse data, else 0)",
     )
+    implicit: bool | None = Field(
+        None,
+        description="use which items each user rated, as SVD++ does (unset: on unless items "
+        "are sparse)",
+        json_schema_extra={"flag": "--implicit/--no-implicit"},
+    )
+    robust: bool | None = Field(
+        None,
+        description="a noise level per user and item (unset: on unless items are sparse)",
+        json_schema_extra={"flag": "--robust/--no-robust"},
+    )
 
 
 @register
@@ -69,8 +80,7 @@ class BayesianMFKind(DotProductBiasKind):
     defaults: ClassVar[dict[str, Any]] = {
         "n_factors": 10,
         "epochs": 200,
-        "implicit": True,
-        "robust": True,
+        "options": {"implicit": True, "robust": True},
     }
 
     @classmethod
@@ -105,17 +115,19 @@ class BayesianMFKind(DotProductBiasKind):
                 f"each prediction pulled towards the bias baseline by n/(n+{shrink:g}) of its "
                 "user's and item's ratings"
             )
-        if not rows_terms and config.implicit is None and config.robust is None:
+        terms_unset = all(config.options.get(k) is None for k in ("implicit", "robust"))
+        if not rows_terms and terms_unset:
             picked.append(
                 f"no implicit terms or per-row noise (median {per_item:g} ratings per item, "
                 f"under {ITEMS_SPARSE_BELOW})"
             )
-        picks = {"n_factors": rank, "epochs": sweeps, "implicit": rows_terms, "robust": rows_terms}
+        options = {"shrink": shrink, "implicit": rows_terms, "robust": rows_terms}
+        picks = {"n_factors": rank, "epochs": sweeps, "options": options}
         if not picked:
-            return {**picks, "options": {"shrink": shrink}}, None
+            return picks, None
         note = f"bmf defaults for {len(data):,} ratings of {kind}: {', '.join(picked)}"
         note += "; cold rows scored by the bias baseline"
-        return {**picks, "options": {"shrink": shrink}}, note
+        return picks, note
 
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> BayesianMFKind:

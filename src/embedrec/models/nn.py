@@ -12,16 +12,17 @@ cross-entropy of those logits and predicts the expected rating, so everything do
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.base import gradient_search_space
+from embedrec.models.base import NoOptions, gradient_search_space
 from embedrec.models.dot import sigmoid_range
 from embedrec.models.layers import Embedding
 from embedrec.models.objective import Batch, Objective
@@ -201,29 +202,48 @@ def rating_classes(data: Ratings) -> list[float]:
     return values.astype(float).tolist()
 
 
+class NNOptions(NoOptions):
+    layers: list[Annotated[int, Field(ge=1, le=65536)]] = Field(
+        [100, 50],
+        min_length=1,
+        max_length=64,
+        description="hidden layer sizes",
+        json_schema_extra={"flag": "--layers"},
+    )
+    dropout: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="dropout after each hidden layer",
+        json_schema_extra={"flag": "--dropout"},
+    )
+
+
 @register
 class EmbeddingNNKind(TorchModel):
     """`nn`: fastai's neural collaborative filter. `n_factors`, when given, is the width of
     both embeddings; unset, each side takes fastai's `embedding_size` rule."""
 
     name = "nn"
-    summary = "embeddings through Linear-ReLU-BatchNorm layers (--layers, --dropout)"
+    summary = "embeddings through Linear-ReLU-BatchNorm layers"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
     losses: ClassVar[tuple[str, ...]] = ("mse", "cross-entropy")
     defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1, "lr": 5e-3, "bs": 64}
+    Options: ClassVar[type[NoOptions]] = NNOptions
     network_class: ClassVar[type[nn.Module]] = EmbeddingNN
     network: EmbeddingNN
 
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> EmbeddingNNKind:
+        options = cast(NNOptions, cls.parse_options(config.options))
         return cls(
             EmbeddingNN(
                 data.n_users,
                 data.n_items,
-                layers=config.layers,
+                layers=options.layers,
                 user_size=config.n_factors,
                 item_size=config.n_factors,
-                dropout=config.dropout,
+                dropout=options.dropout,
                 y_range=config.resolved_y_range(data.rating_scale or data.observed_range),
                 classes=rating_classes(data) if config.loss == "cross-entropy" else None,
             )
@@ -249,8 +269,6 @@ class EmbeddingNNKind(TorchModel):
     def search_space(cls, trial: Any, base: TrainConfig) -> dict[str, Any]:
         changes = gradient_search_space(trial)
         width = trial.suggest_categorical("width", [50, 100, 200, 400])
-        return {
-            **changes,
-            "layers": [width, width // 2],
-            "dropout": trial.suggest_float("dropout", 0.0, 0.5),
-        }
+        dropout = trial.suggest_float("dropout", 0.0, 0.5)
+        options = {**base.options, "layers": [width, width // 2], "dropout": dropout}
+        return {**changes, "options": options}

@@ -4,16 +4,18 @@ and the name a model directory records. A kind registers itself with `@register`
 
 from __future__ import annotations
 
+from typing import NewType
+
 from embedrec import lazy
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
+from embedrec.models.declared import KIND_MODULES
 
-# Every kind's module, in the order `--help` lists the kinds: importing one registers its kinds.
-# They are imported when the kinds are first asked for (torch with the torch kinds), so loading
-# a model of a kind that is arrays imports that kind's module alone.
-KIND_MODULES = ("average", "bias", "dot", "bmf", "bpr", "ease", "ials", "module", "nn", "popular")
+# Importing a kind's module (`KIND_MODULES`) registers its kinds. They are imported when the
+# kinds are first asked for (torch with the torch kinds), so loading a model of a kind that is
+# arrays imports that kind's module alone.
 KINDS: dict[str, type[Model]] = {}
 
 
@@ -71,16 +73,29 @@ def get_kind(name: str) -> type[Model]:
         raise ModelError(f"unknown model {name!r}; choose one of {choices}") from None
 
 
-def resolve(config: TrainConfig) -> TrainConfig:
+# A config its kind has completed: the kind's defaults filled in, its options validated and
+# complete. Made by `resolve` only (once per run: `build` and `fit` take it and never resolve
+# again); `replace` or `with_defaults` give a plain `TrainConfig`, to be resolved anew.
+ResolvedConfig = NewType("ResolvedConfig", TrainConfig)
+
+
+def resolve(config: TrainConfig) -> ResolvedConfig:
     """`config` with its model kind's defaults filled in and its options validated (what a
-    trained model records)."""
+    trained model records). With `model="auto"` it checks the options and returns the config
+    as it is: the choice (`embedrec.selection`) names the model, then it is resolved."""
     if config.model == AUTO_MODEL:  # chosen from the data when it is read (embedrec.selection)
-        if config.options:
+        # the choice hands each rating candidate the options its kind takes (bmf's `implicit`)
+        rating = [kind for kind in kinds().values() if kind.by_name and kind.predicts_ratings]
+        taken = {name for kind in rating for name in kind.own_options(config.options)}
+        unknown = [name for name in config.options if name not in taken]
+        if unknown:
             raise ModelError(
-                f"model options ({', '.join(config.options)}) belong to a named model: give "
+                f"model options ({', '.join(unknown)}) belong to a named model: give "
                 "--model (the default, auto, chooses among several)"
             )
-        return config
+        for kind in rating:  # each value checked now by its kind, before any candidate trains
+            kind.parse_options(kind.own_options(config.options))
+        return ResolvedConfig(config)
     kind = get_kind(config.model)
     if config.loss not in kind.losses:
         raise ModelError(
@@ -89,7 +104,7 @@ def resolve(config: TrainConfig) -> TrainConfig:
         )
     config = config.with_defaults(kind.defaults)
     options = kind.parse_options(config.options).model_dump()
-    return config if options == config.options else config.replace(options=options)
+    return ResolvedConfig(config if options == config.options else config.replace(options=options))
 
 
 def data_defaults(config: TrainConfig, data: Ratings) -> tuple[TrainConfig, str | None]:
@@ -118,5 +133,10 @@ def check_learns_from(config: TrainConfig, data: Ratings) -> None:
 def build(config: TrainConfig, data: Ratings) -> Model:
     """A fresh model of the kind `config.model` names, for `data`'s users and items (a kind
     that learns from the data it is given: `check_learns_from`)."""
+    return build_resolved(resolve(config), data)
+
+
+def build_resolved(config: ResolvedConfig, data: Ratings) -> Model:
+    """`build` for a config `resolve` completed already (a run resolves once)."""
     check_learns_from(config, data)
-    return get_kind(config.model).build(resolve(config), data)
+    return get_kind(config.model).build(config, data)

@@ -17,7 +17,7 @@ from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.average import AverageKind
 from embedrec.models.base import ClosedFormModel, Model
-from embedrec.models.registry import resolve
+from embedrec.models.registry import ResolvedConfig
 from embedrec.training import als_kernels, fused_kernels, gibbs_kernels
 from embedrec.training.als_engine import ALSEngine
 from embedrec.training.device import resolve_device
@@ -137,13 +137,13 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
 def fit(
     model: Model,
     data: Ratings,
-    config: TrainConfig,
+    config: ResolvedConfig,
     validate: Validate | None = None,
     reporter: Reporter | None = None,
 ) -> tuple[list[EpochStats], str, Model]:
-    """Train `model` in place; returns the epoch history, the name of the engine used and the
-    model to keep (`model` itself, or with `keep="best"` the best validated epoch's copy)."""
-    config = resolve(config)
+    """Train `model` in place with `config` as `resolve` completed it; returns the epoch
+    history, the name of the engine used and the model to keep (`model` itself, or with
+    `keep="best"` the best validated epoch's copy)."""
     engine = choose_engine(model, config)
     loop = EpochLoop(
         validate,
@@ -157,13 +157,13 @@ def fit(
     if note is not None:
         loop.reporter.note(note)
     history = engine.fit(model, data, config, loop)
-    return history, engine_label(model, config), loop.best or model
+    return history, engine_label(model, engine), loop.best or model
 
 
-def engine_label(model: Model, config: TrainConfig) -> str:
+def engine_label(model: Model, engine: Engine) -> str:
     """The engine that trains `model`, as a trained model records it (`gibbs+gibbs+torch` for
     an average of three)."""
     if isinstance(model, AverageKind) and model.member_configs is not None:
         parts = zip(model.members, model.member_configs)
-        return "+".join(choose_engine(m, resolve(c)).name for m, c in parts)
-    return choose_engine(model, resolve(config)).name
+        return "+".join(choose_engine(m, c).name for m, c in parts)
+    return engine.name

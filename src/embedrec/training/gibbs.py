@@ -248,8 +248,9 @@ class GibbsEngine:
             data.n_items,
             n_factors=config.n_factors,
             epochs=config.epochs,
-            implicit=config.implicit is not False,  # None (unresolved): the kind's default, on
-            robust=config.robust is not False,
+            # None (unresolved): the kind's default, on
+            implicit=config.options.get("implicit") is not False,
+            robust=config.options.get("robust") is not False,
             seed=config.seed,
             loop=loop,
             on_sample=as_model,

@@ -16,7 +16,7 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError, ModelError
 from embedrec.io import new_figure, png_bytes, save_figure
-from embedrec.models.registry import build, get_kind, resolve
+from embedrec.models.registry import build_resolved, get_kind, resolve
 from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.torch_engine import TorchSteps
@@ -111,7 +111,7 @@ def lr_find(
         )
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build(config, ratings)
+    model = build_resolved(config, ratings)
     assert isinstance(model, TorchModel)
     network = model.network.to(device).train()
     objective = model.objective()
