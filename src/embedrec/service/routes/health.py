@@ -12,7 +12,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import embedrec
 from embedrec.service import schemas as s
 from embedrec.service.deps import Authorization, MetricsDep, ServiceDep, token_given
-from embedrec.service.responses import item_noun
 
 router = APIRouter()
 
@@ -31,7 +30,7 @@ async def health(service: ServiceDep, authorization: Authorization = None) -> s.
         n_items=rec.n_items,
         rating_scale=rec.rating_scale,
         interactions=rec.interactions,
-        item_noun=item_noun(rec),
+        item_noun=embedrec.item_noun(rec),
         loaded_at=served.loaded_at,
         load_seconds=served.load_seconds,
         version=embedrec.__version__,
