@@ -104,7 +104,7 @@ def test_item_card_search_and_neighbours(client, rec):
     assert card["rating"] == pytest.approx(float(typical)) and 1 <= card["rating"] <= 5
     assert card["n_ratings"] == int(rec.item_counts[rec.item_index(50)]) and not card["hidden"]
     assert client.get("/items/50").json() == card
-    found = client.get("/items", params={"query": "star wa", "limit": 3}).json()["items"]
+    found = client.get("/items", params={"query": "star wa", "n": 3}).json()["items"]
     assert found[0]["title"] == "Star Wars (1977)"
     assert all("star" in row["title"].lower() for row in found)
     similar = client.get("/items/Star Wars (1977)/similar", params={"n": 4}).json()

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 import embedrec
 from embedrec.service import create_app
-from embedrec.service.responses import item_noun
 from tests.conftest import low_rank_frame, plays_frame
 
 
@@ -72,7 +71,7 @@ def test_a_model_of_interactions_gives_no_rating_to_show(tmp_path):
 def test_the_items_are_films_only_for_a_film_catalogue(rated_dir, source, noun):
     split = None if source is None else {"name": "random", "spec": {}, "data": source}
     rec = dataclasses.replace(embedrec.load(rated_dir), split=split)
-    assert item_noun(rec) == noun
+    assert embedrec.item_noun(rec) == noun
 
 
 def test_health_names_the_items_as_the_page_will(rated_dir, tmp_path):

@@ -1,8 +1,9 @@
 """What an application asks of a Recommender about its catalogue and its users, beyond ranking:
-title search for autocomplete, one item's card (title, genres, bias, rating count), the items of
-a genre, a rating checked against the model's scale, and a user's ratings to fold in again with
-new feedback. Functions of a Recommender (like evaluation and interpretation), so the
-Recommender stays the object that scores; the HTTP service is built on these.
+title search for autocomplete, one item's card (title, genres, bias, rating count), what the
+items are called, the items of a genre, a rating checked against the model's scale, and a
+user's ratings to fold in again with new feedback. Functions of a Recommender (like evaluation
+and interpretation), so the Recommender stays the object that scores; the HTTP service is
+built on these.
 
 >>> rec = embedrec.load("models/ml-100k")                       # doctest: +SKIP
 >>> search_items(rec, "star wa", limit=3)                        # doctest: +SKIP
@@ -13,11 +14,13 @@ Recommender stays the object that scores; the HTTP service is built on these.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from embedrec.data.movielens import is_movielens_name
 from embedrec.errors import DataError, UnknownIdError
 from embedrec.recommender import Recommender
 from embedrec.scoring import checked_ratings
@@ -85,6 +88,18 @@ def item_info(rec: Recommender, item: Any) -> dict[str, Any]:
         "rating": typical,
         "n_ratings": int(rec.item_counts[index]),
     }
+
+
+def item_noun(rec: Recommender) -> str:
+    """What the model's items are, plural, for people reading about them: 'films' where its
+    recorded training source is MovieLens (by name or folder) or MovieTweetings, else 'items'
+    (never 'films' for books or artists). A model trained through the Python API records no
+    source: 'items'."""
+    source = str((rec.split or {}).get("data") or "")
+    for part in PurePath(source).parts:
+        if is_movielens_name(part) or "movietweetings" in part.lower():
+            return "films"
+    return "items"
 
 
 def genre_items(rec: Recommender, genres: Iterable[str]) -> list[Any]:

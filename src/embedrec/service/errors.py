@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import embedrec
@@ -124,12 +124,16 @@ def install_error_handlers(app: FastAPI) -> None:
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route answers at this request's path (Starlette's 405 names only the
     first route that matched the path; PUT and DELETE of /items/{item}/hidden are two), HEAD
-    wherever GET is (the hygiene middleware answers it)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "GET"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    wherever GET is (the hygiene middleware answers it). Each route is asked method by method:
+    FastAPI keeps an included router as one route answering several paths and methods. A mount
+    (the static files) answers any method and names none."""
+    methods = {
+        method
+        for route in app.router.routes
+        if not isinstance(route, Mount)
+        for method in KNOWN_METHODS
+        if route.matches({**scope, "method": method})[0] == Match.FULL
+    }
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

@@ -1,18 +1,16 @@
 """How the routes' answers are made from the library's: result frames as JSON rows, a user's
 list (kept per loaded model when it can be, folded in again with their stored feedback when
 they have some; `rating` in stars wherever the scores are not), items of a (user, item) pair
-named by id or title, and what the catalogue's items are called on the page."""
+named by id or title."""
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
 from fastapi.responses import Response
 
 import embedrec
-from embedrec.data.movielens import is_movielens_name
 from embedrec.service import schemas as s
 from embedrec.service.errors import ApiError
 from embedrec.service.state import Served, Service, in_scale
@@ -27,18 +25,6 @@ def rows(frame: pd.DataFrame, leave_out: str = "") -> list[dict[str, Any]]:
         if name != leave_out
     }
     return [dict(zip(columns, values)) for values in zip(*columns.values())]
-
-
-def item_noun(rec: embedrec.Recommender) -> str:
-    """What the model's items are, plural, for people reading the page: 'films' where its
-    recorded training source is MovieLens (by name or folder) or MovieTweetings, else 'items'
-    (never 'films' for books or artists). A model trained through the Python API records no
-    source: 'items'."""
-    source = str((rec.split or {}).get("data") or "")
-    for part in PurePath(source).parts:
-        if is_movielens_name(part) or "movietweetings" in part.lower():
-            return "films"
-    return "items"
 
 
 def user_key(rec: embedrec.Recommender, user: str, known: Any = None) -> str:

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from embedrec.errors import EmbedrecError
+import embedrec
 from embedrec.service.tables import hidden_table, metadata, ratings_table, reloads_table
 
 # a database host that does not answer fails a request after this long, never hangs it (lists
@@ -48,7 +48,7 @@ from embedrec.service.tables import hidden_table, metadata, ratings_table, reloa
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-class StoreError(EmbedrecError):
+class StoreError(embedrec.EmbedrecError):
     """The feedback database cannot be opened or written (the message names its URL)."""
 
 

@@ -129,7 +129,7 @@ async function search() {
   if (!query) { list.replaceChildren(); return; }
   const seq = ++state.searchSeq;
   try {
-    const body = await api(`/items?query=${encodeURIComponent(query)}&limit=8`);
+    const body = await api(`/items?query=${encodeURIComponent(query)}&n=8`);
     if (seq !== state.searchSeq) return;  // a newer search is on its way
     if (!body.items.length) { message(list, say("No {noun} match.")); return; }
     list.replaceChildren(...body.items.map((row) =>
