@@ -11,7 +11,7 @@ import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, TypeVar
 
@@ -145,28 +145,3 @@ def show(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> None
 
 def note(text: str) -> None:
     err.print(f"note: {text}", highlight=False, markup=False)
-
-
-def given_options(ctx: typer.Context, leave_out: Collection[str] = ()) -> list[str]:
-    """The options of this command line that were given (not defaults), as arguments that
-    parse back to the same values: what `train --nproc N` hands each process it starts."""
-    args: list[str] = []
-    for param in ctx.command.params:
-        name = param.name
-        if name is None or name in leave_out or param.param_type_name != "option":
-            continue
-        source = ctx.get_parameter_source(name)
-        if source is None or source.name != "COMMANDLINE":
-            continue
-        value = ctx.params[name]
-        assert isinstance(param, typer.core.TyperOption)
-        if param.is_flag and param.secondary_opts:
-            args.append(param.opts[0] if value else param.secondary_opts[0])
-        elif param.is_flag:
-            if value:
-                args.append(param.opts[0])
-        else:
-            for one in value if param.multiple else [value]:
-                parts = one if isinstance(one, tuple) else (one,)
-                args += [param.opts[0], *(str(part) for part in parts)]
-    return args

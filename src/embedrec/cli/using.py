@@ -23,7 +23,6 @@ from embedrec.cli.common import (
     records,
     show,
 )
-from embedrec.scoring import MIN_RATINGS
 
 TopN = Annotated[int, typer.Option("-n", "--n", help="How many items.", min=1)]
 
@@ -139,7 +138,7 @@ def similar(
         typer.Option(
             "--min-ratings",
             help="Leave out items/users with fewer training ratings (their factors are noise) "
-            f"[default: {MIN_RATINGS}, lowered where fewer than n items reach it].",
+            f"[default: {embedrec.MIN_RATINGS}, lowered where fewer than n items reach it].",
             min=0,
         ),
     ] = None,
