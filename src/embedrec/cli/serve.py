@@ -20,12 +20,13 @@ from embedrec.service.cache import DEFAULT_CACHE_MB
 if TYPE_CHECKING:  # imported when the command runs: --help needs neither uvicorn nor FastAPI
     import uvicorn
 
-    from embedrec.service import connections, hygiene, store
+    from embedrec import service
+    from embedrec.service import connections, hygiene
 else:
     uvicorn = lazy.module("uvicorn")
     connections = lazy.module("embedrec.service.connections")
     hygiene = lazy.module("embedrec.service.hygiene")
-    store = lazy.module("embedrec.service.store")
+    service = lazy.module("embedrec.service")
 
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 WORKER_TIMEOUT = 60.0  # seconds: see health_timeout
@@ -166,8 +167,8 @@ def serve(
     started = time.perf_counter()
     embedrec.load(model_dir, arrays_only=True)  # a model that does not load fails here
     load_seconds = time.perf_counter() - started
-    url = db or store.default_url(model_dir)
-    store.FeedbackStore(url).close()  # so does a database that cannot be opened
+    url = db or service.default_url(model_dir)
+    service.FeedbackStore(url).close()  # so does a database that cannot be opened
     os.environ["EMBEDREC_MODEL_DIR"] = str(model_dir)
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""
