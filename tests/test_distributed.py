@@ -297,7 +297,7 @@ def test_a_parquet_directory_with_sparse_tables_trains_on_two_processes(tmp_path
             table.slice(k * n // 2, n // 2), folder / f"part-{k}.parquet", row_group_size=500
         )
     out = tmp_path / "model"
-    args = ("--data", str(folder), "--model", "dot-bias", "--factors", "320", "--epochs", "1")
+    args = ("--data", str(folder), "--model", "dot-bias", "--n-factors", "320", "--epochs", "1")
     run = torchrun(*args, "--out", str(out), "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     assert one_json(run.stdout)["n_train"] == 3_200

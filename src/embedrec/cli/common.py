@@ -36,6 +36,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 JsonOut = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout [default: off].")
@@ -87,7 +88,7 @@ INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIG
 def _out_of_memory() -> NoReturn:
     err.print(
         "error: out of memory: the model or data is too large for this machine "
-        "(fewer --factors, a smaller --bs or a smaller model kind)",
+        "(fewer --n-factors, a smaller --bs or a smaller model kind)",
         highlight=False,
         markup=False,
     )
@@ -145,3 +146,12 @@ def show(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> None
 
 def note(text: str) -> None:
     err.print(f"note: {text}", highlight=False, markup=False)
+
+
+def renamed_flag(old_value: T | None, old: str, new: str, value: T) -> T:
+    """`value`, or the one given by `old`, a flag renamed `new` (said once as a note, so a
+    script keeps working and learns the new spelling)."""
+    if old_value is None:
+        return value
+    note(f"{old} is renamed {new}; {old} still works for now and will be removed")
+    return old_value
