@@ -47,7 +47,7 @@ RUNS = {
         (
             "--model",
             "dot-bias",
-            "--factors",
+            "--n-factors",
             "64",
             "--epochs",
             "2",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from embedrec.evaluation.protocols import run_protocol
+from embedrec.protocols import run_protocol
 
 ML_GRID: list[dict[str, Any]] = [  # unset options: the defaults the data picks
     {"n_factors": 10, "epochs": 100, "options": {"shrink": 0.0}},

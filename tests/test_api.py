@@ -41,9 +41,9 @@ def test_same_names_everywhere():
 @pytest.mark.parametrize(
     "command, flags",
     [
-        (["train"], ["--factors", "--epochs", "--force", "--json", "--seed", "--option"]),
+        (["train"], ["--n-factors", "--epochs", "--force", "--json", "--seed", "--option"]),
         (["tune"], ["--force", "--json", "--trials"]),
-        (["benchmark"], ["--factors", "--epochs", "--json"]),
+        (["benchmark"], ["--n-factors", "--epochs", "--json"]),
         (["lr-find"], ["--force", "--json", "--plot"]),
         (["recommend"], ["-n", "--include-seen", "--json"]),
         (["similar"], ["-n", "--min-ratings", "--json"]),

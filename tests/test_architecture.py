@@ -207,3 +207,103 @@ def test_no_module_is_longer_than_the_limit():
     )
     back_in_limit = {p: lengths.get(p) for p in LONG_MODULES if lengths.get(p, 0) <= MAX_LINES}
     assert not back_in_limit, f"allow-listed modules now within the limit or gone: {back_in_limit}"
+
+
+# ---- the faces (CLI, HTTP service) import the public package ---------------------------------
+FACES = ("embedrec.cli", "embedrec.service")
+# Light modules a face may import besides `embedrec`, each with its reason: exporting them from
+# `embedrec` would load them through `embedrec.lazy`, which is what they exist to avoid.
+LIGHT_MODULES = {
+    "embedrec.lazy": "the on-first-use loader itself: a face names a module it runs on demand",
+    "embedrec.models.declared": (
+        "each kind's name, summary and options' defaults read from the kinds' source (ast), "
+        "importing no kind, so that `train --help` shows them without torch"
+    ),
+    "embedrec.help_text": (
+        "plain text for --help (split, protocol, model and engine words), importing nothing, "
+        "so that `embedrec --help` loads no torch, numba or pandas (tests/test_startup.py)"
+    ),
+}
+# The CLI starts the HTTP service (`serve`) and reads its feedback store (`train --feedback`):
+# it may use the service's own public package, as it uses `embedrec`.
+FACE_PACKAGES = {"embedrec.cli": {"embedrec.service"}, "embedrec.service": set()}
+# What the faces import past the public API, to be emptied: (path, module) -> why.
+KNOWN_FACE_IMPORTS: dict[tuple[str, str], str] = {}
+
+
+def face_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every embedrec module `path` imports, anywhere in it (TYPE_CHECKING blocks too) or names
+    to `lazy.module("...")`; `from embedrec import x` counts as embedrec.x where that is a
+    module, else as `embedrec`."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in modules else node.module)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "module"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "lazy"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add(str(node.args[0].value))
+    return {name for name in found if name == "embedrec" or name.startswith("embedrec.")}
+
+
+def test_the_faces_import_only_the_public_package():
+    """The CLI and the HTTP service are built on what a Python user can import: `embedrec`
+    (plus the light modules above); a face reaching into `embedrec.training`, `.scoring` ...
+    is a public API missing."""
+    modules = module_files()
+    found = {}
+    for face in FACES:
+        allowed = {"embedrec", *LIGHT_MODULES, *FACE_PACKAGES[face]}
+        for name, path in modules.items():
+            if name != face and not name.startswith(face + "."):
+                continue
+            where = path.relative_to(SRC).as_posix()
+            for imported in face_imports(path, modules):
+                own = imported == face or imported.startswith(face + ".")
+                if not own and imported not in allowed:
+                    found[(where, imported)] = imported
+    unexpected = sorted(set(found) - set(KNOWN_FACE_IMPORTS))
+    assert not unexpected, "a face imports past the public API (export it from embedrec): " + (
+        "; ".join(f"{path}: {module}" for path, module in unexpected)
+    )
+    stale = sorted(set(KNOWN_FACE_IMPORTS) - set(found))
+    assert not stale, f"known face imports no longer there (remove them): {stale}"
+
+
+def test_the_face_import_check_sees_what_a_face_would_write(tmp_path):
+    face = tmp_path / "face.py"
+    face.write_text(
+        "from typing import TYPE_CHECKING\nimport embedrec\nfrom embedrec import lazy\n"
+        "if TYPE_CHECKING:\n    from embedrec.training import launch\n"
+        "else:\n    launch = lazy.module('embedrec.training.launch')\n"
+        "def f():\n    from embedrec.scoring import MIN_RATINGS\n"
+    )
+    assert face_imports(face, module_files()) == {
+        "embedrec",
+        "embedrec.lazy",
+        "embedrec.training.launch",
+        "embedrec.scoring",
+    }
+
+
+def test_evaluation_trains_nothing():
+    """evaluation/ scores a Recommender and sits below learner.py (which validates with it);
+    what trains and then scores (the protocols) lives above both."""
+    graph = import_graph()
+    reached = {name for name in graph if name.startswith("embedrec.evaluation")}
+    frontier = set(reached)
+    while frontier:  # everything evaluation/ imports, directly or not
+        frontier = set().union(*(graph[name] for name in frontier)) - reached
+        reached |= frontier
+    assert not {"embedrec.learner", "embedrec.protocols"} & reached
+    assert "embedrec.learner" in graph["embedrec.protocols"]

@@ -24,14 +24,20 @@ def test_movielens_genres_are_loaded_and_saved(ml100k, rec):
 
 
 def test_search_finds_word_prefixes_with_titles_starting_with_the_query_first(rec):
-    found = embedrec.search_items(rec, "star", limit=20)
+    found = embedrec.search_items(rec, "star", n=20)
     assert found["title"].iloc[0] == "Star Wars (1977)"
     starting = [t.lower().startswith("star") for t in found["title"]]
     assert starting == sorted(starting, reverse=True)  # every 'Star...' before '... Star ...'
     assert embedrec.search_items(rec, "lambs silence")["item"].tolist() == [98]
     assert embedrec.search_items(rec, "the net")["title"].iloc[0] == "Net, The (1995)"
-    with pytest.raises(embedrec.DataError, match="limit"):
-        embedrec.search_items(rec, "star", limit=0)
+    with pytest.raises(embedrec.DataError, match="n must be at least 1"):
+        embedrec.search_items(rec, "star", n=0)
+
+
+def test_search_items_old_limit_keyword_still_works_and_names_n(rec):
+    with pytest.warns(DeprecationWarning, match=r"search_items\(n=\)"):
+        old = embedrec.search_items(rec, "star", limit=3)
+    assert old.equals(embedrec.search_items(rec, "star", n=3)) and len(old) == 3
 
 
 def test_genre_items_and_exclude_filter_recommendations(rec):

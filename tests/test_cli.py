@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import embedrec
 from embedrec.cli import app
 from tests.conftest import low_rank_frame
 
@@ -39,7 +40,7 @@ def test_train_then_evaluate_with_json(ratings_csv, tmp_path):
             "3",
             "--lr",
             "0.03",
-            "--factors",
+            "--n-factors",
             "8",
             "--out",
             str(out),
@@ -336,11 +337,11 @@ def test_similar_explain_predict_export(model_dir, tmp_path):
         [
             "explain",
             str(model_dir),
-            "--top",
+            "-n",
             "3",
             "--plot",
             str(tmp_path / "map.png"),
-            "--n-items",
+            "--map-n",
             "10",
             "--json",
         ],
@@ -362,6 +363,25 @@ def test_similar_explain_predict_export(model_dir, tmp_path):
         assert result.exit_code == 0, result.output
     arrays = np.load(tmp_path / "f.npz")
     assert arrays["item_factors"].shape[0] == arrays["item_ids"].shape[0] == 30
+
+
+def test_old_flag_spellings_still_work_with_a_note_naming_the_new(model_dir, ratings_csv, tmp_path):
+    """`--factors`, `explain --top`, `--n-items` were renamed `--n-factors` (TrainConfig's
+    n_factors), `-n` (how many, as in recommend) and `--map-n` (as /map?n=)."""
+    plot = str(tmp_path / "map.png")
+    new = runner.invoke(app, ["explain", str(model_dir), "-n", "2", "--json"])
+    old = runner.invoke(
+        app, ["explain", str(model_dir), "--top", "2", "--n-items", "5", "--plot", plot, "--json"]
+    )
+    assert old.exit_code == 0, old.output
+    assert "--top is renamed --n" in old.stderr and "--n-items is renamed --map-n" in old.stderr
+    assert json.loads(old.stdout)["item_bias"] == json.loads(new.stdout)["item_bias"]
+    out = tmp_path / "old"
+    args = ["train", "--data", str(ratings_csv), *cols(), "--epochs", "1", "--factors", "4"]
+    trained = runner.invoke(app, [*args, "--out", str(out)])
+    assert trained.exit_code == 0, trained.output
+    assert "--factors is renamed --n-factors" in trained.stderr
+    assert embedrec.load(out).config.n_factors == 4
 
 
 def test_evaluate_with_ranking(model_dir, ratings_csv):

@@ -297,7 +297,7 @@ def test_a_parquet_directory_with_sparse_tables_trains_on_two_processes(tmp_path
             table.slice(k * n // 2, n // 2), folder / f"part-{k}.parquet", row_group_size=500
         )
     out = tmp_path / "model"
-    args = ("--data", str(folder), "--model", "dot-bias", "--factors", "320", "--epochs", "1")
+    args = ("--data", str(folder), "--model", "dot-bias", "--n-factors", "320", "--epochs", "1")
     run = torchrun(*args, "--out", str(out), "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     assert one_json(run.stdout)["n_train"] == 3_200
@@ -395,3 +395,56 @@ def test_the_rank_killed_from_outside_is_named_before_the_one_that_aborted_after
     cause = failed_rank(failures)
     assert cause is not None and cause[0] == 1
     assert failed_rank({0: ProcessFailure(0, 101, 2, ""), 1: ProcessFailure(1, 102, 2, "")}) is None
+
+
+def test_train_with_nproc_from_python_is_the_cli_run(tmp_path, monkeypatch):
+    """`embedrec.train(path, nproc=2, out=...)` runs what `embedrec train --nproc 2` runs: the
+    same split recorded, the same epochs, the same weights; and returns the saved model."""
+    monkeypatch.setenv("PYTHONPATH", environment()["PYTHONPATH"])  # the ranks import embedrec
+    data = tmp_path / "ratings.csv"
+    low_rank_frame(n_users=80, n_items=50, seed=3).to_csv(data, index=False)
+    by_cli = tmp_path / "cli"
+    args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2", "--bs", "64")
+    run = subprocess.run(
+        nproc_command(*args, "--valid-pct", "0.25", "--out", str(by_cli)), env=environment(),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    rec = embedrec.train(
+        data, model="dot-bias", epochs=2, bs=64, nproc=2, valid_pct=0.25, out=tmp_path / "py"
+    )
+    cli = embedrec.load(by_cli)
+    assert rec.split == cli.split
+    assert rec.split["spec"] == "random:0.25:42"
+    assert [e.valid_rmse for e in rec.history] == [e.valid_rmse for e in cli.history]
+    pairs = np.array([0, 1, 2]), np.array([0, 1, 2])
+    assert np.allclose(rec.predict_indices(*pairs), cli.predict_indices(*pairs))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda split, out: embedrec.train(split, nproc=2, out=out), embedrec.DistributedError,
+         "not a Split in memory"),
+        (lambda split, out: embedrec.train("r.csv", model="dot-bias", nproc=2),
+         embedrec.DistributedError, "give out="),
+        (lambda split, out: embedrec.train("r.csv", model="dot-bias", nproc=2, out=out,
+                                           split="temporal:5"),
+         embedrec.DistributedError, "splits at random only"),
+        (lambda split, out: embedrec.train("r.csv", model="dot-bias", nproc=2, out=out,
+                                           patience=2),
+         embedrec.ModelError, "--patience"),
+        (lambda split, out: embedrec.train("r.csv", model="dot-bias"), embedrec.DataError,
+         "takes a Split or Ratings"),
+        (lambda split, out: embedrec.train(split, layout={"sep": ","}), embedrec.DataError,
+         "nproc=2 or more"),
+    ],
+    ids=["in-memory", "no-out", "temporal", "patience", "path-one-process", "layout-one-process"],
+)  # fmt: skip
+def test_what_train_with_nproc_refuses_is_said_before_any_process_starts(
+    call, error, message, tmp_path
+):
+    split = embedrec.random_split(embedrec.ratings_from_frame(low_rank_frame(20, 10, seed=1)))
+    with pytest.raises(error, match=message):
+        call(split, tmp_path / "m")
+    assert not (tmp_path / "m").exists()

@@ -132,7 +132,7 @@ def test_the_chapter_forward_of_one_stacked_tensor_with_a_column_output_trains(s
     assert rec.weight(None).shape == (split.train.n_items, 8)
     assert rec.bias(None).shape == (split.train.n_items,)
     assert len(rec.similar_items(rec.item_map.decode([0])[0], n=3, min_ratings=1)) == 3
-    assert len(embedrec.pca_map(rec, n_items=10)) == 10
+    assert len(embedrec.pca_map(rec, n=10)) == 10
     # a new user folds in through the chapter's u_weight and u_bias rows, called as forward(x)
     mine = split.train.users == 0
     raw = dict(

@@ -24,7 +24,7 @@ CELLS = [
     "split.train",
     "rec = embedrec.train(split, model='dot-bias', engine='torch', n_factors=4, epochs=3,\n"
     "                     bs=32, lr=0.02, progress=True)",
-    "coords = embedrec.pca_map(rec, n_items=12)",
+    "coords = embedrec.pca_map(rec, n=12)",
     "found = embedrec.lr_find(split.train, model='dot-bias', num_it=30)\nfound",
     "print(found)",
     "rec",

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 import embedrec
 from embedrec import DataError
 from embedrec.cli import app
-from embedrec.evaluation.protocols import protocol_splits, run_protocol
+from embedrec.protocols import protocol_splits, run_protocol
 from tests.conftest import low_rank_frame
 
 

@@ -148,9 +148,21 @@ def test_interpretation_tables(small, tmp_path):
     assert bias["bias"].is_monotonic_decreasing
     factors = factor_frame(rec)
     assert factors.shape == (rec.item_map.ids.size, 3 + 8)
-    coords = pca_map(rec, n_items=10, path=tmp_path / "map.png")
+    coords = pca_map(rec, n=10, path=tmp_path / "map.png")
     assert len(coords) == 10 and {"pc1", "pc2"} <= set(coords.columns)
     assert (tmp_path / "map.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_old_how_many_keywords_still_work_and_name_n(small):
+    """`n` is "how many" everywhere (as in recommend); the old keywords warn and still work."""
+    _, rec = small
+    with pytest.warns(DeprecationWarning, match=r"pca_map\(n=\)"):
+        old = pca_map(rec, n_items=7, show=False)
+    assert old.equals(pca_map(rec, n=7, show=False)) and len(old) == 7
+    with pytest.warns(DeprecationWarning, match=r"bias_extremes\(n=\)"):
+        extremes = embedrec.bias_extremes(rec, top=4)
+    assert extremes["item"]["highest"].equals(embedrec.bias_extremes(rec, n=4)["item"]["highest"])
+    assert len(extremes["user"]["lowest"]) == 4
 
 
 def test_models_without_biases_say_so(small):

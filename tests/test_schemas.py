@@ -45,7 +45,7 @@ def test_a_config_file_value_is_coerced_to_its_type(tmp_path):
     [
         ({"epochs": 0}, r"epochs \(--epochs\) must be at least 1, got 0"),
         ({"lr": float("nan")}, r"lr \(--lr\) must be a finite number"),
-        ({"n_factors": 10**6}, r"n_factors \(--factors\) must be at most 65536"),
+        ({"n_factors": 10**6}, r"n_factors \(--n-factors\) must be at most 65536"),
         ({"keep": "worst"}, r"keep \(--keep\) must be one of last, best"),
     ],
 )

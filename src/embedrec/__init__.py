@@ -64,7 +64,6 @@ if TYPE_CHECKING:
         UnknownIdError,
     )
     from embedrec.evaluation import evaluate, evaluate_ranking, noise_floor, popularity_scores
-    from embedrec.evaluation.protocols import run_protocol, run_ranking_protocol
     from embedrec.help_text import PROTOCOL_HELP, SPLIT_HELP
     from embedrec.interpret import (
         bias_extremes,
@@ -87,6 +86,7 @@ if TYPE_CHECKING:
         models_help,
         sigmoid_range,
     )
+    from embedrec.protocols import run_protocol, run_ranking_protocol
     from embedrec.recommender import Recommender, load
     from embedrec.schemas import DuplicatesWarning, EmbedrecWarning
     from embedrec.scoring import MIN_RATINGS

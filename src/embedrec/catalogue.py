@@ -6,7 +6,7 @@ and interpretation), so the Recommender stays the object that scores; the HTTP s
 built on these.
 
 >>> rec = embedrec.load("models/ml-100k")                       # doctest: +SKIP
->>> search_items(rec, "star wa", limit=3)                        # doctest: +SKIP
+>>> search_items(rec, "star wa", n=3)                        # doctest: +SKIP
 >>> item_info(rec, "Fargo")["genres"]                            # doctest: +SKIP
 ['Crime', 'Drama', 'Thriller']
 """
@@ -23,6 +23,7 @@ import pandas as pd
 from embedrec.data.movielens import is_movielens_name
 from embedrec.errors import DataError, UnknownIdError
 from embedrec.recommender import Recommender
+from embedrec.renamed import renamed_keyword
 from embedrec.scoring import checked_ratings
 
 
@@ -42,12 +43,15 @@ def known_user(rec: Recommender, user: Any) -> Any | None:
     return None if index < 0 else raw_id(rec.user_map.ids[index])
 
 
-def search_items(rec: Recommender, query: str, limit: int = 10) -> pd.DataFrame:
-    """Items whose title holds every word of `query` (word prefixes, so "star wa" finds
+def search_items(
+    rec: Recommender, query: str, n: int = 10, *, limit: int | None = None
+) -> pd.DataFrame:
+    """The `n` items whose title holds every word of `query` (word prefixes, so "star wa" finds
     "Star Wars (1977)"), titles starting with it first, then by rating count: columns item,
-    title, n_ratings."""
-    if limit < 1:
-        raise DataError(f"limit must be at least 1, got {limit}")
+    title, n_ratings. `limit=` is the old spelling of `n=`."""
+    n = renamed_keyword("search_items", "limit", "n", limit, n)
+    if n < 1:
+        raise DataError(f"n must be at least 1, got {n}")
     if rec.titles is None:
         return rec.describe(np.zeros(0, dtype=np.int64))
     starting, containing = rec.item_names.search(query)
@@ -55,7 +59,7 @@ def search_items(rec: Recommender, query: str, limit: int = 10) -> pd.DataFrame:
     for group in (starting, containing):
         indices = np.array(group, dtype=np.int64)
         ranked.append(indices[np.argsort(-rec.item_counts[indices], kind="stable")])
-    return rec.describe(np.concatenate(ranked)[:limit]).reset_index(drop=True)
+    return rec.describe(np.concatenate(ranked)[:n]).reset_index(drop=True)
 
 
 def item_genres(rec: Recommender, index: int) -> list[str]:

@@ -15,6 +15,7 @@ from embedrec.io import atomic_dir, atomic_file, png_bytes
 from embedrec.notebook import in_notebook, show_png
 from embedrec.plots import pca_map_figure, pca_map_plot
 from embedrec.recommender import Recommender
+from embedrec.renamed import renamed_keyword
 
 EXPORT_FORMATS = ("parquet", "csv", "npz")
 
@@ -32,16 +33,20 @@ def bias_table(rec: Recommender, is_item: bool = True) -> pd.DataFrame:
     return frame.sort_values("bias", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def bias_extremes(rec: Recommender, top: int = 10) -> dict[str, dict[str, pd.DataFrame]]:
-    """The `top` lowest and highest biases of items and of users (what `explain` shows)."""
-    if top < 1:
-        raise ModelError(f"top must be at least 1, got {top}")
+def bias_extremes(
+    rec: Recommender, n: int = 10, *, top: int | None = None
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The `n` lowest and highest biases of items and of users (what `explain` shows); `top=`
+    is the old spelling of `n=`."""
+    n = renamed_keyword("bias_extremes", "top", "n", top, n)
+    if n < 1:
+        raise ModelError(f"n must be at least 1, got {n}")
     result = {}
     for which, is_item in (("item", True), ("user", False)):
         table = bias_table(rec, is_item)
         result[which] = {
-            "lowest": table.tail(top).iloc[::-1].reset_index(drop=True),
-            "highest": table.head(top),
+            "lowest": table.tail(n).iloc[::-1].reset_index(drop=True),
+            "highest": table.head(n),
         }
     return result
 
@@ -55,12 +60,12 @@ def factor_frame(rec: Recommender, is_item: bool = True) -> pd.DataFrame:
 
 
 def pca_coordinates(
-    rec: Recommender, n_items: int = 50, components: tuple[int, int] = (0, 1), pool: int = 1000
+    rec: Recommender, n: int = 50, components: tuple[int, int] = (0, 1), pool: int = 1000
 ) -> pd.DataFrame:
     """Item factors projected on principal components: the axes are fitted on the `pool` most
-    rated items (as the chapter does with 1,000), the `n_items` most rated are returned."""
-    if n_items < 1:
-        raise ModelError(f"n_items must be at least 1, got {n_items}")
+    rated items (as the chapter does with 1,000), the `n` most rated are returned."""
+    if n < 1:
+        raise ModelError(f"n must be at least 1, got {n}")
     weights = rec.weight(None, True).astype(np.float64)
     most_rated = np.argsort(-rec.item_counts, kind="stable")
     fit_on = most_rated[:pool]
@@ -68,7 +73,7 @@ def pca_coordinates(
     _, _, axes = np.linalg.svd(weights[fit_on] - centre, full_matrices=False)
     if max(components) >= len(axes):
         raise ModelError(f"the model has only {len(axes)} principal components")
-    shown = most_rated[:n_items]
+    shown = most_rated[:n]
     coords = (weights[shown] - centre) @ axes[list(components)].T
     frame = rec.describe(shown, True)
     frame[f"pc{components[0] + 1}"] = coords[:, 0]
@@ -78,20 +83,23 @@ def pca_coordinates(
 
 def pca_map(
     rec: Recommender,
-    n_items: int = 50,
+    n: int = 50,
     components: tuple[int, int] = (0, 1),
     path: str | Path | None = None,
     force: bool = False,
     show: bool | None = None,
+    *,
+    n_items: int | None = None,
 ) -> pd.DataFrame:
     """`pca_coordinates`, drawn as a labelled scatter plot: saved as a PNG at `path`, shown
     in the cell's output in a notebook (`show=None`: where no path is given; True or False
     decides; outside a notebook nothing is shown). The figure itself, for a script, is
-    `embedrec.plots.pca_map_figure(coords)`.
+    `embedrec.plots.pca_map_figure(coords)`. `n_items=` is the old spelling of `n=`.
 
     >>> coords = pca_map(rec)  # in Jupyter: the map, then its coordinates  # doctest: +SKIP
     """
-    coords = pca_coordinates(rec, n_items, components)
+    n = renamed_keyword("pca_map", "n_items", "n", n_items, n)
+    coords = pca_coordinates(rec, n, components)
     if path is not None:
         pca_map_plot(coords, path, force=force)
     if in_notebook() and (path is None if show is None else show):

@@ -8,7 +8,9 @@ scores by the kind's metric exactly as `embedrec.evaluate` (RMSE) or `evaluate_r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -18,7 +20,7 @@ from torch import nn
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
-from embedrec.errors import ModelError
+from embedrec.errors import DataError, DistributedError, ModelError
 from embedrec.evaluation.validation import validation_score
 from embedrec.models import (
     AverageKind,
@@ -33,9 +35,9 @@ from embedrec.models import (
     get_kind,
     resolve,
 )
-from embedrec.recommender import Recommender
+from embedrec.recommender import Recommender, load
 from embedrec.selection import choose_default
-from embedrec.training import Reporter, engine_names, fit
+from embedrec.training import Reporter, engine_names, fit, launch
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import Validate
 from embedrec.training.notebook_progress import live_reporter
@@ -104,10 +106,17 @@ def check_threads(config: TrainConfig) -> None:
 
 
 def train(
-    data: Split | Ratings,
+    data: Split | Ratings | str | Path,
     config: TrainConfig | None = None,
     *,
     progress: bool | Reporter = False,
+    nproc: int | None = None,
+    out: str | Path | None = None,
+    force: bool = False,
+    valid_pct: float = 0.2,
+    split: str | None = None,
+    data_dir: str | Path | None = None,
+    layout: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Recommender:
     """Train a model on a `Split` (validated after each epoch) or on all of a `Ratings`.
@@ -115,15 +124,73 @@ def train(
     Keyword arguments override the config's fields (`model=`, `epochs=`, `lr=`, `wd=`, ...);
     any other keyword is an option of the model kind (`model="ease", l2=300`). `model=` also
     takes your own `nn.Module` of (users, items) -> ratings (see `embedrec.models.module`).
+    `out=` saves the model there too (`force=True` replaces one).
+
+    `nproc=N` (N > 1) trains data-parallel in N processes on this machine, as `embedrec train
+    --nproc N` does: each process reads its own shard, so `data` is the data's path or name (a
+    file, a Parquet directory, a MovieLens name; `data_dir=`, and `layout=` with `load_ratings`'s
+    column and separator options, say how to read it), split at random (`valid_pct=` with the
+    config's seed, or `split="random:PCT:SEED"`); rank 0 saves to `out=` (required) and the
+    model is loaded from there. The processes print the epoch table as the CLI does.
 
     >>> split = load_split("movielens-100k")  # doctest: +SKIP
     >>> rec = train(split, model="dot-bias", epochs=5, wd=0.1, progress=True)  # doctest: +SKIP
+    >>> rec = train("r.parquet", model="dot-bias", nproc=2, out="models/r")  # doctest: +SKIP
     """
+    if nproc is not None and nproc > 1:
+        return _train_in_processes(
+            data, config, nproc, out, force=force, valid_pct=valid_pct, split=split,
+            data_dir=data_dir, layout=layout, **overrides,
+        )  # fmt: skip
+    if not isinstance(data, (Split, Ratings)):
+        raise DataError(
+            f"train takes a Split or Ratings (embedrec.load_split({str(data)!r}) reads one); "
+            "a path is for a run in several processes (nproc=2 or more)"
+        )
+    if nproc is not None and nproc < 1:
+        raise ModelError(f"nproc={nproc}: at least one process")
+    if data_dir is not None or layout is not None or split is not None:
+        raise DataError("split=, data_dir= and layout= say how to read a path (nproc=2 or more)")
     run = start(data, config, progress=progress, **overrides)
     history, engine, model = fit(
         run.rec.model, run.train_set, run.config, run.validate, run.reporter
     )
-    return finish(run, history, engine, model)
+    rec = finish(run, history, engine, model)
+    if out is not None:
+        rec.save(out, force=force)
+    return rec
+
+
+def _train_in_processes(
+    data: Split | Ratings | str | Path,
+    config: TrainConfig | None,
+    nproc: int,
+    out: str | Path | None,
+    **run: Any,
+) -> Recommender:
+    """`train(..., nproc=N)`: what a data-parallel run cannot take is refused here, clearly."""
+    if isinstance(data, (Split, Ratings)):
+        raise DistributedError(
+            f"nproc={nproc}: each process reads its own shard of the data, so a data-parallel "
+            "run takes the data's path or name (a file, a Parquet directory, a MovieLens "
+            f"name), not a {type(data).__name__} in memory"
+        )
+    if out is None:
+        raise DistributedError(
+            f"nproc={nproc}: rank 0 saves the model and train loads it from there: give out="
+        )
+    options = {k: run.pop(k) for k in ("force", "data_dir", "layout")}
+    valid_pct, split = run.pop("valid_pct"), run.pop("split")
+    config = (config or TrainConfig()).merged(**run)
+    check_config(config)
+    if split is None:
+        split = f"random:{valid_pct}:{config.seed}"
+    elif split.split(":")[0] != "random" or len(split.split(":")) > 3:
+        raise DistributedError(
+            f"split={split!r}: a distributed run splits at random only (random:PCT[:SEED])"
+        )
+    launch.train_in_processes(data, config, nproc, Path(out), split=split, **options)
+    return load(out)
 
 
 @dataclass

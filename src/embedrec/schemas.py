@@ -28,7 +28,7 @@ MAX_SEED = 2**32 - 1 - 1000  # numpy's legacy seeding takes < 2**32; members add
 
 # the CLI option each training field is set by, for messages a CLI user can act on
 FLAGS = {
-    "n_factors": "--factors",
+    "n_factors": "--n-factors",
     "ranker_options": "--ranker-option",
     "options": "--option",
     "y_range": "--y-range",

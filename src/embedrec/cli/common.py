@@ -11,7 +11,7 @@ import functools
 import json
 import sys
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional, TypeVar
 
@@ -36,6 +36,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 JsonOut = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout [default: off].")
@@ -87,7 +88,7 @@ INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C (128 + SIG
 def _out_of_memory() -> NoReturn:
     err.print(
         "error: out of memory: the model or data is too large for this machine "
-        "(fewer --factors, a smaller --bs or a smaller model kind)",
+        "(fewer --n-factors, a smaller --bs or a smaller model kind)",
         highlight=False,
         markup=False,
     )
@@ -147,26 +148,10 @@ def note(text: str) -> None:
     err.print(f"note: {text}", highlight=False, markup=False)
 
 
-def given_options(ctx: typer.Context, leave_out: Collection[str] = ()) -> list[str]:
-    """The options of this command line that were given (not defaults), as arguments that
-    parse back to the same values: what `train --nproc N` hands each process it starts."""
-    args: list[str] = []
-    for param in ctx.command.params:
-        name = param.name
-        if name is None or name in leave_out or param.param_type_name != "option":
-            continue
-        source = ctx.get_parameter_source(name)
-        if source is None or source.name != "COMMANDLINE":
-            continue
-        value = ctx.params[name]
-        assert isinstance(param, typer.core.TyperOption)
-        if param.is_flag and param.secondary_opts:
-            args.append(param.opts[0] if value else param.secondary_opts[0])
-        elif param.is_flag:
-            if value:
-                args.append(param.opts[0])
-        else:
-            for one in value if param.multiple else [value]:
-                parts = one if isinstance(one, tuple) else (one,)
-                args += [param.opts[0], *(str(part) for part in parts)]
-    return args
+def renamed_flag(old_value: T | None, old: str, new: str, value: T) -> T:
+    """`value`, or the one given by `old`, a flag renamed `new` (said once as a note, so a
+    script keeps working and learns the new spelling)."""
+    if old_value is None:
+        return value
+    note(f"{old} is renamed {new}; {old} still works for now and will be removed")
+    return old_value

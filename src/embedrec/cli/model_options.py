@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 import embedrec
+from embedrec.cli.common import renamed_flag
 from embedrec.cli.options import option, option_group
 from embedrec.help_text import ENGINE_NAMES
 from embedrec.models.declared import declared_kinds, defaults_help, models_help
@@ -42,9 +43,13 @@ def build_config(
     no_y_range: bool = False,
     options: list[str] | None = None,
     ranker_options: list[str] | None = None,
+    factors: int | None = None,
     **typed_options: Any,
 ) -> embedrec.TrainConfig:
     """The config file's values (if any), overridden by the options the user typed."""
+    typed_options["n_factors"] = renamed_flag(
+        factors, "--factors", "--n-factors", typed_options.get("n_factors")
+    )
     base = embedrec.TrainConfig()
     if config_file:
         base = embedrec.TrainConfig.from_file(config_file)
@@ -86,11 +91,15 @@ MODEL_OPTIONS: dict[str, Any] = {
     ),
     "n_factors": (
         option(
-            "--factors",
+            "--n-factors",
             "Rank of bmf, width of the dot models and of nn's embeddings "
             "[default: bmf 10, dot 50, nn fastai's rule].",
             Optional[int],
         ),
+        None,
+    ),
+    "factors": (  # the old spelling of --n-factors (TrainConfig.n_factors)
+        Annotated[Optional[int], typer.Option("--factors", hidden=True)],
         None,
     ),
     "epochs": (

@@ -15,17 +15,14 @@ import typer
 import embedrec
 from embedrec import lazy
 from embedrec.cli.common import app, err, handle_errors, note
-from embedrec.service.cache import DEFAULT_CACHE_MB
 
 if TYPE_CHECKING:  # imported when the command runs: --help needs neither uvicorn nor FastAPI
     import uvicorn
 
-    from embedrec.service import connections, hygiene, store
+    from embedrec import service
 else:
     uvicorn = lazy.module("uvicorn")
-    connections = lazy.module("embedrec.service.connections")
-    hygiene = lazy.module("embedrec.service.hygiene")
-    store = lazy.module("embedrec.service.store")
+    service = lazy.module("embedrec.service")
 
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 WORKER_TIMEOUT = 60.0  # seconds: see health_timeout
@@ -114,7 +111,7 @@ def serve(
             "the least recently used go past it.",
             min=0,
         ),
-    ] = DEFAULT_CACHE_MB,
+    ] = service.DEFAULT_CACHE_MB,
     allowed_host: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -166,14 +163,14 @@ def serve(
     started = time.perf_counter()
     embedrec.load(model_dir, arrays_only=True)  # a model that does not load fails here
     load_seconds = time.perf_counter() - started
-    url = db or store.default_url(model_dir)
-    store.FeedbackStore(url).close()  # so does a database that cannot be opened
+    url = db or service.default_url(model_dir)
+    service.FeedbackStore(url).close()  # so does a database that cannot be opened
     os.environ["EMBEDREC_MODEL_DIR"] = str(model_dir)
     os.environ["EMBEDREC_DB"] = url
     os.environ["EMBEDREC_TOKEN"] = token or ""
     os.environ["EMBEDREC_THREADS"] = str(threads)
     os.environ["EMBEDREC_CACHE_MB"] = str(cache)
-    hosts = allowed_host or hygiene.default_hosts(host)
+    hosts = allowed_host or service.default_hosts(host)
     os.environ["EMBEDREC_ALLOWED_HOSTS"] = ",".join(hosts or ["*"])
     # this server's workers follow each other's reloads under this name (not other servers')
     os.environ["EMBEDREC_SERVER_ID"] = f"{socket.gethostname()}:{port}:{os.getpid()}"
@@ -185,7 +182,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
-        http=connections.DeadlineProtocol,
+        http=service.DeadlineProtocol,
         timeout_keep_alive=timeout_keep_alive,
         limit_concurrency=limit_concurrency,
         timeout_worker_healthcheck=math.ceil(worker_timeout or health_timeout(load_seconds)),

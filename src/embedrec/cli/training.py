@@ -18,7 +18,6 @@ from embedrec.cli.common import (
     app,
     emit,
     err,
-    given_options,
     handle_errors,
     note,
     out,
@@ -27,12 +26,9 @@ from embedrec.cli.model_options import with_model_options
 from embedrec.cli.options import DEFAULT_VALID_PCT, DataOptions, with_data_options
 
 if TYPE_CHECKING:  # imported when the command runs: --help needs no torch
-    from embedrec.service import store as feedback_store
-    from embedrec.training import distributed, launch
+    from embedrec import service
 else:
-    feedback_store = lazy.module("embedrec.service.store")
-    distributed = lazy.module("embedrec.training.distributed")
-    launch = lazy.module("embedrec.training.launch")
+    service = lazy.module("embedrec.service")
 
 
 @app.command()
@@ -40,7 +36,6 @@ else:
 @with_model_options
 @with_data_options
 def train(
-    ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     data: DataOptions,
     config: embedrec.TrainConfig,
@@ -71,11 +66,12 @@ def train(
     if seed is not None:
         config = config.replace(seed=seed)
     embedrec.check_config(config)
-    if nproc is not None and nproc > 1:
-        args = given_options(ctx, leave_out={"nproc"})
-        launch_local(nproc, args, data, config, feedback, out_dir)
-        return
     started = time.perf_counter()
+    if nproc is not None and nproc > 1:
+        rec = launch_local(nproc, data, config, feedback, out_dir, force)
+        split = data.load_split(config.seed).without_timestamps()  # the split the ranks made
+        report(rec, split, data, out_dir, started, as_json)
+        return
     if embedrec.World.launched():  # one process of `torchrun ... -m embedrec train`
         trained = train_distributed(data, config, feedback, as_json)
         if trained is None:
@@ -84,7 +80,7 @@ def train(
     else:
         # the store is opened first: one that is not there, or not embedrec's, is refused
         # before the data is read
-        store = None if feedback is None else feedback_store.FeedbackStore(feedback, create=False)
+        store = None if feedback is None else service.FeedbackStore(feedback, create=False)
         try:
             split = data.load_split(config.seed)
             if store is not None:
@@ -96,10 +92,6 @@ def train(
         split = split.without_timestamps()
         describe(split, as_json)
         rec = embedrec.train(split, config, progress=True)
-    # a ranking model has no RMSE, nor have interactions
-    rated = len(split.valid) and rec.model.predicts_ratings and not split.valid.interactions
-    metrics = embedrec.evaluate(rec, split.valid) if rated else {}
-    floor = embedrec.noise_floor(data.data, split.valid) if rated else None
     split_record = {
         "name": split.name,
         "spec": data.split_spec(config.seed),
@@ -107,6 +99,23 @@ def train(
     }
     rec = dataclasses.replace(rec, split=split_record)
     rec.save(out_dir, force=force)
+    if not embedrec.World.launched_by_embedrec():  # else the launcher reports
+        report(rec, split, data, out_dir, started, as_json)
+
+
+def report(
+    rec: embedrec.Recommender,
+    split: embedrec.Split,
+    data: DataOptions,
+    out_dir: Path,
+    started: float,
+    as_json: bool,
+) -> None:
+    """The saved model's line (or JSON): its validation scores beside the noise floor."""
+    # a ranking model has no RMSE, nor have interactions
+    rated = len(split.valid) and rec.model.predicts_ratings and not split.valid.interactions
+    metrics = embedrec.evaluate(rec, split.valid) if rated else {}
+    floor = embedrec.noise_floor(data.data, split.valid) if rated else None
     seconds = time.perf_counter() - started
     if as_json:
         emit(
@@ -162,22 +171,23 @@ def describe(split: embedrec.Split, as_json: bool) -> None:
 
 def launch_local(
     nproc: int,
-    args: list[str],
     data: DataOptions,
     config: embedrec.TrainConfig,
     feedback: str | None,
     out_dir: Path,
-) -> None:
-    """`--nproc N`: this command again in N processes, through torch's launcher, after the
-    checks every rank would make (so a refusal is said once, before any process starts)."""
+    force: bool,
+) -> embedrec.Recommender:
+    """`--nproc N`: `embedrec.train(..., nproc=N)`, which runs this command again in N
+    processes through torch's launcher, after what the CLI's options refuse."""
     if embedrec.World.launched():
         raise embedrec.DistributedError(
             "--nproc: this process is one of a torchrun run already; torchrun sets the count"
         )
-    distributed_split(data, config, feedback)
-    last = embedrec.World.device_of(nproc - 1, config.device)  # one GPU each, on CUDA
-    distributed.check_config(config, embedrec.World(0, nproc, nproc - 1, last))
-    launch.run_local(nproc, args, out_dir)
+    valid_pct, seed = distributed_split(data, config, feedback)
+    return embedrec.train(
+        data.data, config, nproc=nproc, out=out_dir, force=force,
+        split=f"random:{valid_pct}:{seed}", data_dir=data.data_dir, layout=data.layout(),
+    )  # fmt: skip
 
 
 def distributed_split(

@@ -21,9 +21,9 @@ from embedrec.cli.common import (
     handle_errors,
     out,
     records,
+    renamed_flag,
     show,
 )
-from embedrec.scoring import MIN_RATINGS
 
 TopN = Annotated[int, typer.Option("-n", "--n", help="How many items.", min=1)]
 
@@ -139,7 +139,7 @@ def similar(
         typer.Option(
             "--min-ratings",
             help="Leave out items/users with fewer training ratings (their factors are noise) "
-            f"[default: {MIN_RATINGS}, lowered where fewer than n items reach it].",
+            f"[default: {embedrec.MIN_RATINGS}, lowered where fewer than n items reach it].",
             min=0,
         ),
     ] = None,
@@ -171,19 +171,25 @@ def explain(
             help="Save the PCA map of the most rated items' factors (PNG) [default: none].",
         ),
     ] = None,
-    top: Annotated[int, typer.Option("--top", help="Rows per bias table.", min=1)] = 10,
-    n_items: Annotated[int, typer.Option("--n-items", help="Items on the PCA map.", min=1)] = 50,
+    n: Annotated[int, typer.Option("-n", "--n", help="Rows per bias table.", min=1)] = 10,
+    map_n: Annotated[
+        int, typer.Option("--map-n", help="Items on the PCA map (as /map?n=).", min=1)
+    ] = 50,
+    top: Annotated[Optional[int], typer.Option("--top", hidden=True, min=1)] = None,
+    n_items: Annotated[Optional[int], typer.Option("--n-items", hidden=True, min=1)] = None,
     force: Force = False,
     as_json: JsonOut = False,
 ) -> None:
     """Learned item and user biases (lowest and highest) and the PCA map of item factors."""
+    n = renamed_flag(top, "--top", "--n", n)
+    map_n = renamed_flag(n_items, "--n-items", "--map-n", map_n)
     if plot is not None:
         embedrec.check_output(plot, force)
         check_suffix(plot, ".png", "--plot")
     rec = embedrec.load(model_dir, arrays_only=True)
     payload: dict[str, Any] = {}
     try:
-        for which, tables in embedrec.bias_extremes(rec, top).items():
+        for which, tables in embedrec.bias_extremes(rec, n).items():
             payload[f"{which}_bias"] = {name: records(t) for name, t in tables.items()}
             if not as_json:
                 show(tables["lowest"], f"lowest {which} bias")
@@ -191,10 +197,10 @@ def explain(
     except embedrec.ModelError as exc:
         err.print(f"note: {exc}", markup=False)
     if plot is not None:
-        embedrec.pca_map(rec, n_items=n_items, path=plot, force=force)
+        embedrec.pca_map(rec, n=map_n, path=plot, force=force)
         payload["plot"] = str(plot)
         if not as_json:
-            out.print(f"PCA map of the {n_items} most rated items saved to {plot}", markup=False)
+            out.print(f"PCA map of the {map_n} most rated items saved to {plot}", markup=False)
     if as_json:
         emit(payload)
 

@@ -1,5 +1,6 @@
-"""Evaluation as functions of a `Recommender`: rating metrics, top-k ranking metrics, and (in
-`embedrec.evaluation.protocols`) the named train/test protocols that train and score."""
+"""Evaluation as functions of a `Recommender`: rating metrics and top-k ranking metrics. It
+trains nothing, so it sits below `learner.py` (which validates with it); the named train/test
+protocols, which train and then score, live above both in `embedrec.protocols`."""
 
 from embedrec.evaluation.metrics import mae, mse, rmse
 from embedrec.evaluation.ranking import evaluate_ranking, popularity_scores

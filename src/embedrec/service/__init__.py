@@ -9,8 +9,20 @@ from embedrec import lazy
 
 if TYPE_CHECKING:
     from embedrec.service.app import create_app
+    from embedrec.service.cache import DEFAULT_CACHE_MB
+    from embedrec.service.connections import DeadlineProtocol
+    from embedrec.service.hygiene import default_hosts
     from embedrec.service.store import FeedbackStore, RejectedWrite, StoreError, default_url
 else:
     __getattr__, __dir__ = lazy.attach(__name__, __file__)
 
-__all__ = ["FeedbackStore", "RejectedWrite", "StoreError", "create_app", "default_url"]
+__all__ = [
+    "DEFAULT_CACHE_MB",
+    "DeadlineProtocol",
+    "FeedbackStore",
+    "RejectedWrite",
+    "StoreError",
+    "create_app",
+    "default_hosts",
+    "default_url",
+]

@@ -116,7 +116,7 @@ class Served:
         model; callers meanwhile wait for it rather than computing it again."""
         with self.map_lock:
             if self._map is None:
-                coords = embedrec.pca_map(self.rec, n_items=min(MAX_MAP, self.rec.n_items))
+                coords = embedrec.pca_map(self.rec, n=min(MAX_MAP, self.rec.n_items))
                 self._map = coords.rename(columns={"pc1": "x", "pc2": "y"})
             return self._map
 

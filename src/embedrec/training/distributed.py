@@ -93,6 +93,12 @@ class World:
         """Whether torchrun started this process (its variables are set)."""
         return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
+    @staticmethod
+    def launched_by_embedrec() -> bool:
+        """Whether `embedrec.train(nproc=)` (`train --nproc`) started this process: then its
+        launcher, not rank 0, reports the run's outcome."""
+        return LAUNCHER_PID in os.environ
+
     @classmethod
     def from_env(cls, device: str = "auto") -> World:
         """This process's World from torchrun's variables; a clear error outside torchrun."""

@@ -17,6 +17,7 @@ whose model is not new and complete failed, and the old model is untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -25,19 +26,21 @@ import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 from embedrec import io
+from embedrec.config import TrainConfig
 from embedrec.errors import DistributedError, ModelError
 from embedrec.model_read import read_model_dir
 from embedrec.schemas import EmbedrecWarning
-from embedrec.training.distributed import LAUNCHER_PID
+from embedrec.training.distributed import LAUNCHER_PID, World, check_config
 
 LAUNCHER_LOGGERS = ("torch.distributed.elastic", "torch.distributed.launcher")
 
@@ -180,3 +183,50 @@ def run_local(nproc: int, train_args: Sequence[str], out: Path | None = None) ->
                 )
                 return
             raise DistributedError(f"{ended}; the run stopped and no model was written") from None
+
+
+def train_in_processes(
+    data: str | Path,
+    config: TrainConfig,
+    nproc: int,
+    out: Path,
+    *,
+    split: str,
+    force: bool = False,
+    data_dir: str | Path | None = None,
+    layout: Mapping[str, Any] | None = None,
+) -> None:
+    """`embedrec.train(data, nproc=N, out=...)`: `embedrec train` in N processes on this machine,
+    each reading its shard of `data` and the run's config from a file, rank 0 saving to `out`;
+    the checks every rank would make come first, so a refusal is said once, before any process
+    starts."""
+    if World.launched():
+        raise DistributedError(
+            f"nproc={nproc}: this process is one of a torchrun run already; torchrun sets the count"
+        )
+    last = World.device_of(nproc - 1, config.device)  # one GPU each, on CUDA
+    check_config(config, World(0, nproc, nproc - 1, last))
+    with tempfile.TemporaryDirectory(prefix="embedrec-config-") as folder:
+        config_file = Path(folder) / io.CONFIG
+        config_file.write_text(json.dumps(config.to_dict()))
+        args = ["--data", str(data), "--config", str(config_file), "--out", str(out)]
+        args += ["--split", split]  # random:PCT:SEED, recorded as a one-process run does
+        args += [] if data_dir is None else ["--data-dir", str(data_dir)]
+        args += layout_arguments(layout or {})
+        run_local(nproc, [*args, "--force"] if force else args, out)
+
+
+def layout_arguments(layout: Mapping[str, Any]) -> list[str]:
+    """`load_ratings`'s column, separator and header options as `embedrec train` takes them."""
+    args: list[str] = []
+    for key, value in layout.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{key}")
+        elif isinstance(value, (tuple, list)):
+            args += [flag, *(str(part) for part in value)]
+        else:
+            args += [flag, str(value)]
+    return args
