@@ -53,8 +53,8 @@ from torch.nn.parallel import DistributedDataParallel
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.errors import DistributedError, EmbedrecError, ModelError
 from embedrec.models.base import Model
+from embedrec.models.capabilities import GradientTrainable
 from embedrec.models.registry import get_kind, resolve
-from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -137,7 +137,7 @@ def check_config(config: TrainConfig, world: World) -> None:
             "dot, dot-bias or nn (the default, auto, chooses on one machine)"
         )
     kind = get_kind(config.model)
-    if not issubclass(kind, TorchModel) or "torch" not in kind.engines:
+    if "torch" not in kind.engines:  # the kinds with a network and its objective
         raise ModelError(
             f"a distributed run trains with the torch engine, which does not train "
             f"{kind.name} models (--model dot, dot-bias or nn)"
@@ -312,7 +312,7 @@ def fit_replica(
     world: World,
 ) -> list[EpochStats]:
     """Train this rank's replica of `model` on its shard, in step with the other ranks."""
-    assert isinstance(model, TorchModel)  # check_config refused every other kind
+    assert isinstance(model, GradientTrainable)  # check_config refused every other kind
     longest = max(all_gather(world, len(ratings)))
     rows = padded(len(ratings), longest)
     sparse = None if world.backend == "gloo" else False

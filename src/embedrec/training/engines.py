@@ -15,8 +15,8 @@ import torch
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.average import AverageKind
-from embedrec.models.base import ClosedFormModel, Model
+from embedrec.models.base import Model
+from embedrec.models.capabilities import ClosedForm, Composite
 from embedrec.models.registry import resolve
 from embedrec.training import als_kernels, fused_kernels, gibbs_kernels
 from embedrec.training.als_engine import ALSEngine
@@ -45,12 +45,12 @@ class MembersEngine:
     name = "members"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, AverageKind)
+        return isinstance(model, Composite)
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, AverageKind) or model.member_configs is None:
+        if not isinstance(model, Composite) or model.member_configs is None:
             raise ModelError("the members engine trains averages built by train()")
         history: list[EpochStats] = []
         n = len(model.members)
@@ -71,17 +71,17 @@ class MembersEngine:
 
 
 class DirectEngine:
-    """`direct`: kinds fitted in one solve (`ClosedFormModel.solve`), shown as one epoch."""
+    """`direct`: kinds fitted in one solve (`ClosedForm.solve`), shown as one epoch."""
 
     name = "direct"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, ClosedFormModel)
+        return isinstance(model, ClosedForm)
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, ClosedFormModel):
+        if not isinstance(model, ClosedForm):
             raise ModelError(f"the direct engine fits closed-form models, not {model.name}")
         return loop.run(1, 1, lambda epoch: (model.solve(data, config), model))
 
@@ -163,7 +163,7 @@ def fit(
 def engine_label(model: Model, config: TrainConfig) -> str:
     """The engine that trains `model`, as a trained model records it (`gibbs+gibbs+torch` for
     an average of three)."""
-    if isinstance(model, AverageKind) and model.member_configs is not None:
+    if isinstance(model, Composite) and model.member_configs is not None:
         parts = zip(model.members, model.member_configs)
         return "+".join(choose_engine(m, resolve(c)).name for m, c in parts)
     return choose_engine(model, resolve(config)).name

@@ -16,8 +16,8 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError, ModelError
 from embedrec.io import new_figure, png_bytes, save_figure
+from embedrec.models.capabilities import GradientTrainable
 from embedrec.models.registry import build, get_kind, resolve
-from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.torch_engine import TorchSteps
 
@@ -112,7 +112,7 @@ def lr_find(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build(config, ratings)
-    assert isinstance(model, TorchModel)
+    assert isinstance(model, GradientTrainable)  # it lists the torch engine
     network = model.network.to(device).train()
     objective = model.objective()
     objective.load(ratings.users, ratings.items, ratings.ratings, device, config.seed)

@@ -34,8 +34,8 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
+from embedrec.models.capabilities import GradientTrainable
 from embedrec.models.objective import Batch, Objective
-from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -220,12 +220,12 @@ class TorchEngine:
     name = "torch"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, TorchModel)
+        return isinstance(model, GradientTrainable)
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, TorchModel):
+        if not isinstance(model, GradientTrainable):
             raise ModelError(f"the torch engine trains torch models, not {model.name}")
         history = fit_torch(
             model.network,
