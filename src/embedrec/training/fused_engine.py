@@ -34,10 +34,10 @@ from embedrec.models.base import Model
 from embedrec.models.capabilities import GradientTrainable, fused_trainable
 from embedrec.models.dot import DotProduct, DotProductBias
 from embedrec.training import fused_kernels as kernels
+from embedrec.training.gradients import gradient_options
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 from embedrec.training.schedules import schedule as make_schedule
-from embedrec.training.torch_engine import gradient_options
 
 # Chosen on ML-100k random 20% splits (seeds 1, 2, 3, 42; chapter recipe): mean valid RMSE
 # 0.908 at 30, 0.909 at 35, 0.918 at 45 (the PyTorch engine: 0.904).

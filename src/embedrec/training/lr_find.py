@@ -19,7 +19,7 @@ from embedrec.io import new_figure, png_bytes, save_figure
 from embedrec.models.capabilities import GradientTrainable
 from embedrec.models.registry import build, get_kind, resolve
 from embedrec.training.device import resolve_device
-from embedrec.training.torch_engine import TorchSteps
+from embedrec.training.gradients import TorchSteps
 
 
 @dataclass(repr=False)
