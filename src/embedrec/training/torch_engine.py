@@ -105,27 +105,34 @@ def fit_torch(
 
 
 class TorchEngine:
+    """`torch`: any model with a torch network and its objective (`GradientTrainable`)."""
+
     name = "torch"
 
     def supports(self, model: Model, device: torch.device) -> bool:
         return isinstance(model, GradientTrainable)
 
+    def trainable(self, model: Model) -> GradientTrainable:
+        """`model` as this engine trains it; a ModelError for a model without a network."""
+        if not isinstance(model, GradientTrainable):
+            raise ModelError(f"the torch engine trains torch models, not {model.name}")
+        return model
+
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, GradientTrainable):
-            raise ModelError(f"the torch engine trains torch models, not {model.name}")
+        trainable = self.trainable(model)
         history = fit_torch(
-            model.network,
+            trainable.network,
             data.users,
             data.items,
             data.ratings,
             device=config.device,
             threads=config.threads,
-            objective=model.objective(),
+            objective=trainable.objective(),
             loop=loop,
             model=model,
             **gradient_options(config),
         )
-        model.network.cpu()
+        trainable.network.cpu()
         return history
