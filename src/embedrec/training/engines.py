@@ -2,8 +2,11 @@
 
 An engine has a `name`, says whether it `supports` a model on a device, and `fit`s it in place
 on training ratings with a `TrainConfig`, running its epochs through the shared `EpochLoop`.
-A model kind lists the engines that can train it, preferred first; `engine="auto"` takes the
-first that supports the model on the configured device.
+A model kind lists the engines that can train it, preferred first; an engine checks that the
+model has the capability it runs on (`models/capabilities.py`), never which kind it is;
+`engine="auto"` takes the first that supports the model on the configured device. The
+distributed run's engine (`distributed.DataParallelEngine`) needs a process group, so it is
+chosen by `--nproc`, not listed here.
 """
 
 from __future__ import annotations
