@@ -23,7 +23,7 @@ import time
 import torch
 
 from embedrec.models.dot import DotProductBias
-from embedrec.training.torch_engine import TorchSteps
+from embedrec.training.gradients import TorchSteps
 
 ITEMS = 10_000
 STEPS = 20

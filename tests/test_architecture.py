@@ -307,3 +307,83 @@ def test_evaluation_trains_nothing():
         reached |= frontier
     assert not {"embedrec.learner", "embedrec.protocols"} & reached
     assert "embedrec.learner" in graph["embedrec.protocols"]
+
+
+KINDS_PACKAGE = PACKAGE / "models"
+
+
+def kind_classes() -> set[str]:
+    """Names of the classes in `models/` that are model kinds: registered (`@register`) or
+    subclasses of `Model`, however indirectly (`Model` itself, the contract, is not one)."""
+    bases: dict[str, set[str]] = {}
+    registered: set[str] = set()
+    for path in sorted(KINDS_PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = {_last_name(base) for base in node.bases}
+                if any(_last_name(d) == "register" for d in node.decorator_list):
+                    registered.add(node.name)
+    kinds = set(registered)
+    grew = True
+    while grew:
+        found = {name for name, parents in bases.items() if parents & (kinds | {"Model"})}
+        grew = not found <= kinds
+        kinds |= found
+    return kinds
+
+
+def _last_name(node: ast.expr) -> str:
+    """`Model` for `Model`, `base.Model` or `Model[...]`; "" for anything else."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def class_checks_of(tree: ast.AST, classes: set[str]) -> list[str]:
+    """`isinstance`/`issubclass` calls in `tree` whose class (or one of a tuple's) is in
+    `classes`, as `line N: isinstance(..., Name)`."""
+    found = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Call)
+            and _last_name(node.func) in ("isinstance", "issubclass")
+            and len(node.args) == 2
+        ):
+            continue
+        checked = node.args[1]
+        names = checked.elts if isinstance(checked, ast.Tuple) else [checked]
+        for name in (_last_name(n) for n in names):
+            if name in classes:
+                found.append(f"line {node.lineno}: {_last_name(node.func)}(..., {name})")
+    return found
+
+
+def test_the_kind_check_finder_sees_kinds_and_checks_of_them():
+    kinds = kind_classes()
+    assert {"DotProductKind", "IALSKind", "BayesianMFKind", "TorchModel"} <= kinds
+    assert {"AverageKind", "ClosedFormModel", "EaseKind"} <= kinds
+    assert "DotProduct" not in kinds and "Model" not in kinds  # a network; the contract
+    snippet = ast.parse(
+        "isinstance(m, IALSKind)\nissubclass(k, (int, models.TorchModel))\nisinstance(n, nn.Module)"
+    )
+    assert class_checks_of(snippet, kinds) == [
+        "line 1: isinstance(..., IALSKind)",
+        "line 2: issubclass(..., TorchModel)",
+    ]
+
+
+def test_no_kind_class_is_checked_outside_models():
+    """Engines and the rest check what a model can do (`models/capabilities.py`), never which
+    kind it is: a new kind with the capability then trains without editing them."""
+    kinds = kind_classes()
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if KINDS_PACKAGE in path.parents:
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        found += [f"{path.relative_to(SRC).as_posix()} {c}" for c in class_checks_of(tree, kinds)]
+    assert not found, "kind classes checked outside models/ (check a capability): " + "; ".join(
+        found
+    )

@@ -23,8 +23,8 @@ import embedrec
 from embedrec.cli import app
 from embedrec.data.shards import ParquetRows, joined, shard_range, union_maps
 from embedrec.data.splits import random_valid_rows
+from embedrec.training.gradients import SPARSE_ROWS_X_WIDTH
 from embedrec.training.launch import failed_rank, model_stamp, saved_since
-from embedrec.training.torch_engine import SPARSE_ROWS_X_WIDTH
 from tests.conftest import low_rank_frame
 
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -7,13 +7,9 @@ import torch
 from embedrec import ModelError, random_split, ratings_from_frame, train
 from embedrec.models import DotProductBias
 from embedrec.training import Reporter
+from embedrec.training.gradients import SPARSE_ROWS_X_WIDTH, TorchSteps, wants_sparse
 from embedrec.training.threads import MANY_THREADS_FROM, threads_for, torch_threads
-from embedrec.training.torch_engine import (
-    SPARSE_ROWS_X_WIDTH,
-    TorchSteps,
-    fit_torch,
-    wants_sparse,
-)
+from embedrec.training.torch_engine import fit_torch
 from tests.conftest import low_rank_frame
 
 

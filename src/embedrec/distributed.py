@@ -51,15 +51,16 @@ from embedrec.errors import DataError
 from embedrec.learner import Run, finish, start
 from embedrec.recommender import Recommender
 from embedrec.training.distributed import (
+    DataParallelEngine,
     World,
     agree,
     all_gather,
     check_config,
-    fit_replica,
     from_leader,
     gather_to_leader,
     process_group,
 )
+from embedrec.training.engines import Engine
 from embedrec.training.loop import EpochLoop
 
 FILE_ONLY = ("sep", "header", "columns")  # reader options Parquet has no use for
@@ -179,8 +180,8 @@ def train_distributed(
         else:
             model = kind.from_state(n_users, n_items, options, arrays)
             loop = EpochLoop()
-        train = shard.train
-        history = fit_replica(model, train.users, train.items, train.ratings, resolved, loop, world)
+        engine: Engine = DataParallelEngine(world)
+        history = engine.fit(model, shard.train, resolved, loop)
     if not leader:
         return None
-    return finish(run, history, "torch", loop.best or model), split
+    return finish(run, history, engine.name, loop.best or model), split

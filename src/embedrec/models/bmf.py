@@ -149,6 +149,13 @@ class BayesianMFKind(DotProductBiasKind):
             "epochs": trial.suggest_int("epochs", 40, 300, log=True),
         }
 
+    def holding_samples(
+        self, data: Ratings, config: TrainConfig
+    ) -> Callable[[DotProductBias], BayesianMFKind]:
+        """What the Gibbs sampler hands each posterior mean to: this model holding it, pulled
+        towards the bias baseline by the `shrink` option (`PosteriorSampled`)."""
+        return pulled_model(self, data, config.options.get("shrink") or 0.0)
+
 
 def shrunk_to_baseline(
     network: DotProductBias,

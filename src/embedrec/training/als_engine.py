@@ -12,7 +12,7 @@ from embedrec.data.interactions import Interactions
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
-from embedrec.models.ials import IALSKind
+from embedrec.models.capabilities import AlternatingFactors
 from embedrec.training import als_kernels as kernels
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
@@ -22,12 +22,12 @@ class ALSEngine:
     name = "als"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, IALSKind) and device.type == "cpu"
+        return isinstance(model, AlternatingFactors) and device.type == "cpu"
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, IALSKind):
+        if not isinstance(model, AlternatingFactors):
             raise ModelError(f"the als engine trains ials models, not {model.name}")
         assert config.epochs is not None
         o = model.options

@@ -51,15 +51,16 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from embedrec.config import AUTO_MODEL, TrainConfig
+from embedrec.data.ratings import Ratings
 from embedrec.errors import DistributedError, EmbedrecError, ModelError
 from embedrec.models.base import Model
 from embedrec.models.registry import get_kind, resolve
-from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
+from embedrec.training.gradients import gradient_options, wants_sparse
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 from embedrec.training.sparse_allreduce import one_sparse_at_a_time
-from embedrec.training.torch_engine import fit_torch, gradient_options, wants_sparse
+from embedrec.training.torch_engine import TorchEngine, fit_torch
 
 T = TypeVar("T")
 # How long a rank waits for the others in one collective call (a stopped, not dead, peer).
@@ -143,7 +144,7 @@ def check_config(config: TrainConfig, world: World) -> None:
             "dot, dot-bias or nn (the default, auto, chooses on one machine)"
         )
     kind = get_kind(config.model)
-    if not issubclass(kind, TorchModel) or "torch" not in kind.engines:
+    if "torch" not in kind.engines:  # the kinds with a network and its objective
         raise ModelError(
             f"a distributed run trains with the torch engine, which does not train "
             f"{kind.name} models (--model dot, dot-bias or nn)"
@@ -308,29 +309,35 @@ def padded(rows: int, longest: int) -> np.ndarray:
     return np.resize(np.arange(rows), longest)
 
 
-def fit_replica(
-    model: Model,
-    users: np.ndarray,
-    items: np.ndarray,
-    ratings: np.ndarray,
-    config: TrainConfig,
-    loop: EpochLoop,
-    world: World,
-) -> list[EpochStats]:
-    """Train this rank's replica of `model` on its shard, in step with the other ranks."""
-    assert isinstance(model, TorchModel)  # check_config refused every other kind
-    longest = max(all_gather(world, len(ratings)))
-    rows = padded(len(ratings), longest)
-    sparse = None if world.backend == "gloo" else False
-    if sparse is False and wants_sparse(model.network):
-        loop.reporter.note("NCCL all-reduces dense gradients only: the embeddings step densely")
-    assert config.bs is not None  # resolved: the kind's default
-    options = gradient_options(config) | {"bs": config.bs // world.size}
-    with lost_contact(world):
-        history = fit_torch(
-            model.network, users[rows], items[rows], ratings[rows],
-            device=world.device, threads=config.threads, sparse=sparse, objective=model.objective(),
-            loop=loop, model=model, replicas=DDPReplicas(world), **options,
-        )  # fmt: skip
-    model.network.cpu()
-    return history
+class DataParallelEngine(TorchEngine):
+    """The torch engine's steps on every rank of a torch.distributed run, in step with the
+    others (the `Engine` contract): each rank fits its replica of the model on its shard of
+    the rows. Not in `ENGINES`: it runs only inside the process group the launcher starts
+    (`World`), so `--nproc` chooses it, not `--engine`; a model records `torch`, whose steps
+    it takes (`check_config` refuses the other engines' kinds)."""
+
+    def __init__(self, world: World):
+        self.world = world
+
+    def fit(
+        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
+    ) -> list[EpochStats]:
+        """Train this rank's replica of `model` on its shard `data`."""
+        trainable = self.trainable(model)
+        world = self.world
+        longest = max(all_gather(world, len(data)))
+        rows = padded(len(data), longest)
+        sparse = None if world.backend == "gloo" else False
+        if sparse is False and wants_sparse(trainable.network):
+            loop.reporter.note("NCCL all-reduces dense gradients only: the embeddings step densely")
+        assert config.bs is not None  # resolved: the kind's default
+        options = gradient_options(config) | {"bs": config.bs // world.size}
+        with lost_contact(world):
+            history = fit_torch(
+                trainable.network, data.users[rows], data.items[rows], data.ratings[rows],
+                device=world.device, threads=config.threads, sparse=sparse,
+                objective=trainable.objective(), loop=loop, model=model,
+                replicas=DDPReplicas(world), **options,
+            )  # fmt: skip
+        trainable.network.cpu()
+        return history

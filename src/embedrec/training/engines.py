@@ -2,8 +2,11 @@
 
 An engine has a `name`, says whether it `supports` a model on a device, and `fit`s it in place
 on training ratings with a `TrainConfig`, running its epochs through the shared `EpochLoop`.
-A model kind lists the engines that can train it, preferred first; `engine="auto"` takes the
-first that supports the model on the configured device.
+A model kind lists the engines that can train it, preferred first; an engine checks that the
+model has the capability it runs on (`models/capabilities.py`), never which kind it is;
+`engine="auto"` takes the first that supports the model on the configured device. The
+distributed run's engine (`distributed.DataParallelEngine`) needs a process group, so it is
+chosen by `--nproc`, not listed here.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import torch
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
-from embedrec.models.average import AverageKind
-from embedrec.models.base import ClosedFormModel, Model
+from embedrec.models.base import Model
+from embedrec.models.capabilities import ClosedForm, Composite
 from embedrec.models.registry import ResolvedConfig
 from embedrec.training import als_kernels, fused_kernels, gibbs_kernels
 from embedrec.training.als_engine import ALSEngine
@@ -45,12 +48,12 @@ class MembersEngine:
     name = "members"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, AverageKind)
+        return isinstance(model, Composite)
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, AverageKind) or model.member_configs is None:
+        if not isinstance(model, Composite) or model.member_configs is None:
             raise ModelError("the members engine trains averages built by train()")
         history: list[EpochStats] = []
         n = len(model.members)
@@ -71,17 +74,17 @@ class MembersEngine:
 
 
 class DirectEngine:
-    """`direct`: kinds fitted in one solve (`ClosedFormModel.solve`), shown as one epoch."""
+    """`direct`: kinds fitted in one solve (`ClosedForm.solve`), shown as one epoch."""
 
     name = "direct"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, ClosedFormModel)
+        return isinstance(model, ClosedForm)
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, ClosedFormModel):
+        if not isinstance(model, ClosedForm):
             raise ModelError(f"the direct engine fits closed-form models, not {model.name}")
         return loop.run(1, 1, lambda epoch: (model.solve(data, config), model))
 
@@ -163,7 +166,7 @@ def fit(
 def engine_label(model: Model, engine: Engine) -> str:
     """The engine that trains `model`, as a trained model records it (`gibbs+gibbs+torch` for
     an average of three)."""
-    if isinstance(model, AverageKind) and model.member_configs is not None:
+    if isinstance(model, Composite) and model.member_configs is not None:
         parts = zip(model.members, model.member_configs)
         return "+".join(choose_engine(m, c).name for m, c in parts)
     return engine.name

@@ -31,13 +31,13 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model
-from embedrec.models.dot import DotProduct, DotProductBias, DotProductKind
-from embedrec.models.objective import Objective
+from embedrec.models.capabilities import GradientTrainable, fused_trainable
+from embedrec.models.dot import DotProduct, DotProductBias
 from embedrec.training import fused_kernels as kernels
+from embedrec.training.gradients import gradient_options
 from embedrec.training.loop import EpochLoop
 from embedrec.training.progress import EpochStats
 from embedrec.training.schedules import schedule as make_schedule
-from embedrec.training.torch_engine import gradient_options
 
 # Chosen on ML-100k random 20% splits (seeds 1, 2, 3, 42; chapter recipe): mean valid RMSE
 # 0.908 at 30, 0.909 at 35, 0.918 at 45 (the PyTorch engine: 0.904).
@@ -226,16 +226,12 @@ class FusedEngine:
 
     def supports(self, model: Model, device: torch.device) -> bool:
         # its kernels are pointwise squared error: a kind with its own objective goes to torch
-        return (
-            isinstance(model, DotProductKind)
-            and type(model.objective()) is Objective
-            and device.type == "cpu"
-        )
+        return fused_trainable(model) and device.type == "cpu"
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, DotProductKind):
+        if not isinstance(model, GradientTrainable) or not fused_trainable(model):
             raise ModelError(f"the fused engine trains dot and dot-bias models, not {model.name}")
         return fit_fused(
             model.network,

@@ -41,7 +41,7 @@ from embedrec.data.encode import order_by_user
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models import BiasBaseline, Model
-from embedrec.models.bmf import BayesianMFKind, pulled_model
+from embedrec.models.capabilities import PosteriorSampled
 from embedrec.models.dot import DotProductBias
 from embedrec.training import gibbs_kernels as kernels
 from embedrec.training.loop import EpochLoop
@@ -231,15 +231,15 @@ class GibbsEngine:
     name = "gibbs"
 
     def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, BayesianMFKind)
+        return isinstance(model, PosteriorSampled)
 
     def fit(
         self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
     ) -> list[EpochStats]:
-        if not isinstance(model, BayesianMFKind):
+        if not isinstance(model, PosteriorSampled):
             raise ModelError(f"the gibbs engine trains bmf models, not {model.name}")
         assert config.n_factors is not None and config.epochs is not None
-        as_model = pulled_model(model, data, config.options.get("shrink") or 0.0)
+        as_model = model.holding_samples(data, config)
         network, history = fit_gibbs(
             data.users,
             data.items,

@@ -16,10 +16,10 @@ from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import DataError, ModelError
 from embedrec.io import new_figure, png_bytes, save_figure
+from embedrec.models.capabilities import GradientTrainable
 from embedrec.models.registry import build_resolved, get_kind, resolve
-from embedrec.models.torch_model import TorchModel
 from embedrec.training.device import resolve_device
-from embedrec.training.torch_engine import TorchSteps
+from embedrec.training.gradients import TorchSteps
 
 
 @dataclass(repr=False)
@@ -112,7 +112,7 @@ def lr_find(
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = build_resolved(config, ratings)
-    assert isinstance(model, TorchModel)
+    assert isinstance(model, GradientTrainable)  # it lists the torch engine
     network = model.network.to(device).train()
     objective = model.objective()
     objective.load(ratings.users, ratings.items, ratings.ratings, device, config.seed)
