@@ -189,12 +189,15 @@ def shrunk_to_baseline(
 
 def pulled_model(
     model: BayesianMFKind, data: Ratings, shrink: float
-) -> Callable[[DotProductBias], BayesianMFKind]:
-    """What the sampler calls with each posterior mean: `model` holding it, pulled towards the
-    bias baseline of `data` (`shrunk_to_baseline`; the baseline and counts computed once)."""
+) -> Callable[[Callable[[], DotProductBias]], BayesianMFKind]:
+    """What the sampler calls with the builder of each posterior mean: `model` holding it,
+    pulled towards the bias baseline of `data` (`shrunk_to_baseline`; the baseline and counts
+    computed once). The model lets its previous network go before the next is built: two of
+    them at once are the peak of a large training run."""
 
-    def plain(network: DotProductBias) -> BayesianMFKind:
-        model.network = network
+    def plain(build: Callable[[], DotProductBias]) -> BayesianMFKind:
+        del model.network
+        model.network = build()
         return model
 
     if shrink == 0:
@@ -202,8 +205,9 @@ def pulled_model(
     baseline = BiasBaseline.fit(data.users, data.items, data.ratings, data.n_users, data.n_items)
     users, items = data.user_counts(), data.item_counts()
 
-    def holding(network: DotProductBias) -> BayesianMFKind:
-        model.network = shrunk_to_baseline(network, baseline, users, items, shrink)
+    def holding(build: Callable[[], DotProductBias]) -> BayesianMFKind:
+        del model.network
+        model.network = shrunk_to_baseline(build(), baseline, users, items, shrink)
         return model
 
     return holding
