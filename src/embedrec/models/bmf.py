@@ -151,9 +151,9 @@ class BayesianMFKind(DotProductBiasKind):
 
     def holding_samples(
         self, data: Ratings, config: TrainConfig
-    ) -> Callable[[DotProductBias], BayesianMFKind]:
-        """What the Gibbs sampler hands each posterior mean to: this model holding it, pulled
-        towards the bias baseline by the `shrink` option (`PosteriorSampled`)."""
+    ) -> Callable[[Callable[[], DotProductBias]], BayesianMFKind]:
+        """What the Gibbs sampler hands each posterior mean's builder to: this model holding
+        the mean, pulled towards the bias baseline by the `shrink` option (`PosteriorSampled`)."""
         return pulled_model(self, data, config.options.get("shrink") or 0.0)
 
 

@@ -49,11 +49,12 @@ def fused_trainable(model: object) -> bool:
 
 @runtime_checkable
 class PosteriorSampled(Protocol):
-    """A kind a Gibbs sampler fits: it holds each posterior mean the sampler draws."""
+    """A kind a Gibbs sampler fits: it holds each posterior mean the sampler draws (handed the
+    mean's builder, so that it can let the previous mean go first)."""
 
     def holding_samples(
         self, data: Ratings, config: TrainConfig
-    ) -> Callable[[DotProductBias], Model]: ...
+    ) -> Callable[[Callable[[], DotProductBias]], Model]: ...
 
 
 @runtime_checkable
