@@ -3,13 +3,17 @@
 The torch modules (`DotProduct`, `DotProductBias`, `EmbeddingNN`) are the chapter's models and
 work on their own; the kinds wrap them (or any other learned state) behind one protocol,
 `embedrec.models.base.Model`. Adding a kind: its file, and its module's name in
-`declared.KIND_MODULES`. Names here are imported on first use (`embedrec.lazy`): a served model
+`KIND_MODULES` below. Names here are imported on first use (`embedrec.lazy`): a served model
 of a kind that is arrays loads no torch.
 """
 
 from typing import TYPE_CHECKING
 
 from embedrec import lazy
+
+# Every kind's module, in the order `--help` lists the kinds: the one line a new kind adds
+# (`registry` imports them when a kind is first asked for; `declared` reads them for --help).
+KIND_MODULES = ("average", "bias", "dot", "bmf", "bpr", "ease", "ials", "module", "nn", "popular")
 
 if TYPE_CHECKING:
     from embedrec.models.average import AverageKind

@@ -21,9 +21,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-# Every kind's module, in the order `--help` lists the kinds: the one line a new kind adds
-# (`embedrec.models.registry` imports them; this module reads them).
-KIND_MODULES = ("average", "bias", "dot", "bmf", "bpr", "ease", "ials", "module", "nn", "popular")
+from embedrec.models import KIND_MODULES
+
 # the modules that hold the classes kinds derive from
 BASE_MODULES = ("base", "torch_model")
 HERE = Path(__file__).parent

@@ -10,8 +10,8 @@ from embedrec import lazy
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
+from embedrec.models import KIND_MODULES
 from embedrec.models.base import Model
-from embedrec.models.declared import KIND_MODULES
 
 # Importing a kind's module (`KIND_MODULES`) registers its kinds. They are imported when the
 # kinds are first asked for (torch with the torch kinds), so loading a model of a kind that is
