@@ -104,3 +104,22 @@ def test_cli_trains_an_average_of_named_members(tmp_path):
     report = json.loads(result.stdout)
     assert report["model"] == "average" and report["config"]["options"]["weights"] == [0.7, 0.3]
     assert Recommender.load(tmp_path / "m").model.weights == pytest.approx([0.7, 0.3])
+
+
+def test_a_members_own_options_win_over_the_averages():
+    """What a member names (at its top level or under "options") is its own; the average's
+    options fill in only what it leaves unset."""
+    config = TrainConfig(
+        model="average",
+        members=[
+            {"model": "bmf", "options": {"shrink": 5, "implicit": True}},
+            {"model": "bmf", "shrink": 7},
+            {"model": "bmf"},
+        ],
+        options={"shrink": 2, "implicit": False},
+    )
+    assert [m.options for m in AverageKind.members_of(config)] == [
+        {"shrink": 5, "implicit": True},
+        {"shrink": 7, "implicit": False},
+        {"shrink": 2, "implicit": False},
+    ]

@@ -77,3 +77,8 @@ def test_a_model_directory_without_saved_ratings_falls_back_to_predictions(rec):
     items = list(guessed)[:3]
     predicted = rec.predict([(196, i) for i in items])["score"].to_numpy()
     assert np.allclose([guessed[i] for i in items], predicted, atol=1e-5)
+
+
+def test_limit_and_n_at_odds_are_an_error_naming_both(rec):
+    with pytest.raises(embedrec.ModelError, match=r"n=3 and limit=2 are one setting"):
+        embedrec.search_items(rec, "star", n=3, limit=2)

@@ -384,6 +384,13 @@ def test_old_flag_spellings_still_work_with_a_note_naming_the_new(model_dir, rat
     assert embedrec.load(out).config.n_factors == 4
 
 
+def test_an_old_and_a_new_spelling_at_odds_are_refused(model_dir):
+    """`--top 3 --n 4` cannot mean both: the command says so instead of taking one silently."""
+    both = runner.invoke(app, ["explain", str(model_dir), "--top", "3", "--n", "4"])
+    assert both.exit_code == 2
+    assert "--n 4 and --top 3 are one option" in both.output
+
+
 def test_evaluate_with_ranking(model_dir, ratings_csv):
     result = runner.invoke(
         app,

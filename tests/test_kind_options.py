@@ -104,3 +104,19 @@ def test_the_default_hands_each_candidate_the_options_its_kind_takes(split):
     assert rec.config.options.get("implicit") is (False if rec.config.model == "bmf" else None)
     with pytest.raises(ModelError, match=r"model options \(l2\) belong to a named model"):
         train(split, l2=300.0)
+
+
+def test_an_earlier_file_keeps_only_the_settings_its_model_took():
+    """Earlier versions wrote nn's and bmf's settings into every config; for another kind they
+    did nothing, so reading such a file drops them (a config for dot still trains dot)."""
+    saved = TrainConfig.from_saved({"model": "dot", "layers": [200, 100], "dropout": 0.2})
+    assert saved.options == {}
+    assert resolve(saved).model == "dot"
+    nn = TrainConfig.from_saved({"model": "nn", "layers": [200, 100], "implicit": True})
+    assert nn.options == {"layers": [200, 100]}
+
+
+def test_reading_an_earlier_field_warns_and_gives_the_kinds_option():
+    config = TrainConfig(model="nn", layers=[200, 100])
+    with pytest.warns(DeprecationWarning, match=r"options.get\('layers'\)"):
+        assert config.layers == [200, 100]

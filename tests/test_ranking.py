@@ -122,3 +122,8 @@ def test_one_users_top_k_by_numpy_matches_the_kernel_on_ties(values, k):
     expected = np.argsort(-row, kind="stable")[: min(k, len(row))]
     assert by_numpy.tolist() == expected.tolist()
     assert top_k(block, k)[0].tolist() == expected.tolist()
+
+
+def test_a_nan_score_ranks_last_in_a_short_list():
+    assert top_k(np.array([[1.0, np.nan, 2.0, 3.0]], dtype=np.float32), 2).tolist() == [[3, 2]]
+    assert top_k(np.array([[np.nan, np.nan, 2.0]]), 3)[0, 0] == 2

@@ -49,7 +49,7 @@ def search_items(
     """The `n` items whose title holds every word of `query` (word prefixes, so "star wa" finds
     "Star Wars (1977)"), titles starting with it first, then by rating count: columns item,
     title, n_ratings. `limit=` is the old spelling of `n=`."""
-    n = renamed_keyword("search_items", "limit", "n", limit, n)
+    n = renamed_keyword("search_items", "limit", "n", limit, n, default=10)
     if n < 1:
         raise DataError(f"n must be at least 1, got {n}")
     if rec.titles is None:

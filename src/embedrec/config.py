@@ -4,6 +4,7 @@ be saved with its model, repeated from a file (`train --config`), and compared."
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import InitVar, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ EARLIER_FIELDS: dict[str, Any] = {
     "robust": None,
     "members": None,
     "weights": None,
+}
+# The kind each of them belonged to: an earlier file that set one for another kind set it to
+# no effect (that kind ignored it), so reading the file drops it rather than refuse it now.
+EARLIER_OWNERS = {
+    "layers": "nn",
+    "dropout": "nn",
+    "implicit": "bmf",
+    "robust": "bmf",
+    "members": "average",
+    "weights": "average",
 }
 
 
@@ -167,8 +178,14 @@ class TrainConfig:
         """A config as written to a file, by this version or an earlier one (which wrote every
         kind's options as fields of every config, at their defaults where the kind had none)."""
         kept = {k: v for k, v in values.items() if k not in EARLIER_FIELDS}
+        model = values.get("model", DEFAULT_MODEL)
         kept.update(
-            (k, v) for k, v in values.items() if k in EARLIER_FIELDS and v != EARLIER_FIELDS[k]
+            (k, v)
+            for k, v in values.items()
+            if k in EARLIER_FIELDS
+            and v != EARLIER_FIELDS[k]
+            # the default (auto) and an average pass options on to the kinds that take them
+            and model in (EARLIER_OWNERS[k], AUTO_MODEL, "average")
         )
         return cls(**kept)
 
@@ -194,3 +211,22 @@ class TrainConfig:
             return cls.from_saved(values)
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None
+
+
+def _earlier_field(name: str) -> property:
+    """`config.layers` and the like, as earlier versions read them: the kind's option now."""
+
+    def read(self: TrainConfig) -> Any:
+        warnings.warn(
+            f"TrainConfig.{name} is the {EARLIER_OWNERS[name]} kind's option now: read "
+            f"config.options.get({name!r})",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.options.get(name)
+
+    return property(read)
+
+
+for _name in EARLIER_FIELDS:  # after @dataclass, which has taken their defaults for __init__
+    setattr(TrainConfig, _name, _earlier_field(_name))

@@ -38,7 +38,7 @@ def bias_extremes(
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The `n` lowest and highest biases of items and of users (what `explain` shows); `top=`
     is the old spelling of `n=`."""
-    n = renamed_keyword("bias_extremes", "top", "n", top, n)
+    n = renamed_keyword("bias_extremes", "top", "n", top, n, default=10)
     if n < 1:
         raise ModelError(f"n must be at least 1, got {n}")
     result = {}
@@ -98,7 +98,7 @@ def pca_map(
 
     >>> coords = pca_map(rec)  # in Jupyter: the map, then its coordinates  # doctest: +SKIP
     """
-    n = renamed_keyword("pca_map", "n_items", "n", n_items, n)
+    n = renamed_keyword("pca_map", "n_items", "n", n_items, n, default=50)
     coords = pca_coordinates(rec, n, components)
     if path is not None:
         pca_map_plot(coords, path, force=force)

@@ -7,13 +7,23 @@ from __future__ import annotations
 import warnings
 from typing import TypeVar
 
+from embedrec.errors import ModelError
+
 T = TypeVar("T")
 
 
-def renamed_keyword(function: str, old: str, new: str, old_value: T | None, value: T) -> T:
-    """`value`, or `old_value` where the caller still used the old keyword `old` (warned)."""
+def renamed_keyword(
+    function: str, old: str, new: str, old_value: T | None, value: T, default: T | None = None
+) -> T:
+    """`value`, or `old_value` where the caller still used the old keyword `old` (warned);
+    both given, at different values (`value` not its `default`), is an error naming both."""
     if old_value is None:
         return value
+    if value != default and value != old_value:
+        raise ModelError(
+            f"{function}: {new}={value!r} and {old}={old_value!r} are one setting ({old} is "
+            f"its old name): give {new} only"
+        )
     warnings.warn(
         f"{function}({old}=) is renamed {function}({new}=); {old}= will be removed",
         DeprecationWarning,

@@ -47,7 +47,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 def top_k_row(values: np.ndarray, k: int) -> np.ndarray:
     """The kernel's answer for one row by numpy's partition: the k highest, best first, ties
-    to the lower index (0 < k <= len(values); no NaN, as scores have none)."""
+    to the lower index (0 < k <= len(values)); a NaN score ranks below every number."""
+    if np.isnan(values).any():
+        values = np.where(np.isnan(values), -np.inf, values)
     threshold = np.partition(values, len(values) - k)[len(values) - k]
     above = np.flatnonzero(values > threshold)
     tied = np.flatnonzero(values == threshold)[: k - len(above)]

@@ -148,10 +148,16 @@ def note(text: str) -> None:
     err.print(f"note: {text}", highlight=False, markup=False)
 
 
-def renamed_flag(old_value: T | None, old: str, new: str, value: T) -> T:
+def renamed_flag(old_value: T | None, old: str, new: str, value: T, default: T | None = None) -> T:
     """`value`, or the one given by `old`, a flag renamed `new` (said once as a note, so a
-    script keeps working and learns the new spelling)."""
+    script keeps working and learns the new spelling); both typed, at different values (`value`
+    not its `default`), is an error naming both."""
     if old_value is None:
         return value
+    if value != default and value != old_value:
+        raise typer.BadParameter(
+            f"{new} {value} and {old} {old_value} are one option ({old} is its old name): "
+            f"give {new} only"
+        )
     note(f"{old} is renamed {new}; {old} still works for now and will be removed")
     return old_value

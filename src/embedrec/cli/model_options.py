@@ -50,13 +50,7 @@ def build_config(
     typed_options["n_factors"] = renamed_flag(
         factors, "--factors", "--n-factors", typed_options.get("n_factors")
     )
-    base = embedrec.TrainConfig()
-    if config_file:
-        base = embedrec.TrainConfig.from_file(config_file)
-        try:  # what the file sets (a kind's options too) checked now, named with the file
-            embedrec.check_config(base)
-        except embedrec.ModelError as exc:
-            raise embedrec.ModelError(f"{config_file}: {exc}") from None
+    base = embedrec.TrainConfig.from_file(config_file) if config_file else embedrec.TrainConfig()
     typed = {k: v for k, v in typed_options.items() if v is not None}
     if options:
         typed["options"] = {**base.options, **_kind_options(options)}
@@ -76,7 +70,13 @@ def build_config(
             ) from None
     if no_y_range:
         typed["y_range"] = None
-    return base.replace(**typed)
+    config = base.replace(**typed)
+    if config_file:
+        try:  # the file as the typed options change it (a kind's options too), named
+            embedrec.check_config(config)
+        except embedrec.ModelError as exc:
+            raise embedrec.ModelError(f"{config_file} (with the options typed): {exc}") from None
+    return config
 
 
 MODEL_OPTIONS: dict[str, Any] = {

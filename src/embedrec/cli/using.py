@@ -181,8 +181,8 @@ def explain(
     as_json: JsonOut = False,
 ) -> None:
     """Learned item and user biases (lowest and highest) and the PCA map of item factors."""
-    n = renamed_flag(top, "--top", "--n", n)
-    map_n = renamed_flag(n_items, "--n-items", "--map-n", map_n)
+    n = renamed_flag(top, "--top", "--n", n, default=10)
+    map_n = renamed_flag(n_items, "--n-items", "--map-n", map_n, default=50)
     if plot is not None:
         embedrec.check_output(plot, force)
         check_suffix(plot, ".png", "--plot")

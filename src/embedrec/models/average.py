@@ -113,9 +113,11 @@ class AverageKind(Model):
         extra = options.model_extra or {}
         configs = []
         for k, member in enumerate(options.members or DEFAULT_MEMBERS):
-            own = get_kind(member["model"]).own_options(extra)
+            # the member's own options (top level or under "options") over the average's
+            named = {key: value for key, value in member.items() if key != "options"}
+            own = {**get_kind(member["model"]).own_options(extra), **member.get("options", {})}
             configs.append(
-                TrainConfig(**shared).merged(**{"seed": config.seed + k, **own, **member})
+                TrainConfig(**shared).merged(**{"seed": config.seed + k, **own, **named})
             )
         unused = sorted(set(extra) - {key for c in configs for key in c.options})
         if unused:
