@@ -448,3 +448,12 @@ def test_what_train_with_nproc_refuses_is_said_before_any_process_starts(
     with pytest.raises(error, match=message):
         call(split, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_train_with_nproc_keeps_a_model_already_there_unless_forced(tmp_path):
+    """The folder is checked before any process starts, not by rank 0 after the data is read."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    with pytest.raises(embedrec.EmbedrecError, match="already exists"):
+        embedrec.train("r.csv", model="dot-bias", nproc=2, out=tmp_path / "m")
+    assert (tmp_path / "m" / "config.json").read_text() == "{}"

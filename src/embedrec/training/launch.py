@@ -206,6 +206,7 @@ def train_in_processes(
         )
     last = World.device_of(nproc - 1, config.device)  # one GPU each, on CUDA
     check_config(config, World(0, nproc, nproc - 1, last))
+    io.check_output(out, force, model_dir=True)  # a model there is kept unless forced
     with tempfile.TemporaryDirectory(prefix="embedrec-config-") as folder:
         config_file = Path(folder) / io.CONFIG
         config_file.write_text(json.dumps(config.to_dict()))
