@@ -49,7 +49,7 @@ if TYPE_CHECKING:
         with_feedback,
     )
     from embedrec.data.sources import recorded_source, same_source, source_exists
-    from embedrec.data.splits import random_spec
+    from embedrec.data.splits import data_parallel_spec, random_spec
     from embedrec.data.synthetic import PRESETS as SYNTHETIC_PRESETS
     from embedrec.data.synthetic import write_synthetic
     from embedrec.distributed import train_distributed
@@ -150,6 +150,7 @@ __all__ = [
     "noise_floor",
     "popularity_scores",
     "random_spec",
+    "data_parallel_spec",
     "random_split",
     "recorded_source",
     "same_source",

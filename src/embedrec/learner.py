@@ -19,7 +19,7 @@ from torch import nn
 
 from embedrec.config import AUTO_MODEL, TrainConfig
 from embedrec.data.ratings import Ratings
-from embedrec.data.splits import Split
+from embedrec.data.splits import Split, data_parallel_spec
 from embedrec.errors import DataError, DistributedError, ModelError
 from embedrec.evaluation.validation import validation_score
 from embedrec.models import (
@@ -185,10 +185,7 @@ def _train_in_processes(
     check_config(config)
     if split is None:
         split = f"random:{valid_pct}:{config.seed}"
-    elif split.split(":")[0] != "random" or len(split.split(":")) > 3:
-        raise DistributedError(
-            f"split={split!r}: a distributed run splits at random only (random:PCT[:SEED])"
-        )
+    data_parallel_spec(split)  # refused before any process starts
     launch.train_in_processes(data, config, nproc, Path(out), split=split, **options)
     return load(out)
 

@@ -201,13 +201,7 @@ def distributed_split(
     valid_pct = DEFAULT_VALID_PCT if data.valid_pct is None else data.valid_pct
     seed = config.seed
     if data.split is not None:
-        kind, *args = data.split.split(":")
-        if kind != "random" or len(args) > 2:
-            raise embedrec.DistributedError(
-                f"--split {data.split}: a distributed run splits at random only "
-                "(random:PCT[:SEED], or --valid-pct)"
-            )
-        valid_pct, seed = embedrec.random_spec(data.split)  # as one process reads the same spec
+        valid_pct, seed = embedrec.data_parallel_spec(data.split)  # as one process reads it
     return valid_pct, seed
 
 

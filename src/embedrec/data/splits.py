@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from embedrec.data.ratings import IdMap, Ratings
-from embedrec.errors import DataError
+from embedrec.errors import DataError, DistributedError
 from embedrec.help_text import SPLIT_HELP as SPEC_HELP
 
 
@@ -194,6 +194,18 @@ def random_spec(spec: str) -> tuple[float, int]:
         return (float(args[0]) if args else 0.2), (int(args[1]) if len(args) > 1 else 42)
     except ValueError:
         raise DataError(f"split {spec!r} (--split): {SPEC_HELP}") from None
+
+
+def data_parallel_spec(spec: str) -> tuple[float, int]:
+    """The fraction and seed of the split a data-parallel run makes from `spec`: random only,
+    since each process draws its own shard's validation rows by the same seed."""
+    kind, *args = spec.split(":")
+    if kind != "random" or len(args) > 2:
+        raise DistributedError(
+            f"--split {spec}: a distributed run splits at random only "
+            "(random:PCT[:SEED], or --valid-pct; split= in Python)"
+        )
+    return random_spec(spec)
 
 
 def split_from_spec(ratings: Ratings, spec: str) -> Split:

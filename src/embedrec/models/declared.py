@@ -159,11 +159,16 @@ def declared_kinds() -> list[DeclaredKind]:
 def models_help() -> str:
     """Every kind a user can name with its one-line summary (and its own options)."""
     return "; ".join(
-        f"{kind.name}: {kind.summary}"
-        + (f" (--option {kind.options_help()})" if kind.options else "")
+        help_line(kind.name, kind.summary, kind.options_help())
         for kind in declared_kinds()
         if kind.by_name
     )
+
+
+def help_line(name: str, summary: str, options: str) -> str:
+    """One kind in `--help`'s list (and `embedrec.models_help()`, which adds kinds registered
+    at run time): its name, summary and options with their defaults."""
+    return f"{name}: {summary}" + (f" (--option {options})" if options else "")
 
 
 def defaults_help(setting: str, fallback: str) -> str:

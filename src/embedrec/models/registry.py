@@ -12,6 +12,7 @@ from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models import KIND_MODULES
 from embedrec.models.base import Model
+from embedrec.models.declared import help_line
 
 # Importing a kind's module (`KIND_MODULES`) registers its kinds. They are imported when the
 # kinds are first asked for (torch with the torch kinds), so loading a model of a kind that is
@@ -57,12 +58,9 @@ def ranking_names() -> list[str]:
 
 def models_help() -> str:
     """Every kind with its one-line summary (and its own options), for `--help`."""
-    parts = []
-    for name in model_names():
-        kind = KINDS[name]
-        options = kind.options_help()
-        parts.append(f"{name}: {kind.summary}" + (f" (--option {options})" if options else ""))
-    return "; ".join(parts)
+    return "; ".join(
+        help_line(name, KINDS[name].summary, KINDS[name].options_help()) for name in model_names()
+    )
 
 
 def get_kind(name: str) -> type[Model]:
