@@ -198,7 +198,7 @@ def test_outputs_are_checked_before_any_work(model_dir, tmp_path):
 def test_help_shows_every_default():
     result = runner.invoke(app, ["train", "--help"])
     text = " ".join(result.output.split())
-    for default in ("5e-3 for dot", "[default: 0.1]", "64 for dot", "[default: auto"):
+    for default in ("5e-3 for dot", "0.1 for dot", "64 for dot", "[default: auto"):
         assert default in text, default
 
 

@@ -90,6 +90,7 @@ if TYPE_CHECKING:
     from embedrec.recommender import Recommender, load
     from embedrec.schemas import DuplicatesWarning, EmbedrecWarning
     from embedrec.scoring import MIN_RATINGS
+    from embedrec.settings import declared_settings
     from embedrec.training import engine_names
     from embedrec.training.distributed import World
     from embedrec.training.lr_find import LRFindResult, lr_find
@@ -131,6 +132,7 @@ __all__ = [
     "check_output",
     "create_params",
     "data_location",
+    "declared_settings",
     "embedding_size",
     "engine_names",
     "evaluate",

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import InitVar, asdict, dataclass, field, fields
+from dataclasses import InitVar, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from embedrec.errors import ModelError
 from embedrec.schemas import validate_train
+from embedrec.settings import AUTO_MODEL, TrainSettings
+from embedrec.settings import LOSSES as LOSSES  # where they were first
 
-# The default model is chosen on a validation set carved from the training side
-# (`embedrec.selection`): bmf or dot-bias to predict, EASE, iALS or popularity to rank.
-AUTO_MODEL = "auto"
 DEFAULT_MODEL = AUTO_MODEL
-
-
-LOSSES = ("mse", "cross-entropy")
 
 # Options of one kind each that earlier versions held as fields of every config (nn's `layers`
 # and `dropout`, bmf's `implicit` and `robust`, average's `members` and `weights`), with the
@@ -46,13 +42,14 @@ EARLIER_OWNERS = {
 
 
 @dataclass
-class TrainConfig:
-    """Every hyper-parameter of a run. The default model, `auto`, is chosen on a validation set
-    carved from the training ratings (`embedrec.selection`): usually `bmf` (Bayesian MF with
-    implicit feedback and per-user/item noise) with a ranker beside it; `n_factors` and
-    `epochs` left as None take the chosen model kind's defaults (`Model.defaults`), so
-    `model="dot-bias"` alone is the fastai chapter's recipe (50 factors, 5 epochs, lr 5e-3,
-    wd 0.1, one-cycle).
+class TrainConfig(TrainSettings):
+    """Every hyper-parameter of a run: the settings every kind shares, each declared once (its
+    type, range, default and help) in `embedrec.settings.TrainSettings`. The default model,
+    `auto`, is chosen on a validation set carved from the training ratings
+    (`embedrec.selection`): usually `bmf` (Bayesian MF with implicit feedback and per-user/item
+    noise) with a ranker beside it; `n_factors`, `epochs`, `lr`, `wd` and `bs` left as None
+    take the chosen model kind's defaults (`Model.defaults`), so `model="dot-bias"` alone is
+    the fastai chapter's recipe (50 factors, 5 epochs, lr 5e-3, wd 0.1, one-cycle).
 
     Every kind reads the fields it needs (`embedrec.models`: `dot` and `dot-bias` the SGD
     options, `bmf` only `n_factors`, `epochs`, `seed`) and its own options (`options`, the
@@ -69,35 +66,6 @@ class TrainConfig:
     is `TrainConfig(model="nn", options={"layers": [200, 100]})`).
     """
 
-    model: str = DEFAULT_MODEL
-    n_factors: int | None = None
-    y_range: str | tuple[float, float] | None = "auto"
-    epochs: int | None = None
-    lr: float | None = None  # None: the kind's default (`Model.defaults`: 5e-3, the chapter's)
-    wd: float | None = None  # None: the kind's default (0.1; dot-bias scales it by size)
-    bs: int | None = None  # None: the kind's default (`Model.defaults`: 64, the chapter's)
-    # "mse", or "cross-entropy": classification over the rating values, predicted as the
-    # expected rating (the chapter's questionnaire; the neural model only)
-    loss: str = "mse"
-    schedule: str = "one-cycle"
-    seed: int = 42
-    device: str = "auto"
-    engine: str = "auto"
-    threads: int | None = None  # CPU threads of the engine; default: all cores
-    # which model a validated run returns: the "last" epoch's or the "best" (lowest valid RMSE);
-    # with `patience`, training stops after that many validated epochs without improvement
-    keep: str = "last"
-    patience: int | None = None
-    # the model kind's own hyper-parameters (its `Model.Options`), e.g. {"l2": 500} for ease
-    options: dict[str, Any] = field(default_factory=dict)
-    # a ranking model trained beside the rating model, for recommend and similar: a kind name,
-    # None, or "auto" (beside bmf, the default: ease where its items x items solve fits, else
-    # ials; beside any other model: none unless named)
-    ranker: str | None = "auto"
-    ranker_options: dict[str, Any] = field(default_factory=dict)
-    # how much the rating model's predictions re-weigh the ranker's scores (both standardised
-    # per user); None: the default chosen on validation carved from training data
-    blend: float | None = None
     # the kinds' options earlier versions took as fields (EARLIER_FIELDS): into `options`
     layers: InitVar[list[int] | None] = None
     dropout: InitVar[float | None] = None
@@ -163,7 +131,7 @@ class TrainConfig:
 
     def resolved_y_range(self, scale: tuple[float, float] | None) -> tuple[float, float] | None:
         if self.y_range != "auto":
-            return self.y_range  # type: ignore[return-value]
+            return self.y_range
         if scale is None:
             return None
         low, high = scale

@@ -8,31 +8,27 @@ training as a traceback or a NaN model. `TrainConfig` stays the dataclass the co
 around; it is validated here when it is made. A model directory's documents may carry keys a
 newer embedrec wrote: they load with a warning (`EmbedrecWarning`), not an error.
 
-This module knows no other part of embedrec but its errors, so anything may import it.
+The training options are declared once, in `embedrec.settings`; `TrainSchema` is made from them.
+This module knows no other part of embedrec but its errors and that declaration, so anything may
+import it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Collection
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from embedrec import settings
 from embedrec.errors import ModelError
 
-# a number that must stay finite (pydantic refuses nan and inf for these)
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-MAX_SEED = 2**32 - 1 - 1000  # numpy's legacy seeding takes < 2**32; members add their position
-
-# the CLI option each training field is set by, for messages a CLI user can act on
-FLAGS = {
-    "n_factors": "--n-factors",
-    "ranker_options": "--ranker-option",
-    "options": "--option",
-    "y_range": "--y-range",
-}
+# the settings' (kept importable from here, where they were first)
+Finite = settings.Finite
+MAX_SEED = settings.MAX_SEED
 
 
 class EmbedrecWarning(UserWarning):
@@ -45,31 +41,28 @@ class DuplicatesWarning(EmbedrecWarning):
     `Ratings.notes` too; `warnings.simplefilter("ignore", DuplicatesWarning)` silences it)."""
 
 
-class TrainSchema(BaseModel):
-    """Every training option every kind shares, with its type and range (the fields of
-    `TrainConfig`); a kind's own options are its `Options` (`embedrec.models.base.NoOptions`)."""
+def _schema_of(declared: dict[str, settings.Declared]) -> type[BaseModel]:
+    """The pydantic model of the declared settings: each one's type, range and default."""
+    fields: dict[str, Any] = {
+        name: (
+            each.hint,
+            Field(default_factory=each.factory)
+            if each.default is dataclasses.MISSING
+            else each.default,
+        )
+        for name, each in declared.items()
+    }
+    return create_model(
+        "TrainSchema",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="Every training option every kind shares, with its type and range (the "
+        "fields of `TrainConfig`, declared once in `embedrec.settings`); a kind's own options "
+        "are its `Options` (`embedrec.models.base.NoOptions`).",
+        **fields,
+    )
 
-    model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(min_length=1)
-    n_factors: int | None = Field(ge=1, le=65536)
-    y_range: Literal["auto"] | tuple[Finite, Finite] | None
-    epochs: int | None = Field(ge=1, le=1_000_000)
-    lr: Finite | None = Field(None, gt=0, le=100)  # None: the model kind's
-    wd: Finite | None = Field(ge=0, le=1e6)
-    bs: int | None = Field(None, ge=1, le=2**24)
-    loss: Literal["mse", "cross-entropy"]  # config.LOSSES (tested equal)
-    schedule: Literal["one-cycle", "constant"]  # training.schedules.SCHEDULES (tested equal)
-    seed: int = Field(ge=0, le=MAX_SEED)
-    device: str = Field(min_length=1)
-    engine: str = Field(min_length=1)
-    threads: int | None = Field(ge=1, le=4096)
-    keep: Literal["last", "best"]
-    patience: int | None = Field(ge=1, le=1_000_000)
-    options: dict[str, Any]
-    ranker: str | None
-    ranker_options: dict[str, Any]
-    blend: Finite | None = Field(ge=0, le=1000)
+TrainSchema = _schema_of(settings.declared_settings())
 
 
 class ModelDirConfig(BaseModel):
@@ -178,11 +171,6 @@ def _phrase(item: Any) -> str:
     )
 
 
-def train_flags(fields: list[str]) -> dict[str, str]:
-    """Each training field's CLI option: `--` and the name with dashes, unless `FLAGS` differs."""
-    return {name: FLAGS.get(name, "--" + name.replace("_", "-")) for name in fields}
-
-
 def validate_train(values: dict[str, Any], where: str = "") -> dict[str, Any]:
     """`values` (every field of a `TrainConfig`) checked against `TrainSchema` and coerced
     (a config file's "5" epochs becomes 5); ModelError naming the option otherwise, prefixed
@@ -190,7 +178,7 @@ def validate_train(values: dict[str, Any], where: str = "") -> dict[str, Any]:
     try:
         checked = TrainSchema.model_validate(values)
     except ValidationError as exc:
-        text = describe_errors(exc, None if where else train_flags(list(values)))
+        text = describe_errors(exc, None if where else settings.train_flags(list(values)))
         prefix = f"{where}: " if where else "training option "
         raise ModelError(prefix + text) from None
     return {name: getattr(checked, name) for name in values}

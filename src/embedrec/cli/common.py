@@ -48,8 +48,9 @@ Force = Annotated[
     ),
 ]
 ModelDir = Annotated[Path, typer.Argument(help="A model directory written by train.")]
+SEED = embedrec.declared_settings()["seed"]  # the setting (TrainConfig.seed), declared once
 Seed = Annotated[
-    Optional[int], typer.Option("--seed", help="Seed for the split and the model [default: 42].")
+    Optional[int], typer.Option(SEED.flag, help=f"{SEED.text} [default: {SEED.said()}].")
 ]
 
 

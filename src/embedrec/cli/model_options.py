@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from types import GenericAlias
+from typing import Annotated, Any, Literal, Optional, get_args, get_origin
 
 import typer
 
 import embedrec
 from embedrec.cli.common import renamed_flag
 from embedrec.cli.options import option, option_group
-from embedrec.help_text import ENGINE_NAMES
 from embedrec.models.declared import declared_kinds, defaults_help, models_help
 
 
@@ -43,13 +43,13 @@ def build_config(
     no_y_range: bool = False,
     options: list[str] | None = None,
     ranker_options: list[str] | None = None,
-    factors: int | None = None,
     **typed_options: Any,
 ) -> embedrec.TrainConfig:
     """The config file's values (if any), overridden by the options the user typed."""
-    typed_options["n_factors"] = renamed_flag(
-        factors, "--factors", "--n-factors", typed_options.get("n_factors")
-    )
+    for name, each in embedrec.declared_settings().items():
+        if each.was:  # the flag's old spelling (`--factors`), said once as a note
+            old = typed_options.pop(f"{name}_was", None)
+            typed_options[name] = renamed_flag(old, each.was, each.flag, typed_options.get(name))
     base = embedrec.TrainConfig.from_file(config_file) if config_file else embedrec.TrainConfig()
     typed = {k: v for k, v in typed_options.items() if v is not None}
     if options:
@@ -79,156 +79,75 @@ def build_config(
     return config
 
 
-MODEL_OPTIONS: dict[str, Any] = {
-    "model": (
-        option(
-            "--model",
-            "Model kind [default: auto: bmf or dot-bias to predict, with EASE, iALS or "
-            "popularity to rank, chosen on 10% of the training ratings carved out for "
-            f"validation]. {models_help()}.",
-        ),
-        None,
-    ),
-    "n_factors": (
-        option(
-            "--n-factors",
-            "Rank of bmf, width of the dot models and of nn's embeddings "
-            "[default: bmf 10, dot 50, nn fastai's rule].",
-            Optional[int],
-        ),
-        None,
-    ),
-    "factors": (  # the old spelling of --n-factors (TrainConfig.n_factors)
-        Annotated[Optional[int], typer.Option("--factors", hidden=True)],
-        None,
-    ),
-    "epochs": (
-        option("--epochs", "Epochs [default: 5; bmf: 200 sweeps].", Optional[int]),
-        None,
-    ),
-    "lr": (
-        option(
-            "--lr",
-            f"Peak learning rate [default: {defaults_help('lr', 'the engine')}].",
-            Optional[float],
-        ),
-        None,
-    ),
-    "wd": (
-        option(
-            "--wd",
-            "Decoupled weight decay [default: 0.1] (dot-bias past 80,000 training ratings: "
-            "0.1 x 80,000 / ratings).",
-            Optional[float],
-        ),
-        None,
-    ),
-    "bs": (
-        option(
-            "--bs",
-            f"Batch size [default: {defaults_help('bs', 'the engine')}].",
-            Optional[int],
-        ),
-        None,
-    ),
-    "loss": (
-        option(
-            "--loss",
-            "mse, or cross-entropy (nn: classification over the rating values, predicting "
-            "the expected rating) [default: mse].",
-        ),
-        None,
-    ),
-    "y_range": (
-        option(
-            "--y-range",
-            "Output range LOW HIGH [default: (0, 1.1 x max rating)].",
-            Optional[tuple[float, float]],
-        ),
-        None,
-    ),
-    "no_y_range": (
-        option(
-            "--no-y-range", "No sigmoid on the output [default: off: a sigmoid to --y-range].", bool
-        ),
-        False,
-    ),
-    "schedule": (
-        option("--schedule", "one-cycle or constant [default: one-cycle]."),
-        None,
-    ),
-    "device": (option("--device", "auto, cpu, cuda or mps [default: auto]."), None),
-    "engine": (
-        option(
-            "--engine",
-            f"{', '.join(ENGINE_NAMES)} [default: auto: the model's first engine "
-            "that runs on the device].",
-        ),
-        None,
-    ),
-    "threads": (
-        option("--threads", "CPU threads of the engine [default: all].", Optional[int]),
-        None,
-    ),
-    "keep": (
-        option(
-            "--keep",
-            "Which epoch's model to save: last or best (lowest valid RMSE) [default: last].",
-        ),
-        None,
-    ),
-    "patience": (
-        option(
-            "--patience",
-            "Stop after this many validated epochs without a better valid RMSE [default: never].",
-            Optional[int],
-        ),
-        None,
-    ),
-    "config_file": (
-        option(
-            "--config",
-            "JSON training config; typed options override it [default: none].",
-            Optional[Path],
-        ),
-        None,
-    ),
-    "ranker": (
-        option(
-            "--ranker",
-            "A ranking model trained beside the rating model for recommend and similar: "
-            "ease, ials, popular, or none [default: auto: beside the default model, chosen "
-            "on carved validation; none beside a named --model].",
-        ),
-        None,
-    ),
-    "ranker_options": (
-        option(
-            "--ranker-option",
-            "An option of the ranker as KEY=VALUE, repeatable [default: none].",
-            Optional[list[str]],
-        ),
-        None,
-    ),
-    "blend": (
-        option(
-            "--blend",
-            "Weight of the rating model's standardised predictions added to the ranker's "
-            "standardised scores [default: chosen on validation carved from the training "
-            "data; 0 beside a named ranker].",
-            Optional[float],
-        ),
-        None,
-    ),
-    "options": (
-        option(
-            "--option",
-            "A model kind's own option as KEY=VALUE, repeatable (each kind's options are "
-            "listed under --model) [default: none].",
-            Optional[list[str]],
-        ),
-        None,
-    ),
+def shared_options() -> dict[str, Any]:
+    """The typer options of the settings every kind shares, made from their one declaration
+    (`embedrec.settings.TrainSettings`): its flag, its type, its help and default (each kind's,
+    read from the kinds' files, where kinds set it), and the flag's old spelling, hidden. Each
+    is None unless typed, so that a --config file's value stands."""
+    made: dict[str, Any] = {}
+    for name, each in embedrec.declared_settings().items():
+        typed: Any = Optional[cli_type(each.hint)]
+        text = f"{each.text} {defaults_help(name, each.said())}."
+        if name in KIND_LISTS:
+            text += f" {KIND_LISTS[name]()}."
+        made[name] = (option(each.flag, text, typed), None)
+        made.update(AFTER.get(name, {}))
+        if each.was:  # taken, with a note naming the new spelling (`build_config`)
+            made[f"{name}_was"] = (Annotated[typed, typer.Option(each.was, hidden=True)], None)
+    return made
+
+
+def cli_type(hint: Any) -> Any:
+    """The type a setting is typed as on the command line: KEY=VALUE texts for a dict, a pair
+    (--y-range LOW HIGH) where it takes one (y_range: auto, a pair or None), a choice as text
+    (the schema checks it), else its number or text."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:
+        return cli_type(args[0])
+    if origin is Literal:
+        return str
+    if origin is dict:
+        return list[str]
+    if origin is tuple:
+        return GenericAlias(tuple, tuple(cli_type(arg) for arg in args))
+    if args:  # a union
+        members = [arg for arg in args if arg is not type(None)]
+        pairs = [member for member in members if get_origin(member) is tuple]
+        return cli_type((pairs or members)[0])
+    return hint
+
+
+def ranking_kinds() -> str:
+    """The kinds a ranker may be, as their files declare them."""
+    names = [k.name for k in declared_kinds() if k.by_name and not k.predicts_ratings]
+    return f"Ranking kinds: {', '.join(names)}"
+
+
+# the settings whose help ends in the kinds they may name, read from the kinds' files
+KIND_LISTS = {"model": models_help, "ranker": ranking_kinds}
+
+# the options of the command line alone, after the setting they belong with
+AFTER: dict[str, dict[str, Any]] = {
+    "y_range": {
+        "no_y_range": (
+            option(
+                "--no-y-range",
+                "No sigmoid on the output [default: off: a sigmoid to --y-range].",
+                bool,
+            ),
+            False,
+        )
+    },
+    "patience": {
+        "config_file": (
+            option(
+                "--config",
+                "JSON training config; typed options override it [default: none].",
+                Optional[Path],
+            ),
+            None,
+        )
+    },
 }
 
 
@@ -259,5 +178,5 @@ def _shown(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-MODEL_OPTIONS.update(kind_flags())
+MODEL_OPTIONS = {**shared_options(), **kind_flags()}
 with_model_options = option_group("config", build_config, MODEL_OPTIONS)

@@ -37,17 +37,19 @@ def option_group(target: str, build: Callable[..., Any], options: dict[str, Any]
             for name, p in signature.parameters.items()
             if name != target
         ]
+        # a command's own option of the same name stands (train's --seed seeds the split too)
+        taken = [p for p in added if p.name not in {q.name for q in own}]
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name) for name in options}
+            values = {p.name: kwargs.pop(p.name) for p in taken}
             kwargs[target] = build(**values)
             return command(*args, **kwargs)
 
-        wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+        wrapper.__signature__ = signature.replace(parameters=own + taken)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {
             **{k: v for k, v in hints.items() if k != target},
-            **{p.name: p.annotation for p in added},
+            **{p.name: p.annotation for p in taken},
         }
         return wrapper  # type: ignore[return-value]
 

@@ -75,6 +75,8 @@ class Model(ABC):
     engines: ClassVar[tuple[str, ...]]  # engines that train it, preferred first
     losses: ClassVar[tuple[str, ...]] = ("mse",)  # the training losses it takes
     defaults: ClassVar[dict[str, Any]] = {}  # this kind's values for unset config fields
+    # the defaults that depend on the data (`defaults_for`, `build`), in words for `--help`
+    adapts: ClassVar[dict[str, str]] = {}
     Options: ClassVar[type[NoOptions]] = NoOptions  # its own hyper-parameters
     predicts_ratings: ClassVar[bool] = True  # False: scores only order items (a ranking model)
     by_name: ClassVar[bool] = True  # False: not built from its name (train(model=...) only)

@@ -5,7 +5,7 @@ default and description) while loading no torch (tests/test_startup.py).
 Why read the source: a kind is one class in one file, and most kinds' files import torch at the
 top (their networks are `nn.Module`s); a second, torch-free declaration per kind would be the
 copy that drifts, and help text written by hand is the copy that drifted. The kind's class stays
-the one declaration: its `name`, `summary`, `defaults`, `by_name` and `predicts_ratings` are
+the one declaration: its `name`, `summary`, `defaults`, `adapts`, `by_name`, `predicts_ratings` are
 literals, its `Options` a pydantic model of `Field(default, description=...)` literals, and this
 module evaluates those literals (`ast.literal_eval`, no code runs), following the class's bases
 through the kind modules, `base.py` and `torch_model.py`. tests/test_registry.py checks that what
@@ -28,7 +28,7 @@ BASE_MODULES = ("base", "torch_model")
 HERE = Path(__file__).parent
 # the class attributes `--help` reads, as declared on `Model` (a kind that leaves one out
 # inherits it)
-ATTRIBUTES = ("name", "summary", "defaults", "by_name", "predicts_ratings")
+ATTRIBUTES = ("name", "summary", "defaults", "adapts", "by_name", "predicts_ratings")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class DeclaredKind:
     name: str
     summary: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    adapts: dict[str, str] = field(default_factory=dict)
     options: dict[str, DeclaredOption] = field(default_factory=dict)
     by_name: bool = True
     predicts_ratings: bool = True
@@ -172,14 +173,22 @@ def help_line(name: str, summary: str, options: str) -> str:
 
 
 def defaults_help(setting: str, fallback: str) -> str:
-    """Each kind's default for a shared setting (`lr`, `bs`), grouped by value: '5e-3 for dot,
-    dot-bias, nn; ...'; `fallback` for the kinds that leave it to the engine."""
+    """`--help`'s default for a shared setting: each kind's (its `defaults`), grouped by value,
+    '[default: the model's: 5e-3 for dot, dot-bias, nn; 1e-2 for bpr]', then the kinds that
+    adapt it to the data (their `adapts`) in parentheses; '[default: fallback]' where no kind
+    sets it. (`defaults["options"]` is a kind's own options' defaults, listed under --model.)"""
     groups: dict[str, list[str]] = {}
+    adapted = []
     for kind in declared_kinds():
-        if kind.by_name and setting in kind.defaults:
+        if not kind.by_name or setting == "options":
+            continue
+        if setting in kind.defaults:
             groups.setdefault(_number(kind.defaults[setting]), []).append(kind.name)
+        if setting in kind.adapts:
+            adapted.append(f"{kind.name}: {kind.adapts[setting]}")
     said = "; ".join(f"{value} for {', '.join(names)}" for value, names in groups.items())
-    return f"the model's: {said}" if said else fallback
+    text = f"[default: the model's: {said}]" if said else f"[default: {fallback}]"
+    return text + (f" ({'; '.join(adapted)})" if adapted else "")
 
 
 def _number(value: Any) -> str:

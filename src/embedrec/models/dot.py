@@ -226,6 +226,7 @@ class DotProductBiasKind(DotProductKind):
     network_class: ClassVar[type[nn.Module]] = DotProductBias
     network: DotProductBias
     auto_y_range: ClassVar[bool] = True
+    adapts: ClassVar[dict[str, str]] = {"wd": "0.1 x 80,000 / training ratings past 80,000"}
 
     @classmethod
     def defaults_for(

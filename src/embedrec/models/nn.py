@@ -229,6 +229,9 @@ class EmbeddingNNKind(TorchModel):
     engines: ClassVar[tuple[str, ...]] = ("torch",)
     losses: ClassVar[tuple[str, ...]] = ("mse", "cross-entropy")
     defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1, "lr": 5e-3, "bs": 64}
+    adapts: ClassVar[dict[str, str]] = {
+        "n_factors": "fastai's rule, each side's width from its number of users or items"
+    }
     Options: ClassVar[type[NoOptions]] = NNOptions
     network_class: ClassVar[type[nn.Module]] = EmbeddingNN
     network: EmbeddingNN
