@@ -25,10 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from embedrec import settings
 from embedrec.errors import ModelError
-
-# the settings' (kept importable from here, where they were first)
-Finite = settings.Finite
-MAX_SEED = settings.MAX_SEED
+from embedrec.settings import Finite
 
 
 class EmbedrecWarning(UserWarning):
