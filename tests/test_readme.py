@@ -34,6 +34,7 @@ from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
+from embedrec.models.module import ModuleKind
 from embedrec.models.registry import build, resolve
 from tests.conftest import ML100K, NO_ML100K
 
@@ -333,6 +334,8 @@ def test_the_chapter_table_holds():
     assert 0.0085 < table.std().item() < 0.0092  # N(0, 0.01) cut at 2 sd has sd 0.0088
     assert table.abs().max().item() <= 0.02
     assert embedrec.create_params([2000, 50]).detach().std().item() == pytest.approx(0.01, rel=0.1)
+    readme_claim(r"unset, `wd` is fastai's 0\.01 for your module \(and `bs=64`\)")
+    assert ModuleKind.defaults["wd"] == 0.01 and ModuleKind.defaults["bs"] == 64
 
 
 @pytest.mark.slow
@@ -347,3 +350,22 @@ def test_models_page_says_how_wide_the_stored_bmf_is(shell):
     assert config["model_config"]["n_factors"] == int(said.group(1))
     assert config["train_config"]["n_factors"] == int(said.group(2))
     assert f"bmf rank {said.group(2)}," in " ".join(shell.setup_output.split())
+
+
+def test_the_readme_is_short():
+    """A newcomer's page: set-up, tours, own data, own hold-out, serving, the chapter's table;
+    internals live in docs/."""
+    assert len(README.read_text().splitlines()) <= 200
+
+
+def test_the_test_suite_times_are_the_measured_ones():
+    """The minutes the README gives for `pytest` are figures BENCHMARKS.md measured ("The test
+    suite"): the idle one its latest idle run, the busy ones runs beside other work."""
+    section = (ROOT / "BENCHMARKS.md").read_text().split("## The test suite")[1].split("\n## ")[0]
+    section = " ".join(section.split())
+    idle = re.findall(r"otherwise idle: [^.]*? in ([\d,]+) s of pytest", section)
+    seconds = [int(s.replace(",", "")) for s in re.findall(r"([\d,]+) s\b", section)]
+    said = readme_claim(r"about (\d+) minutes on an idle 2-core machine, (\d+) to (\d+) minutes")
+    assert idle and int(said.group(1)) == round(int(idle[-1].replace(",", "")) / 60)
+    for busy in (said.group(2), said.group(3)):
+        assert int(busy) in {round(s / 60) for s in seconds}, f"{busy} minutes: no such run"
