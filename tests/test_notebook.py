@@ -129,3 +129,11 @@ def test_plot_loss_saves_the_curves_and_returns_the_epochs(tmp_path):
     solved = embedrec.train(split, model="ease")
     with pytest.raises(ModelError, match="ease model recorded no loss to plot"):
         embedrec.plot_loss(solved)
+
+
+def test_a_split_shows_as_one_short_table():
+    ratings = ratings_from_frame(low_rank_frame(n_users=30, n_items=20))
+    split = random_split(ratings, 0.2, 1)
+    markup = split._repr_html_()  # what Jupyter shows for `split` at the end of a cell
+    assert markup.count("<table") == 1 and "Split random:0.2:1" in markup
+    assert f"{len(split.train):,} ratings" in markup and f"{len(split.valid):,} ratings" in markup
