@@ -318,7 +318,8 @@ def test_the_chapter_table_holds():
     `create_params`, on a small 1-5 star table."""
     readme_claim(r"`model=\"dot\"` \| `y_range=None` by default")
     readme_claim(r"`y_range=\"auto\"` is \(0, 1\.1 x the top rating\): \(0, 5\.5\)")
-    readme_claim(r"\(truncated normal, std 0\.01\) \| `embedrec\.Embedding\(n, k\)`")
+    readme_claim(r"`Embedding\(n, k\)` \(truncated normal\), `create_params\(size\)` \(normal\)")
+    readme_claim(r"\(normal\), both std 0\.01 \| `embedrec\.Embedding\(n, k\)`")
     users, items = np.meshgrid(np.arange(30), np.arange(20))
     stars = 1.0 + (users + items).ravel() % 5
     ratings = embedrec.ratings_from_frame(
@@ -350,6 +351,8 @@ def test_models_page_says_how_wide_the_stored_bmf_is(shell):
     assert config["model_config"]["n_factors"] == int(said.group(1))
     assert config["train_config"]["n_factors"] == int(said.group(2))
     assert f"bmf rank {said.group(2)}," in " ".join(shell.setup_output.split())
+    exported = embedrec.factor_frame(embedrec.load("models/ml-100k"))  # what `export` writes
+    assert exported.filter(regex=r"^f\d+$").shape[1] == int(said.group(1))
 
 
 def test_the_readme_is_short():
