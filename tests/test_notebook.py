@@ -5,11 +5,14 @@ PNG, the epoch table as one HTML table updated in place, short reprs."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+import embedrec
+from embedrec import ModelError, random_split, ratings_from_frame
 from tests.conftest import low_rank_frame
 
 nbformat = pytest.importorskip("nbformat", reason="the notebook tests need nbformat (dev extras)")
@@ -28,6 +31,18 @@ CELLS = [
     "found = embedrec.lr_find(split.train, model='dot-bias', num_it=30)\nfound",
     "print(found)",
     "rec",
+    "history = embedrec.plot_loss(rec)",
+    # what the page receives while a model trains: each update of the one epoch table
+    "updates = []\n"
+    "def keep(message):\n"
+    "    if message['msg_type'] == 'update_display_data':\n"
+    "        updates.append(message['content']['data']['text/html'])\n"
+    "    return message\n"
+    "get_ipython().display_pub.register_hook(keep)\n"
+    "again = embedrec.train(split, model='dot-bias', engine='torch', n_factors=4, epochs=2,\n"
+    "                       bs=32, lr=0.02, progress=True)\n"
+    "get_ipython().display_pub.unregister_hook(keep)\n"
+    "import json; print(json.dumps(updates))",
 ]
 
 
@@ -88,3 +103,37 @@ def test_reprs_are_short(executed):
     assert "Ratings" in ratings_html and "ratings.csv" in ratings_html
     recommender_html = executed[5][0]["data"]["text/html"]
     assert recommender_html.count("valid_rmse") == 1 and "valid_metric" not in recommender_html
+
+
+def test_the_training_curves_show_inline(executed):
+    (png,) = pngs(executed[6])
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_the_epoch_table_grows_under_a_progress_bar_while_training(executed):
+    (printed,) = [o["text"] for o in executed[7] if o.get("name") == "stdout"]
+    updates = json.loads(printed)
+    # after the first epoch: its row, and the bar of the second epoch above it
+    during = [u for u in updates if "<progress" in u]
+    assert any("epoch 2/2" in u and u.count("<td>") == 5 for u in during)
+    assert "<progress" not in updates[-1] and updates[-1].count("<tr>") == 1 + 2  # at the end
+
+
+def test_plot_loss_saves_the_curves_and_returns_the_epochs(tmp_path):
+    split = random_split(ratings_from_frame(low_rank_frame(n_users=30, n_items=20)), 0.2, 1)
+    rec = embedrec.train(split, model="dot-bias", engine="torch", n_factors=4, epochs=3)
+    table = embedrec.plot_loss(rec, path=tmp_path / "loss.png")
+    assert list(table["epoch"]) == [0, 1, 2]
+    assert list(table["valid_loss"]) == [h.valid_loss for h in rec.history]
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+    solved = embedrec.train(split, model="ease")
+    with pytest.raises(ModelError, match="ease model recorded no loss to plot"):
+        embedrec.plot_loss(solved)
+
+
+def test_a_split_shows_as_one_short_table():
+    ratings = ratings_from_frame(low_rank_frame(n_users=30, n_items=20))
+    split = random_split(ratings, 0.2, 1)
+    markup = split._repr_html_()  # what Jupyter shows for `split` at the end of a cell
+    assert markup.count("<table") == 1 and "Split random:0.2:1" in markup
+    assert f"{len(split.train):,} ratings" in markup and f"{len(split.valid):,} ratings" in markup

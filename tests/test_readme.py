@@ -34,6 +34,7 @@ from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
+from embedrec.models.module import ModuleKind
 from embedrec.models.registry import build, resolve
 from tests.conftest import ML100K, NO_ML100K
 
@@ -317,7 +318,8 @@ def test_the_chapter_table_holds():
     `create_params`, on a small 1-5 star table."""
     readme_claim(r"`model=\"dot\"` \| `y_range=None` by default")
     readme_claim(r"`y_range=\"auto\"` is \(0, 1\.1 x the top rating\): \(0, 5\.5\)")
-    readme_claim(r"\(truncated normal, std 0\.01\) \| `embedrec\.Embedding\(n, k\)`")
+    readme_claim(r"`Embedding\(n, k\)` \(truncated normal\), `create_params\(size\)` \(normal\)")
+    readme_claim(r"\(normal\), both std 0\.01 \| `embedrec\.Embedding\(n, k\)`")
     users, items = np.meshgrid(np.arange(30), np.arange(20))
     stars = 1.0 + (users + items).ravel() % 5
     ratings = embedrec.ratings_from_frame(
@@ -333,6 +335,8 @@ def test_the_chapter_table_holds():
     assert 0.0085 < table.std().item() < 0.0092  # N(0, 0.01) cut at 2 sd has sd 0.0088
     assert table.abs().max().item() <= 0.02
     assert embedrec.create_params([2000, 50]).detach().std().item() == pytest.approx(0.01, rel=0.1)
+    readme_claim(r"unset, `wd` is fastai's 0\.01 for your module \(and `bs=64`\)")
+    assert ModuleKind.defaults["wd"] == 0.01 and ModuleKind.defaults["bs"] == 64
 
 
 @pytest.mark.slow
@@ -347,3 +351,24 @@ def test_models_page_says_how_wide_the_stored_bmf_is(shell):
     assert config["model_config"]["n_factors"] == int(said.group(1))
     assert config["train_config"]["n_factors"] == int(said.group(2))
     assert f"bmf rank {said.group(2)}," in " ".join(shell.setup_output.split())
+    exported = embedrec.factor_frame(embedrec.load("models/ml-100k"))  # what `export` writes
+    assert exported.filter(regex=r"^f\d+$").shape[1] == int(said.group(1))
+
+
+def test_the_readme_is_short():
+    """A newcomer's page: set-up, tours, own data, own hold-out, serving, the chapter's table;
+    internals live in docs/."""
+    assert len(README.read_text().splitlines()) <= 200
+
+
+def test_the_test_suite_times_are_the_measured_ones():
+    """The minutes the README gives for `pytest` are figures BENCHMARKS.md measured ("The test
+    suite"): the idle one its latest idle run, the busy ones runs beside other work."""
+    section = (ROOT / "BENCHMARKS.md").read_text().split("## The test suite")[1].split("\n## ")[0]
+    section = " ".join(section.split())
+    idle = re.findall(r"otherwise idle: [^.]*? in ([\d,]+) s of pytest", section)
+    seconds = [int(s.replace(",", "")) for s in re.findall(r"([\d,]+) s\b", section)]
+    said = readme_claim(r"about (\d+) minutes on an idle 2-core machine, (\d+) to (\d+) minutes")
+    assert idle and int(said.group(1)) == round(int(idle[-1].replace(",", "")) / 60)
+    for busy in (said.group(2), said.group(3)):
+        assert int(busy) in {round(s / 60) for s in seconds}, f"{busy} minutes: no such run"

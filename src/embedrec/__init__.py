@@ -71,6 +71,7 @@ if TYPE_CHECKING:
         export_factors,
         factor_frame,
         pca_map,
+        plot_loss,
     )
     from embedrec.io import check_output, write_table
     from embedrec.learner import check_config, train
@@ -149,6 +150,7 @@ __all__ = [
     "model_names",
     "models_help",
     "pca_map",
+    "plot_loss",
     "noise_floor",
     "popularity_scores",
     "random_spec",

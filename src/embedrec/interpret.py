@@ -1,5 +1,6 @@
 """What a trained model has learned, in the chapter's terms: tables of biases and factors, the
-extremes the chapter looks at, a PCA map of item factors, and an export of everything learned.
+extremes the chapter looks at, a PCA map of item factors, the training curves, and an export of
+everything learned.
 Functions of a `Recommender`; the pictures come from `embedrec.plots`."""
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from embedrec.errors import ModelError
-from embedrec.io import atomic_dir, atomic_file, png_bytes
+from embedrec.io import atomic_dir, atomic_file, png_bytes, save_figure
 from embedrec.notebook import in_notebook, show_png
-from embedrec.plots import pca_map_figure, pca_map_plot
+from embedrec.plots import loss_figure, pca_map_figure, pca_map_plot
 from embedrec.recommender import Recommender
 from embedrec.renamed import renamed_keyword
 
@@ -105,6 +106,29 @@ def pca_map(
     if in_notebook() and (path is None if show is None else show):
         show_png(png_bytes(pca_map_figure(coords)))
     return coords
+
+
+def plot_loss(
+    rec: Recommender, path: str | Path | None = None, force: bool = False, show: bool | None = None
+) -> pd.DataFrame:
+    """The loss of each epoch (fastai's `learn.recorder.plot_loss()`), drawn as curves: saved
+    as a PNG at `path`, shown in the cell's output in a notebook (as `pca_map`). Returns the
+    epochs' table; the figure itself is `embedrec.plots.loss_figure(table)`.
+
+    >>> embedrec.plot_loss(rec)  # in Jupyter: the curves, then the table  # doctest: +SKIP
+    """
+    columns = ["epoch", "train_loss", "valid_loss"]
+    table = pd.DataFrame([[getattr(h, c) for c in columns] for h in rec.history], columns=columns)
+    if table[columns[1:]].isna().all(axis=None):
+        raise ModelError(
+            f"this {rec.model_name} model recorded no loss to plot: it is fitted in one solve, "
+            "not epoch by epoch (dot, dot-bias, nn, bmf, your own module are)"
+        )
+    if path is not None:
+        save_figure(loss_figure(table), path, force)
+    if in_notebook() and (path is None if show is None else show):
+        show_png(png_bytes(loss_figure(table)))
+    return table
 
 
 def learned_tables(rec: Recommender) -> dict[str, pd.DataFrame]:

@@ -1,5 +1,5 @@
-"""Pictures: the PCA map of item factors as a labelled scatter plot (a matplotlib figure,
-saved as PNG or shown in a notebook)."""
+"""Pictures: the PCA map of item factors as a labelled scatter plot, and the training curves
+(matplotlib figures, saved as PNG or shown in a notebook)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,26 @@ def pca_map_figure(coords: pd.DataFrame, title: str | None = None) -> Any:
     ax.set_xlabel(f"principal component {x_col[2:]}")
     ax.set_ylabel(f"principal component {y_col[2:]}")
     ax.set_title(title or f"Item factors of the {len(coords)} most rated items (PCA)")
+    ax.grid(alpha=0.2)
+    fig.tight_layout()
+    return fig
+
+
+def loss_figure(history: pd.DataFrame, title: str | None = None) -> Any:
+    """Train and valid loss against the epoch (a matplotlib Figure), as fastai's
+    `learn.recorder.plot_loss()` draws them, from a frame with `epoch` and loss columns."""
+    fig = new_figure(6, 4, 120)
+    ax = fig.subplots()
+    epochs = history["epoch"].to_numpy()  # numbered as the epoch table numbers them
+    for column in ("train_loss", "valid_loss"):
+        losses = history[column].to_numpy(dtype=float)
+        if np.isfinite(losses).any():
+            ax.plot(epochs, losses, "o-", label=column.replace("_", " "))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_xticks(epochs)
+    ax.legend()
+    ax.set_title(title or "Training curves")
     ax.grid(alpha=0.2)
     fig.tight_layout()
     return fig

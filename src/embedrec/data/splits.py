@@ -16,6 +16,7 @@ import pandas as pd
 from embedrec.data.ratings import IdMap, Ratings
 from embedrec.errors import DataError, DistributedError
 from embedrec.help_text import SPLIT_HELP as SPEC_HELP
+from embedrec.notebook import html_table
 
 
 @dataclass
@@ -45,6 +46,18 @@ class Split:
     def without_timestamps(self) -> Split:
         """This split without the timestamps: a model learns from neither side's."""
         return Split(self.train.without_timestamps(), self.valid.without_timestamps(), self.name)
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: one short table, not the two sides' reprs run together."""
+        rows = [
+            ("train", f"{len(self.train):,} ratings"),
+            ("valid", f"{len(self.valid):,} ratings"),
+            ("valid rows cold", f"{int(self.cold_rows().sum()):,} (no training rating)"),
+            ("users", f"{self.train.n_users:,}"),
+            ("items", f"{self.train.n_items:,}"),
+            ("source", self.train.source),
+        ]
+        return html_table(rows, caption=f"Split {self.name}")
 
     def describe(self) -> str:
         cold = int(self.cold_rows().sum())

@@ -6,6 +6,8 @@ The fastai chapter builds its models by hand (`DotProductBias` from `nn.Paramete
 epoch table and validation, and the result predicts, evaluates, recommends (every item scored
 through the module) and saves its state dict in safetensors with the class's import path.
 Loading needs an instance to put the weights in: `embedrec.load(path, network=MyModule(...))`.
+Options not given are fastai's for `learn.fit_one_cycle(5, 5e-3)`: 5 epochs, lr 5e-3, batches
+of 64 and a weight decay of 0.01 (its Adam's own; the chapter says `wd=0.1` where it wants it).
 
 The module is called as the chapter writes it, detected once from its `forward`'s signature:
 `forward(users, items)`, or `forward(x)` with `x[:, 0]` the users and `x[:, 1]` the items (how
@@ -68,6 +70,7 @@ TABLE_NAMES: dict[str, tuple[str, ...]] = {
 NAMES_ATTRIBUTE = "embedrec_names"
 PROBE_ROWS = 1024  # the first batch the module is tried on before training
 SPREAD_RATIO = 1.0  # first predictions' variance past this times the ratings' warns
+FASTAI_WD = 0.01  # the weight decay of fastai's Adam where fit is given none
 
 
 def takes_stacked(network: nn.Module) -> bool:
@@ -125,7 +128,9 @@ class ModuleKind(TorchModel):
     name = "module"
     summary = "your own nn.Module of (users, items) -> ratings (Python only: train(model=m))"
     engines: ClassVar[tuple[str, ...]] = ("torch",)
-    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.1, "lr": 5e-3, "bs": 64}
+    # fastai's Learner with no wd decays by its Adam's 0.01, so `learn.fit_one_cycle(5, 5e-3)`
+    # reads as train(model=m, epochs=5, lr=5e-3); the chapter writes wd=0.1 where it wants it
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": FASTAI_WD, "lr": 5e-3, "bs": 64}
     by_name: ClassVar[bool] = False
     network: ChapterCall
 
