@@ -152,6 +152,7 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
         raise ModelError(
             f"the {config.engine} engine does not train {model.name} models; "
             f"use engine 'auto' or one of: {', '.join(model.engines)}"
+            + (f" (its own trainer, {trainer})" if trainer else "")
         )
     if not engine.supports(model, device):
         raise ModelError(f"the {engine.name} engine does not run on {device}; use engine 'torch'")
