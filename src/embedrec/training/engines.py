@@ -66,14 +66,7 @@ class OwnRun:
 
     def member(self, model: Model, config: TrainConfig, label: str) -> Model:
         self.loop.reporter.note(label)
-        own = EpochLoop(
-            self.loop.validate,
-            self.loop.reporter,
-            keep_best=config.keep == "best",
-            patience=config.patience,
-            metric=model.validation_metric(),
-            hint=model.divergence_hint(),
-        )
+        own = loop_for(model, config, self.loop.validate, self.loop.reporter)
         self.history += choose_engine(model, config).fit(model, self.data, config, own)
         return own.best or model
 
@@ -99,12 +92,7 @@ class OwnEngine:
 
 
 ENGINES: dict[str, Engine] = {
-    engine.name: engine
-    for engine in (
-        FusedEngine(),
-        TorchEngine(),
-        OwnEngine(),
-    )
+    engine.name: engine for engine in (FusedEngine(), TorchEngine(), OwnEngine())
 }
 
 
@@ -173,14 +161,7 @@ def fit(
     history, the name of the engine used and the model to keep (`model` itself, or with
     `keep="best"` the best validated epoch's copy)."""
     engine = choose_engine(model, config)
-    loop = EpochLoop(
-        validate,
-        reporter,
-        keep_best=config.keep == "best",
-        patience=config.patience,
-        metric=model.validation_metric(),
-        hint=model.divergence_hint(),
-    )
+    loop = loop_for(model, config, validate, reporter)
     if config.engine in RENAMED_ENGINES:
         loop.reporter.note(renamed_engine(config.engine))
     note = compile_note(kernels(model, engine), engine_label(model, engine))
@@ -188,6 +169,21 @@ def fit(
         loop.reporter.note(note)
     history = engine.fit(model, data, config, loop)
     return history, engine_label(model, engine), loop.best or model
+
+
+def loop_for(
+    model: Model, config: TrainConfig, validate: Validate | None, reporter: Reporter | None
+) -> EpochLoop:
+    """The epoch loop of a run of `model` with `config`: its kind's metric and divergence
+    hint, the config's `keep` and `patience`."""
+    return EpochLoop(
+        validate,
+        reporter,
+        keep_best=config.keep == "best",
+        patience=config.patience,
+        metric=model.validation_metric(),
+        hint=model.divergence_hint(),
+    )
 
 
 def engine_label(model: Model, engine: Engine) -> str:
