@@ -1,4 +1,4 @@
-"""A small run through every engine with numba kernels and top-k: `python -m tests.kernel_workflow`
+"""A small run through every trainer with numba kernels and top-k: `python -m tests.kernel_workflow`
 prints, as JSON, the kernels it compiled and those numba loaded from its cache on disk."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def run() -> dict[str, list[str]]:
     frame = pd.DataFrame({"user": users, "item": items, "rating": rng.integers(1, 6, len(users))})
     with event.install_recorder("numba:compile") as compiled:
         split = embedrec.random_split(embedrec.ratings_from_frame(frame), valid_pct=0.2, seed=0)
-        for model, engine in (("dot-bias", "fused"), ("bmf", "gibbs"), ("ials", "als")):
+        for model, engine in (("dot-bias", "fused"), ("bmf", "own"), ("ials", "own")):
             rec = embedrec.train(split, model=model, engine=engine, epochs=1)
             rec.recommend(int(rec.user_map.decode(np.array([0]))[0]), n=5)
         embedrec.evaluate_ranking(rec, split.valid, k=5)  # top-k over a block of users

@@ -7,7 +7,7 @@ import torch
 from embedrec import ratings_from_frame
 from embedrec.config import TrainConfig
 from embedrec.models import DotProductBias
-from embedrec.models.capabilities import GradientTrainable, fused_trainable
+from embedrec.models.capabilities import GradientTrainable, OwnTrainer, fused_trainable
 from embedrec.models.registry import build, kinds, resolve
 from embedrec.training import ENGINES, choose_engine
 from tests.conftest import low_rank_frame
@@ -45,7 +45,8 @@ def test_capabilities_follow_what_the_model_holds(ratings):
 
 def test_an_engine_refuses_a_model_without_its_capability(ratings):
     ials = build(resolve(TrainConfig(model="ials", device="cpu")), ratings)
+    nn_model = build(resolve(TrainConfig(model="nn", device="cpu")), ratings)
     assert not ENGINES["torch"].supports(ials, CPU)
     assert not ENGINES["fused"].supports(ials, CPU)
-    assert not ENGINES["gibbs"].supports(ials, CPU)
-    assert not ENGINES["direct"].supports(ials, CPU)
+    assert not ENGINES["own"].supports(nn_model, CPU)
+    assert not isinstance(nn_model, OwnTrainer) and isinstance(ials, OwnTrainer)

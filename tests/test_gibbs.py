@@ -299,5 +299,8 @@ def test_bmf_saves_loads_and_folds_in(split, tmp_path):
 
 
 def test_bmf_refuses_other_engines(split):
-    with pytest.raises(ModelError, match="torch engine does not train bmf models.*: gibbs"):
+    with pytest.raises(
+        ModelError,
+        match=r"torch engine does not train bmf models.*: own \(its own trainer, gibbs\)",
+    ):
         train(split, model="bmf", engine="torch")

@@ -16,4 +16,4 @@ PROTOCOL_HELP = (
 # embedrec.SYNTHETIC_PRESETS' names
 SYNTHETIC_PRESET_NAMES = ("ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "sparse")
 # embedrec.engine_names()
-ENGINE_NAMES = ("auto", "fused", "torch", "gibbs", "als", "direct", "members")
+ENGINE_NAMES = ("auto", "fused", "torch", "own")

@@ -37,7 +37,7 @@ from embedrec.models import (
 )
 from embedrec.recommender import Recommender, load
 from embedrec.selection import choose_default
-from embedrec.training import Reporter, engine_names, fit, launch
+from embedrec.training import Reporter, check_engine, fit, launch
 from embedrec.training.device import resolve_device
 from embedrec.training.loop import Validate
 from embedrec.training.notebook_progress import live_reporter
@@ -71,10 +71,7 @@ def check_config(config: TrainConfig) -> None:
         raise ModelError(
             f"device {config.device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
         )
-    if config.engine not in engine_names():
-        raise ModelError(
-            f"unknown engine {config.engine!r}; choose one of {', '.join(engine_names())}"
-        )
+    check_engine(config.engine)
     check_threads(config)
 
 

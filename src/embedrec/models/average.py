@@ -2,8 +2,9 @@
 (every strong Netflix-prize and MovieLens result is a blend), kept as one model so an average
 saves, loads, serves, recommends and folds in new users like a single one.
 
-Its members are models of any kind, trained one after another on the same data by the training
-layer (the `members` engine); a new user is folded into each member and the scores averaged.
+Its members are models of any kind, trained one after another on the same data, each by its own
+engine and epoch loop (the average's own trainer, `members`, on the `own` engine); a new user is
+folded into each member and the scores averaged.
 Its options are `members` (each a dict of training options naming its model) and `weights`;
 any other option given to the average goes to the members whose kind takes it.
 """
@@ -11,7 +12,7 @@ any other option given to the average goes to the members whose kind takes it.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Annotated, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -22,6 +23,9 @@ from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model, NoOptions, Side
 from embedrec.models.registry import ResolvedConfig, data_defaults, get_kind, register, resolve
+
+if TYPE_CHECKING:
+    from embedrec.models.capabilities import Epochs
 
 # Without members: three bmf chains with different seeds (averaging independent chains is the
 # standard way to make an MCMC posterior mean sturdier).
@@ -69,7 +73,9 @@ class AverageKind(Model):
 
     name = "average"
     summary = "weighted average of its members (default: three bmf chains)"
-    engines: ClassVar[tuple[str, ...]] = ("members",)
+    engines: ClassVar[tuple[str, ...]] = ("own",)
+    trainer = "members"
+    kernels: tuple[str, ...] = ()
     defaults: ClassVar[dict[str, Any]] = {}  # each member takes its own kind's defaults
     Options: ClassVar[type[NoOptions]] = AverageOptions
 
@@ -137,6 +143,16 @@ class AverageKind(Model):
             members.append(get_kind(member.model).build(member, data))
         weights = cast(AverageOptions, cls.parse_options(config.options)).weights
         return cls(members, weights, configs)
+
+    def fit_epochs(self, data: Ratings, config: TrainConfig, loop: Epochs) -> None:
+        """Each member in turn with its own config, engine and loop (`OwnTrainer`); under
+        `keep="best"` a member's best validated copy replaces it."""
+        if self.member_configs is None:
+            raise ModelError("an average trains its members when train() built it")
+        n = len(self.members)
+        for k, (member, member_config) in enumerate(zip(self.members, self.member_configs)):
+            label = f"member {k + 1}/{n}: {member.name}"
+            self.members[k] = loop.member(member, member_config, label)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -28,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
+
+if TYPE_CHECKING:
+    from embedrec.models.capabilities import Epochs
 
 Side = Literal["user", "item"]
 
@@ -237,10 +240,16 @@ def gradient_search_space(trial: Any) -> dict[str, Any]:
 
 
 class ClosedFormModel(Model):
-    """A kind fitted in one solve, without epochs (EASE, a closed-form ridge, a count): the
-    `direct` engine calls `solve`."""
+    """A kind fitted in one solve, without epochs (EASE, a closed-form ridge, a count): its
+    own trainer, `direct`, calls `solve` as one epoch of the `own` engine."""
 
-    engines: ClassVar[tuple[str, ...]] = ("direct",)
+    engines: ClassVar[tuple[str, ...]] = ("own",)
+    trainer = "direct"
+    kernels: tuple[str, ...] = ()
+
+    def fit_epochs(self, data: Ratings, config: TrainConfig, loop: Epochs) -> None:
+        """One epoch: the solve, then validation (`OwnTrainer`)."""
+        loop.run(1, 1, lambda epoch: (self.solve(data, config), self))
 
     @abstractmethod
     def solve(self, data: Ratings, config: TrainConfig) -> float | None:

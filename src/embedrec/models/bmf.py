@@ -1,4 +1,5 @@
-"""`bmf`: Bayesian matrix factorization, trained by Gibbs sampling (`embedrec.training.gibbs`).
+"""`bmf`: Bayesian matrix factorization, trained by its own Gibbs sampler
+(`embedrec.training.gibbs`, on the `own` engine).
 
 The posterior mean of the samples is one dot product of concatenated, scaled factors, so a
 trained bmf model *is* a `DotProductBias` with a linear output: it scores, folds in new users,
@@ -19,17 +20,24 @@ user or item with no training rating) are scored by the bias baseline, as for ev
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
+from embedrec import lazy
 from embedrec.config import TrainConfig
 from embedrec.data.ratings import Ratings
 from embedrec.models.base import NoOptions
 from embedrec.models.baseline import BiasBaseline
 from embedrec.models.dot import DotProductBias, DotProductBiasKind
 from embedrec.models.registry import register
+
+if TYPE_CHECKING:
+    from embedrec.models.capabilities import Epochs
+    from embedrec.training import gibbs
+else:  # the sampler needs numba, scoring does not: a served model loads none
+    gibbs = lazy.module("embedrec.training.gibbs")
 
 SPARSE_BELOW = 20  # median training ratings per user under which the data counts as sparse
 # Median training ratings per item under which the implicit rows and the per-row noise levels
@@ -72,7 +80,9 @@ class BmfOptions(NoOptions):
 class BayesianMFKind(DotProductBiasKind):
     name = "bmf"
     summary = "Bayesian MF by Gibbs sampling, the default (--epochs = sweeps)"
-    engines: ClassVar[tuple[str, ...]] = ("gibbs",)
+    engines: ClassVar[tuple[str, ...]] = ("own",)
+    trainer = "gibbs"
+    kernels: tuple[str, ...] = ("embedrec.training.gibbs_kernels",)
     Options: ClassVar[type[NoOptions]] = BmfOptions
 
     # Chosen on validation sets carved from the training side of the ML-100k protocols
@@ -153,12 +163,28 @@ class BayesianMFKind(DotProductBiasKind):
             "epochs": trial.suggest_int("epochs", 40, 300, log=True),
         }
 
-    def holding_samples(
-        self, data: Ratings, config: TrainConfig
-    ) -> Callable[[Callable[[], DotProductBias]], BayesianMFKind]:
-        """What the Gibbs sampler hands each posterior mean's builder to: this model holding
-        the mean, pulled towards the bias baseline by the `shrink` option (`PosteriorSampled`)."""
-        return pulled_model(self, data, config.options.get("shrink") or 0.0)
+    def fit_epochs(self, data: Ratings, config: TrainConfig, loop: Epochs) -> None:
+        """Sample `epochs` sweeps (`gibbs.fit_gibbs`); this model holds each posterior mean
+        the loop validates and, at the end, the last, pulled towards the bias baseline by the
+        `shrink` option (`OwnTrainer`)."""
+        assert config.n_factors is not None and config.epochs is not None
+        as_model = pulled_model(self, data, config.options.get("shrink") or 0.0)
+        network, _ = gibbs.fit_gibbs(
+            data.users,
+            data.items,
+            data.ratings,
+            data.n_users,
+            data.n_items,
+            n_factors=config.n_factors,
+            epochs=config.epochs,
+            # None (unresolved): the kind's default, on
+            implicit=config.options.get("implicit") is not False,
+            robust=config.options.get("robust") is not False,
+            seed=config.seed,
+            loop=loop,
+            on_sample=as_model,
+        )
+        as_model(lambda: network)
 
 
 def shrunk_to_baseline(

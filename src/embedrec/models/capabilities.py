@@ -1,14 +1,15 @@
 """What an engine needs of a model, as protocols: engines check a capability, never a kind's
 class, so a new kind with the capability trains on the engine without the engine knowing it.
 
-A kind still lists the engines that train it by name, preferred first (`Model.engines`); the
-engine then checks that the model has what it runs on:
+A kind lists the engines that train it by name, preferred first (`Model.engines`); the engine
+then checks that the model has what it runs on:
 - `GradientTrainable`: a torch network and its objective (`torch`, the data-parallel run);
 - `FusedTrainable`: that, with a dot-product network on the pointwise squared error (`fused`);
-- `PosteriorSampled`: holds the posterior mean a sampler hands it (`gibbs`, bmf);
-- `AlternatingFactors`: two factor tables solved in turn (`als`, ials);
-- `ClosedForm`: fitted in one solve (`direct`: ease, bias, popular);
-- `Composite`: members trained each with its own config (`members`, average).
+- `OwnTrainer`: a kind with an algorithm of its own (bmf's Gibbs sampler, ials's alternating
+  least squares, a closed-form solve, an average's members), which it runs through the shared
+  epoch loop the `own` engine hands it (`Epochs`), so validation, `keep="best"`, `patience`
+  and the epoch table are the loop's, as for a torch kind;
+- `Composite`: members trained each with its own config (an average).
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 from torch import nn
 
 from embedrec.config import TrainConfig
-from embedrec.data.interactions import InteractionRule
 from embedrec.data.ratings import Ratings
 from embedrec.models.base import Model
-from embedrec.models.dot import DotProduct, DotProductBias
+from embedrec.models.dot import DotProduct
 from embedrec.models.objective import Objective
 
 
@@ -47,36 +46,45 @@ def fused_trainable(model: object) -> bool:
     )
 
 
+class Epochs(Protocol):
+    """The shared epoch loop as a kind's own trainer drives it (`training.engines.OwnRun`)."""
+
+    def run(
+        self,
+        epochs: int,
+        steps_per_epoch: int,
+        one_epoch: Callable[[int], tuple[float | None, Any]],
+        *,
+        show_every: int = 1,
+    ) -> list[Any]:
+        """Run `one_epoch(epoch)` -> (training loss or None, the model to validate now or
+        None) for each epoch: validated, kept, stopped early and shown by the loop; the
+        epochs' history."""
+        ...
+
+    def advance(self, steps: int) -> None:
+        """Progress within an epoch, in the trainer's own steps."""
+        ...
+
+    def member(self, model: Model, config: TrainConfig, label: str) -> Model:
+        """Train a member model on the same data with its own config, engine and loop (shown
+        under `label`); the member to keep (its best validated copy under `keep="best"`)."""
+        ...
+
+
 @runtime_checkable
-class PosteriorSampled(Protocol):
-    """A kind a Gibbs sampler fits: it holds each posterior mean the sampler draws (handed the
-    mean's builder, so that it can let the previous mean go first)."""
-
-    def holding_samples(
-        self, data: Ratings, config: TrainConfig
-    ) -> Callable[[Callable[[], DotProductBias]], Model]: ...
-
-
-@runtime_checkable
-class AlternatingFactors(Protocol):
-    """User and item factor tables an alternating least-squares solver updates in place, with
-    the kind's options (confidence `alpha`, `alpha0`, `cg_steps`) and regularisation."""
-
-    user_factors: np.ndarray
-    item_factors: np.ndarray
-    options: Any
+class OwnTrainer(Protocol):
+    """A kind that trains by its own algorithm, run by the `own` engine. `trainer` names the
+    algorithm (a trained model records it as its engine: "gibbs", "als", "direct",
+    "members"); `kernels` are the numba modules it runs (a note says when they compile)."""
 
     @property
-    def rule(self) -> InteractionRule: ...
+    def trainer(self) -> str: ...
 
-    def regularization(self, count: np.ndarray | float, other_side: int) -> np.ndarray: ...
+    @property
+    def kernels(self) -> tuple[str, ...]: ...
 
-
-@runtime_checkable
-class ClosedForm(Protocol):
-    """A kind fitted in one solve, without epochs."""
-
-    def solve(self, data: Ratings, config: TrainConfig) -> float | None: ...
+    def fit_epochs(self, data: Ratings, config: TrainConfig, loop: Epochs) -> None: ...
 
 
 @runtime_checkable

@@ -4,24 +4,35 @@ small weight `alpha0` on every unobserved user-item pair, weight `1 + alpha * w`
 ones (w: 1, or the rating, see `embedrec.data.Interactions`), and a regularization that grows
 with how often a user or item appears: reg * (count + alpha0 * other_side_size) ** nu.
 
-Trained by the `als` engine (conjugate gradient in numba, `embedrec.training.als_engine`); it
-scores by a dot product, so it serves catalogues of any size. A new user is one least-squares
+Trained by its own trainer, `als` (alternating conjugate-gradient half-steps over users and
+items, kernels in numba: `embedrec.training.als_kernels`), on the `own` engine; it scores by a
+dot product, so it serves catalogues of any size. A new user is one least-squares
 solve against the fixed item factors. It ranks items and predicts no ratings.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
 
+from embedrec import lazy
 from embedrec.config import TrainConfig
-from embedrec.data.interactions import InteractionRule
+from embedrec.data.interactions import InteractionRule, Interactions
 from embedrec.data.ratings import Ratings
 from embedrec.errors import ModelError
 from embedrec.models.base import Model, NoOptions, Side
 from embedrec.models.registry import register
+
+if TYPE_CHECKING:
+    import numba
+
+    from embedrec.models.capabilities import Epochs
+    from embedrec.training import als_kernels
+else:  # training needs numba, scoring does not: a served model loads none
+    numba = lazy.module("numba")
+    als_kernels = lazy.module("embedrec.training.als_kernels")
 
 
 class IALSOptions(NoOptions):
@@ -53,7 +64,9 @@ DIVERGING = ("init_std", "alpha", "alpha0", "reg")
 class IALSKind(Model):
     name = "ials"
     summary = "implicit ALS ranking model (Rendle et al. 2021), conjugate gradient; any size"
-    engines: ClassVar[tuple[str, ...]] = ("als",)
+    engines: ClassVar[tuple[str, ...]] = ("own",)
+    trainer = "als"
+    kernels: tuple[str, ...] = ("embedrec.training.als_kernels",)
     defaults: ClassVar[dict[str, Any]] = {"n_factors": 64, "epochs": 16}
     Options: ClassVar[type[NoOptions]] = IALSOptions
     predicts_ratings: ClassVar[bool] = False
@@ -130,6 +143,42 @@ class IALSKind(Model):
             f"{cause}ials has no --lr or --wd: try a smaller --option init_std, alpha or "
             "alpha0, or a larger --option reg"
         )
+
+    def fit_epochs(self, data: Ratings, config: TrainConfig, loop: Epochs) -> None:
+        """Each epoch two conjugate-gradient half-steps, users given items then items given
+        users, in place; validated by its NDCG (`OwnTrainer`)."""
+        assert config.epochs is not None
+        o = self.options
+        seen = Interactions.from_ratings(data, self.rule)
+        confidence = (1.0 + o.alpha * seen.weights).astype(np.float32)
+        by_item = als_kernels.transpose_csr(seen.indptr, seen.items, confidence, self.n_items)
+        item_indptr, item_users, item_confidence = by_item
+        user_regs = self.regularization(np.diff(seen.indptr), self.n_items).astype(np.float32)
+        item_regs = self.regularization(np.diff(item_indptr), self.n_users).astype(np.float32)
+        users, items = self.user_factors, self.item_factors
+        before = numba.get_num_threads()
+        if config.threads is not None:
+            numba.set_num_threads(config.threads)
+
+        def one_epoch(epoch: int) -> tuple[float, IALSKind]:
+            gram = (items.T @ items).astype(np.float32)
+            loss = als_kernels.cg_half_step(
+                users, items, gram, seen.indptr, seen.items, confidence,
+                o.alpha0, user_regs, o.cg_steps,
+            )  # fmt: skip
+            loop.advance(1)
+            gram = (users.T @ users).astype(np.float32)
+            als_kernels.cg_half_step(
+                items, users, gram, item_indptr, item_users, item_confidence,
+                o.alpha0, item_regs, o.cg_steps,
+            )  # fmt: skip
+            loop.advance(1)
+            return float(loss) / max(seen.nnz, 1), self
+
+        try:
+            loop.run(config.epochs, 2, one_epoch)
+        finally:
+            numba.set_num_threads(before)
 
     def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", self.user_factors[users], self.item_factors[items])

@@ -7,7 +7,14 @@ from embedrec import lazy
 
 # imported on first use (`embedrec.lazy`): a served model reads `progress` without the engines
 if TYPE_CHECKING:
-    from embedrec.training.engines import ENGINES, Engine, choose_engine, engine_names, fit
+    from embedrec.training.engines import (
+        ENGINES,
+        Engine,
+        check_engine,
+        choose_engine,
+        engine_names,
+        fit,
+    )
     from embedrec.training.loop import EpochLoop
     from embedrec.training.progress import EpochStats, Reporter, RichReporter
 else:
@@ -20,6 +27,7 @@ __all__ = [
     "EpochStats",
     "Reporter",
     "RichReporter",
+    "check_engine",
     "choose_engine",
     "engine_names",
     "fit",

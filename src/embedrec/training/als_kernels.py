@@ -1,4 +1,5 @@
-"""numba kernels of the ALS engine: one side of implicit ALS, solved by conjugate gradient.
+"""numba kernels of ials's trainer (`IALSKind.fit_epochs`): one side of implicit ALS, solved
+by conjugate gradient.
 
 For each row (a user, or an item on the other half-step) with observed columns J, weights c_j
 and the other side's factors H, the row's factors w minimise

@@ -34,14 +34,11 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
-from embedrec.config import TrainConfig
 from embedrec.data.encode import order_by_user
-from embedrec.data.ratings import Ratings
-from embedrec.errors import ModelError
-from embedrec.models import BiasBaseline, Model
-from embedrec.models.capabilities import PosteriorSampled
+from embedrec.models.base import Model
+from embedrec.models.baseline import BiasBaseline
+from embedrec.models.capabilities import Epochs
 from embedrec.models.dot import DotProductBias
 from embedrec.training import gibbs_kernels as kernels
 from embedrec.training.loop import EpochLoop
@@ -175,7 +172,7 @@ def fit_gibbs(
     implicit: bool = True,
     robust: bool = True,
     seed: int = 42,
-    loop: EpochLoop | None = None,
+    loop: Epochs | EpochLoop | None = None,
     on_sample: Callable[[Callable[[], DotProductBias]], Model] | None = None,
 ) -> tuple[DotProductBias, list[EpochStats]]:
     """Sample `epochs` sweeps at rank `n_factors`; average the predictions of the samples after
@@ -225,40 +222,6 @@ def fit_gibbs(
 
     history = loop.run(sweeps, 1, one_sweep, show_every=max(1, sweeps // 10))
     return average.model(), history
-
-
-class GibbsEngine:
-    """`gibbs`: trains `bmf` and nothing else."""
-
-    name = "gibbs"
-
-    def supports(self, model: Model, device: torch.device) -> bool:
-        return isinstance(model, PosteriorSampled)
-
-    def fit(
-        self, model: Model, data: Ratings, config: TrainConfig, loop: EpochLoop
-    ) -> list[EpochStats]:
-        if not isinstance(model, PosteriorSampled):
-            raise ModelError(f"the gibbs engine trains bmf models, not {model.name}")
-        assert config.n_factors is not None and config.epochs is not None
-        as_model = model.holding_samples(data, config)
-        network, history = fit_gibbs(
-            data.users,
-            data.items,
-            data.ratings,
-            data.n_users,
-            data.n_items,
-            n_factors=config.n_factors,
-            epochs=config.epochs,
-            # None (unresolved): the kind's default, on
-            implicit=config.options.get("implicit") is not False,
-            robust=config.options.get("robust") is not False,
-            seed=config.seed,
-            loop=loop,
-            on_sample=as_model,
-        )
-        as_model(lambda: network)
-        return history
 
 
 class PosteriorMean:
