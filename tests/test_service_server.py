@@ -111,18 +111,10 @@ def hammer(
     return threads, acknowledged
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_sigkill_while_taking_feedback_loses_no_acknowledged_rating(
-    backend,
-    served_model,
-    tmp_path,
-    request,
+    store_url, served_model, tmp_path
 ):
-    if backend == "sqlite":
-        db = f"sqlite:///{tmp_path / 'feedback.db'}"
-    else:
-        db = request.getfixturevalue("postgres_url")
-    first = start_server(served_model, tmp_path, db)
+    first = start_server(served_model, tmp_path, store_url)
     users = [f"kill-{uuid.uuid4().hex[:8]}" for _ in range(6)]
     threads, acknowledged = hammer(first.url, users, seconds=30)
     deadline = time.monotonic() + 20
@@ -132,7 +124,7 @@ def test_sigkill_while_taking_feedback_loses_no_acknowledged_rating(
     for thread in threads:
         thread.join(30)
     assert len(acknowledged) >= 60, first.log.read_text()
-    second = start_server(served_model, tmp_path, db)
+    second = start_server(served_model, tmp_path, store_url)
     try:
         with second.client() as http:
             stored = {
@@ -174,9 +166,8 @@ def test_reloads_under_load_drop_no_request(server):
     assert statuses and set(statuses) == {200}
 
 
-def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_path):
-    db = f"sqlite:///{tmp_path / 'feedback.db'}"
-    two = start_server(served_model, tmp_path, db, "--workers", "2")
+def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_path, db_url):
+    two = start_server(served_model, tmp_path, db_url, "--workers", "2")
     try:
         assert httpx.post(
             f"{two.url}/users/196/ratings", json={"item": "Fargo", "rating": 1}, headers=AUTH
@@ -210,7 +201,7 @@ def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_pa
 SETTLE_SECONDS = 180
 
 
-def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path):
+def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path, db_url):
     """uvicorn's default 5 s health ping killed workers still importing torch on a busy
     machine, in a loop. Now both serve within SETTLE_SECONDS and stay: for 15 s after, every
     request answers and no worker is replaced."""
@@ -219,8 +210,7 @@ def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path):
     spin = [sys.executable, "-c", "while True: pass"]
     busy = [subprocess.Popen(spin) for _ in range(2)]
     try:
-        db = f"sqlite:///{tmp_path / 'feedback.db'}"
-        two = start_server(served_model, tmp_path, db, "--workers", "2", within=SETTLE_SECONDS)
+        two = start_server(served_model, tmp_path, db_url, "--workers", "2", within=SETTLE_SECONDS)
         try:
             deadline = time.monotonic() + SETTLE_SECONDS
             seen: set[int] = set()
