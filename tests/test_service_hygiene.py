@@ -171,12 +171,22 @@ def test_health_shows_where_and_who_only_with_the_token(client, served_model, db
         assert open_client.get("/health").json()["model_dir"] is None
 
 
-def test_a_cross_site_form_cannot_reload_a_server_without_a_token(served_model, db_url):
+def test_a_cross_site_form_can_neither_reload_nor_rate_on_a_server_without_a_token(
+    served_model, db_url
+):
     with TestClient(create_app(served_model, db_url)) as client:
         before = client.app.state.service.current
         for form in ({"data": {"model_dir": "/tmp"}}, {"content": b"x=1"}, {}):
             assert_error(client.post("/admin/reload", **form), 415, "application/json")
         assert client.app.state.service.current is before
+        # a page's form may post JSON-looking text as text/plain: never read as a rating
+        looks_like_json = b'{"item": 50, "rating": 5}'
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+            posted = client.post(
+                "/users/196/ratings", content=looks_like_json, headers={"Content-Type": kind}
+            )
+            assert_error(posted, 400, "Content-Type: application/json", kind)
+        assert client.get("/users/196/ratings").json()["ratings"] == []
         plain = {"Content-Type": "text/plain"}
         assert_error(client.post("/admin/reload", content=b"{}", headers=plain), 415)
         assert client.post("/admin/reload", headers=JSON_TYPE).status_code == 200  # empty body
