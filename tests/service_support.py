@@ -1,6 +1,8 @@
-"""What the service tests share: a small model trained once on MovieLens 100k, a real
-`embedrec serve` process on a free loopback port, the PostgreSQL URL `.ci/run` exports, and a
-TCP relay to a database that a test can cut (the database down, for that test alone)."""
+"""What the service tests share: a small model trained once on MovieLens 100k, the app in process
+on a fresh SQLite store (`client`, `db_url`), a real `embedrec serve` process on a free loopback
+port, the feedback store on SQLite and on the PostgreSQL `.ci/run` exports (`store_url`), a TCP
+relay to a database that a test can cut (the database down, for that test alone), and the check
+of a JSON error body."""
 
 from __future__ import annotations
 
@@ -14,11 +16,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 import embedrec
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 TOKEN = "s3cret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -32,6 +38,17 @@ NO_PG = (
     f"needs a PostgreSQL server: set {PG_ENV}=postgresql://user@host:port/db "
     "(.ci/run starts one and sets it)"
 )
+
+
+def assert_error(response: httpx.Response, status: int, *words: str) -> dict:
+    """`response` is the JSON error `{"error", "status"}` of `status`, no traceback, its message
+    naming each of `words`; returns the body."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] == status and "Traceback" not in response.text
+    for word in words:
+        assert word in body["error"], body["error"]
+    return body
 
 
 def free_port() -> int:
@@ -200,3 +217,30 @@ def postgres_url() -> str:
     if not url:
         pytest.skip(NO_PG)
     return url
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """A fresh SQLite feedback store for one test."""
+    return f"sqlite:///{tmp_path / 'feedback.db'}"
+
+
+@pytest.fixture
+def client(served_model, db_url) -> Iterator[TestClient]:
+    """The service of `served_model` in process, with the token, on a fresh SQLite store."""
+    # imported here: every test session loads this plugin, and only service tests need FastAPI
+    from fastapi.testclient import TestClient
+
+    from embedrec.service import create_app
+
+    with TestClient(create_app(served_model, db_url, TOKEN)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, db_url) -> str:
+    """A feedback store on each backend: a fresh SQLite file, and the test PostgreSQL (shared
+    by the tests: each writes users of its own)."""
+    if request.param == "sqlite":
+        return db_url
+    return str(request.getfixturevalue("postgres_url"))

@@ -17,18 +17,7 @@ from embedrec.cli.serve import is_loopback
 from embedrec.service import FeedbackStore, create_app
 from embedrec.service.schemas import MAX_BODY_BYTES, MAX_PAIRS
 from tests.conftest import low_rank_frame
-from tests.service_support import AUTH, TOKEN
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'feedback.db'}"
-
-
-@pytest.fixture
-def client(served_model, db_url):
-    with TestClient(create_app(served_model, db_url, TOKEN)) as test_client:
-        yield test_client
+from tests.service_support import AUTH, TOKEN, assert_error
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +28,6 @@ def rec(served_model):
 def items_of(response) -> list:
     assert response.status_code == 200, response.text
     return [row["item"] for row in response.json()["items"]]
-
-
-def assert_error(response, status: int, *words: str) -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["status"] == status and "Traceback" not in response.text
-    for word in words:
-        assert word in body["error"], body["error"]
-    return body
 
 
 def test_health_names_the_model_and_its_counts(client, served_model):
@@ -299,15 +279,11 @@ def test_kept_lists_are_the_lists_computed_afresh(served_model, db_url, client):
     assert len(uncached.app.state.service.current.cache) == 0
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_a_kept_list_gives_way_to_a_rating_another_server_stored(
-    backend, served_model, db_url, request
-):
-    url = db_url if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    with TestClient(create_app(served_model, url)) as client:
+def test_a_kept_list_gives_way_to_a_rating_another_server_stored(served_model, store_url):
+    with TestClient(create_app(served_model, store_url)) as client:
         first = client.get("/users/22/recommendations?n=5").json()  # now kept in memory
         before = [row["item"] for row in first["items"]]
-        FeedbackStore(url).add("22", [(str(before[0]), 1.0)])  # as a second server would
+        FeedbackStore(store_url).add("22", [(str(before[0]), 1.0)])  # as a second server would
         after = client.get("/users/22/recommendations?n=5").json()
     assert after["n_feedback"] == first["n_feedback"] + 1
     assert before[0] not in [row["item"] for row in after["items"]]

@@ -21,17 +21,7 @@ from sqlalchemy.engine import make_url
 import embedrec
 from embedrec.service import FeedbackStore, create_app
 from tests.conftest import low_rank_frame
-from tests.service_support import AUTH, TOKEN, Relay, start_server
-from tests.test_service import assert_error
-
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'feedback.db'}"
-    return request.getfixturevalue("postgres_url")
+from tests.service_support import AUTH, TOKEN, Relay, assert_error, start_server
 
 
 def test_control_characters_in_ids_are_a_422_naming_the_field(served_model, tmp_path):
@@ -57,10 +47,10 @@ def test_control_characters_in_ids_are_a_422_naming_the_field(served_model, tmp_
     assert FeedbackStore(url).count() == 0
 
 
-def test_bad_writes_among_concurrent_good_ones_fail_alone(db_url, served_model, tmp_path):
+def test_bad_writes_among_concurrent_good_ones_fail_alone(store_url, served_model, tmp_path):
     """300 good ratings and 30 bad ones (a NUL, a tab or a lone surrogate in an id) from 32
     clients at once: every good one 201 and stored, every bad one 422."""
-    server = start_server(served_model, tmp_path, db_url)
+    server = start_server(served_model, tmp_path, store_url)
     tag = uuid.uuid4().hex[:8]
     good = [
         (f"/users/good-{tag}-{u}/ratings", {"item": i, "rating": 4})
@@ -92,7 +82,7 @@ def test_bad_writes_among_concurrent_good_ones_fail_alone(db_url, served_model, 
         server.stop()
     assert sorted(status for is_good, status in answers if is_good) == [201] * 300
     assert sorted(status for is_good, status in answers if not is_good) == [422] * 30
-    store = FeedbackStore(db_url)
+    store = FeedbackStore(store_url)
     try:
         expected = {str(i): 4.0 for i in range(1, 11)}
         assert all(store.ratings_of(f"good-{tag}-{u}") == expected for u in range(30))
@@ -150,7 +140,7 @@ class Breakable:
     restore: Callable[[], None]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=["sqlite", "postgresql"])
 def breakable(request, tmp_path) -> Iterator[Breakable]:
     if request.param == "sqlite":  # a folder moved away: the file cannot be opened
         (tmp_path / "store").mkdir()

@@ -3,14 +3,23 @@ stored, so no feedback is lost between model versions (new users and items inclu
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
-from embedrec.service import FeedbackStore
+from embedrec.service import FeedbackStore, create_app
 from tests.conftest import low_rank_frame
+from tests.service_support import AUTH, TOKEN
 
 runner = CliRunner()
 
@@ -64,35 +73,81 @@ def training_rows(rec: embedrec.Recommender) -> dict[tuple[str, str], float]:
     return {(str(u), str(i)): float(r) for (u, i), r in zip(pairs, rec.seen_ratings.tolist())}
 
 
-def test_a_retrain_learns_the_data_plus_the_store_whatever_the_ids(ml100k_dir, tmp_path):
-    args = ["train", "--data", str(ml100k_dir), "--model", "dot-bias", "--epochs", "1"]
-    first = runner.invoke(app, [*args, "--seed", "3", "--out", str(tmp_path / "v1")])
+TRAIN = ["train", "--model", "dot-bias", "--epochs", "1", "--data"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request, db_url) -> Iterator[str]:
+    """An empty feedback store: a fresh SQLite file, or a database of its own on the test
+    PostgreSQL (a retrain reads every stored rating: other tests' users must not be there)."""
+    if request.param == "sqlite":
+        yield db_url
+        return
+    server = make_url(request.getfixturevalue("postgres_url"))
+    name = f"embedrec_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def first_model(ml100k_dir, tmp_path_factory) -> Path:
+    """dot-bias of MovieLens 100k by `embedrec train` (80% training, seed 3), saved once."""
+    out = tmp_path_factory.mktemp("retrain") / "v1"
+    first = runner.invoke(app, [*TRAIN, str(ml100k_dir), "--seed", "3", "--out", str(out)])
     assert first.exit_code == 0, first.output
-    before = training_rows(embedrec.load(tmp_path / "v1"))
+    return out
+
+
+def test_a_retrain_learns_the_data_plus_the_store_whatever_the_ids(
+    ml100k_dir, first_model, empty_store_url, tmp_path
+):
+    """Ratings sent to the service of a model (a new text user, a new numeric user, a training
+    pair and a validation pair re-rated), then `train --feedback`: the new model's training
+    rows are exactly the first model's plus the store's, on SQLite and on PostgreSQL."""
+    before = training_rows(embedrec.load(first_model))
     data = pd.read_csv(ml100k_dir / "u.data", sep="\t", names=["user", "item", "rating", "t"])
     held_out = [(str(u), str(i)) for u, i in zip(data["user"], data["item"])]
     held_out = [pair for pair in held_out if pair not in before]
     assert len(before) + len(held_out) == len(data) == 100_000
     retrained = next(pair for pair in before if pair[0] == "13")
-    url = f"sqlite:///{tmp_path / 'feedback.db'}"
-    store = FeedbackStore(url)
-    store.add("alice", [("50", 5.0), ("99999", 3.0)])  # a new user, and an item no one had
-    store.add("13", [(retrained[1], 6 - before[retrained])])  # a training pair re-rated
-    store.add(held_out[0][0], [(held_out[0][1], 1.0)])  # a validation pair re-rated
-    store.add("5000", [("50", 2.0), ("50", 4.0)])  # a new numeric user; the latest counts
+    sent = [
+        ("alice", {"item": 50, "rating": 5}),  # a new user with a text id
+        ("13", {"item": int(retrained[1]), "rating": 6 - before[retrained]}),  # training pair
+        (held_out[0][0], {"item": int(held_out[0][1]), "rating": 1}),  # a validation pair
+        ("5000", {"item": "Star Wars (1977)", "rating": 2}),  # a new numeric user, by title
+        ("5000.0", {"item": 50, "rating": 4}),  # the same user; the latest rating counts
+    ]
+    with TestClient(create_app(first_model, empty_store_url, TOKEN)) as client:
+        for user, body in sent:
+            posted = client.post(f"/users/{user}/ratings", json=body, headers=AUTH)
+            assert posted.status_code == 201, posted.text
+    store = FeedbackStore(empty_store_url)
+    store.add("alice", [("99999", 3.0)])  # an item no one had (the service takes known ones)
     stored = store.all_ratings()
     store.close()
     second = runner.invoke(
-        app, [*args, "--seed", "3", "--feedback", url, "--out", str(tmp_path / "v2")]
-    )
+        app,
+        [*TRAIN, str(ml100k_dir), "--seed", "3", "--feedback", empty_store_url, "--out",
+         str(tmp_path / "v2")],
+    )  # fmt: skip
     assert second.exit_code == 0, second.output
-    after = training_rows(embedrec.load(tmp_path / "v2"))
+    rec = embedrec.load(tmp_path / "v2")
+    assert rec.n_users == 943 + 2 and rec.n_items == 1682 + 1  # alice, 5000; item 99999
+    after = training_rows(rec)
     expected = dict(before)
     columns = (stored["user"], stored["item"], stored["rating"])
     expected.update({(user, item): rating for user, item, rating in zip(*columns)})
     assert after == expected  # nothing lost, every re-rating replaced, no validation row moved
     assert len(after) == len(before) + 4 and after[retrained] == 6 - before[retrained]
     assert after[held_out[0]] == 1.0 and after[("5000", "50")] == 4.0
+    assert after[("alice", "50")] == 5.0 and after[("alice", "99999")] == 3.0
 
 
 def test_stored_ratings_outside_the_datas_scale_never_widen_it():

@@ -11,7 +11,6 @@ import json
 import threading
 import time
 
-import pytest
 from fastapi.testclient import TestClient
 
 import embedrec
@@ -19,21 +18,9 @@ from embedrec.cli.serve import health_timeout
 from embedrec.service import create_app, errors
 from embedrec.service.cache import ByteCache, approx_bytes
 from embedrec.service.hygiene import default_hosts, host_name
-from tests.service_support import AUTH, TOKEN
-from tests.test_service import assert_error
+from tests.service_support import AUTH, TOKEN, assert_error
 
 JSON_TYPE = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'feedback.db'}"
-
-
-@pytest.fixture
-def client(served_model, db_url):
-    with TestClient(create_app(served_model, db_url, TOKEN)) as test_client:
-        yield test_client
 
 
 def test_the_map_is_computed_once_per_loaded_model(client):
@@ -50,14 +37,23 @@ def test_the_map_is_computed_once_per_loaded_model(client):
 def test_health_answers_while_the_map_is_being_computed(client):
     served = client.app.state.service.current
     answers: list[int] = []
+    others: list[int] = []
+
+    def ask_others() -> None:
+        others.append(client.get("/health").status_code)
+        others.append(client.get("/users/196/recommendations?n=3").status_code)
+
     with served.map_lock:  # the map's computation holds this: as if it took a long time
         waiting = threading.Thread(target=lambda: answers.append(client.get("/map").status_code))
         waiting.start()
         time.sleep(0.3)  # the map request is in, waiting for the computation
-        started = time.monotonic()
-        assert client.get("/health").status_code == 200
-        assert client.get("/users/196/recommendations?n=3").status_code == 200
-        assert time.monotonic() - started < 10 and not answers  # the map still waits
+        # asked from a thread, so that a map blocking the event loop fails here (the lock is
+        # released on the way out), never hangs the test
+        asking = threading.Thread(target=ask_others)
+        asking.start()
+        asking.join(10)
+        assert others == [200, 200] and not answers  # answered; the map still waits
+    asking.join(30)
     waiting.join(30)
     assert answers == [200]
 
@@ -175,12 +171,22 @@ def test_health_shows_where_and_who_only_with_the_token(client, served_model, db
         assert open_client.get("/health").json()["model_dir"] is None
 
 
-def test_a_cross_site_form_cannot_reload_a_server_without_a_token(served_model, db_url):
+def test_a_cross_site_form_can_neither_reload_nor_rate_on_a_server_without_a_token(
+    served_model, db_url
+):
     with TestClient(create_app(served_model, db_url)) as client:
         before = client.app.state.service.current
         for form in ({"data": {"model_dir": "/tmp"}}, {"content": b"x=1"}, {}):
             assert_error(client.post("/admin/reload", **form), 415, "application/json")
         assert client.app.state.service.current is before
+        # a page's form may post JSON-looking text as text/plain: never read as a rating
+        looks_like_json = b'{"item": 50, "rating": 5}'
+        for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+            posted = client.post(
+                "/users/196/ratings", content=looks_like_json, headers={"Content-Type": kind}
+            )
+            assert_error(posted, 400, "Content-Type: application/json", kind)
+        assert client.get("/users/196/ratings").json()["ratings"] == []
         plain = {"Content-Type": "text/plain"}
         assert_error(client.post("/admin/reload", content=b"{}", headers=plain), 415)
         assert client.post("/admin/reload", headers=JSON_TYPE).status_code == 200  # empty body

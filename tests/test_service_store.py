@@ -20,16 +20,9 @@ from embedrec.service import FeedbackStore, RejectedWrite, StoreError, default_u
 from embedrec.service.store import CONNECT_TIMEOUT_SECONDS, database_message
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'feedback.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-def test_two_servers_share_one_store(url):
+def test_two_servers_share_one_store(store_url):
     user = f"u-{uuid.uuid4().hex[:8]}"
-    one, two = FeedbackStore(url), FeedbackStore(url)
+    one, two = FeedbackStore(store_url), FeedbackStore(store_url)
     try:
         assert one.add(user, [("50", 5.0), ("100", 3.0)]) == 2
         two.add(user, [("100", 4.5)])
@@ -68,8 +61,8 @@ def test_a_database_that_cannot_be_used_is_one_clear_error(tmp_path):
         FeedbackStore(f"sqlite:///{tmp_path / 'missing-folder' / 'f.db'}")
 
 
-def test_concurrent_writers_each_return_after_their_rows_are_committed(url):
-    store = FeedbackStore(url)
+def test_concurrent_writers_each_return_after_their_rows_are_committed(store_url):
+    store = FeedbackStore(store_url)
     user = f"g-{uuid.uuid4().hex[:8]}"
     returned: list[int] = []
 
@@ -85,7 +78,7 @@ def test_concurrent_writers_each_return_after_their_rows_are_committed(url):
         thread.join(60)
     try:
         assert returned == [2] * 160
-        assert len(FeedbackStore(url).ratings_of(user)) == 320
+        assert len(FeedbackStore(store_url).ratings_of(user)) == 320
     finally:
         store.close()
 
@@ -106,8 +99,8 @@ def writes_held(url: str) -> Iterator[None]:
     engine.dispose()
 
 
-def test_a_write_the_database_refuses_fails_alone_not_its_batch(url):
-    store = FeedbackStore(url)
+def test_a_write_the_database_refuses_fails_alone_not_its_batch(store_url):
+    store = FeedbackStore(store_url)
     tag = uuid.uuid4().hex[:8]
     good = [f"good-{tag}-{n}" for n in range(12)]
     bad = [f"bad-{tag}-\ud800", f"bad-{tag}-\udfff"]  # no UTF-8 encoder takes a lone surrogate
@@ -120,7 +113,7 @@ def test_a_write_the_database_refuses_fails_alone_not_its_batch(url):
             outcome[user] = exc
 
     threads = [threading.Thread(target=write, args=(user,)) for user in [*good, *bad]]
-    with writes_held(url):
+    with writes_held(store_url):
         threads[0].start()  # the writer thread takes it alone and waits for the lock
         deadline = time.monotonic() + 8  # the lock's holder lets go before SQLite's 10 s
         while store._writer.thread is None and time.monotonic() < deadline:

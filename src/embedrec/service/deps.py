@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 from fastapi import Depends, Header, Query, Request
 
 from embedrec.service import schemas as s
-from embedrec.service.errors import ApiError, Metrics
+from embedrec.service.errors import ApiError, Metrics, media_type
 from embedrec.service.state import Service
 
 N = Annotated[int, Query(ge=1, le=s.MAX_N, description=f"How many items (1-{s.MAX_N}).")]
@@ -69,8 +69,7 @@ async def administrator(
     or a JSON Content-Type (a cross-site form POST sends neither), so that a page a local
     user visits cannot reload a server without a token."""
     await authorised(service, authorization)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if authorization is None and content_type != "application/json":
+    if authorization is None and media_type(request) != "application/json":
         raise ApiError(
             415,
             "admin requests are JSON: send 'Content-Type: application/json' (an empty body "

@@ -1,7 +1,7 @@
 """Every failure as a JSON error with the right status, never a traceback; and the request-size
 limit and the Prometheus metrics, as one plain ASGI middleware (no per-request task overhead).
 
-Statuses: 400 malformed JSON, an ambiguous title (the message lists the matches), a request the
+Statuses: 400 malformed JSON or a body sent as another type, an ambiguous title (the message lists the matches), a request the
 model cannot answer or a Host the server does not answer to; 401 a missing or wrong token; 404
 an unknown user or item; 405 a method the path does not answer (with Allow); 408 a body slower
 than BODY_SECONDS; 413 a body over the limit; 415 an admin request neither JSON nor bearing the
@@ -81,13 +81,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(status_of(exc), str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
             for e in exc.errors()
         ]
         if any(_malformed(e) for e in exc.errors()):
-            return error_response(400, "the request body is not valid JSON", detail=problems)
+            return error_response(400, _unread_body(media_type(request)), detail=problems)
         summary = "; ".join(f"{p['where']}: {p['problem']}" for p in problems[:5])
         return error_response(422, f"invalid request: {summary}", detail=problems)
 
@@ -121,6 +121,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, f"internal error ({type(exc).__name__}); see the server log")
 
 
+def media_type(request: Request) -> str:
+    """The request's Content-Type without its parameters, lower case ('' when none)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     """Every method some route answers at this request's path (Starlette's 405 names only the
     first route that matched the path; PUT and DELETE of /items/{item}/hidden are two), HEAD
@@ -137,6 +142,15 @@ def allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def _unread_body(given: str) -> str:
+    """Why a body was not read: not JSON, or sent as another type (FastAPI reads a body as
+    JSON only under a JSON type or none, so a form, or a cross-site page's text/plain post,
+    is never taken for one)."""
+    if given and given != "application/json" and not given.endswith("+json"):
+        return f"the request body is JSON: send 'Content-Type: application/json', not {given!r}"
+    return "the request body is not valid JSON"
 
 
 def _malformed(error: dict[str, Any]) -> bool:

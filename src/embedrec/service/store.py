@@ -277,9 +277,9 @@ class FeedbackStore:
             return {item: rating for item, rating in connection.execute(query)}
 
     def latest_id(self) -> int:
-        """The id of the newest stored rating (0: none): one indexed lookup through the driver
-        (about 20 us on SQLite), cheap enough to ask on every request, so a list served from
-        memory is never one that a rating stored by another worker or server made stale."""
+        """The id of the newest stored rating (0: none): one indexed lookup through the driver,
+        cheap enough to ask on every request, so a list served from memory is never one that a
+        rating stored by another worker or server made stale."""
         statement = "SELECT max(id) FROM embedrec_ratings"
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
         try:
