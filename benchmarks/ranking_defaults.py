@@ -15,6 +15,7 @@ import numpy as np
 
 import embedrec
 from embedrec.data import load_movielens_fold, split_from_spec
+from embedrec.models import Ranked
 
 RANKERS = [  # (model, options)
     ("ease", {"l2": 250.0}),
@@ -53,7 +54,8 @@ def main() -> None:
         for blend in BLENDS:
             cells = []
             for name, split in carved.items():
-                rec = replace(rating[name], ranker=rankers[name].model, blend=blend)
+                both = Ranked(rating[name].model, rankers[name].model, blend)
+                rec = replace(rating[name], model=both)
                 metrics = embedrec.evaluate_ranking(rec.score_items, split.train, split.valid, k=k)
                 cells.append(f"{metrics[f'precision@{k}']:.4f} / {metrics[f'ndcg@{k}']:.4f}")
             mean = np.mean([float(c.split(" / ")[1]) for c in cells])

@@ -24,7 +24,7 @@ def split():
 
 def test_bmf_learns_and_reports(split):
     rec = train(split, model="bmf", ranker="ease", epochs=40)
-    assert rec.model.name == "bmf" and rec.engine.split("+")[0] == "gibbs"
+    assert rec.model_name == "bmf+ease" and rec.engine.split("+")[0] == "gibbs"
     # 16 ratings per user: sparse by the defaults rule (median under 20), so rank 4
     assert (
         rec.config.n_factors == 4

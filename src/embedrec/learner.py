@@ -27,6 +27,7 @@ from embedrec.models import (
     BiasBaseline,
     Model,
     ModuleKind,
+    Ranked,
     ResolvedConfig,
     ValidationMetric,
     build_resolved,
@@ -192,7 +193,7 @@ class Run:
     """A training run set up by `start`: the Recommender around the untrained model (its
     baseline, counts and seen items filled in), the resolved config, the training side, the
     validation hook and the reporter. An engine trains `rec.model`; `finish` makes the trained
-    Recommender, with the ranker."""
+    Recommender, with the ranker beside it (`embedrec.models.Ranked`)."""
 
     rec: Recommender
     config: ResolvedConfig
@@ -290,13 +291,12 @@ def finish(run: Run, history: list[EpochStats], engine: str, model: Model) -> Re
         return replace(run.rec, history=history, engine=engine, model=model)
     # its epochs are shown but not kept: the history is the rating model's, validated
     _, ranker_engine, ranker = fit(ranker, run.train_set, run.ranker_config, None, run.reporter)
+    blend = 0.0 if config.blend is None else config.blend
     return replace(
         run.rec,
         history=history,
         engine=f"{engine}+{ranker_engine}",
-        model=model,
-        ranker=ranker,
-        blend=0.0 if config.blend is None else config.blend,
+        model=Ranked(model, ranker, blend),
     )
 
 

@@ -1,10 +1,9 @@
 """`Recommender`: the one object a user holds after training (or loading) a model.
 
-It joins a trained model kind (`embedrec.models.Model`) with what gives it meaning: the id maps
-and titles, the rating scale, how often each user and item was seen in training (and which items
-each user rated), and the bias baseline that scores pairs the model cannot (a user or item with
-no training rating). Everything here speaks raw ids and titles; evaluation, interpretation
-tables and plots are functions of a Recommender in their own modules.
+It is a `TrainedModel` (the model kind, its bias baseline for cold pairs, training counts and
+rating scale, scored by index) spoken to by raw ids and titles, with how it was trained: lists
+and predictions as frames, new users folded in, what the model learned, its files. Evaluation,
+interpretation tables and plots are functions of a Recommender in their own modules.
 """
 
 from __future__ import annotations
@@ -20,20 +19,14 @@ import pandas as pd
 
 from embedrec import io, lists, model_read
 from embedrec.config import TrainConfig
-from embedrec.data.ratings import IdMap, Ratings
+from embedrec.data.ratings import Ratings
 from embedrec.data.titles import ItemNames
 from embedrec.data.user_input import pairs_frame
 from embedrec.errors import AmbiguousNameError, DataError, ModelError, UnknownIdError
-from embedrec.models import BiasBaseline, Model, Side
 from embedrec.notebook import html_table
 from embedrec.recommender_state import from_state, to_state
-from embedrec.scoring import (
-    Folded,
-    blend_scores,
-    check_n,
-    checked_ratings,
-    typical_ratings,
-)
+from embedrec.scoring import Folded, check_n, checked_ratings
+from embedrec.trained import TrainedModel
 from embedrec.training.progress import EpochStats
 
 if TYPE_CHECKING:
@@ -43,43 +36,22 @@ AMBIGUOUS = -2  # an item index meaning "a title several items share" (predict's
 
 
 @dataclass(frozen=True)
-class Recommender:
+class Recommender(TrainedModel):
     """Built complete by the code that trains or loads it, and never changed after: a run
     that swaps a part (validation scoring a candidate model, a CLI recording the split)
-    makes a new one with `dataclasses.replace`, so the caches below cannot go stale."""
+    makes a new one with `dataclasses.replace`, so the caches below cannot go stale. The
+    model, its baseline, counts and scale are `TrainedModel`'s fields, scored by index."""
 
-    model: Model
-    user_map: IdMap
-    item_map: IdMap
-    baseline: BiasBaseline
-    user_counts: np.ndarray  # training ratings per user index
-    item_counts: np.ndarray
     titles: np.ndarray | None = None
-    rating_scale: tuple[float, float] | None = None
-    # the lowest and highest training rating: a new user's ratings must lie inside it when no
-    # scale was declared (a 99 on a 1-5 scale is a typo, not a very strong like)
-    observed_scale: tuple[float, float] | None = None
+    genres: np.ndarray | None = None  # per item, "Action|Comedy" ("" where unknown)
     # how the training data was split (name, seed, spec), so evaluate scores the held-out rows
     split: dict[str, Any] | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     history: list[EpochStats] = field(default_factory=list)
-    # each user's training items, CSR: user u rated seen_items[seen_indptr[u]:seen_indptr[u+1]]
-    seen_indptr: np.ndarray | None = None
-    seen_items: np.ndarray | None = None
-    seen_ratings: np.ndarray | None = None  # the ratings they gave, aligned with seen_items
-    genres: np.ndarray | None = None  # per item, "Action|Comedy" ("" where unknown)
     engine: str = "torch"  # which engine trained it (recorded in the model directory)
-    # a ranking model beside the rating model: `recommend` ranks by its scores, standardised
-    # per user, plus `blend` times the rating model's standardised predictions
-    ranker: Model | None = None
-    blend: float = 0.0
     # how the default was chosen on carved validation: one dict per candidate tried
     # (`embedrec.selection.Trial`), None where the user named the model
     selection: list[dict[str, Any]] | None = None
-    # trained on interactions (plays, clicks: which items users chose, no ratings): the model
-    # ranks only, a new user folds in from the items they chose (`liked=`), and a user with
-    # nothing to go on gets the most popular items
-    interactions: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -107,19 +79,6 @@ class Recommender:
             ]
         return html_table(rows, caption="Recommender")
 
-    @property
-    def model_name(self) -> str:
-        """The kind that predicts (with `+ranker` when a ranking model ranks beside it)."""
-        return self.model.name + (f"+{self.ranker.name}" if self.ranker is not None else "")
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_map)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_map)
-
     # ---- ids ---------------------------------------------------------------------------
     @cached_property
     def item_names(self) -> ItemNames:
@@ -130,28 +89,6 @@ class Recommender:
         """The index of an item named by raw id or (forgivingly) by title."""
         return self.item_names.resolve(item)
 
-    def user_index(self, user: Any) -> int:
-        index = self.user_map.lookup(user)
-        if index < 0:
-            given = (
-                "the items they chose (liked=[item, ...], --liked)"
-                if self.interactions
-                else "their ratings (ratings={item: rating}, --ratings)"
-            )
-            raise UnknownIdError(
-                f"unknown user {user!r}: not in the training data; a new user is recommended "
-                f"for from {given}"
-            )
-        return index
-
-    def user_indices(self, users: Iterable[Any]) -> np.ndarray:
-        """Indices of many raw user ids at once; UnknownIdError naming the first unknown."""
-        wanted = list(users)
-        indices = self.user_map.indexer(wanted)
-        for position in np.flatnonzero(indices < 0):  # tolerate '42' for 42, as lookup does
-            indices[position] = self.user_index(wanted[position])
-        return indices
-
     def encode(self, ratings: Ratings) -> tuple[Ratings, int]:
         """`ratings` re-encoded with this model's id maps; rows with an id the model never saw
         are dropped and counted (returned second)."""
@@ -161,41 +98,6 @@ class Recommender:
         return encoded, unknown
 
     # ---- rating predictions --------------------------------------------------------------
-    def predict_indices(
-        self, users: np.ndarray, items: np.ndarray, clip: bool = True
-    ) -> np.ndarray:
-        """Predicted ratings for index pairs: the model where both sides were trained, the bias
-        baseline elsewhere; clipped to the declared rating scale unless `clip=False`."""
-        self.check_predicts()
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
-        warm = self.is_warm(users, items)
-        scores = self.baseline.predict(users, items)
-        if warm.any():
-            scores[warm] = self.model.predict(users[warm], items[warm])
-        return self._clip(scores) if clip else scores
-
-    def check_predicts(self) -> None:
-        """Raise, saying what to do instead, unless the model predicts ratings."""
-        if self.model.predicts_ratings:
-            return
-        if self.interactions:
-            raise ModelError(
-                f"this {self.model_name} model was trained on interactions (which items users "
-                "chose, no ratings): it ranks items and predicts no ratings, so it has no "
-                "predict and no RMSE; measure its lists with `evaluate --ranking` "
-                "(embedrec.evaluate_ranking)"
-            )
-        raise ModelError(
-            f"a {self.model_name} model ranks items and predicts no ratings; for predict "
-            "and evaluate train a rating model (bmf, dot-bias, nn), or measure its lists "
-            "with `evaluate --ranking`"
-        )
-
-    def is_warm(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Pairs whose user and item both had training ratings (scored by the model)."""
-        return (self.user_counts[users] > 0) & (self.item_counts[items] > 0)
-
     def predict(self, pairs: pd.DataFrame | Iterable[tuple[Any, Any]]) -> pd.DataFrame:
         """Scores for (user, item) pairs: users by raw id, items by raw id or title (matched
         as `recommend` matches them); unknown ids and titles, and a title naming several
@@ -235,76 +137,7 @@ class Recommender:
         except UnknownIdError:
             return -1
 
-    def _clip(self, scores: np.ndarray) -> np.ndarray:
-        if self.rating_scale is not None and self.model.predicts_ratings:
-            np.clip(scores, *self.rating_scale, out=scores)
-        return scores
-
     # ---- ranking ---------------------------------------------------------------------------
-    def rating_scores(self, users: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The rating model's scores of every item for each user index, shape (users, items):
-        predicted ratings (clipped) for rating models. Users with no training rating get the
-        bias baseline (on interactions: each item's popularity); items with none get -inf
-        (never recommended)."""
-        users = np.asarray(users, dtype=np.int64)
-        warm = self.user_counts[users] > 0
-        if warm.all():  # the common case: no copy of the (users x items) block
-            scores = self.model.score_items(users, out=out)
-        else:
-            scores = np.empty((len(users), self.n_items), dtype=np.float32)
-            if warm.any():
-                scores[warm] = self.model.score_items(users[warm])
-            cold = np.flatnonzero(~warm)
-            if self.interactions:  # no ratings to take a bias of: the most chosen items
-                scores[cold] = self._fallback_scores()[None]
-            else:
-                item_part = self.baseline.global_mean + self.baseline.item_offsets
-                scores[cold] = self.baseline.user_offsets[users[cold], None] + item_part[None]
-        self._clip(scores)
-        untrained = np.flatnonzero(self.item_counts == 0)
-        if len(untrained):
-            scores[:, untrained] = -np.inf
-        return scores
-
-    def score_items(self, users: np.ndarray) -> np.ndarray:
-        """What `recommend` ranks by, for each user index: shape (users, items), higher is
-        better, -inf for items without training ratings. Without a ranker these are the rating
-        model's scores; with one, the ranker's (blended with the rating model's)."""
-        return self._scores(np.asarray(users, dtype=np.int64))[0]
-
-    def _scores(
-        self, users: np.ndarray, out: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """(ranking scores, predicted ratings or None where the model predicts none); `out`:
-        a buffer for the rating model's block."""
-        rating = self.rating_scores(users, out)
-        predicted = rating if self.model.predicts_ratings else None
-        if self.ranker is None:
-            return rating, predicted
-        ranking = rating.copy()  # users without training ratings keep the baseline's order
-        warm = self.user_counts[users] > 0
-        if warm.any():
-            ranking[warm] = self.ranker.score_items(users[warm])
-        return self._combine(ranking, rating), predicted
-
-    def _combine(self, ranking: np.ndarray, rating: np.ndarray | None) -> np.ndarray:
-        usable = rating if self.model.predicts_ratings else None
-        return blend_scores(ranking, usable, self.blend, self.item_counts > 0)
-
-    def seen(self, user_index: int) -> np.ndarray:
-        """Item indices the user rated in training."""
-        if self.seen_indptr is None or self.seen_items is None:
-            return np.zeros(0, dtype=np.int64)
-        return self.seen_items[self.seen_indptr[user_index] : self.seen_indptr[user_index + 1]]
-
-    def trained_on(self, ratings: Ratings) -> np.ndarray:
-        """Mask over encoded `ratings` (this model's indices, as `encode` gives): rows whose
-        (user, item) pair was a training rating of this model, so an evaluation can tell it is
-        scoring rows the model learned from."""
-        return lists.pairs_seen(
-            self.seen_indptr, self.seen_items, self.n_items, ratings.users, ratings.items
-        )
-
     def recommend(
         self,
         user: Any = None,
@@ -381,9 +214,7 @@ class Recommender:
             )
             lists.mask_block(scores, cold, fallback, seen, allowed)
             top = lists.top_rows(scores, n)
-            rating = None
-            if self.ranker is not None and predicted is not None:
-                rating = predicted[top.row_of, top.items]
+            rating = None if predicted is None else predicted[top.row_of, top.items]
             lead = {}
             if not one_user:
                 lead["user"] = np.asarray(users, dtype=object)[start + top.row_of]
@@ -416,8 +247,7 @@ class Recommender:
         items, values = self._usable_ratings(ratings)
         if len(items) == 0:
             return None
-        ranking = None if self.ranker is None else self.ranker.fold_in(items, values)
-        return Folded(items, self.model.fold_in(items, values, reg), ranking)
+        return Folded(items, self.model.fold_in(items, values, reg))
 
     def _usable_ratings(self, ratings: Mapping[Any, float]) -> tuple[np.ndarray, np.ndarray]:
         """The rated items with training ratings (others carry no signal) and their ratings,
@@ -427,24 +257,6 @@ class Recommender:
         items, values = checked_ratings(ratings, self.item_index, scale)
         trained = self.item_counts[items] > 0
         return items[trained], values[trained]
-
-    def score_folded(self, folded: Folded) -> np.ndarray:
-        """Ranking scores of every item for a user from `fold_in` (as `score_items` gives for
-        a known user); -inf for untrained items."""
-        return self._folded_scores(folded)[0]
-
-    def _folded_rating(self, folded: Folded) -> np.ndarray:
-        """The rating model's scores of every item for a folded-in user, clipped."""
-        return self._clip(self.model.score_folded(folded.rating).astype(np.float32, copy=True))
-
-    def _folded_scores(self, folded: Folded) -> tuple[np.ndarray, np.ndarray]:
-        """(ranking scores, rating model's scores) of every item; -inf for untrained items."""
-        rating = self._folded_rating(folded)
-        rating[self.item_counts == 0] = -np.inf
-        if self.ranker is None:
-            return rating, rating
-        ranking = self.ranker.score_folded(folded.ranking).astype(np.float32)
-        return self._combine(ranking, rating), rating
 
     def _recommend_new(
         self,
@@ -459,8 +271,7 @@ class Recommender:
         scores, rating = self._folded_scores(folded)
         if exclude_seen:
             scores[folded.items] = -np.inf
-        shown = self.ranker is not None and self.model.predicts_ratings
-        return self._top(scores, n, allowed, rating if shown else None)
+        return self._top(scores, n, allowed, rating)
 
     def predict_new(self, ratings: Mapping[Any, float], items: Iterable[Any]) -> np.ndarray:
         """Predicted ratings of `items` for a new user folded in from `ratings`."""
@@ -489,44 +300,6 @@ class Recommender:
         top, top_scores = lists.top_items(scores, n, allowed)
         return self._item_frame(top, top_scores, None if rating is None else rating[top])
 
-    @property
-    def fallback(self) -> str:
-        """What a user with nothing to go on is recommended (the `fallback` column's value):
-        on interactions the most chosen items, else what typical users rate highest."""
-        return "popular" if self.interactions else "typical-user"
-
-    def _fallback_scores(self) -> np.ndarray:
-        """The list for a user with nothing to go on, -inf for untrained items: on interactions
-        how many users chose each item (a typical user's weights would favour the items a few
-        users played most), else the rating a typical trained user would give it."""
-        return lists.popularity_or(self.typical_ratings(), self.item_counts, self.interactions)
-
-    def typical_ratings(self, is_item: bool = True) -> np.ndarray:
-        """Per item, the mean rating the model predicts over (up to 1,000) trained users; per
-        user (`is_item=False`), over trained items: what a bias means, in stars. A ranking-only
-        model predicts no rating: the bias baseline's stand in. NaN for untrained rows, and for
-        every row of a model trained on interactions (it saw no ratings)."""
-        return self._typical_items if is_item else self._typical_users
-
-    @cached_property
-    def _typical_items(self) -> np.ndarray:
-        return self._typical(is_item=True)
-
-    @cached_property
-    def _typical_users(self) -> np.ndarray:
-        return self._typical(is_item=False)
-
-    def _typical(self, is_item: bool) -> np.ndarray:
-        if self.interactions:
-            return np.full(self.n_items if is_item else self.n_users, np.nan)
-        if self.model.predicts_ratings:
-            return typical_ratings(self.rating_scores, self.user_counts, self.item_counts, is_item)
-        b = self.baseline
-        offsets, counts = (
-            (b.item_offsets, self.item_counts) if is_item else (b.user_offsets, self.user_counts)
-        )
-        return np.where(counts > 0, b.global_mean + offsets, np.nan)
-
     def _fallback(self, n: int, allowed: np.ndarray | None) -> pd.DataFrame:
         frame = self._top(self._fallback_scores(), n, allowed)
         frame["fallback"] = self.fallback
@@ -542,11 +315,6 @@ class Recommender:
         return lists.item_frame(self.item_map, self.titles, indices, scores, rating, lead)
 
     # ---- what the model learned -----------------------------------------------------------
-    def _side(self, is_item: bool) -> tuple[Side, IdMap, np.ndarray]:
-        if is_item:
-            return "item", self.item_map, self.item_counts
-        return "user", self.user_map, self.user_counts
-
     def _indices(self, names: Iterable[Any] | None, is_item: bool) -> np.ndarray:
         if names is None:
             return np.arange(self.n_items if is_item else self.n_users)
@@ -558,26 +326,21 @@ class Recommender:
     def bias(self, items: Iterable[Any] | None = None, is_item: bool = True) -> np.ndarray:
         """Learned biases of these items (ids or titles; None: all), or users with
         `is_item=False`, as fastai's `learn.model.bias(items)`."""
-        side, _, _ = self._side(is_item)
-        values = self.model.biases(side)
-        if values is None:
-            raise ModelError(
-                f"a {self.model_name} model has no learned biases; "
-                + self.model.missing_hint(f"{side}_bias")
-            )
-        return values[self._indices(items, is_item)]
+        return self._learned("biases", items, is_item)
 
     def weight(self, items: Iterable[Any] | None = None, is_item: bool = True) -> np.ndarray:
         """Learned factors of these items (ids or titles; None: all), or users with
         `is_item=False`, as fastai's `learn.model.weight(items)`."""
+        return self._learned("factors", items, is_item)
+
+    def _learned(self, table: str, names: Iterable[Any] | None, is_item: bool) -> np.ndarray:
         side, _, _ = self._side(is_item)
-        values = self.model.factors(side)
+        biases = table == "biases"
+        values = self.model.biases(side) if biases else self.model.factors(side)
         if values is None:
-            raise ModelError(
-                f"a {self.model_name} model has no learned factors; "
-                + self.model.missing_hint(f"{side}_factors")
-            )
-        return values[self._indices(items, is_item)]
+            hint = self.model.missing_hint(f"{side}_bias" if biases else f"{side}_factors")
+            raise ModelError(f"a {self.model_name} model has no learned {table}; {hint}")
+        return values[self._indices(names, is_item)]
 
     def similar_items(self, item: Any, n: int = 10, min_ratings: int | None = None) -> pd.DataFrame:
         """The n items most similar to `item` (id or title) by what the model learned (cosine
@@ -593,10 +356,7 @@ class Recommender:
     ) -> pd.DataFrame:
         check_n(n)
         side, id_map, counts = self._side(is_item)
-        judge = self.model
-        if self.ranker is not None and self.model.factors(side) is None:
-            judge = self.ranker
-        similarity = judge.similarity(side, index).astype(np.float64)
+        similarity = self.model.similarity(side, index).astype(np.float64)
         order = lists.nearest_listed(similarity, counts, index, n, min_ratings, side)
         frame = self.describe(order, is_item)
         frame.insert(len(frame.columns) - 1, "score", similarity[order])

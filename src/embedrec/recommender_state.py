@@ -19,7 +19,7 @@ from embedrec import io, lazy
 from embedrec.config import EARLIER_FIELDS, TrainConfig
 from embedrec.data.ratings import IdMap
 from embedrec.errors import ModelError
-from embedrec.models import BiasBaseline, Model, get_kind
+from embedrec.models import BiasBaseline, Model, Ranked, get_kind
 from embedrec.models.served import ARRAY_KINDS
 from embedrec.schemas import (
     EpochRecord,
@@ -45,13 +45,14 @@ FORMAT_VERSION = 3
 
 def to_state(rec: Recommender) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The documents (`config`, `ids`, `history`) and arrays of a model directory."""
-    arrays = {f"model.{k}": v for k, v in rec.model.arrays().items()}
+    model, ranker, blend = rec.model.ranker_parts()  # a ranked model is kept as its two parts
+    arrays = {f"model.{k}": v for k, v in model.arrays().items()}
     arrays["baseline.user_offsets"] = rec.baseline.user_offsets
     arrays["baseline.item_offsets"] = rec.baseline.item_offsets
     arrays["counts.users"] = rec.user_counts.astype(np.int64)
     arrays["counts.items"] = rec.item_counts.astype(np.int64)
-    if rec.ranker is not None:
-        arrays.update({f"ranker.{k}": v for k, v in rec.ranker.arrays().items()})
+    if ranker is not None:
+        arrays.update({f"ranker.{k}": v for k, v in ranker.arrays().items()})
     if rec.seen_indptr is not None and rec.seen_items is not None:
         arrays["seen.indptr"] = rec.seen_indptr.astype(np.int64)
         arrays["seen.items"] = rec.seen_items.astype(np.int32)
@@ -61,12 +62,12 @@ def to_state(rec: Recommender) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "format": io.MODEL_FORMAT,
         "format_version": FORMAT_VERSION,
         "embedrec_version": __version__,
-        "model": rec.model.name,
-        "model_config": rec.model.config(),
+        "model": model.name,
+        "model_config": model.config(),
         "engine": rec.engine,
-        "ranker": None if rec.ranker is None else rec.ranker.name,
-        "ranker_config": None if rec.ranker is None else rec.ranker.config(),
-        "blend": rec.blend,
+        "ranker": None if ranker is None else ranker.name,
+        "ranker_config": None if ranker is None else ranker.config(),
+        "blend": blend,
         "n_users": len(rec.user_map),
         "n_items": len(rec.item_map),
         "rating_scale": rec.rating_scale,
@@ -129,11 +130,11 @@ def from_state(
             model: Model = module.ModuleKind.load_into(network, n_users, n_items, own)
         else:
             model = _kind(name, arrays_only).from_state(n_users, n_items, config.model_config_, own)
-        ranker = None
         if config.ranker:
             ranker = _kind(config.ranker, arrays_only).from_state(
                 n_users, n_items, config.ranker_config or {}, _prefixed(arrays, "ranker.")
             )
+            model = Ranked(model, ranker, config.blend)
     except (KeyError, TypeError, ValueError) as exc:  # ModelError too: the kind's own check
         text = " ".join(str(exc).split())  # torch's messages run over several lines
         raise ModelError(
@@ -164,8 +165,6 @@ def from_state(
         "seen_items": arrays.get("seen.items"),
         "seen_ratings": arrays.get("seen.ratings"),
         "engine": config.engine,
-        "ranker": ranker,
-        "blend": config.blend,
         "selection": config.selection,
         "interactions": config.interactions,
     }

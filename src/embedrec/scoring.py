@@ -1,5 +1,5 @@
-"""Small pieces of scoring shared by the `Recommender`: a folded-in new user, per-user
-standardisation of scores (so a ranker's and a rating model's scores can be blended), checks."""
+"""Small pieces of scoring shared by the `Recommender`: a folded-in new user, a typical user's
+ratings, neighbours, checks."""
 
 from __future__ import annotations
 
@@ -19,37 +19,16 @@ MIN_RATINGS = 20
 
 @dataclass
 class Folded:
-    """A new user folded into the models: the items they rated, and what the rating model and
-    the ranker (if any) make of them."""
+    """A new user folded into the model: the items they rated, and what the model makes of them
+    (`Model.fold_in`; for a rating model with a ranker beside it, what each part makes)."""
 
     items: np.ndarray
-    rating: Any
-    ranking: Any = None
-
-
-def standardise(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """Each row minus its mean over `columns`, divided by its spread there (1 where flat)."""
-    part = scores[..., columns].astype(np.float64)
-    mean = part.mean(axis=-1, keepdims=True)
-    spread = part.std(axis=-1, keepdims=True)
-    return (scores - mean) / np.where(spread > 0, spread, 1.0)
+    state: Any
 
 
 def check_n(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ModelError(f"n must be a whole number of at least 1, got {n!r}")
-
-
-def blend_scores(
-    ranking: np.ndarray, rating: np.ndarray | None, blend: float, trained: np.ndarray
-) -> np.ndarray:
-    """A ranker's scores, plus `blend` times predicted ratings when given (both standardised
-    per user over the trained items); -inf for items never trained."""
-    if blend and rating is not None:
-        ranking = standardise(ranking, trained) + blend * standardise(rating, trained)
-    ranking = ranking.astype(np.float32, copy=False)
-    ranking[..., ~trained] = -np.inf
-    return ranking
 
 
 def checked_ratings(

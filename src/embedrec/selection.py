@@ -38,7 +38,7 @@ from embedrec.errors import EmbedrecError, TooLargeError
 from embedrec.evaluation.holdout import relevant_rating
 from embedrec.evaluation.ranking import evaluate_ranking
 from embedrec.evaluation.rating import evaluate
-from embedrec.models import get_kind, kinds
+from embedrec.models import Ranked, get_kind, kinds
 from embedrec.models.bmf import SWEEP_SECONDS
 from embedrec.recommender import Recommender
 
@@ -370,7 +370,7 @@ def _choose_blend(
             best = (unblended, 0.0, len(trials) - 1)
             continue
         start = time.perf_counter()
-        both = replace(rating_rec, ranker=ranker_rec.model, blend=blend)
+        both = replace(rating_rec, model=Ranked(rating_rec.model, ranker_rec.model, blend))
         value = ndcg(both.score_items)
         trials.append(Trial("blend", f"{blend:g}", metric, value, time.perf_counter() - start))
         if value > best[0]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from embedrec.models.layers import Embedding, create_params
     from embedrec.models.module import ModuleKind
     from embedrec.models.nn import EmbeddingNN, EmbeddingNNKind
+    from embedrec.models.ranked import Ranked
     from embedrec.models.registry import (
         KINDS,
         ResolvedConfig,
@@ -65,6 +66,7 @@ __all__ = [
     "EmbeddingNNKind",
     "Model",
     "ModuleKind",
+    "Ranked",
     "ResolvedConfig",
     "Side",
     "TorchModel",

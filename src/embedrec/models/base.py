@@ -221,6 +221,24 @@ class Model(ABC):
         norms[norms == 0] = 1.0
         return (rows @ rows[index]).astype(np.float64) / (norms * norms[index])
 
+    # ---- lists rank by the model's own scores, but for a rating model with a ranker beside it
+    # (`models/ranked.py`), whose lists the ranker orders
+    def ranker_parts(self) -> tuple[Model, Model | None, float]:
+        """(the model that predicts, the ranking model beside it or None, the blend weight)."""
+        return self, None, 0.0
+
+    def ranking(
+        self, users: np.ndarray, warm: np.ndarray, stars: np.ndarray, trained: np.ndarray
+    ) -> np.ndarray:
+        """What lists rank `users` by, given `stars`: this model's scores of every item for
+        them as the Recommender serves them (clipped; the `warm` rows are users with training
+        ratings; -inf for the items not `trained`). The stars themselves, for one model."""
+        return stars
+
+    def ranking_folded(self, folded: Any, stars: np.ndarray, trained: np.ndarray) -> np.ndarray:
+        """`ranking` for a user folded in by `fold_in`: `stars` is their row as served."""
+        return stars
+
     @classmethod
     def search_space(cls, trial: Any, base: TrainConfig) -> dict[str, Any]:
         """Config changes an optuna `trial` suggests for this kind (`embedrec tune`)."""
