@@ -3,13 +3,13 @@ limit and the Prometheus metrics, as one plain ASGI middleware (no per-request t
 
 Statuses: 400 malformed JSON or a body sent as another type, an ambiguous title (the message
 lists the matches), a request the model cannot answer or a Host the server does not answer to;
-401 a missing or wrong token; 404 an unknown user or item; 405 a method the path does not answer (with Allow); 408 a body slower
-than BODY_SECONDS; 413 a body over the limit; 415 an admin request neither JSON nor bearing the
-token; 422 a value of the wrong type or outside its range (a rating outside the scale, `n` of
-0, `true` or 1.5 as an id, `true` as a rating, a control character in an id, ratings the
-database refused for their values); 503 the feedback database cannot be reached (for a
-write, or a list that needs a user's stored ratings); 500 anything unexpected (logged, not
-shown).
+401 a missing or wrong token; 404 an unknown user or item; 405 a method the path does not answer
+(with Allow); 408 a body slower than BODY_SECONDS; 413 a body over the limit; 415 an admin
+request neither JSON nor bearing the token; 422 a value of the wrong type or outside its range
+(a rating outside the scale, `n` of 0, `true` or 1.5 as an id, `true` as a rating, a control
+character in an id, ratings the database refused for their values); 503 the feedback database
+cannot be reached (for a write, or a list that needs a user's stored ratings); 500 anything
+unexpected (logged, not shown).
 """
 
 from __future__ import annotations
