@@ -14,13 +14,16 @@ from tests.conftest import low_rank_frame
 runner = CliRunner()
 
 
-@pytest.fixture
-def ratings_csv(tmp_path):
-    path = tmp_path / "ratings.csv"
+def write_ratings(path):
     low_rank_frame(n_users=40, n_items=30, seed=4).rename(
         columns={"user": "customer", "item": "sku", "rating": "stars"}
     ).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def ratings_csv(tmp_path):
+    return write_ratings(tmp_path / "ratings.csv")
 
 
 def cols():
@@ -284,13 +287,16 @@ def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
     assert report["valid_rmse"] <= 0.895  # issue 5's u1 target, with default settings
 
 
-@pytest.fixture
-def model_dir(ratings_csv, tmp_path):
-    out = tmp_path / "model"
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """The default trained by the CLI once for the tests that only read it (it chooses its
+    model on carved validation: many trainings)."""
+    folder = tmp_path_factory.mktemp("cli")
+    out = folder / "model"
     args = [
         "train",
         "--data",
-        str(ratings_csv),
+        str(write_ratings(folder / "ratings.csv")),
         *cols(),
         "--epochs",
         "3",
