@@ -266,25 +266,11 @@ def test_errors_are_one_clear_line(ratings_csv, tmp_path, monkeypatch, args, mes
 
 
 @pytest.mark.slow
-def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDREC_DATA", str(ml100k_dir.parent))
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--data",
-            "movielens-100k",
-            "--split",
-            "u1",
-            "--out",
-            str(tmp_path / "m"),
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+def test_train_on_real_movielens_by_name(u1_default):
+    report, out = u1_default  # `train --data movielens-100k --split u1 --json`, in conftest
     assert report["split"] == "ml100k-u1" and report["n_train"] == 80_000
     assert report["valid_rmse"] <= 0.895  # issue 5's u1 target, with default settings
+    assert (out / "config.json").is_file()
 
 
 @pytest.fixture(scope="module")
