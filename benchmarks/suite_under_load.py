@@ -54,7 +54,7 @@ def durations(output: str) -> list[str]:
         return []
     table = []
     for line in lines[start + 1 :]:
-        if not line.strip() or line.startswith("="):
+        if not line.strip() or line.startswith("=") or COUNTS.match(line):  # the summary
             break
         table.append(line)
     return table
