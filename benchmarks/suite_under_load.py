@@ -8,7 +8,8 @@ python benchmarks/suite_under_load.py [--spinners 2] [--every 5] [-- PYTEST ARGS
 
 Without PYTEST ARGS it runs the whole suite: `python -m pytest -q -p no:cacheprovider
 --durations=25`. Given, they replace everything after `python -m pytest`, e.g.
-`-- -q tests/test_ranking.py`. Run from the repository's root.
+`-- -q tests/test_ranking.py`; add `-p benchmarks.cpu_per_test` for each test's CPU seconds.
+Run from the repository's root.
 """
 
 from __future__ import annotations
