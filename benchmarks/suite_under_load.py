@@ -47,18 +47,19 @@ class LoadSampler(threading.Thread):
             self.samples.append(load_average())
 
 
-def durations(output: str) -> list[str]:
-    """The lines of pytest's `slowest N durations` table, as it printed them."""
+def table(output: str, heading: str) -> list[str]:
+    """The lines of the table pytest printed under the `=== ... heading ... ===` line: its
+    `slowest N durations`, or `CPU seconds per test` (benchmarks/cpu_per_test.py)."""
     lines = output.splitlines()
-    start = next((i for i, line in enumerate(lines) if "slowest" in line), None)
+    start = next((i for i, line in enumerate(lines) if heading in line), None)
     if start is None:
         return []
-    table = []
+    rows = []
     for line in lines[start + 1 :]:
         if not line.strip() or line.startswith("=") or COUNTS.match(line):  # the summary
             break
-        table.append(line)
-    return table
+        rows.append(line)
+    return rows
 
 
 def counts(output: str) -> dict[str, int]:
@@ -114,9 +115,10 @@ def main() -> None:
         f"1-minute load average over {len(loads)} samples: mean {statistics.mean(loads):.2f}, "
         f"range {min(loads):.2f}-{max(loads):.2f}"
     )
-    table = durations(output)
-    if table:
-        print("durations:", *table, sep="\n")
+    for heading in ("slowest", "CPU seconds per test"):
+        rows = table(output, heading)
+        if rows:
+            print(f"{heading}:", *rows, sep="\n")
     if not found or found.get("failed") or found.get("error") or found.get("errors"):
         print(output[-3000:])
         sys.exit(1)
