@@ -3,6 +3,7 @@ and small synthetic ratings built in code."""
 
 from __future__ import annotations
 
+import json
 import os
 
 # OpenMP threads (torch's and numba's) that spin while they wait take the CPU from the other
@@ -55,6 +56,20 @@ def chapter_model(chapter_split):
     from embedrec import train
 
     return train(chapter_split, model="dot-bias", epochs=5, lr=5e-3, wd=0.1, bs=64, seed=42)
+
+
+@pytest.fixture(scope="session")
+def u1_default(ml100k_dir, tmp_path_factory) -> tuple[dict, Path]:
+    """(--json report, model folder) of `embedrec train --data movielens-100k --split u1`, the
+    default as a user trains it on u1, run once: its choice on carved validation and its bmf
+    run are the costliest training the tests share (the CLI's and the default's own tests)."""
+    out = tmp_path_factory.mktemp("u1") / "default"
+    args = ["train", "--data", "movielens-100k", "--split", "u1", "--out", str(out), "--json"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDREC_DATA", str(ml100k_dir.parent))
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), out
 
 
 def low_rank_frame(n_users=40, n_items=30, density=0.5, rank=3, seed=0) -> pd.DataFrame:

@@ -14,13 +14,16 @@ from tests.conftest import low_rank_frame
 runner = CliRunner()
 
 
-@pytest.fixture
-def ratings_csv(tmp_path):
-    path = tmp_path / "ratings.csv"
+def write_ratings(path):
     low_rank_frame(n_users=40, n_items=30, seed=4).rename(
         columns={"user": "customer", "item": "sku", "rating": "stars"}
     ).to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def ratings_csv(tmp_path):
+    return write_ratings(tmp_path / "ratings.csv")
 
 
 def cols():
@@ -263,34 +266,23 @@ def test_errors_are_one_clear_line(ratings_csv, tmp_path, monkeypatch, args, mes
 
 
 @pytest.mark.slow
-def test_train_on_real_movielens_by_name(ml100k_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("EMBEDREC_DATA", str(ml100k_dir.parent))
-    result = runner.invoke(
-        app,
-        [
-            "train",
-            "--data",
-            "movielens-100k",
-            "--split",
-            "u1",
-            "--out",
-            str(tmp_path / "m"),
-            "--json",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+def test_train_on_real_movielens_by_name(u1_default):
+    report, out = u1_default  # `train --data movielens-100k --split u1 --json`, in conftest
     assert report["split"] == "ml100k-u1" and report["n_train"] == 80_000
     assert report["valid_rmse"] <= 0.895  # issue 5's u1 target, with default settings
+    assert (out / "config.json").is_file()
 
 
-@pytest.fixture
-def model_dir(ratings_csv, tmp_path):
-    out = tmp_path / "model"
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """The default trained by the CLI once for the tests that only read it (it chooses its
+    model on carved validation: many trainings)."""
+    folder = tmp_path_factory.mktemp("cli")
+    out = folder / "model"
     args = [
         "train",
         "--data",
-        str(ratings_csv),
+        str(write_ratings(folder / "ratings.csv")),
         *cols(),
         "--epochs",
         "3",

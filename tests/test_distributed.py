@@ -306,17 +306,26 @@ def test_a_parquet_directory_with_sparse_tables_trains_on_two_processes(tmp_path
     assert len(saved.recommend(0, n=5)) == 5
 
 
-def test_nproc_trains_in_processes_and_saves_a_model_that_recommends(tmp_path):
-    """`embedrec train --nproc 2` runs the distributed path without a torchrun command."""
-    data = tmp_path / "ratings.csv"
+@pytest.fixture(scope="module")
+def nproc_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """(the run, its data, its model) of one `embedrec train --nproc 2 --valid-pct 0.25` on a
+    small CSV, read by two tests: three processes that each import torch are the costly part."""
+    folder = tmp_path_factory.mktemp("nproc")
+    data = folder / "ratings.csv"
     low_rank_frame(n_users=80, n_items=50, seed=3).to_csv(data, index=False)
-    out = tmp_path / "model"
+    out = folder / "model"
     args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2", "--bs", "64")
     run = subprocess.run(
-        nproc_command(*args, "--out", str(out), "--json"), env=environment(),
-        capture_output=True, text=True, timeout=120,
+        nproc_command(*args, "--valid-pct", "0.25", "--out", str(out), "--json"),
+        env=environment(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
+    return run, data, out
+
+
+def test_nproc_trains_in_processes_and_saves_a_model_that_recommends(nproc_run):
+    """`embedrec train --nproc 2` runs the distributed path without a torchrun command."""
+    run, data, out = nproc_run
     result = one_json(run.stdout)
     assert result["n_train"] + result["n_valid"] == len(embedrec.load_ratings(data))
     saved = embedrec.load(out)
@@ -397,19 +406,11 @@ def test_the_rank_killed_from_outside_is_named_before_the_one_that_aborted_after
     assert failed_rank({0: ProcessFailure(0, 101, 2, ""), 1: ProcessFailure(1, 102, 2, "")}) is None
 
 
-def test_train_with_nproc_from_python_is_the_cli_run(tmp_path, monkeypatch):
+def test_train_with_nproc_from_python_is_the_cli_run(nproc_run, tmp_path, monkeypatch):
     """`embedrec.train(path, nproc=2, out=...)` runs what `embedrec train --nproc 2` runs: the
     same split recorded, the same epochs, the same weights; and returns the saved model."""
     monkeypatch.setenv("PYTHONPATH", environment()["PYTHONPATH"])  # the ranks import embedrec
-    data = tmp_path / "ratings.csv"
-    low_rank_frame(n_users=80, n_items=50, seed=3).to_csv(data, index=False)
-    by_cli = tmp_path / "cli"
-    args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2", "--bs", "64")
-    run = subprocess.run(
-        nproc_command(*args, "--valid-pct", "0.25", "--out", str(by_cli)), env=environment(),
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr[-3000:]
+    _, data, by_cli = nproc_run  # trained with --valid-pct 0.25
     rec = embedrec.train(
         data, model="dot-bias", epochs=2, bs=64, nproc=2, valid_pct=0.25, out=tmp_path / "py"
     )

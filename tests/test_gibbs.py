@@ -277,9 +277,9 @@ def test_implicit_and_robust_terms_help_on_ml100k(ml100k_dir):
 
     fold = load_movielens_fold(ml100k_dir, "u1")
     rmse = {
-        flags: evaluate(train(fold, epochs=40, implicit=flags[0], robust=flags[1]), fold.valid)[
-            "rmse"
-        ]
+        flags: evaluate(
+            train(fold, model="bmf", epochs=40, implicit=flags[0], robust=flags[1]), fold.valid
+        )["rmse"]
         for flags in [(False, False), (True, True)]
     }
     assert rmse[(True, True)] < rmse[(False, False)] - 0.01
