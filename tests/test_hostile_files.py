@@ -23,6 +23,7 @@ import pytest
 
 import embedrec
 from embedrec.data.compressed import read_bytes
+from embedrec.service import FeedbackStore
 from tests.conftest import low_rank_frame
 from tests.hostile import assert_refused, invoke
 
@@ -484,6 +485,9 @@ FEEDBACK = [
     ("stored-time-text", lambda t: sqlite_with(t / "typo.db", STORE_OF.format(user="'u2'", rating=4, time="'soon'")), ["row 2", "'u2'", "'soon'", "time"]),
     ("stored-ratings-unreadable", lambda t: sqlite_with(t / "typo.db", STORE_UNREADABLE), ["typo.db", "cannot be read", "integer overflow"]),
     ("other-schema", lambda t: sqlite_with(t / "typo.db", "create table embedrec_ratings (a int, b text)"), ["embedrec_ratings", "other columns"]),
+    ("existing-file-no-table", lambda t: (t / "typo.db").touch(), ["typo.db", "no embedrec_ratings table"]),
+    ("other-tables-only", lambda t: sqlite_with(t / "typo.db", "create table notes (a text)"), ["typo.db", "no embedrec_ratings table"]),
+    ("in-memory", lambda t: "sqlite://", ["sqlite://", "no embedrec_ratings table"]),
 ]  # fmt: skip
 
 
@@ -498,8 +502,7 @@ def sqlite_with(path, statement: str) -> None:
 def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
     tmp_path, good_csv, make, expected
 ):
-    make(tmp_path)
-    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    url = make(tmp_path) or f"sqlite:///{tmp_path / 'typo.db'}"
     result = invoke(
         "train", "--data", good_csv, "--feedback", url, "--epochs", "1", "--out", tmp_path / "m"
     )
@@ -508,4 +511,19 @@ def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
     assert not (tmp_path / "m").exists()
     if "does not exist" in expected:
         assert not (tmp_path / "typo.db").exists()  # no empty store made in its place
+    if "no embedrec_ratings table" in expected and url != "sqlite://":
+        tables = sqlite3.connect(tmp_path / "typo.db").execute("select name from sqlite_master")
+        assert "embedrec_ratings" not in {name for (name,) in tables}  # the file left as it was
     assert "epoch" not in result.output
+
+
+def test_an_empty_feedback_store_is_said_not_silently_read(tmp_path, good_csv):
+    """A store `serve` made that holds no rating yet trains on the data alone, and says so."""
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    FeedbackStore(url).close()
+    result = invoke(
+        "train", "--data", good_csv, "--feedback", url, "--model", "dot-bias", "--epochs", "1",
+        "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: the feedback database holds no stored ratings" in result.output
