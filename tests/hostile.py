@@ -28,7 +28,8 @@ Cases accepted as they are, and why:
   own stop (Ctrl-C, SIGTERM) still stops them everywhere.
 - Test rows of a split of the model's own data (the same id maps) are not checked against the
   model's scale (a validation rating may fall outside the training ratings' range); a test
-  table of its own (`evaluate --test`, a DataFrame) is.
+  table of its own (`evaluate --test`, a DataFrame) is, and so is a validation file given
+  beside the data (`train --valid/--test`), against the training ratings' scale.
 - Decompression stops at a quarter of the machine's memory (at most 16 GiB): a larger file
   is refused naming its compressed size; decompress and split it.
 

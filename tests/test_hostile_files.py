@@ -288,6 +288,12 @@ SOURCES = [
     ("unknown-movielens", ["--data", "movielens-7m"], ["movielens-7m"]),
     ("valid-file-missing", ["--valid", "{tmp}/absent.csv"], ["absent.csv"]),
     ("valid-file-bad", ["--valid", "{tmp}/bad.csv"], ["bad.csv", "line 3"]),
+    ("valid-file-one-99", ["--valid", "{tmp}/v99.csv"], ["v99.csv", "rated 99", "scale 1..5"]),
+    (
+        "valid-file-zero-to-ten",
+        ["--test", "{tmp}/v10.csv"],
+        ["v10.csv", "outside the training ratings' scale 1..5"],
+    ),
     ("split-and-valid", ["--split", "u1", "--valid", "{tmp}/bad.csv"], ["not both"]),
     ("split-malformed", ["--split", "random:abc"], ["random:abc"]),
     ("split-fold-past-k", ["--split", "kfold:3:5"], ["kfold:3:5"]),
@@ -311,6 +317,8 @@ SOURCES = [
 @pytest.mark.parametrize("options, expected", [c[1:] for c in SOURCES], ids=[c[0] for c in SOURCES])
 def test_a_bad_source_or_split_is_one_line(tmp_path, good_csv, options, expected):
     (tmp_path / "bad.csv").write_bytes(b"user,item,rating\nu1,1,3\nu2,2,x\n")
+    (tmp_path / "v99.csv").write_bytes(b"user,item,rating\nu1,101,3\nu2,102,99\n")
+    (tmp_path / "v10.csv").write_bytes(b"user,item,rating\nu1,101,8\nu2,102,10\nu3,100,2\n")
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
     data = [] if "--data" in options else ["--data", good_csv]
     result = invoke("train", *data, *options, "--epochs", "1", "--out", tmp_path / "m")

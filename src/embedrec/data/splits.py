@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from embedrec.data.ratings import IdMap, Ratings
+from embedrec.data.validate import plain
 from embedrec.errors import DataError, DistributedError
 from embedrec.help_text import SPLIT_HELP as SPEC_HELP
 
@@ -118,6 +119,7 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
             f"{train.source} holds {kinds[train.interactions]} but {valid.source} holds "
             f"{kinds[valid.interactions]}: give both files the same columns"
         )
+    check_valid_scale(train, valid)
     users = union_map(train.user_map, valid.user_map)
     items = union_map(train.item_map, valid.item_map)
     titles = None
@@ -132,6 +134,26 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
         for side in (train, valid)
     ]
     return Split(sides[0], sides[1], name or f"{train.source} / {valid.source}")
+
+
+def check_valid_scale(train: Ratings, valid: Ratings) -> None:
+    """A validation file's ratings lie on the training ratings' scale (declared, else their
+    range), as `evaluate --test` checks a test file against a model: one 99 among 1-5 ratings,
+    or a 0-10 file beside a 1-5 one, would be scored as if it were and move RMSE more than any
+    model could."""
+    if train.interactions or not len(train):
+        return
+    low, high = train.rating_scale or train.observed_range
+    outside = np.flatnonzero((valid.ratings < low) | (valid.ratings > high))
+    if len(outside):
+        row = outside[0]
+        user, item = valid.user_map.ids[valid.users[row]], valid.item_map.ids[valid.items[row]]
+        raise DataError(
+            f"{valid.source}: user {plain(user)!r}, item {plain(item)!r} is rated "
+            f"{valid.ratings[row]:g}, outside the training ratings' scale {low:g}..{high:g} "
+            f"({len(outside):,} of {len(valid):,} validation ratings); is it a validation file "
+            f"of {train.source}, on the same scale? (a wider scale: --rating-scale LOW HIGH)"
+        )
 
 
 def union_map(train: IdMap, valid: IdMap) -> IdMap:
