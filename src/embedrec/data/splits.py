@@ -143,17 +143,28 @@ def check_valid_scale(train: Ratings, valid: Ratings) -> None:
     model could."""
     if train.interactions or not len(train):
         return
-    low, high = train.rating_scale or train.observed_range
-    outside = np.flatnonzero((valid.ratings < low) | (valid.ratings > high))
-    if len(outside):
-        row = outside[0]
-        user, item = valid.user_map.ids[valid.users[row]], valid.item_map.ids[valid.items[row]]
+    scale = train.rating_scale or train.observed_range
+    found = off_scale(valid, scale, "the training ratings' scale", "validation ratings")
+    if found:
         raise DataError(
-            f"{valid.source}: user {plain(user)!r}, item {plain(item)!r} is rated "
-            f"{valid.ratings[row]:g}, outside the training ratings' scale {low:g}..{high:g} "
-            f"({len(outside):,} of {len(valid):,} validation ratings); is it a validation file "
-            f"of {train.source}, on the same scale? (a wider scale: --rating-scale LOW HIGH)"
+            f"{valid.source}: {found}; is it a validation file of {train.source}, on the same "
+            "scale? (a wider scale: --rating-scale LOW HIGH)"
         )
+
+
+def off_scale(ratings: Ratings, scale: tuple[float, float], name: str, rows: str) -> str | None:
+    """The first rating outside `scale` as its owner finds it ("user 'u0', item 109 is rated
+    99, outside NAME 1..5 (1 of 20 ROWS)"); None when every rating is inside."""
+    low, high = scale
+    outside = np.flatnonzero((ratings.ratings < low) | (ratings.ratings > high))
+    if not len(outside):
+        return None
+    row = outside[0]
+    user, item = ratings.user_map.ids[ratings.users[row]], ratings.item_map.ids[ratings.items[row]]
+    return (
+        f"user {plain(user)!r}, item {plain(item)!r} is rated {ratings.ratings[row]:g}, outside "
+        f"{name} {low:g}..{high:g} ({len(outside):,} of {len(ratings):,} {rows})"
+    )
 
 
 def union_map(train: IdMap, valid: IdMap) -> IdMap:
