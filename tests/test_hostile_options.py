@@ -536,6 +536,28 @@ def console_script() -> list[str]:
     return [sys.executable, "-c", script]
 
 
+@pytest.mark.parametrize(
+    "args, code, shown",
+    [(["--help"], 0, "Usage"), (["train", "--lr", "nan", "--out", "m"], 2, "(--lr)")],
+    ids=["help", "refused"],
+)
+def test_the_command_leaves_without_pythons_shut_down(args, code, shown):
+    """A thread of a library below (pyarrow's CSV reader, gloo) that needs the interpreter
+    while it shuts down aborts the process: exit 134 after the model was saved. The command
+    flushes its output and leaves with its own exit code; the shut-down (here an atexit hook)
+    never runs."""
+    script = (
+        "import atexit, sys; atexit.register(print, 'shut-down ran'); "
+        "from _embedrec_command import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code, done.stderr
+    assert shown in done.stdout + done.stderr
+    assert "shut-down ran" not in done.stdout
+
+
 @pytest.mark.parametrize("delay", [0.5, 3.0], ids=["importing", "starting"])
 def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, good_csv, delay):
     """Ctrl-C half a second in lands while the command imports torch (seconds, anywhere);
