@@ -12,7 +12,6 @@ import gzip
 import io
 import json
 import lzma
-import os
 import sqlite3
 import tarfile
 import zipfile
@@ -25,7 +24,12 @@ import embedrec
 from embedrec.data.compressed import read_bytes
 from embedrec.service import FeedbackStore
 from tests.conftest import low_rank_frame
-from tests.hostile import assert_refused, invoke
+from tests.hostile import (
+    assert_process_refused,
+    assert_refused,
+    invoke,
+    invoke_bound_by_permissions,
+)
 
 GOOD = b"user,item,rating\nu1,1,3\nu2,2,4\nu3,3,5\nu4,1,2\n"
 
@@ -407,13 +411,15 @@ def test_ids_past_2_53_in_text_are_read_exactly(tmp_path):
     assert sorted(map(str, users)) == sorted(str(10**20 + k) for k in range(30))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permissions do not apply")
 def test_an_unreadable_file_is_named(tmp_path):
     path = tmp_path / "locked.csv"
     path.write_bytes(GOOD)
     path.chmod(0)
-    result = invoke("train", "--data", path, "--epochs", "1", "--out", tmp_path / "m")
-    assert_refused(result, "locked.csv")
+    done = invoke_bound_by_permissions(
+        tmp_path, "train", "--data", path, "--epochs", "1", "--out", tmp_path / "m"
+    )
+    assert_process_refused(done, "locked.csv", "cannot be read")
+    assert not (tmp_path / "m").exists()
 
 
 # ---- files the reader accepts train to the end ------------------------------------------------
