@@ -445,6 +445,21 @@ def test_a_file_the_reader_accepts_is_read_the_same_after_training(tmp_path, goo
     assert (tmp_path / "m" / "config.json").is_file()
 
 
+@pytest.mark.parametrize("encode", ACCEPTED.values(), ids=list(ACCEPTED))
+def test_benchmark_reads_a_file_the_reader_accepts_on_every_fold(tmp_path, good_csv, encode):
+    """benchmark read the file again after its first fold (for the noise floor) with pandas:
+    the same reader as training, so every fold ends and agrees with the plain file's."""
+    path = tmp_path / "r.csv"
+    path.write_bytes(encode(good_csv.read_text()))
+    args = ["benchmark", "--protocol", "kfold:2", "--model", "dot-bias", "--epochs", "1"]
+    result = invoke(*args, "--data", path, "--json")
+    assert result.exit_code == 0, result.output
+    plain = invoke(*args, "--data", good_csv, "--json")
+    folds = [fold["rmse"] for fold in json.loads(result.stdout)["folds"]]
+    assert folds == [fold["rmse"] for fold in json.loads(plain.stdout)["folds"]]
+    assert len(folds) == 2
+
+
 def test_a_synthetic_file_under_another_encoding_keeps_its_noise_floor(tmp_path):
     """A file with each row's true rating (as `synth` writes) saved as UTF-16 still reports
     its noise floor: the second read is the same reader as the first."""
