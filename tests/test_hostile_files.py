@@ -476,11 +476,22 @@ def test_a_synthetic_file_under_another_encoding_keeps_its_noise_floor(tmp_path)
     assert json.loads(result.stdout)["noise_floor"] == pytest.approx(0.25)
 
 
-def test_decompression_stops_at_the_limit_naming_the_file_and_size(tmp_path):
-    """A small gzip of many lines (a bomb) is refused at the limit, not read into memory."""
-    bomb = tmp_path / "bomb.csv.gz"
-    bomb.write_bytes(gzip.compress(b"u1,1,3\n" * 200_000))
-    with pytest.raises(embedrec.DataError, match=r"bomb.csv.gz: decompresses to more than 100,000"):
+BOMBS = {
+    "bomb.csv.gz": gzip.compress,
+    "bomb.csv.bz2": bz2.compress,
+    "bomb.csv.xz": lzma.compress,
+    "bomb.zip": lambda data: zipped({"r.csv": data}),
+    "bomb.csv": gzip.compress,  # a gzip under a plain name
+}
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_decompression_stops_at_the_limit_naming_the_file_and_size(tmp_path, name):
+    """A small compressed file of many lines (a bomb) is refused at the limit, whatever its
+    container, not read into memory."""
+    bomb = tmp_path / name
+    bomb.write_bytes(BOMBS[name](b"u1,1,3\n" * 200_000))
+    with pytest.raises(embedrec.DataError, match=rf"{name}: decompresses to more than 100,000"):
         read_bytes(bomb, limit=100_000)
     assert len(read_bytes(bomb, limit=2_000_000)) == 1_400_000
 
