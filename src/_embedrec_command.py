@@ -4,11 +4,13 @@ moment of a command is one `error: interrupted` line and the shell's code 130, n
 KeyboardInterrupt traceback. A library installs no signal handler on import; this guard is the
 command's alone.
 
-A rank of a distributed run (torchrun's RANK in its environment) leaves without Python's
-shut-down: gloo's worker threads may still be releasing the tensors of the last collective
-call, which needs the interpreter; one that does so while it shuts down aborts the process
-(`terminate called without an active exception`, about one two-process run in 60), and
-torchrun then fails the whole run after the model was saved."""
+The command leaves without Python's shut-down, its exit code decided and its output flushed:
+threads of the libraries below may still be finishing work, and one that needs the
+interpreter while it shuts down aborts the process (`terminate called without an active
+exception`, exit code 134 after the model was saved). Core dumps showed two: a rank's gloo
+threads releasing the last collective's tensors (about one two-process run in 60), and a
+thread of pyarrow's CSV reader dropping the Python file object it read from (now and then on
+a loaded machine, in one-process runs too)."""
 
 from __future__ import annotations
 
@@ -30,33 +32,24 @@ def wait_passively() -> None:
 
 def main() -> None:
     wait_passively()
+    code: object = 0
     try:
         from embedrec.cli import main as run  # inside the guard: the import takes seconds
 
         run()
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted (Ctrl-C)\n")
-        raise SystemExit(INTERRUPTED) from None
+        code = INTERRUPTED
     except SystemExit as done:
-        if launched_as_rank():
-            leave_now(done.code)
-        raise
-    finally:
-        # The command is over, its exit code decided: a Ctrl-C while Python shuts down (its
-        # thread pools joining) would end it as killed by SIGINT, a model saved or not.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if launched_as_rank():
-        leave_now(0)
-
-
-def launched_as_rank() -> bool:
-    """Started by torchrun (or `train --nproc`) as one process of a distributed run."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+        code = done.code
+    leave_now(code)
 
 
 def leave_now(code: object) -> None:
     """End this process with `code` as SystemExit would, skipping the interpreter's shut-down
-    (see the module docstring): what it wrote is flushed first."""
+    (see the module docstring): what it wrote is flushed first, and a Ctrl-C from here on
+    cannot turn a decided exit code into death by SIGINT."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if code is not None and not isinstance(code, int):
         sys.stderr.write(f"{code}\n")
         code = 1

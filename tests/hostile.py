@@ -5,10 +5,10 @@ are in conftest.py. The kill test is tests/test_kill.py, the loader fuzz tests/t
 
 Cases accepted as they are, and why:
 
-- Unreadable files (permissions) are not in the corpus when the tests run as root, as CI does:
-  root reads anything. The path is covered all the same: every read goes through
-  `data.compressed.read_bytes`, whose OSError becomes a DataError naming the file (the
-  `test_an_unreadable_file_is_named` case runs for other users).
+- Unreadable files (permissions): root reads anything, so when the tests run as root, as CI
+  does, those cases run the command in a process without root's power to read any file
+  (`setpriv`, dropping CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH); they are skipped only where
+  that cannot be done.
 - Model directories written before this change record neither checksums nor the observed
   rating range: they load, their files are checked for shape and count only, and a new user's
   ratings are checked for being finite numbers but not against a scale unless one was declared.
@@ -28,7 +28,8 @@ Cases accepted as they are, and why:
   own stop (Ctrl-C, SIGTERM) still stops them everywhere.
 - Test rows of a split of the model's own data (the same id maps) are not checked against the
   model's scale (a validation rating may fall outside the training ratings' range); a test
-  table of its own (`evaluate --test`, a DataFrame) is.
+  table of its own (`evaluate --test`, a DataFrame) is, and so is a validation file given
+  beside the data (`train --valid/--test`), against the training ratings' scale.
 - Decompression stops at a quarter of the machine's memory (at most 16 GiB): a larger file
   is refused naming its compressed size; decompress and split it.
 
@@ -52,6 +53,13 @@ conftest.py).
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from embedrec.cli import app
@@ -74,6 +82,43 @@ def assert_refused(result, *expected: str, code: int = 2) -> str:
     assert "Traceback" not in output, output
     errors = [line for line in output.splitlines() if line.lower().startswith("error")]
     assert len(errors) == 1, output
+    for text in expected:
+        assert text in errors[0], f"{text!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+def invoke_bound_by_permissions(tmp_path: Path, *args: object) -> subprocess.CompletedProcess:
+    """`embedrec ARGS` in its own process, file permissions enforced even for root (which reads
+    any file otherwise): setpriv drops the two capabilities that bypass them. Skips where the
+    permissions cannot be enforced."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        drop = "-dac_override,-dac_read_search"
+        prefix = [
+            shutil.which("setpriv") or "setpriv",
+            f"--bounding-set={drop}",
+            f"--inh-caps={drop}",
+        ]
+        probe = tmp_path / "probe"
+        probe.write_text("x")
+        probe.chmod(0)
+        try:
+            read = subprocess.run([*prefix, "cat", str(probe)], capture_output=True, timeout=30)
+        except OSError:
+            read = None
+        probe.unlink()
+        if read is None or read.returncode == 0 or b"Permission denied" not in read.stderr:
+            pytest.skip("runs as root, and setpriv cannot drop root's power to read any file")
+    command = [*prefix, sys.executable, "-m", "embedrec", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def assert_process_refused(done: subprocess.CompletedProcess, *expected: str) -> str:
+    """`assert_refused` for a command run in its own process."""
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.lower().startswith("error")]
+    assert len(errors) == 1, done.stderr
     for text in expected:
         assert text in errors[0], f"{text!r} not in {errors[0]!r}"
     return errors[0]

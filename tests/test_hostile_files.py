@@ -12,7 +12,6 @@ import gzip
 import io
 import json
 import lzma
-import os
 import sqlite3
 import tarfile
 import zipfile
@@ -23,8 +22,14 @@ import pytest
 
 import embedrec
 from embedrec.data.compressed import read_bytes
+from embedrec.service import FeedbackStore
 from tests.conftest import low_rank_frame
-from tests.hostile import assert_refused, invoke
+from tests.hostile import (
+    assert_process_refused,
+    assert_refused,
+    invoke,
+    invoke_bound_by_permissions,
+)
 
 GOOD = b"user,item,rating\nu1,1,3\nu2,2,4\nu3,3,5\nu4,1,2\n"
 
@@ -287,6 +292,12 @@ SOURCES = [
     ("unknown-movielens", ["--data", "movielens-7m"], ["movielens-7m"]),
     ("valid-file-missing", ["--valid", "{tmp}/absent.csv"], ["absent.csv"]),
     ("valid-file-bad", ["--valid", "{tmp}/bad.csv"], ["bad.csv", "line 3"]),
+    ("valid-file-one-99", ["--valid", "{tmp}/v99.csv"], ["v99.csv", "rated 99", "scale 1..5"]),
+    (
+        "valid-file-zero-to-ten",
+        ["--test", "{tmp}/v10.csv"],
+        ["v10.csv", "outside the training ratings' scale 1..5"],
+    ),
     ("split-and-valid", ["--split", "u1", "--valid", "{tmp}/bad.csv"], ["not both"]),
     ("split-malformed", ["--split", "random:abc"], ["random:abc"]),
     ("split-fold-past-k", ["--split", "kfold:3:5"], ["kfold:3:5"]),
@@ -310,6 +321,8 @@ SOURCES = [
 @pytest.mark.parametrize("options, expected", [c[1:] for c in SOURCES], ids=[c[0] for c in SOURCES])
 def test_a_bad_source_or_split_is_one_line(tmp_path, good_csv, options, expected):
     (tmp_path / "bad.csv").write_bytes(b"user,item,rating\nu1,1,3\nu2,2,x\n")
+    (tmp_path / "v99.csv").write_bytes(b"user,item,rating\nu1,101,3\nu2,102,99\n")
+    (tmp_path / "v10.csv").write_bytes(b"user,item,rating\nu1,101,8\nu2,102,10\nu3,100,2\n")
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
     data = [] if "--data" in options else ["--data", good_csv]
     result = invoke("train", *data, *options, "--epochs", "1", "--out", tmp_path / "m")
@@ -398,13 +411,15 @@ def test_ids_past_2_53_in_text_are_read_exactly(tmp_path):
     assert sorted(map(str, users)) == sorted(str(10**20 + k) for k in range(30))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permissions do not apply")
 def test_an_unreadable_file_is_named(tmp_path):
     path = tmp_path / "locked.csv"
     path.write_bytes(GOOD)
     path.chmod(0)
-    result = invoke("train", "--data", path, "--epochs", "1", "--out", tmp_path / "m")
-    assert_refused(result, "locked.csv")
+    done = invoke_bound_by_permissions(
+        tmp_path, "train", "--data", path, "--epochs", "1", "--out", tmp_path / "m"
+    )
+    assert_process_refused(done, "locked.csv", "cannot be read")
+    assert not (tmp_path / "m").exists()
 
 
 # ---- files the reader accepts train to the end ------------------------------------------------
@@ -430,6 +445,21 @@ def test_a_file_the_reader_accepts_is_read_the_same_after_training(tmp_path, goo
     assert (tmp_path / "m" / "config.json").is_file()
 
 
+@pytest.mark.parametrize("encode", ACCEPTED.values(), ids=list(ACCEPTED))
+def test_benchmark_reads_a_file_the_reader_accepts_on_every_fold(tmp_path, good_csv, encode):
+    """benchmark read the file again after its first fold (for the noise floor) with pandas:
+    the same reader as training, so every fold ends and agrees with the plain file's."""
+    path = tmp_path / "r.csv"
+    path.write_bytes(encode(good_csv.read_text()))
+    args = ["benchmark", "--protocol", "kfold:2", "--model", "dot-bias", "--epochs", "1"]
+    result = invoke(*args, "--data", path, "--json")
+    assert result.exit_code == 0, result.output
+    plain = invoke(*args, "--data", good_csv, "--json")
+    folds = [fold["rmse"] for fold in json.loads(result.stdout)["folds"]]
+    assert folds == [fold["rmse"] for fold in json.loads(plain.stdout)["folds"]]
+    assert len(folds) == 2
+
+
 def test_a_synthetic_file_under_another_encoding_keeps_its_noise_floor(tmp_path):
     """A file with each row's true rating (as `synth` writes) saved as UTF-16 still reports
     its noise floor: the second read is the same reader as the first."""
@@ -446,11 +476,22 @@ def test_a_synthetic_file_under_another_encoding_keeps_its_noise_floor(tmp_path)
     assert json.loads(result.stdout)["noise_floor"] == pytest.approx(0.25)
 
 
-def test_decompression_stops_at_the_limit_naming_the_file_and_size(tmp_path):
-    """A small gzip of many lines (a bomb) is refused at the limit, not read into memory."""
-    bomb = tmp_path / "bomb.csv.gz"
-    bomb.write_bytes(gzip.compress(b"u1,1,3\n" * 200_000))
-    with pytest.raises(embedrec.DataError, match=r"bomb.csv.gz: decompresses to more than 100,000"):
+BOMBS = {
+    "bomb.csv.gz": gzip.compress,
+    "bomb.csv.bz2": bz2.compress,
+    "bomb.csv.xz": lzma.compress,
+    "bomb.zip": lambda data: zipped({"r.csv": data}),
+    "bomb.csv": gzip.compress,  # a gzip under a plain name
+}
+
+
+@pytest.mark.parametrize("name", list(BOMBS))
+def test_decompression_stops_at_the_limit_naming_the_file_and_size(tmp_path, name):
+    """A small compressed file of many lines (a bomb) is refused at the limit, whatever its
+    container, not read into memory."""
+    bomb = tmp_path / name
+    bomb.write_bytes(BOMBS[name](b"u1,1,3\n" * 200_000))
+    with pytest.raises(embedrec.DataError, match=rf"{name}: decompresses to more than 100,000"):
         read_bytes(bomb, limit=100_000)
     assert len(read_bytes(bomb, limit=2_000_000)) == 1_400_000
 
@@ -484,6 +525,9 @@ FEEDBACK = [
     ("stored-time-text", lambda t: sqlite_with(t / "typo.db", STORE_OF.format(user="'u2'", rating=4, time="'soon'")), ["row 2", "'u2'", "'soon'", "time"]),
     ("stored-ratings-unreadable", lambda t: sqlite_with(t / "typo.db", STORE_UNREADABLE), ["typo.db", "cannot be read", "integer overflow"]),
     ("other-schema", lambda t: sqlite_with(t / "typo.db", "create table embedrec_ratings (a int, b text)"), ["embedrec_ratings", "other columns"]),
+    ("existing-file-no-table", lambda t: (t / "typo.db").touch(), ["typo.db", "no embedrec_ratings table"]),
+    ("other-tables-only", lambda t: sqlite_with(t / "typo.db", "create table notes (a text)"), ["typo.db", "no embedrec_ratings table"]),
+    ("in-memory", lambda t: "sqlite://", ["sqlite://", "no embedrec_ratings table"]),
 ]  # fmt: skip
 
 
@@ -498,8 +542,7 @@ def sqlite_with(path, statement: str) -> None:
 def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
     tmp_path, good_csv, make, expected
 ):
-    make(tmp_path)
-    url = f"sqlite:///{tmp_path / 'typo.db'}"
+    url = make(tmp_path) or f"sqlite:///{tmp_path / 'typo.db'}"
     result = invoke(
         "train", "--data", good_csv, "--feedback", url, "--epochs", "1", "--out", tmp_path / "m"
     )
@@ -508,4 +551,19 @@ def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
     assert not (tmp_path / "m").exists()
     if "does not exist" in expected:
         assert not (tmp_path / "typo.db").exists()  # no empty store made in its place
+    if "no embedrec_ratings table" in expected and url != "sqlite://":
+        tables = sqlite3.connect(tmp_path / "typo.db").execute("select name from sqlite_master")
+        assert "embedrec_ratings" not in {name for (name,) in tables}  # the file left as it was
     assert "epoch" not in result.output
+
+
+def test_an_empty_feedback_store_is_said_not_silently_read(tmp_path, good_csv):
+    """A store `serve` made that holds no rating yet trains on the data alone, and says so."""
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    FeedbackStore(url).close()
+    result = invoke(
+        "train", "--data", good_csv, "--feedback", url, "--model", "dot-bias", "--epochs", "1",
+        "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "note: the feedback database holds no stored ratings" in result.output

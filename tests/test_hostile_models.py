@@ -18,7 +18,12 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from tests.hostile import assert_refused, invoke
+from tests.hostile import (
+    assert_process_refused,
+    assert_refused,
+    invoke,
+    invoke_bound_by_permissions,
+)
 
 WEIGHTS = "weights.safetensors"
 
@@ -207,10 +212,10 @@ def test_ids_reordered_with_their_checksum_recomputed_are_refused(model_copy):
     assert_refused(invoke("recommend", model_copy, "--user", "u1"), "ids.json", "weights")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file: permissions do not apply")
-def test_an_unreadable_model_file_is_named(model_copy):
+def test_an_unreadable_model_file_is_named(model_copy, tmp_path):
     (model_copy / WEIGHTS).chmod(0)
-    assert_refused(invoke("recommend", model_copy, "--user", "u1"), WEIGHTS, "cannot be read")
+    done = invoke_bound_by_permissions(tmp_path, "recommend", model_copy, "--user", "u1")
+    assert_process_refused(done, WEIGHTS, "cannot be read")
 
 
 def test_a_model_folder_ignores_files_it_did_not_write(model_copy):

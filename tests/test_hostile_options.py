@@ -173,6 +173,35 @@ def test_bad_fold_in_ratings_are_one_line_naming_the_item(trained_dir, text, exp
     assert_refused(invoke("recommend", trained_dir, "--ratings", text), *expected)
 
 
+# JSON nested deeper than Python's decoder recurses: (case id, command line, texts the error
+# line must hold); {deep} is the document, {file} a file holding it
+DEEP = "[" * 50_000 + "]" * 50_000
+NESTED = [
+    ("config-file", ["train", "--data", "{csv}", "--config", "{file}", "--out", "{tmp}/m"], ["deep.json", "nested"]),
+    ("ratings-file", ["recommend", "{model}", "--ratings-file", "{file}"], ["deep.json", "nested"]),
+    ("ratings-text", ["recommend", "{model}", "--ratings", "{deep}"], ["--ratings", "nested"]),
+    ("liked-text", ["recommend", "{model}", "--liked", "{deep}"], ["--liked", "nested"]),
+    ("option-value", ["train", "--data", "{csv}", "--model", "ease", "--option", "l2={deep}", "--out", "{tmp}/m"], ["l2"]),
+    ("settings-file", ["data", "show"], ["config.json", "nested"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("args, expected", [c[1:] for c in NESTED], ids=[c[0] for c in NESTED])
+def test_json_nested_too_deep_is_one_line_not_a_recursion_error(
+    trained_dir, good_csv, tmp_path, monkeypatch, args, expected
+):
+    (tmp_path / "deep.json").write_text(DEEP)
+    (tmp_path / "embedrec").mkdir()
+    (tmp_path / "embedrec" / "config.json").write_text(DEEP)  # the settings file
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    fill = {"{csv}": good_csv, "{file}": tmp_path / "deep.json", "{tmp}": tmp_path}
+    fill.update({"{model}": trained_dir, "{deep}": DEEP})
+    for key, value in fill.items():
+        args = [a.replace(key, str(value)) for a in args]
+    assert_refused(invoke(*args), *expected)
+    assert not (tmp_path / "m").exists()
+
+
 # (case id, file name, content, texts the error line must hold besides the file's name)
 RATINGS_FILES = [
     ("csv-no-rating-column", "r.csv", b"item,score2\n100,4\n", ["rating"]),
@@ -505,6 +534,28 @@ def console_script() -> list[str]:
     module, function = entry.groups()
     script = f"import sys; from {module} import {function}; sys.exit({function}())"
     return [sys.executable, "-c", script]
+
+
+@pytest.mark.parametrize(
+    "args, code, shown",
+    [(["--help"], 0, "Usage"), (["train", "--lr", "nan", "--out", "m"], 2, "(--lr)")],
+    ids=["help", "refused"],
+)
+def test_the_command_leaves_without_pythons_shut_down(args, code, shown):
+    """A thread of a library below (pyarrow's CSV reader, gloo) that needs the interpreter
+    while it shuts down aborts the process: exit 134 after the model was saved. The command
+    flushes its output and leaves with its own exit code; the shut-down (here an atexit hook)
+    never runs."""
+    script = (
+        "import atexit, sys; atexit.register(print, 'shut-down ran'); "
+        "from _embedrec_command import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == code, done.stderr
+    assert shown in done.stdout + done.stderr
+    assert "shut-down ran" not in done.stdout
 
 
 @pytest.mark.parametrize("delay", [0.5, 3.0], ids=["importing", "starting"])

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
+import lzma
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -108,5 +111,53 @@ def test_any_delimited_file_loads_or_fails_with_our_error_naming_it(
 @given(content=st.binary(max_size=400), name=NAMES)
 def test_any_bytes_at_all_load_or_fail_with_our_error_naming_it(fuzz_dir, content, name):
     path = fuzz_dir / ("bytes-" + name)
+    path.write_bytes(content)
+    check(path)
+
+
+def _zipped(data: bytes, method: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=method) as archive:
+        archive.writestr("r.csv", data)
+    return buffer.getvalue()
+
+
+ROWS = (b"u%d,%d,%d\n" % (k % 7, k % 11, 1 + k % 5) for k in range(60))
+GOOD = b"user,item,rating\n" + b"".join(ROWS)
+# (file name, bytes): every container the reader opens, each holding a good file
+CONTAINERS = [
+    ("r.csv.gz", gzip.compress(GOOD)),
+    ("r.csv.bz2", bz2.compress(GOOD)),
+    ("r.csv.xz", lzma.compress(GOOD)),
+    ("r.zip", _zipped(GOOD, zipfile.ZIP_DEFLATED)),
+    ("r.zip", _zipped(GOOD, zipfile.ZIP_LZMA)),
+    ("r.zip", _zipped(GOOD, zipfile.ZIP_BZIP2)),
+    ("r.csv", _zipped(GOOD, zipfile.ZIP_DEFLATED)),  # a zip under a .csv name
+]
+
+
+@st.composite
+def damaged_containers(draw) -> tuple[str, bytes]:
+    """A good container with bytes changed, cut off or inserted, as a bad disk or a broken
+    download leaves it (Deflate64, encryption and a corrupt LZMA member once crashed here)."""
+    name, data = draw(st.sampled_from(CONTAINERS))
+    raw = bytearray(data)
+    how = draw(st.sampled_from(["flip", "cut", "insert"]))
+    if how == "flip":
+        for at in draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=8)):
+            raw[at] = draw(st.integers(0, 255))
+    elif how == "cut":
+        raw = raw[: draw(st.integers(0, len(raw) - 1))]
+    else:
+        at = draw(st.integers(0, len(raw)))
+        raw[at:at] = draw(st.binary(min_size=1, max_size=20))
+    return name, bytes(raw)
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=damaged_containers())
+def test_a_damaged_compressed_file_loads_or_fails_with_our_error_naming_it(fuzz_dir, case):
+    name, content = case
+    path = fuzz_dir / ("damaged-" + name)
     path.write_bytes(content)
     check(path)

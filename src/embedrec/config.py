@@ -3,12 +3,12 @@ be saved with its model, repeated from a file (`train --config`), and compared."
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import InitVar, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from embedrec import jsontext
 from embedrec.errors import ModelError
 from embedrec.schemas import validate_train
 from embedrec.settings import AUTO_MODEL, TrainSettings
@@ -161,7 +161,7 @@ class TrainConfig(TrainSettings):
     def from_file(cls, path: str | Path) -> TrainConfig:
         path = Path(path)
         try:
-            values = json.loads(path.read_text())
+            values = jsontext.loads(path.read_text())
         except (OSError, ValueError) as exc:  # ValueError: not JSON, or not UTF-8 text
             raise ModelError(f"{path}: not a readable JSON training config ({exc})") from None
         if not isinstance(values, dict):

@@ -33,7 +33,7 @@ def _kind_options(pairs: list[str] | None) -> dict[str, Any]:
             raise typer.BadParameter(f"--option takes KEY=VALUE, got {pair!r}")
         try:
             parsed[key.strip()] = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON (or nested too deep to be a value)
             parsed[key.strip()] = text
     return parsed
 

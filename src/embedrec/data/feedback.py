@@ -15,6 +15,8 @@ note: they would widen the scale the model learns and accepts.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -36,8 +38,11 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     >>> store = FeedbackStore("sqlite:///models/ml-100k.feedback.db")  # doctest: +SKIP
     >>> split = with_feedback(split, store.all_ratings())               # doctest: +SKIP
     """
-    if not len(feedback):
-        return split
+    if not len(feedback):  # said, so an empty store is not mistaken for one that was read
+        none = "the feedback database holds no stored ratings: trained on the data alone"
+        return Split(
+            replace(split.train, notes=[*split.train.notes, none]), split.valid, split.name
+        )
     train, valid = split.train, split.valid
     columns = list(FEEDBACK_COLUMNS)
     if train.timestamps is not None and "timestamp" in feedback:

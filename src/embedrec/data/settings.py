@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from embedrec import jsontext
 from embedrec.errors import DataError
 from embedrec.io import atomic_file
 
@@ -37,7 +38,7 @@ def read_settings() -> dict[str, Any]:
     except OSError as exc:
         raise DataError(f"{path}: cannot read embedrec's settings ({exc.strerror})") from None
     try:
-        settings = json.loads(text)
+        settings = jsontext.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{path}: line {exc.lineno}, column {exc.colno}: not JSON ({exc.msg}); fix or "

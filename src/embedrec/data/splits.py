@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from embedrec.data.ratings import IdMap, Ratings
+from embedrec.data.validate import plain
 from embedrec.errors import DataError, DistributedError
 from embedrec.help_text import SPLIT_HELP as SPEC_HELP
 from embedrec.notebook import html_table
@@ -131,6 +132,7 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
             f"{train.source} holds {kinds[train.interactions]} but {valid.source} holds "
             f"{kinds[valid.interactions]}: give both files the same columns"
         )
+    check_valid_scale(train, valid)
     users = union_map(train.user_map, valid.user_map)
     items = union_map(train.item_map, valid.item_map)
     titles = None
@@ -145,6 +147,37 @@ def paired_split(train: Ratings, valid: Ratings, name: str | None = None) -> Spl
         for side in (train, valid)
     ]
     return Split(sides[0], sides[1], name or f"{train.source} / {valid.source}")
+
+
+def check_valid_scale(train: Ratings, valid: Ratings) -> None:
+    """A validation file's ratings lie on the training ratings' scale (declared, else their
+    range), as `evaluate --test` checks a test file against a model: one 99 among 1-5 ratings,
+    or a 0-10 file beside a 1-5 one, would be scored as if it were and move RMSE more than any
+    model could."""
+    if train.interactions or not len(train):
+        return
+    scale = train.rating_scale or train.observed_range
+    found = off_scale(valid, scale, "the training ratings' scale", "validation ratings")
+    if found:
+        raise DataError(
+            f"{valid.source}: {found}; is it a validation file of {train.source}, on the same "
+            "scale? (a wider scale: --rating-scale LOW HIGH)"
+        )
+
+
+def off_scale(ratings: Ratings, scale: tuple[float, float], name: str, rows: str) -> str | None:
+    """The first rating outside `scale` as its owner finds it ("user 'u0', item 109 is rated
+    99, outside NAME 1..5 (1 of 20 ROWS)"); None when every rating is inside."""
+    low, high = scale
+    outside = np.flatnonzero((ratings.ratings < low) | (ratings.ratings > high))
+    if not len(outside):
+        return None
+    row = outside[0]
+    user, item = ratings.user_map.ids[ratings.users[row]], ratings.item_map.ids[ratings.items[row]]
+    return (
+        f"user {plain(user)!r}, item {plain(item)!r} is rated {ratings.ratings[row]:g}, outside "
+        f"{name} {low:g}..{high:g} ({len(outside):,} of {len(ratings):,} {rows})"
+    )
 
 
 def union_map(train: IdMap, valid: IdMap) -> IdMap:

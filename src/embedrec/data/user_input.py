@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from embedrec import jsontext
 from embedrec.data.files import column_names, guess_column, read_table
 from embedrec.errors import DataError
 
@@ -107,7 +108,7 @@ def read_liked(text: str) -> list[Hashable]:
     """
     if text.lstrip().startswith("["):
         try:
-            value = json.loads(text)
+            value = jsontext.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"--liked is not a JSON list ({exc}); or write 51,52") from None
         if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
@@ -123,7 +124,7 @@ def read_liked(text: str) -> list[Hashable]:
 def _from_json(text: str, path: Path | None) -> dict[Hashable, float]:
     """The ratings in a JSON object; errors name the file, or the --ratings option."""
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except json.JSONDecodeError as exc:
         if path is None:
             raise DataError(

@@ -18,7 +18,8 @@ import pandas as pd
 
 from embedrec.catalogue import accepted_scale
 from embedrec.data.ratings import IdMap, Ratings
-from embedrec.data.validate import plain, ratings_from_frame
+from embedrec.data.splits import off_scale
+from embedrec.data.validate import ratings_from_frame
 from embedrec.errors import DataError, ModelError
 from embedrec.recommender import Recommender
 
@@ -80,16 +81,10 @@ def _check_scale(rec: Recommender, data: Ratings) -> None:
     """Test ratings are on the model's scale (declared, else its training ratings' range, as
     for a new user's ratings): a 99 among 1-5, or a 0-10 file against a 1-5 model, would be
     scored as if it were, and one such row moves RMSE more than any model change."""
-    low, high = accepted_scale(rec)
-    outside = np.flatnonzero((data.ratings < low) | (data.ratings > high))
-    if len(outside):
-        row = outside[0]
-        user, item = data.user_map.ids[data.users[row]], data.item_map.ids[data.items[row]]
+    found = off_scale(data, accepted_scale(rec), "the model's rating scale", "test ratings")
+    if found:
         raise DataError(
-            f"{data.source}: user {plain(user)!r}, item {plain(item)!r} is rated "
-            f"{data.ratings[row]:g}, outside the model's rating scale {low:g}..{high:g} "
-            f"({len(outside):,} of {len(data):,} test ratings); is it a test file of this "
-            "model's data, on the same scale?"
+            f"{data.source}: {found}; is it a test file of this model's data, on the same scale?"
         )
 
 

@@ -177,6 +177,17 @@ def _check_columns(engine: Engine, where: str) -> None:
             )
 
 
+def _check_is_a_store(engine: Engine, where: str) -> None:
+    """A database opened to read feedback from (`train --feedback`) holds embedrec's ratings
+    table: an existing file or server database without it (a wrong name, in-memory SQLite) is
+    refused rather than given empty tables and trained on as if it held no ratings."""
+    if not inspect(engine).has_table(ratings_table.name):
+        raise StoreError(
+            f"feedback database {where} has no {ratings_table.name} table: it is not a store "
+            "`embedrec serve` wrote; check the URL"
+        )
+
+
 def database_message(exc: BaseException) -> str:
     """A database error as a person reads it: the driver's own first line, without the SQL
     statement and SQLAlchemy's link to its documentation ("(Background on this error at:
@@ -210,7 +221,8 @@ class _Pending:
 
 class FeedbackStore:
     """Ratings and hidden items in the database at `url` (tables created when missing;
-    `create=False`: a SQLite file must be there already, so a typo is not a new, empty store)."""
+    `create=False`: the database must be a store already, a SQLite file there and embedrec's
+    ratings table in it, so a typo is not a new, empty store)."""
 
     def __init__(self, url: str, create: bool = True):
         self.url = url
@@ -235,7 +247,10 @@ class FeedbackStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             _check_columns(self.engine, self.safe_url)
-            metadata.create_all(self.engine)
+            if create:
+                metadata.create_all(self.engine)
+            else:  # read only: a database without the table (a wrong URL) holds no ratings
+                _check_is_a_store(self.engine, self.safe_url)
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"cannot open feedback database {self.safe_url}: {database_message(exc)}"
