@@ -11,6 +11,7 @@ import torch
 from embedrec import ModelError, Recommender, evaluate, random_split, ratings_from_frame, train
 from embedrec.config import TrainConfig
 from embedrec.models.bmf import BayesianMFKind, pulled_model
+from embedrec.models.torch_model import PREDICTED_PAIRS, PREDICTED_VALUES
 from embedrec.training import gibbs
 from embedrec.training.gibbs import PosteriorMean, _grouped, _Noise, _Side
 from tests.conftest import low_rank_frame
@@ -87,20 +88,22 @@ def test_the_posterior_mean_kept_in_float32_is_the_float64_mean_to_a_rounding():
     assert np.abs(got - want).max() < 1e-5
 
 
-def test_the_posterior_mean_is_built_once_per_sample_and_the_previous_one_let_go():
-    """Asking again without a new sample hands out the same model (the sampler's last
-    validation and its result are one model, not two); the next one is built only after the
-    previous is let go, so a large run never holds two."""
+def test_the_posterior_mean_keeps_no_model_it_built():
+    """Each call builds the current average anew and keeps no reference to it: the model
+    that asked holds it alone, so letting it go frees it (a large run never holds two)."""
     rng = np.random.default_rng(2)
     average = PosteriorMean(5, 4, rank=2, slots=3, mean=3.0)
     average.add(rng.normal(size=(5, 3)), rng.normal(size=(4, 3)))
     first = average.model()
-    assert average.model() is first
     gone = weakref.ref(first)
     del first
+    assert gone() is None
     average.add(rng.normal(size=(5, 3)), rng.normal(size=(4, 3)))
-    second = average.model()
-    assert gone() is None and second.n_factors == 4
+    assert average.model().n_factors == 4
+
+
+def _sample_rows(split, rng):
+    return rng.normal(size=(split.train.n_users, 3)), rng.normal(size=(split.train.n_items, 3))
 
 
 def test_bmf_lets_its_previous_posterior_mean_go_before_building_the_next(split):
@@ -116,11 +119,57 @@ def test_bmf_lets_its_previous_posterior_mean_go_before_building_the_next(split)
         return average.model()
 
     for _ in range(2):
-        average.add(
-            rng.normal(size=(split.train.n_users, 3)), rng.normal(size=(split.train.n_items, 3))
-        )
-        assert as_model(build) is model and model.network is average.model()
+        average.add(*_sample_rows(split, rng))
+        assert as_model(build) is model
+        assert torch.equal(model.network.user_factors.weight, average.model().user_factors.weight)
     assert seen == [False, False]
+
+
+def test_a_shrunk_bmf_keeps_no_unshrunk_mean_beside_the_shrunk_one(split):
+    """With `shrink`, the model holds the mean pulled towards the baseline, and the plain
+    mean it was made from is let go (it was kept alive beside it, as large as it)."""
+    model = BayesianMFKind.build(TrainConfig(), split.train)
+    as_model = pulled_model(model, split.train, 2.0)
+    average = PosteriorMean(split.train.n_users, split.train.n_items, rank=2, slots=2, mean=3.0)
+    average.add(*_sample_rows(split, np.random.default_rng(4)))
+    plain = []
+
+    def build():
+        network = average.model()
+        plain.append(weakref.ref(network))
+        return network
+
+    as_model(build)
+    assert plain[0]() is None
+    assert model.network.n_factors == 2 + 2  # the mean's factors and the pull's two columns
+
+
+def test_the_trained_bmf_holds_the_mean_of_every_kept_sample(split):
+    """`train` ends with the model holding the mean of every kept sample, the one its last
+    validation scored (the sampler hands it over with the last sample)."""
+    options = {"shrink": 0.0, "implicit": True, "robust": True}
+    rec = train(split, model="bmf", n_factors=3, epochs=6, seed=1, **options)
+    average, _ = gibbs.fit_gibbs(
+        split.train.users, split.train.items, split.train.ratings, split.train.n_users,
+        split.train.n_items, n_factors=3, epochs=6, seed=1,
+    )  # fmt: skip
+    assert torch.equal(rec.model.network.item_factors.weight, average.model().item_factors.weight)
+    assert rec.history[-1].valid_rmse == evaluate(rec, split.valid)["rmse"]
+
+
+def test_a_wide_posterior_mean_scores_pairs_in_smaller_batches_with_the_same_scores():
+    """A mean of many samples is wide (rank x samples): it scores fewer pairs at once, so a
+    large validation gathers no wide blocks, and every pair scores as it would in any batch."""
+    rng = np.random.default_rng(5)
+    average = PosteriorMean(300, 200, rank=10, slots=30, mean=3.0)
+    for _ in range(30):
+        average.add(rng.normal(size=(300, 11)), rng.normal(size=(200, 11)))
+    model = BayesianMFKind(average.model())
+    assert model.predict_batch() == PREDICTED_VALUES // 300 < PREDICTED_PAIRS
+    users, items = rng.integers(0, 300, 50_000), rng.integers(0, 200, 50_000)
+    whole = model.predict(users, items, batch=PREDICTED_PAIRS)
+    assert np.array_equal(model.predict(users, items), whole)
+    assert np.array_equal(model.predict(users[:50], items[:50], batch=1), whole[:50])
 
 
 def _state(seed=0, n_users=7, n_items=5, d=3):
@@ -226,10 +275,11 @@ def test_a_seed_gives_the_same_chain_on_any_thread_count(split):
     def predictions(n_threads):
         numba.set_num_threads(n_threads)
         try:
-            model, _ = gibbs.fit_gibbs(
+            average, _ = gibbs.fit_gibbs(
                 data.users, data.items, data.ratings, data.n_users, data.n_items,
                 n_factors=4, epochs=6, seed=5,
             )  # fmt: skip
+            model = average.model()
         finally:
             numba.set_num_threads(threads)
         return model(torch.as_tensor(split.valid.users), torch.as_tensor(split.valid.items))

@@ -169,7 +169,9 @@ class BayesianMFKind(DotProductBiasKind):
         `shrink` option (`OwnTrainer`)."""
         assert config.n_factors is not None and config.epochs is not None
         as_model = pulled_model(self, data, config.options.get("shrink") or 0.0)
-        network, _ = gibbs.fit_gibbs(
+        # the model holds the last mean when sampling ends (`on_sample`); the average's kept
+        # samples go as soon as it returns
+        gibbs.fit_gibbs(
             data.users,
             data.items,
             data.ratings,
@@ -184,7 +186,6 @@ class BayesianMFKind(DotProductBiasKind):
             loop=loop,
             on_sample=as_model,
         )
-        as_model(lambda: network)
 
 
 def shrunk_to_baseline(

@@ -174,9 +174,10 @@ def fit_gibbs(
     seed: int = 42,
     loop: Epochs | EpochLoop | None = None,
     on_sample: Callable[[Callable[[], DotProductBias]], Model] | None = None,
-) -> tuple[DotProductBias, list[EpochStats]]:
+) -> tuple[PosteriorMean, list[EpochStats]]:
     """Sample `epochs` sweeps at rank `n_factors`; average the predictions of the samples after
     `burn_in` (default: a fifth of the sweeps), keeping at most `keep` of them (evenly spaced).
+    Returns the average (`.model()` builds it) and the history.
 
     `implicit` adds the SVD++ terms (which items a user rated, which users rated an item);
     `robust` gives each user and item its own noise level. Both off is the classic BPMF.
@@ -184,7 +185,8 @@ def fit_gibbs(
     validate) about 10 times in all, not every sweep: the average is wide, and scoring it each
     sweep would cost more than the sampling. `on_sample` is handed the builder of the mean,
     not the mean, so that it can let the previous one go first (memory: one is 195 MB at 25M
-    ratings)."""
+    ratings); it is handed the last kept sample's mean too, so the model it makes holds the
+    result and nothing need build it again."""
     loop = loop or EpochLoop()
     sweeps, rank = epochs, n_factors
     rng = np.random.default_rng(seed)
@@ -221,7 +223,7 @@ def fit_gibbs(
         return mse, candidate
 
     history = loop.run(sweeps, 1, one_sweep, show_every=max(1, sweeps // 10))
-    return average.model(), history
+    return average, history
 
 
 class PosteriorMean:
@@ -232,9 +234,9 @@ class PosteriorMean:
 
     The kept factors are stored in float32, the precision the model holds them in (half the
     memory: 195 MB, not 390, at 25M ratings); each weight is then within one float32 rounding
-    of the float64 product (relative 1.2e-7). The last model built is handed out again until
-    a new sample is added, and dropped before the next is built, so two are never alive at
-    once here."""
+    of the float64 product (relative 1.2e-7). It keeps no model it built: the one who asked
+    holds it, and lets it go before asking for the next (`bmf.pulled_model`), or keeps only
+    what it made of it (a mean pulled towards the baseline)."""
 
     def __init__(self, n_users: int, n_items: int, rank: int, slots: int, mean: float):
         self.rank, self.mean, self.count = rank, mean, 0
@@ -242,7 +244,6 @@ class PosteriorMean:
         self.item_factors = np.zeros((n_items, rank * slots), dtype=np.float32)
         self.user_bias = np.zeros(n_users)
         self.item_bias = np.zeros(n_items)
-        self._built: tuple[int, DotProductBias] | None = None
 
     def add(self, user_rows: np.ndarray, item_rows: np.ndarray) -> None:
         cols = slice(self.count * self.rank, (self.count + 1) * self.rank)
@@ -253,19 +254,15 @@ class PosteriorMean:
         self.count += 1
 
     def model(self) -> DotProductBias:
-        if self._built is not None and self._built[0] == self.count:
-            return self._built[1]
-        self._built = None  # the previous average goes before the next is made
+        """The average of the samples added so far, a new model at each call."""
         s, width = self.count, self.count * self.rank
         scale = 1.0 / math.sqrt(s)
-        network = DotProductBias.from_arrays(
+        return DotProductBias.from_arrays(
             _scaled(self.user_factors, width, scale),
             _scaled(self.item_factors, width, scale),
             self.user_bias / s,
             self.item_bias / s + self.mean,
         ).eval()
-        self._built = (s, network)
-        return network
 
 
 def _scaled(factors: np.ndarray, width: int, scale: float, rows: int = 1 << 14) -> np.ndarray:
