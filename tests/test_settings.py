@@ -19,7 +19,7 @@ import typer
 
 import embedrec
 from embedrec.cli import app
-from embedrec.models import kinds
+from embedrec.models import kinds, registry
 from embedrec.models.declared import declared_kinds
 from embedrec.schemas import TrainSchema
 
@@ -137,3 +137,28 @@ def test_a_setting_declared_once_reaches_config_schema_and_cli_and_a_kinds_defau
     assert "7e-3 for bpr" in found["lr"] and "1e-2" not in found["lr"]
     code, output = found["refused"]
     assert code == 2 and "momentum (--momentum) must be at most 1" in output
+
+
+def test_a_kind_defaults_its_loss_and_schedule_and_a_run_without_one_takes_the_fallback():
+    """`loss` and `schedule` are the kind's to default as `lr` and `bs` are: unset (None) in a
+    config, the kind's `defaults` where it gives them, mse and one-cycle where it does not, and
+    what the run names wins over both."""
+
+    class ConstantDotBias(kinds()["dot-bias"]):  # type: ignore[misc, valid-type]
+        name = "dot-bias-constant"
+        defaults = {**kinds()["dot-bias"].defaults, "schedule": "constant"}
+
+    registry.register(ConstantDotBias)
+    try:
+        config = embedrec.TrainConfig(model="dot-bias-constant")
+        assert (config.loss, config.schedule) == (None, None)
+        resolved = registry.resolve(config)
+        assert (resolved.loss, resolved.schedule) == ("mse", "constant")
+        named = registry.resolve(config.replace(schedule="one-cycle"))
+        assert named.schedule == "one-cycle"
+    finally:
+        del registry.KINDS["dot-bias-constant"]
+    plain = registry.resolve(embedrec.TrainConfig(model="dot-bias"))
+    assert (plain.loss, plain.schedule) == ("mse", "one-cycle")
+    with pytest.raises(embedrec.ModelError, match="loss 'cross-entropy' does not train bmf"):
+        registry.resolve(embedrec.TrainConfig(model="bmf", loss="cross-entropy"))

@@ -36,6 +36,9 @@ MAX_SEED = 2**32 - 1 - 1000  # numpy's legacy seeding takes < 2**32; members add
 # (the chapter's questionnaire; the neural model only)
 Loss = Literal["mse", "cross-entropy"]
 LOSSES: tuple[str, ...] = typing.get_args(Loss)
+# What a run takes for a setting a kind may default where neither the run nor its kind says
+# (`registry.resolve` fills these after the kind's `defaults`)
+FALLBACKS: dict[str, Any] = {"loss": "mse", "schedule": "one-cycle"}
 
 
 def setting(
@@ -55,8 +58,9 @@ def setting(
 @dataclass
 class TrainSettings:
     """The settings every run shares (`TrainConfig`'s fields). A setting a kind defaults
-    (`n_factors`, `epochs`, `lr`, `wd`, `bs`) is None here: "the kind's default"
-    (`Model.defaults`, adapted to the data by `Model.defaults_for`)."""
+    (`n_factors`, `epochs`, `lr`, `wd`, `bs`, `loss`, `schedule`) is None here: "the kind's
+    default" (`Model.defaults`, adapted to the data by `Model.defaults_for`; `FALLBACKS` where
+    the kind says nothing)."""
 
     model: Annotated[
         str,
@@ -93,16 +97,18 @@ class TrainSettings:
     wd: Annotated[Finite | None, setting("--wd", "Decoupled weight decay", ge=0, le=1e6)] = None
     bs: Annotated[int | None, setting("--bs", "Batch size", ge=1, le=2**24)] = None
     loss: Annotated[
-        Loss,
+        Loss | None,
         setting(
             "--loss",
             "mse, or cross-entropy (nn: classification over the rating values, predicting "
             "the expected rating)",
+            said=FALLBACKS["loss"],
         ),
-    ] = "mse"
+    ] = None
     schedule: Annotated[
-        Literal["one-cycle", "constant"], setting("--schedule", "one-cycle or constant")
-    ] = "one-cycle"
+        Literal["one-cycle", "constant"] | None,
+        setting("--schedule", "one-cycle or constant", said=FALLBACKS["schedule"]),
+    ] = None
     seed: Annotated[
         int, setting("--seed", "Seed for the split and the model", ge=0, le=MAX_SEED)
     ] = 42

@@ -70,7 +70,6 @@ TABLE_NAMES: dict[str, tuple[str, ...]] = {
 NAMES_ATTRIBUTE = "embedrec_names"
 PROBE_ROWS = 1024  # the first batch the module is tried on before training
 SPREAD_RATIO = 1.0  # first predictions' variance past this times the ratings' warns
-FASTAI_WD = 0.01  # the weight decay of fastai's Adam where fit is given none
 
 
 def takes_stacked(network: nn.Module) -> bool:
@@ -130,7 +129,9 @@ class ModuleKind(TorchModel):
     engines: ClassVar[tuple[str, ...]] = ("torch",)
     # fastai's Learner with no wd decays by its Adam's 0.01, so `learn.fit_one_cycle(5, 5e-3)`
     # reads as train(model=m, epochs=5, lr=5e-3); the chapter writes wd=0.1 where it wants it
-    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": FASTAI_WD, "lr": 5e-3, "bs": 64}
+    # wd: fastai's Adam's own where `fit_one_cycle` is given none; literals, as `--help` reads
+    # them from this file without importing it (`models/declared.py`)
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 5, "wd": 0.01, "lr": 5e-3, "bs": 64}
     by_name: ClassVar[bool] = False
     network: ChapterCall
 

@@ -13,6 +13,7 @@ from embedrec.errors import ModelError
 from embedrec.models import KIND_MODULES
 from embedrec.models.base import Model
 from embedrec.models.declared import help_line
+from embedrec.settings import FALLBACKS
 
 # Importing a kind's module (`KIND_MODULES`) registers its kinds. They are imported when the
 # kinds are first asked for (torch with the torch kinds), so loading a model of a kind that is
@@ -95,12 +96,12 @@ def resolve(config: TrainConfig) -> ResolvedConfig:
             kind.parse_options(kind.own_options(config.options))
         return ResolvedConfig(config)
     kind = get_kind(config.model)
+    config = config.with_defaults(kind.defaults).with_defaults(FALLBACKS)
     if config.loss not in kind.losses:
         raise ModelError(
             f"loss {config.loss!r} does not train {kind.name} models (theirs: "
             f"{', '.join(kind.losses)}); cross-entropy is for --model nn"
         )
-    config = config.with_defaults(kind.defaults)
     options = kind.parse_options(config.options).model_dump()
     return ResolvedConfig(config if options == config.options else config.replace(options=options))
 

@@ -42,7 +42,7 @@ def wants_sparse(network: nn.Module) -> bool:
 
 def gradient_options(config: TrainConfig) -> dict[str, Any]:
     """The settings every gradient engine (torch, fused) takes from a config, by name."""
-    assert None not in (config.epochs, config.lr, config.bs)  # resolved: the kind's defaults
+    assert None not in (config.epochs, config.lr, config.bs, config.schedule)  # resolved
     names = ("epochs", "lr", "wd", "bs", "schedule", "seed")
     return {name: getattr(config, name) for name in names}
 
