@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 import embedrec
 from embedrec import ModelError, TrainConfig, random_split, ratings_from_frame, train
 from embedrec.cli import app
+from embedrec.models.bias import BiasKind
 from embedrec.models.capabilities import OwnTrainer
 from embedrec.models.registry import build, kinds, resolve
-from embedrec.training import choose_engine, engine_names
+from embedrec.training import choose_engine, engine_names, fit
 from tests.conftest import low_rank_frame
 
 TRAINERS = {
@@ -83,3 +84,22 @@ def test_a_config_file_that_recorded_an_earlier_engine_name_still_trains(split, 
     assert result.exit_code == 0, result.output
     saved = embedrec.load(tmp_path / "m")
     assert saved.engine == "gibbs" and len(saved.history) == 4
+
+
+class EarlierBias(BiasKind):
+    """A kind written before the `own` engine: it lists its engine as `ClosedFormModel` did."""
+
+    engines = ("direct",)
+
+
+@pytest.mark.parametrize("engine", ["auto", "own"])
+def test_a_kind_that_still_lists_an_earlier_engine_name_trains_on_own(split, engine):
+    config = resolve(TrainConfig(model="bias", device="cpu", engine=engine))
+    model = EarlierBias.build(config, split.train)
+    assert choose_engine(model, config).name == "own"
+    _, label, trained = fit(model, split.train, config)
+    plain = build(config, split.train)
+    fit(plain, split.train, config)
+    assert label == "direct"
+    users, items = split.valid.users, split.valid.items
+    np.testing.assert_array_equal(trained.predict(users, items), plain.predict(users, items))

@@ -116,6 +116,12 @@ def check_engine(name: str) -> str:
     return name
 
 
+def listed(engines: tuple[str, ...]) -> tuple[str, ...]:
+    """A kind's engines under their names now: a kind written before the `own` engine may
+    still list `direct` (as `ClosedFormModel` did) or another earlier name."""
+    return tuple(dict.fromkeys(RENAMED_ENGINES.get(name, name) for name in engines))
+
+
 def renamed_engine(name: str) -> str:
     """What a run that names an engine by its earlier name is told."""
     return (
@@ -129,17 +135,18 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
     on the configured device; a clear error when the pair does not go together."""
     device = resolve_device(config.device)
     if config.engine == "auto":
-        for name in model.preferred_engines():
-            if ENGINES[name].supports(model, device):
+        for name in listed(model.preferred_engines()):
+            if name in ENGINES and ENGINES[name].supports(model, device):
                 return ENGINES[name]
         raise ModelError(f"no engine trains a {model.name} model on {device}")
     name = check_engine(config.engine)
     engine = ENGINES[name]
     trainer = model.trainer if isinstance(model, OwnTrainer) else None
-    if name not in model.engines or (name != config.engine and trainer != config.engine):
+    kinds_engines = listed(model.engines)
+    if name not in kinds_engines or (name != config.engine and trainer != config.engine):
         raise ModelError(
             f"the {config.engine} engine does not train {model.name} models; "
-            f"use engine 'auto' or one of: {', '.join(model.engines)}"
+            f"use engine 'auto' or one of: {', '.join(kinds_engines)}"
             + (f" (its own trainer, {trainer})" if trainer else "")
         )
     if not engine.supports(model, device):
