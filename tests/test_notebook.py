@@ -5,6 +5,7 @@ PNG, the epoch table as one HTML table updated in place, short reprs."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -132,6 +133,8 @@ def test_plot_loss_saves_the_curves_and_returns_the_epochs(tmp_path):
     solved = embedrec.train(split, model="ease")
     with pytest.raises(ModelError, match="ease model recorded no loss to plot"):
         embedrec.plot_loss(solved)
+    with pytest.raises(ModelError, match="dot-bias model holds no epoch history"):
+        embedrec.plot_loss(dataclasses.replace(rec, history=[]))  # not "fitted in one solve"
 
 
 def test_a_split_shows_as_one_short_table():
