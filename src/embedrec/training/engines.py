@@ -13,6 +13,7 @@ chosen by `--nproc`, not listed here.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from types import ModuleType
 from typing import Protocol
@@ -109,7 +110,7 @@ def check_engine(name: str) -> str:
     """The engine `name` stands for, or a clear error; an earlier name (`gibbs`, `als`,
     `direct`, `members`) stands for `own`, with a DeprecationWarning naming it."""
     if name in RENAMED_ENGINES:
-        warnings.warn(renamed_engine(name), DeprecationWarning, stacklevel=2)
+        warnings.warn(renamed_engine(name), DeprecationWarning, stacklevel=callers_level())
         return RENAMED_ENGINES[name]
     if name not in engine_names():
         raise ModelError(f"unknown engine {name!r}; choose one of {', '.join(engine_names())}")
@@ -120,6 +121,20 @@ def listed(engines: tuple[str, ...]) -> tuple[str, ...]:
     """A kind's engines under their names now: a kind written before the `own` engine may
     still list `direct` (as `ClosedFormModel` did) or another earlier name."""
     return tuple(dict.fromkeys(RENAMED_ENGINES.get(name, name) for name in engines))
+
+
+def callers_level() -> int:
+    """The `stacklevel` of the first caller outside embedrec, for a warning called from here:
+    Python shows a DeprecationWarning only where it is attributed to the user's own script,
+    and `train` reaches `check_engine` through a varying number of embedrec's frames."""
+    frame, level = sys._getframe(1), 1
+
+    def ours(module: str) -> bool:
+        return module.split(".")[0] == "embedrec"
+
+    while frame.f_back is not None and ours(frame.f_globals.get("__name__", "")):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def renamed_engine(name: str) -> str:
