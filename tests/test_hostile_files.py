@@ -554,6 +554,8 @@ def test_a_feedback_database_that_is_not_a_store_is_refused_before_training(
     if "no embedrec_ratings table" in expected and url != "sqlite://":
         tables = sqlite3.connect(tmp_path / "typo.db").execute("select name from sqlite_master")
         assert "embedrec_ratings" not in {name for (name,) in tables}  # the file left as it was
+        mode = sqlite3.connect(tmp_path / "typo.db").execute("pragma journal_mode").fetchone()
+        assert mode == ("delete",) and not (tmp_path / "typo.db-wal").exists()  # not made WAL
     assert "epoch" not in result.output
 
 

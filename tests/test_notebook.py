@@ -5,14 +5,18 @@ PNG, the epoch table as one HTML table updated in place, short reprs."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import embedrec
 from embedrec import ModelError, random_split, ratings_from_frame
+from embedrec.plots import loss_figure
 from tests.conftest import low_rank_frame
 
 nbformat = pytest.importorskip("nbformat", reason="the notebook tests need nbformat (dev extras)")
@@ -129,6 +133,8 @@ def test_plot_loss_saves_the_curves_and_returns_the_epochs(tmp_path):
     solved = embedrec.train(split, model="ease")
     with pytest.raises(ModelError, match="ease model recorded no loss to plot"):
         embedrec.plot_loss(solved)
+    with pytest.raises(ModelError, match="dot-bias model holds no epoch history"):
+        embedrec.plot_loss(dataclasses.replace(rec, history=[]))  # not "fitted in one solve"
 
 
 def test_a_split_shows_as_one_short_table():
@@ -137,3 +143,17 @@ def test_a_split_shows_as_one_short_table():
     markup = split._repr_html_()  # what Jupyter shows for `split` at the end of a cell
     assert markup.count("<table") == 1 and "Split random:0.2:1" in markup
     assert f"{len(split.train):,} ratings" in markup and f"{len(split.valid):,} ratings" in markup
+
+
+def test_the_curves_of_200_sweeps_read_as_curves():
+    """The default bmf runs 200 sweeps and validates about every tenth: the epoch axis shows a
+    readable few whole numbers, and the valid loss is one connected curve, not dots between
+    the sweeps it skipped."""
+    sweeps = np.arange(200)
+    valid = np.where(sweeps % 20 == 19, 0.9 - 0.001 * sweeps, np.nan)
+    history = pd.DataFrame({"epoch": sweeps, "train_loss": 1 - sweeps / 400, "valid_loss": valid})
+    (ax,) = loss_figure(history).axes
+    shown = [t for t in ax.get_xticks() if 0 <= t <= 199]
+    assert 3 <= len(shown) <= 12 and all(float(t).is_integer() for t in shown)
+    curves = {line.get_label(): line.get_ydata() for line in ax.lines}
+    assert len(curves["valid loss"]) == 10 and np.isfinite(curves["valid loss"]).all()

@@ -5,7 +5,11 @@ still train them, deprecated. (The loop's validation, keep="best" and patience o
 tests/test_validation_metric.py.)"""
 
 import json
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +18,13 @@ from typer.testing import CliRunner
 import embedrec
 from embedrec import ModelError, TrainConfig, random_split, ratings_from_frame, train
 from embedrec.cli import app
+from embedrec.models.bias import BiasKind
 from embedrec.models.capabilities import OwnTrainer
 from embedrec.models.registry import build, kinds, resolve
-from embedrec.training import choose_engine, engine_names
+from embedrec.training import choose_engine, engine_names, fit
 from tests.conftest import low_rank_frame
 
+SRC = Path(__file__).resolve().parents[1] / "src"
 TRAINERS = {
     "average": "members",
     "bias": "direct",
@@ -83,3 +89,42 @@ def test_a_config_file_that_recorded_an_earlier_engine_name_still_trains(split, 
     assert result.exit_code == 0, result.output
     saved = embedrec.load(tmp_path / "m")
     assert saved.engine == "gibbs" and len(saved.history) == 4
+
+
+class EarlierBias(BiasKind):
+    """A kind written before the `own` engine: it lists its engine as `ClosedFormModel` did."""
+
+    engines = ("direct",)
+
+
+@pytest.mark.parametrize("engine", ["auto", "own"])
+def test_a_kind_that_still_lists_an_earlier_engine_name_trains_on_own(split, engine):
+    config = resolve(TrainConfig(model="bias", device="cpu", engine=engine))
+    model = EarlierBias.build(config, split.train)
+    assert choose_engine(model, config).name == "own"
+    _, label, trained = fit(model, split.train, config)
+    plain = build(config, split.train)
+    fit(plain, split.train, config)
+    assert label == "direct"
+    users, items = split.valid.users, split.valid.items
+    np.testing.assert_array_equal(trained.predict(users, items), plain.predict(users, items))
+
+
+def test_a_script_that_names_an_earlier_engine_is_told_once_at_its_own_line(tmp_path):
+    """Python shows a DeprecationWarning only where it is attributed to the user's script,
+    not to embedrec's frames between it and the check."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import embedrec\n"
+        "from tests.conftest import low_rank_frame\n"
+        "ratings = embedrec.ratings_from_frame(low_rank_frame(n_users=20, n_items=15))\n"
+        "rec = embedrec.train(ratings, model='bias', engine='direct')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(SRC.parent)])}
+    env.pop("PYTHONWARNINGS", None)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.count("engine 'direct' is engine 'own' now") == 1, done.stderr
+    assert f"{script}:4: DeprecationWarning" in done.stderr

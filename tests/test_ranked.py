@@ -4,7 +4,9 @@ keeps it as the two models it always kept."""
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -130,3 +132,19 @@ def test_it_refuses_parts_that_do_not_fit(ranked):
     other = embedrec.train(smaller, model="ease")
     with pytest.raises(embedrec.ModelError, match="the rating model's users and items"):
         Ranked(rating, other.model)
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.deepcopy, lambda rec: pickle.loads(pickle.dumps(rec))],
+    ids=["deepcopy", "pickle"],
+)
+def test_a_recommender_with_a_ranker_copies_and_pickles(ranked, split, duplicate):
+    """The default model has a ranker beside it: a copy of it (a notebook's deepcopy, a process
+    pool's pickle) recommends as the original, whichever kind of ranked model it holds."""
+    rankers = embedrec.train(split, model="ials", ranker="ease", epochs=2, seed=0)
+    for rec in (ranked, rankers):
+        again = duplicate(rec)
+        assert type(again.model) is type(rec.model) and again.model_name == rec.model_name
+        user = rec.user_map.decode(np.flatnonzero(rec.user_counts > 0)[:1])[0]
+        assert again.recommend(user, n=5).equals(rec.recommend(user, n=5))

@@ -119,6 +119,8 @@ def plot_loss(
     """
     columns = ["epoch", "train_loss", "valid_loss"]
     table = pd.DataFrame([[getattr(h, c) for c in columns] for h in rec.history], columns=columns)
+    if not len(table):
+        raise ModelError(f"this {rec.model_name} model holds no epoch history to plot")
     if table[columns[1:]].isna().all(axis=None):
         raise ModelError(
             f"this {rec.model_name} model recorded no loss to plot: it is fitted in one solve, "

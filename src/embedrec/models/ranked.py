@@ -68,6 +68,10 @@ class Ranked(Model):
         self.blend = float(blend)
         self.n_users, self.n_items = rating.n_users, rating.n_items
 
+    def __getnewargs__(self) -> tuple[Model, Model, float]:
+        # what copy.deepcopy and pickle hand __new__, which needs the parts to pick the class
+        return self.rating, self.ranker, self.blend
+
     @classmethod
     def build(cls, config: TrainConfig, data: Ratings) -> Ranked:
         raise ModelError(

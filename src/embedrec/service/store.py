@@ -243,7 +243,7 @@ class FeedbackStore:
             raise StoreError(f"cannot use feedback database {self.safe_url}: {exc}") from None
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._writer = GroupCommit(self.engine)
-        if self.is_sqlite:
+        if self.is_sqlite and create:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             _check_columns(self.engine, self.safe_url)
@@ -251,10 +251,16 @@ class FeedbackStore:
                 metadata.create_all(self.engine)
             else:  # read only: a database without the table (a wrong URL) holds no ratings
                 _check_is_a_store(self.engine, self.safe_url)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StoreError) as exc:
+            self.engine.dispose()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(
                 f"cannot open feedback database {self.safe_url}: {database_message(exc)}"
             ) from None
+        if self.is_sqlite and not create:  # a store: WAL as serve runs it, never another file
+            self.engine.dispose()
+            event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @property
     def safe_url(self) -> str:

@@ -13,6 +13,7 @@ chosen by `--nproc`, not listed here.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from types import ModuleType
 from typing import Protocol
@@ -109,11 +110,31 @@ def check_engine(name: str) -> str:
     """The engine `name` stands for, or a clear error; an earlier name (`gibbs`, `als`,
     `direct`, `members`) stands for `own`, with a DeprecationWarning naming it."""
     if name in RENAMED_ENGINES:
-        warnings.warn(renamed_engine(name), DeprecationWarning, stacklevel=2)
+        warnings.warn(renamed_engine(name), DeprecationWarning, stacklevel=callers_level())
         return RENAMED_ENGINES[name]
     if name not in engine_names():
         raise ModelError(f"unknown engine {name!r}; choose one of {', '.join(engine_names())}")
     return name
+
+
+def listed(engines: tuple[str, ...]) -> tuple[str, ...]:
+    """A kind's engines under their names now: a kind written before the `own` engine may
+    still list `direct` (as `ClosedFormModel` did) or another earlier name."""
+    return tuple(dict.fromkeys(RENAMED_ENGINES.get(name, name) for name in engines))
+
+
+def callers_level() -> int:
+    """The `stacklevel` of the first caller outside embedrec, for a warning called from here:
+    Python shows a DeprecationWarning only where it is attributed to the user's own script,
+    and `train` reaches `check_engine` through a varying number of embedrec's frames."""
+    frame, level = sys._getframe(1), 1
+
+    def ours(module: str) -> bool:
+        return module.split(".")[0] == "embedrec"
+
+    while frame.f_back is not None and ours(frame.f_globals.get("__name__", "")):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def renamed_engine(name: str) -> str:
@@ -129,17 +150,18 @@ def choose_engine(model: Model, config: TrainConfig) -> Engine:
     on the configured device; a clear error when the pair does not go together."""
     device = resolve_device(config.device)
     if config.engine == "auto":
-        for name in model.preferred_engines():
-            if ENGINES[name].supports(model, device):
+        for name in listed(model.preferred_engines()):
+            if name in ENGINES and ENGINES[name].supports(model, device):
                 return ENGINES[name]
         raise ModelError(f"no engine trains a {model.name} model on {device}")
     name = check_engine(config.engine)
     engine = ENGINES[name]
     trainer = model.trainer if isinstance(model, OwnTrainer) else None
-    if name not in model.engines or (name != config.engine and trainer != config.engine):
+    kinds_engines = listed(model.engines)
+    if name not in kinds_engines or (name != config.engine and trainer != config.engine):
         raise ModelError(
             f"the {config.engine} engine does not train {model.name} models; "
-            f"use engine 'auto' or one of: {', '.join(model.engines)}"
+            f"use engine 'auto' or one of: {', '.join(kinds_engines)}"
             + (f" (its own trainer, {trainer})" if trainer else "")
         )
     if not engine.supports(model, device):
