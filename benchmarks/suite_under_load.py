@@ -120,7 +120,11 @@ def main() -> None:
         if rows:
             print(f"{heading}:", *rows, sep="\n")
     if not found or found.get("failed") or found.get("error") or found.get("errors"):
-        print(output[-3000:])
+        # what failed and why: pytest's FAILURES / ERRORS sections (their last 20,000
+        # characters), else the end of its output
+        start = min((i for i in (output.find("= FAILURES ="), output.find("= ERRORS =")) if i >= 0),
+                    default=-1)  # fmt: skip
+        print(output[start:][-20000:] if start >= 0 else output[-3000:])
         sys.exit(1)
 
 
