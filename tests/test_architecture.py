@@ -382,3 +382,22 @@ def test_no_kind_class_is_checked_outside_models():
     assert not found, "kind classes checked outside models/ (check a capability): " + "; ".join(
         found
     )
+
+
+def test_a_kind_is_its_file_and_its_name_in_the_kind_list():
+    """The README's "Adding a model": a kind's file plus its module's name in `KIND_MODULES`
+    are all it needs. No other source file names bpr in code (an import, a name, an attribute
+    or the string "bpr"); comments and help texts may mention it."""
+    naming = set()
+    for path in (SRC / "embedrec").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            named = (
+                (isinstance(node, ast.Constant) and node.value == "bpr")
+                or (isinstance(node, ast.Name) and "bpr" in node.id.lower())
+                or (isinstance(node, ast.Attribute) and "bpr" in node.attr.lower())
+                or (isinstance(node, ast.ImportFrom) and "bpr" in (node.module or ""))
+                or (isinstance(node, ast.alias) and "bpr" in node.name.lower())
+            )
+            if named:
+                naming.add(path.relative_to(SRC).as_posix())
+    assert naming == {"embedrec/models/bpr.py", "embedrec/models/__init__.py"}
