@@ -1,14 +1,15 @@
 """The test suite beside a busy machine: `--spinners` pure-Python spin loops (default 2, each
-holding a core, so that with the suite's own work the load is about 4 on two cores) run while
+holding a core, so that with the suite's two workers the load is about 4 on two cores) run while
 the given pytest command does; prints pytest's wall and CPU seconds, its passed / failed /
 skipped counts, the mean and range of the 1-minute load average sampled during the run, and
 the durations pytest printed.
 
 python benchmarks/suite_under_load.py [--spinners 2] [--every 5] [-- PYTEST ARGS...]
 
-Without PYTEST ARGS it runs the whole suite: `python -m pytest -q -p no:cacheprovider
---durations=25`. Given, they replace everything after `python -m pytest`, e.g.
-`-- -q tests/test_ranking.py`; add `-p benchmarks.cpu_per_test` for each test's CPU seconds.
+Without PYTEST ARGS it runs the whole suite as the README's test command does: `python -m
+pytest -q -n auto --dist loadfile -p no:cacheprovider --durations=25`. Given, they replace
+everything after `python -m pytest`, e.g. `-- -q tests/test_ranking.py`; add `-p
+benchmarks.cpu_per_test` for each test's CPU seconds (one process: it reads no xdist worker).
 Run from the repository's root.
 """
 
@@ -23,7 +24,8 @@ import sys
 import threading
 import time
 
-DEFAULT_ARGS = ["-q", "-p", "no:cacheprovider", "--durations=25"]
+DEFAULT_ARGS = ["-q", "-n", "auto", "--dist", "loadfile", "-p", "no:cacheprovider"]
+DEFAULT_ARGS += ["--durations=25"]
 SPIN = "while True: pass"
 COUNTS = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)")
 

@@ -1,6 +1,8 @@
 """Defaults that adapt to the data and say what they picked: bmf by density and size (on
 sparse data users with one or two ratings no worse than the bias baseline), dot-bias by size."""
 
+import json
+
 import numpy as np
 import torch
 from typer.testing import CliRunner
@@ -123,6 +125,27 @@ def test_dot_bias_decays_less_on_more_ratings():
     assert rec.config.wd == 0.062  # 128,000 training ratings, two significant digits
     chosen = train(random_split(ratings(0.5), 0.2, 0), model="dot-bias", epochs=1, wd=0.3)
     assert chosen.config.wd == 0.3
+
+
+def test_a_wd_given_on_many_ratings_is_kept_and_no_line_names_another(tmp_path):
+    """`--wd 0` past 80,000 ratings (docs/training.md's example at 25M) trains with 0 and
+    prints no "defaults ... wd 0.0..." line; with no --wd the line says what was picked."""
+    from embedrec.data.synthetic import Preset, synthetic_ratings
+
+    frame = synthetic_ratings(Preset(2_000, 1_000, 160_000, (1.0, 5.0), 1.0), seed=0)
+    data = tmp_path / "ratings.csv"
+    frame.to_csv(data, index=False)
+    outputs = {}
+    for given in ([], ["--wd", "0"]):
+        out = tmp_path / f"m{len(given)}"
+        args = ["train", "--data", str(data), "--model", "dot-bias", "--epochs", "1"]
+        result = CliRunner().invoke(app, [*args, *given, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outputs[bool(given)] = " ".join(result.output.split())
+        wd = json.loads((out / "config.json").read_text())["train_config"]["wd"]
+        assert wd == (0.0 if given else 0.062)
+    assert "dot-bias defaults for 128,000 ratings: wd 0.062" in outputs[False]
+    assert "defaults for" not in outputs[True]
 
 
 def test_an_averages_members_pick_from_the_data_as_they_would_alone():

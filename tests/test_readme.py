@@ -41,6 +41,10 @@ from tests.conftest import ML100K, NO_ML100K
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+# a block at full scale (25M ratings: a minute of CPU) runs as written in
+# benchmarks/docs_at_scale.py, which checks its figures; here it runs with the option the
+# marker names, e.g. `<!-- at full scale: ... the tests run it with --preset ml-1m -->`
+AT_FULL_SCALE = re.compile(r"<!-- at full scale[^\n]*? with (--[\w-]+) (\S+) -->\n$")
 
 
 def doc_pages() -> list[Path]:
@@ -57,7 +61,19 @@ def name(document: Path) -> str:
 
 
 def code_blocks(document: Path) -> list[tuple[str, str]]:
-    return [(m.group(1), m.group(2)) for m in BLOCK.finditer(document.read_text())]
+    """(language, code) of each block; a block marked at full scale with the marker's option
+    value in place of the one the page gives."""
+    text = document.read_text()
+    blocks = []
+    for m in BLOCK.finditer(text):
+        code = m.group(2)
+        scaled = AT_FULL_SCALE.search(text, 0, m.start())
+        if scaled and scaled.end() == m.start():
+            option, value = scaled.groups()
+            code, changed = re.subn(rf"{option} \S+", f"{option} {value}", code)
+            assert changed, f"{name(document)}: the marked block has no {option}"
+        blocks.append((m.group(1), code))
+    return blocks
 
 
 def shell_lines(code: str) -> list[str]:
@@ -299,9 +315,9 @@ def embedrec_options() -> set[str]:
     return found
 
 
-# options the pages give to other programs (torchrun, ruff, mkdocs)
+# options the pages give to other programs (torchrun, ruff, mkdocs, pytest)
 OTHERS = {"--standalone", "--nproc-per-node", "--nnodes", "--rdzv-backend", "--rdzv-id"}
-OTHERS |= {"--rdzv-endpoint", "--check", "--strict"}
+OTHERS |= {"--rdzv-endpoint", "--check", "--strict", "--dist"}
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=name)

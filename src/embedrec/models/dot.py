@@ -236,8 +236,9 @@ class DotProductBiasKind(DotProductKind):
         ratings: decoupled decay shrinks every row at every step (AdamW; the fused engine
         applies it lazily, the same sum), so at a fixed batch size an epoch of n ratings decays
         n / 80,000 times as much, and wd 0.1 underfits at 1M (valid RMSE 0.923 against 0.818
-        at 0.01 on the `ml-1m` synthetic preset, BENCHMARKS.md)."""
-        if len(data) <= CHAPTER_RATINGS:
+        at 0.01 on the `ml-1m` synthetic preset, BENCHMARKS.md). A wd the user gave is kept,
+        and no line speaks of another."""
+        if len(data) <= CHAPTER_RATINGS or (config is not None and config.wd is not None):
             return cls.defaults, None
         wd = float(f"{CHAPTER_WD * CHAPTER_RATINGS / len(data):.2g}")
         note = (
