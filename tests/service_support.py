@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +51,28 @@ def assert_error(response: httpx.Response, status: int, *words: str) -> dict:
     for word in words:
         assert word in body["error"], body["error"]
     return body
+
+
+@contextmanager
+def new_database(server_url: str) -> Iterator[str]:
+    """The URL of a database of its own on the test PostgreSQL at `server_url`, dropped after:
+    a store no other test writes (a retrain reads every stored rating) or that does not exist
+    yet."""
+    # imported here: every test session loads this plugin, and only the store's tests need it
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    name = f"embedrec_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@ stored, so no feedback is lost between model versions (new users and items inclu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,15 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
 from embedrec.service import FeedbackStore, create_app
 from tests.conftest import low_rank_frame
-from tests.service_support import AUTH, TOKEN
+from tests.service_support import AUTH, TOKEN, new_database
 
 runner = CliRunner()
 
@@ -83,17 +80,8 @@ def empty_store_url(request, db_url) -> Iterator[str]:
     if request.param == "sqlite":
         yield db_url
         return
-    server = make_url(request.getfixturevalue("postgres_url"))
-    name = f"embedrec_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-        admin.dispose()
+    with new_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 import embedrec
-from embedrec.service.tables import hidden_table, metadata, ratings_table, reloads_table
+from embedrec.service.sqlite_mode import sqlite_pragmas
+from embedrec.service.tables import (
+    create_tables,
+    hidden_table,
+    metadata,
+    ratings_table,
+    reloads_table,
+)
 
 # a database host that does not answer fails a request after this long, never hangs it (lists
 # are then served from the model alone; see Service.feedback_of)
@@ -69,14 +76,6 @@ def _driver_url(url: str) -> str:
         if url.startswith(plain):
             return "postgresql+psycopg://" + url[len(plain) :]
     return url
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
 
 
 class GroupCommit:
@@ -244,11 +243,11 @@ class FeedbackStore:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._writer = GroupCommit(self.engine)
         if self.is_sqlite and create:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
         try:
             _check_columns(self.engine, self.safe_url)
             if create:
-                metadata.create_all(self.engine)
+                create_tables(self.engine)
             else:  # read only: a database without the table (a wrong URL) holds no ratings
                 _check_is_a_store(self.engine, self.safe_url)
         except (SQLAlchemyError, StoreError) as exc:
@@ -260,7 +259,7 @@ class FeedbackStore:
             ) from None
         if self.is_sqlite and not create:  # a store: WAL as serve runs it, never another file
             self.engine.dispose()
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
 
     @property
     def safe_url(self) -> str:

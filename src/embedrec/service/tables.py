@@ -4,7 +4,11 @@ MAX_ID_CHARS (`schemas`: 200) long."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table
+import time
+
+from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 metadata = MetaData()
 ratings_table = Table(
@@ -33,3 +37,22 @@ reloads_table = Table(  # which model directory each server's workers serve, aft
     Column("generation", Integer, nullable=False),
     Column("created", Float, nullable=False),
 )
+
+CREATE_TRIES = 5  # a race lost per table at most (three tables), and one more
+
+
+def create_tables(engine: Engine) -> None:
+    """Create the tables a new store lacks. Servers (or `train --feedback` beside a server)
+    opening one new store at once race to create them: the loser's CREATE TABLE fails
+    (PostgreSQL: duplicate key in pg_type; SQLite: table already exists). It tries again
+    once the winner's tables show, skipping those that exist; an error with none of them
+    there (no right to create, a full disk) is raised at once."""
+    for attempt in range(1, CREATE_TRIES + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except SQLAlchemyError:
+            made = set(inspect(engine).get_table_names()) & set(metadata.tables)
+            if attempt == CREATE_TRIES or not made:
+                raise
+            time.sleep(0.02 * attempt)
