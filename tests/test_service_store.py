@@ -71,8 +71,7 @@ def open_together(url: str, openers: int) -> tuple[list[FeedbackStore], list[str
 def test_servers_opening_one_new_store_together_all_open_it(backend, request, tmp_path):
     """Servers (or `train --feedback` beside a server) opening a store that does not exist yet
     at the same moment each open it, and what one writes the others read. Before, the losers
-    of the race to create its tables failed: 7 of 10 such starts on PostgreSQL, 19 of 20 on
-    SQLite (six openers each)."""
+    of the race to create its tables failed, on both backends, within the first trials."""
     for trial in range(8):
         if backend == "sqlite":
             opening: AbstractContextManager[str] = nullcontext(f"sqlite:///{tmp_path}/{trial}.db")
