@@ -19,6 +19,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,10 +44,22 @@ def marked_lines() -> list[tuple[str, str, str]]:
     for page in documents():
         for block in MARKED.finditer(page.read_text()):
             for line in block.group(1).replace("\\\n", " ").splitlines():
-                command, _, comment = line.partition(" #")
+                command, comment = split_comment(line)
                 if command.strip():
                     found.append((page.name, " ".join(command.split()), comment.strip()))
     return found
+
+
+def split_comment(line: str) -> tuple[str, str]:
+    """(command, comment) of a shell line as bash reads it: a comment starts at a `#` after a
+    blank outside quotes (`--out 'a #1.parquet'` is part of the command)."""
+    for blank in re.finditer(r"\s#", line):
+        try:
+            shlex.split(line[: blank.start()])
+        except ValueError:  # an open quote: the `#` is inside it
+            continue
+        return line[: blank.start()], line[blank.end() :].strip()
+    return line, ""
 
 
 def children_cpu() -> float:

@@ -131,6 +131,8 @@ def main() -> None:
         "--pairs", type=int, default=3, help="reference and fused epochs, one after the other"
     )
     args = parser.parse_args()
+    if args.pairs < 1:  # no pair: every ratio and speed-up below would print nan
+        parser.error(f"--pairs {args.pairs}: at least 1 pair of epochs")
     if not args.data.exists():
         print(f"writing {args.data} ...", flush=True)
         write_synthetic(args.data, "ml-25m")

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from benchmarks import docs_at_scale
 from typer.testing import CliRunner
 
 import embedrec
@@ -45,6 +46,7 @@ BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # benchmarks/docs_at_scale.py, which checks its figures; here it runs with the option the
 # marker names, e.g. `<!-- at full scale: ... the tests run it with --preset ml-1m -->`
 AT_FULL_SCALE = re.compile(r"<!-- at full scale[^\n]*? with (--[\w-]+) (\S+) -->\n$")
+MARKER = re.compile(r"^<!-- at full scale", re.MULTILINE)  # a marker, not a mention of one
 
 
 def doc_pages() -> list[Path]:
@@ -61,18 +63,29 @@ def name(document: Path) -> str:
 
 
 def code_blocks(document: Path) -> list[tuple[str, str]]:
-    """(language, code) of each block; a block marked at full scale with the marker's option
-    value in place of the one the page gives."""
-    text = document.read_text()
-    blocks = []
+    return blocks_of(document.read_text(), name(document))
+
+
+def blocks_of(text: str, page: str) -> list[tuple[str, str]]:
+    """(language, code) of each block; a bash block marked at full scale with the marker's
+    option value in place of the one the page gives. A marker read nowhere (not directly
+    above a bash block, or without `with --OPTION VALUE`) is an error: unread, its block would
+    run at full scale in the suite, unseen."""
+    blocks, marked = [], 0
     for m in BLOCK.finditer(text):
         code = m.group(2)
         scaled = AT_FULL_SCALE.search(text, 0, m.start())
-        if scaled and scaled.end() == m.start():
+        if scaled and scaled.end() == m.start() and m.group(1) == "bash":
             option, value = scaled.groups()
-            code, changed = re.subn(rf"{option} \S+", f"{option} {value}", code)
-            assert changed, f"{name(document)}: the marked block has no {option}"
+            # the value alone: a quote, `;` or `\` right after it stays
+            code, changed = re.subn(rf"(?<!\S){option} [^\s'\";&|\\]+", f"{option} {value}", code)
+            assert changed, f"{page}: the marked block has no {option}"
+            marked += 1
         blocks.append((m.group(1), code))
+    assert marked == len(MARKER.findall(text)), (
+        f"{page}: a `<!-- at full scale ...` marker the tests cannot read: it goes on the line "
+        "right above a bash block and ends `with --OPTION VALUE -->`"
+    )
     return blocks
 
 
@@ -375,6 +388,47 @@ def test_the_readme_is_short():
     """A newcomer's page: set-up, tours, own data, own hold-out, serving, the chapter's table;
     internals live in docs/."""
     assert len(README.read_text().splitlines()) <= 200
+
+
+FULL_SCALE = "<!-- at full scale: the tests run it with --preset ml-1m -->\n"
+SYNTH = "```bash\nembedrec synth --preset ml-25m; ls  # ~20 s\n```\n"
+
+
+def test_a_full_scale_marker_is_read_right_above_a_bash_block_or_refused():
+    """The marked block runs with the marker's value (what follows the value stays), the next
+    block as written; a marker the tests cannot read is refused, not passed over (its block
+    would run at 25M ratings in the suite)."""
+    assert blocks_of(FULL_SCALE + SYNTH + "\n" + SYNTH, "page") == [
+        ("bash", "embedrec synth --preset ml-1m; ls  # ~20 s\n"),
+        ("bash", "embedrec synth --preset ml-25m; ls  # ~20 s\n"),
+    ]
+    python = "```python\nprint('--preset ml-25m')\n```\n"
+    for unread in (
+        FULL_SCALE + "\n" + SYNTH,  # a blank line between
+        FULL_SCALE.replace(" with --preset ml-1m", "") + SYNTH,  # no value for the tests
+        FULL_SCALE.replace("-->", "--> ") + SYNTH,  # a blank after it
+        FULL_SCALE + python,  # the benchmark runs bash blocks only
+        FULL_SCALE + FULL_SCALE + SYNTH,  # two: which one holds?
+    ):
+        with pytest.raises(AssertionError, match="marker the tests cannot read"):
+            blocks_of(unread, "page")
+
+
+def test_the_benchmark_runs_the_marked_blocks_lines_as_bash_reads_them():
+    """benchmarks/docs_at_scale.py finds the blocks the tests run smaller, and splits each
+    line where bash starts its comment: a quoted `#` is the command's."""
+    pages = docs_at_scale.documents()
+    assert sorted(pages) == sorted(DOCUMENTS)
+    markers = sum(len(MARKER.findall(page.read_text())) for page in pages)
+    assert (
+        markers
+        and len([m for p in pages for m in docs_at_scale.MARKED.finditer(p.read_text())]) == markers
+    )
+    said = docs_at_scale.split_comment("embedrec synth --out 'a #1.parquet'  # ~20 s (#26)")
+    assert said == ("embedrec synth --out 'a #1.parquet' ", "~20 s (#26)")
+    lines = docs_at_scale.marked_lines()
+    assert any("valid RMSE" in comment for _, _, comment in lines)
+    assert all("#" not in command for _, command, _ in lines)
 
 
 def test_the_test_suite_times_are_the_measured_ones():

@@ -1,5 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from embedrec import DataError, OutputExistsError, load_ratings, random_split, ratings_from_frame
 from embedrec.data.synthetic import PRESETS, Preset, synthetic_ratings, write_synthetic
@@ -109,6 +112,52 @@ def test_the_noise_floor_reads_the_file_in_slices_alike(tmp_path, monkeypatch):
     np.testing.assert_array_equal(sliced, expected)
     # a row of the validation side the file lacks: no floor, not a wrong one
     assert synthetic.true_ratings(frame.iloc[: len(frame) // 2], split.valid) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    file_rows=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(1, 9)), min_size=1, max_size=25
+    ),
+    asked=st.lists(st.integers(0, 99), min_size=1, max_size=12),
+    absent=st.booleans(),
+    picks=st.none() | st.lists(st.integers(0, 99), max_size=12),
+    batch_rows=st.integers(1, 8),
+)
+def test_each_pairs_truth_is_its_first_row_in_the_file(file_rows, asked, absent, picks, batch_rows):
+    """Against a dict of each (user, item)'s first row in file order, on small random files
+    read in slices of 1 to 8 rows: a pair the file holds twice (in one slice or two), rows
+    whose user or item the ratings never saw, slices with nothing asked for, pairs asked twice
+    or none, and a pair the file lacks (no truth at all, never a wrong one)."""
+    from embedrec.data import synthetic
+
+    users, items, truths = (np.array(column) for column in zip(*file_rows))
+    frame = pd.DataFrame(
+        {"userId": users, "movieId": items, synthetic.TRUE_RATING: truths.astype(np.float32) / 2}
+    )
+    pairs = list(dict.fromkeys((users[k % len(users)], items[k % len(items)]) for k in asked))
+    pairs += [(5, 5)] if absent else []  # ids 0-4 in the file: a pair it lacks
+    ratings = ratings_from_frame(
+        pd.DataFrame(pairs, columns=["userId", "movieId"]).assign(rating=3.0),
+        rating_scale=(1, 5),
+    )
+    if picks is not None:  # rows asked twice, or none at all
+        ratings = ratings.subset(np.array(picks, dtype=np.int64) % len(ratings))
+    first: dict[tuple[int, int], np.float32] = {}
+    for user, item, truth in file_rows:
+        first.setdefault((user, item), np.float32(truth) / 2)
+    asked_pairs = zip(
+        ratings.user_map.decode(ratings.users), ratings.item_map.decode(ratings.items)
+    )
+    wanted = [first.get(pair) for pair in asked_pairs]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(synthetic, "BATCH_ROWS", batch_rows)
+        found = synthetic.true_ratings(frame, ratings)
+    if any(truth is None for truth in wanted):
+        assert found is None
+    else:
+        assert found is not None and found.dtype == np.float32
+        np.testing.assert_array_equal(found, np.array(wanted, dtype=np.float32))
 
 
 def test_the_parquet_file_records_the_generator(tmp_path):
