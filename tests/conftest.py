@@ -12,6 +12,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,21 @@ from embedrec.cli import app
 
 # the service tests' fixtures (a served model, a running server, PostgreSQL), shared by modules
 pytest_plugins = ["tests.service_support"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker (the README's `-n auto`) keeps numba's compiled kernels in a
+    folder of its own: numba writes its cache index without a lock, so two workers compiling
+    two signatures of one kernel at once on an empty cache (a fresh clone) could each record
+    the other's machine code under its own signature. Set before any test module imports
+    numba (numba reads it once); subprocesses inherit it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and "NUMBA_CACHE_DIR" not in os.environ:
+        if "numba" in sys.modules:
+            raise pytest.UsageError("numba was imported before its cache folder could be set")
+        folder = os.path.join(tempfile.gettempdir(), f"embedrec-tests-numba-{os.getuid()}")
+        os.environ["NUMBA_CACHE_DIR"] = os.path.join(folder, worker)
+
 
 SHARED_MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"
 ML100K = SHARED_MOVIELENS / "ml-100k"
