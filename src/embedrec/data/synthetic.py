@@ -314,9 +314,9 @@ def true_ratings(source: object, ratings: Ratings) -> np.ndarray | None:
         items = ratings.item_map.indexer(batch["movieId"])
         rows = np.flatnonzero((users >= 0) & (items >= 0))
         keys = users[rows] * ratings.n_items + items[rows]
-        # looked up in sorted order, each search near the last one: a million random searches
-        # of a 5M-pair validation side at 25M ratings were most of the docs example's train
-        # time (benchmarks/docs_at_scale.py, BENCHMARKS.md)
+        # looked up in sorted order, each search near the last one: with a million random
+        # searches at a time of a 5M-pair validation side, the docs' 25M-rating train line
+        # took 48 s, sorted 27 s (benchmarks/docs_at_scale.py, BENCHMARKS.md)
         order = np.argsort(keys)
         at = np.empty(len(keys), dtype=np.intp)
         at[order] = np.minimum(np.searchsorted(wanted, keys[order]), len(wanted) - 1)
