@@ -240,17 +240,20 @@ def test_docs_the_map_and_the_page(client):
 def test_serve_warns_without_a_token_off_loopback_and_fails_in_one_line(tmp_path):
     runner = CliRunner()
     missing = tmp_path / "no-model"
-    result = runner.invoke(cli_app, ["serve", str(missing), "--host", "0.0.0.0"])
+    # --port 0: the default 8000 may be taken (the README's server runs on another worker)
+    result = runner.invoke(cli_app, ["serve", str(missing), "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "warning: serving on 0.0.0.0 without a token" in result.output
     assert str(missing) in result.output
-    quiet = runner.invoke(cli_app, ["serve", str(missing), "--host", "127.0.0.1"])
+    quiet = runner.invoke(cli_app, ["serve", str(missing), "--host", "127.0.0.1", "--port", "0"])
     assert quiet.exit_code == 2 and "warning" not in quiet.output
     assert is_loopback("::1") and is_loopback("localhost") and not is_loopback("10.0.0.1")
 
 
 def test_serve_refuses_a_database_it_cannot_open(served_model):
-    result = CliRunner().invoke(cli_app, ["serve", str(served_model), "--db", "nosuch://x"])
+    result = CliRunner().invoke(
+        cli_app, ["serve", str(served_model), "--port", "0", "--db", "nosuch://x"]
+    )
     assert result.exit_code == 2 and "feedback database" in result.output
 
 
