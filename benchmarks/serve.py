@@ -16,7 +16,7 @@ python benchmarks/serve.py --model models/ml-100k [--client wrk|httpx] [--second
     [--large models/synthetic-ml25m-k64] [--large-requests 500]
 
 The load comes from Debian's `wrk` where installed (one C thread, `--seconds` per scenario,
-cycling through 5,000 prepared requests), else from an async httpx loop (`--requests` per
+cycling through 5,000 prepared requests), else from an async httpx2 loop (`--requests` per
 scenario, Python: it takes much of the CPU the server needs on a 2-core machine). With the
 default --cache, a known user's repeated list is served from the server's per-model cache
 (random users of ML-100k's 943 are mostly repeats); --cache 0 computes every list.
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import numpy as np
 
 import embedrec
@@ -72,9 +72,9 @@ def start(
         if process.poll() is not None:
             raise SystemExit(f"the server exited: {log.read_text()}")
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
+            if httpx2.get(url + "/health", timeout=2).status_code == 200:
                 return process, url
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the server did not start within 300 s")
@@ -129,9 +129,9 @@ async def run(url: str, request: Request, count: int, concurrency: int) -> dict[
     latencies: list[float] = []
     failures = 0
     next_number = 0
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60, headers=headers) as http:
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60, headers=headers) as http:
 
         async def worker() -> None:
             nonlocal next_number, failures
@@ -351,7 +351,8 @@ def main() -> None:
         "--client",
         choices=["wrk", "httpx"],
         default="wrk" if shutil.which("wrk") else "httpx",
-        help="load generator: Debian's wrk (C, little CPU; default where installed) or httpx",
+        help="load generator: Debian's wrk (C, little CPU; default where installed) or httpx "
+        "(an async loop on the httpx2 package)",
     )
     parser.add_argument("--seconds", type=int, default=10, help="wrk: seconds per scenario")
     parser.add_argument(

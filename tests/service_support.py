@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 import pytest
 
 import embedrec
@@ -42,7 +42,7 @@ NO_PG = (
 )
 
 
-def assert_error(response: httpx.Response, status: int, *words: str) -> dict:
+def assert_error(response: httpx2.Response, status: int, *words: str) -> dict:
     """`response` is the JSON error `{"error", "status"}` of `status`, no traceback, its message
     naming each of `words`; returns the body."""
     assert response.status_code == status, response.text
@@ -89,8 +89,8 @@ class Server:
     url: str
     log: Path
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+    def client(self, **kwargs: object) -> httpx2.Client:
+        return httpx2.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -143,9 +143,9 @@ def start_server(
         if process.poll() is not None:
             raise AssertionError(f"the server exited ({process.returncode}): {log.read_text()}")
         try:
-            if httpx.get(server.url + "/health", timeout=2).status_code == 200:
+            if httpx2.get(server.url + "/health", timeout=2).status_code == 200:
                 return server
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.2)
     server.kill()
@@ -268,3 +268,4 @@ def store_url(request, db_url) -> str:
     if request.param == "sqlite":
         return db_url
     return str(request.getfixturevalue("postgres_url"))
+

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import numpy as np
 import pandas as pd
 import pytest
@@ -229,7 +229,7 @@ def shown_stars(page) -> list[str]:
 
 
 def api_stars(server, ratings: dict) -> list[str]:
-    listed = httpx.post(server.url + "/recommendations", json={"ratings": ratings, "n": 10})
+    listed = httpx2.post(server.url + "/recommendations", json={"ratings": ratings, "n": 10})
     return [f"\u2605 {row['rating']:.1f} stars predicted" for row in listed.json()["items"]]
 
 

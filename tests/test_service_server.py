@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 import embedrec
@@ -93,7 +93,7 @@ def hammer(
     stop_at = time.monotonic() + seconds
 
     def client(user: str) -> None:
-        with httpx.Client(base_url=url, timeout=10, headers=AUTH) as http:
+        with httpx2.Client(base_url=url, timeout=10, headers=AUTH) as http:
             for item in range(1, 1683):
                 if time.monotonic() > stop_at:
                     return
@@ -102,7 +102,7 @@ def hammer(
                     response = http.post(
                         f"/users/{user}/ratings", json={"item": item, "rating": rating}
                     )
-                except httpx.TransportError:
+                except httpx2.TransportError:
                     return  # killed
                 if 200 <= response.status_code < 300:
                     with lock:
@@ -172,24 +172,24 @@ def test_reloads_under_load_drop_no_request(server):
 def test_two_workers_serve_one_model_and_one_feedback_store(served_model, tmp_path, db_url):
     two = start_server(served_model, tmp_path, db_url, "--workers", "2")
     try:
-        assert httpx.post(
+        assert httpx2.post(
             f"{two.url}/users/196/ratings", json={"item": "Fargo", "rating": 1}, headers=AUTH
         ).is_success
         pids = set()
         for _ in range(12):  # a fresh connection each time, to whichever worker takes it
-            body = httpx.get(f"{two.url}/users/196/recommendations?n=5").json()
+            body = httpx2.get(f"{two.url}/users/196/recommendations?n=5").json()
             assert body["n_feedback"] == 1 and 100 not in [r["item"] for r in body["items"]]
-            pids.add(httpx.get(f"{two.url}/health", headers=AUTH).json()["pid"])
+            pids.add(httpx2.get(f"{two.url}/health", headers=AUTH).json()["pid"])
         assert two.process.pid not in pids  # answered by worker processes, not the supervisor
         other = embedrec.load(served_model).save(tmp_path / "v2")
-        reloaded = httpx.post(
+        reloaded = httpx2.post(
             f"{two.url}/admin/reload", json={"model_dir": str(other)}, headers=AUTH
         )
         assert reloaded.status_code == 200
         deadline = time.monotonic() + 20
         while True:  # every worker follows within a second or so of its next request
             seen = {
-                httpx.get(f"{two.url}/health", headers=AUTH).json()["model_dir"] for _ in range(12)
+                httpx2.get(f"{two.url}/health", headers=AUTH).json()["model_dir"] for _ in range(12)
             }
             if seen == {str(other)}:
                 break
@@ -242,7 +242,7 @@ def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path, d
             settled = children(two.process.pid)
             until = time.monotonic() + 15
             while time.monotonic() < until:
-                answered = httpx.get(f"{two.url}/users/196/recommendations?n=3", timeout=30)
+                answered = httpx2.get(f"{two.url}/users/196/recommendations?n=3", timeout=30)
                 assert answered.status_code == 200
                 assert children(two.process.pid) == settled, two.log.read_text()
                 time.sleep(0.5)
@@ -256,7 +256,7 @@ def test_two_workers_settle_beside_cpu_bound_processes(served_model, tmp_path, d
 
 def served_pids(url: str, tries: int) -> set[int]:
     """The worker pids that answered `tries` fresh connections."""
-    answers = [httpx.get(f"{url}/health", headers=AUTH, timeout=30) for _ in range(tries)]
+    answers = [httpx2.get(f"{url}/health", headers=AUTH, timeout=30) for _ in range(tries)]
     return {answer.json()["pid"] for answer in answers}
 
 
