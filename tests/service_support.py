@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx2
+import numpy as np
 import pytest
 
 import embedrec
@@ -269,3 +270,11 @@ def store_url(request, db_url) -> str:
         return db_url
     return str(request.getfixturevalue("postgres_url"))
 
+
+def training_rows(rec: embedrec.Recommender) -> dict[tuple[str, str], float]:
+    """What a model was trained on, {(user, item): rating or weight}, ids as text."""
+    assert rec.seen_indptr is not None and rec.seen_items is not None
+    assert rec.seen_ratings is not None
+    users = np.repeat(np.arange(rec.n_users), np.diff(rec.seen_indptr))
+    pairs = zip(rec.user_map.decode(users).tolist(), rec.item_map.decode(rec.seen_items).tolist())
+    return {(str(u), str(i)): float(r) for (u, i), r in zip(pairs, rec.seen_ratings.tolist())}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +15,7 @@ import embedrec
 from embedrec.cli import app
 from embedrec.service import FeedbackStore, create_app
 from tests.conftest import low_rank_frame
-from tests.service_support import AUTH, TOKEN, new_database
+from tests.service_support import AUTH, TOKEN, new_database, training_rows
 
 runner = CliRunner()
 
@@ -59,15 +58,6 @@ def test_with_feedback_keeps_the_validation_rows_except_pairs_with_feedback(chap
     before = valid.iloc[1:][columns].astype({"user": str, "item": str})
     assert after.reset_index(drop=True).equals(before.reset_index(drop=True))
     assert joined.train.titles is not None and len(joined.train.titles) == joined.train.n_items
-
-
-def training_rows(rec: embedrec.Recommender) -> dict[tuple[str, str], float]:
-    """What a model was trained on, {(user, item): rating}, ids as text."""
-    assert rec.seen_indptr is not None and rec.seen_items is not None
-    assert rec.seen_ratings is not None
-    users = np.repeat(np.arange(rec.n_users), np.diff(rec.seen_indptr))
-    pairs = zip(rec.user_map.decode(users).tolist(), rec.item_map.decode(rec.seen_items).tolist())
-    return {(str(u), str(i)): float(r) for (u, i), r in zip(pairs, rec.seen_ratings.tolist())}
 
 
 TRAIN = ["train", "--model", "dot-bias", "--epochs", "1", "--data"]

@@ -1,17 +1,19 @@
 """The service on a model trained on interactions (plays, clicks): feedback is an event without
 a value, lists and new users work, /health says what the model learned from; a rating model
-still needs the rating."""
+still needs the rating. Events add up: in the store, in a user's list and in a retrain."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 import embedrec
+from embedrec.cli import app
 from embedrec.service import create_app
 from tests.conftest import plays_frame
-from tests.service_support import AUTH, TOKEN
+from tests.service_support import AUTH, TOKEN, training_rows
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +61,59 @@ def test_a_rating_model_still_needs_the_rating(tmp_path):
         response = client.post("/users/1/ratings", json={"item": 7}, headers=AUTH)
     assert response.status_code == 422, response.text
     assert "rating" in response.json()["error"] and "interactions" in response.json()["error"]
+
+
+def test_events_of_an_item_add_up_in_the_store_and_on_the_training_plays(client, plays_model):
+    rec = embedrec.load(plays_model)
+    item, plays = next(iter(embedrec.user_ratings(rec, "u1").items()))  # a training pair
+    for body in ({"item": item}, {"item": item, "rating": 2}):
+        assert client.post("/users/u1/ratings", json=body, headers=AUTH).status_code == 201
+    assert client.get("/users/u1/ratings").json()["ratings"] == [{"item": item, "rating": 3.0}]
+    # what the user's list folds in: their plays in training and since
+    assert embedrec.user_ratings(rec, "u1", {str(item): 3.0})[item] == plays + 3
+
+
+def test_a_retrain_adds_the_stored_events_to_the_plays_in_the_file(tmp_path):
+    """`train --feedback` on plays: each stored event adds to its pair's plays, a validation
+    pair moves to training with its plays and events, and the model still learns from
+    interactions. Expected weights counted here from the file and the events sent."""
+    frame = plays_frame()
+    path = tmp_path / "plays.csv"
+    frame.to_csv(path, index=False)
+    train = ["train", "--data", str(path), "--item-col", "artist", "--model", "ease"]
+    train += ["--seed", "0"]
+    runner = CliRunner()
+    first = runner.invoke(app, [*train, "--out", str(tmp_path / "v1")])
+    assert first.exit_code == 0, first.output
+    before = training_rows(embedrec.load(tmp_path / "v1"))
+    plays = {(u, str(i)): float(n) for u, i, n in frame.itertuples(index=False)}
+    held_out = sorted(set(plays) - set(before))
+    trained, moved = sorted(before)[0], held_out[0]
+    sent = [
+        (trained[0], {"item": int(trained[1])}),  # two events of a training pair
+        (trained[0], {"item": int(trained[1])}),
+        (moved[0], {"item": int(moved[1]), "rating": 3}),  # three plays of a validation pair
+        ("newbie", {"item": 100}),
+    ]
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    with TestClient(create_app(tmp_path / "v1", url, TOKEN)) as client:
+        for user, body in sent:
+            posted = client.post(f"/users/{user}/ratings", json=body, headers=AUTH)
+            assert posted.status_code == 201, posted.text
+    second = runner.invoke(app, [*train, "--feedback", url, "--out", str(tmp_path / "v2")])
+    assert second.exit_code == 0, second.output
+    rec = embedrec.load(tmp_path / "v2")
+    expected = {**before, trained: before[trained] + 2, moved: plays[moved] + 3}
+    expected[("newbie", "100")] = 1.0
+    assert training_rows(rec) == expected
+    assert rec.interactions and not rec.model.predicts_ratings
+
+
+def test_stored_weights_of_zero_or_less_are_no_interaction():
+    split = embedrec.random_split(embedrec.ratings_from_frame(plays_frame()), seed=0)
+    feedback = pd.DataFrame(
+        {"user": ["u1", "u2", "newbie"], "item": ["100", "101", "102"], "rating": [0, -1, 2]}
+    )
+    joined = embedrec.with_feedback(split, feedback)
+    assert joined.train.interactions and len(joined.train) == len(split.train) + 1
+    assert "2 stored weights of 0 or less left out (no interaction)" in joined.train.notes

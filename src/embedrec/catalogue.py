@@ -152,7 +152,8 @@ def user_ratings(
     rec: Recommender, user: Any = None, extra: Mapping[Any, float] | None = None
 ) -> dict[Any, float]:
     """A user's ratings by raw item id: their training ratings (a known `user`), updated with
-    `extra` {item id or title: rating} (stored feedback; later wins). Items of `extra` the model
+    `extra` {item id or title: rating} (stored feedback; later wins, and for a model trained on
+    interactions a weight adds to the training one: plays since). Items of `extra` the model
     does not know are skipped (a retrain picks them up). For a model directory written before
     training ratings were saved, the model's own predictions stand in for them."""
     ratings: dict[Any, float] = {}
@@ -170,7 +171,8 @@ def user_ratings(
             ratings[raw_id(item)] = float(value)
     for item, value in (extra or {}).items():
         try:
-            ratings[item_id(rec, item)] = float(value)
+            key = item_id(rec, item)
         except UnknownIdError:
             continue
+        ratings[key] = float(value) + (ratings.get(key, 0.0) if rec.interactions else 0.0)
     return ratings

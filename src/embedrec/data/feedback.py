@@ -11,6 +11,11 @@ The validation side keeps its rows, less the pairs the store re-rated (their new
 trains), so a model retrained with feedback is validated on the same rows. Stored ratings
 outside the data's scale (written by a service that took any number) are left out with a
 note: they would widen the scale the model learns and accepts.
+
+Interactions (plays, clicks) are events, not opinions: each stored one adds its weight to the
+pair's weight in the data (a validation pair moves to training with it), as the loader sums a
+log's repeated rows, so a 501st play never turns 500 plays into 1. Give them every stored row
+(`FeedbackStore.all_ratings(latest=False)`), not the latest of each pair.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     """`split` with `feedback` (columns user, item, rating and optionally timestamp and row,
     the store's row id that errors name; ids as text or as in the data) added to its training
     side. A stored rating of a pair the data has replaces it (in training; a validation row of
-    that pair leaves the validation side).
+    that pair leaves the validation side); on interactions, the stored weights add to it.
 
     >>> store = FeedbackStore("sqlite:///models/ml-100k.feedback.db")  # doctest: +SKIP
     >>> split = with_feedback(split, store.all_ratings())               # doctest: +SKIP
@@ -52,7 +57,10 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     extra["rating"] = _stored_numbers(feedback, "rating")
     if "timestamp" in columns:
         extra["timestamp"] = _stored_numbers(feedback, "timestamp").astype(np.int64)
-    low, high = train.rating_scale or train.observed_range
+    if train.interactions:  # a weight has no scale: any count above 0 is an interaction
+        low, high = float(np.nextafter(0.0, 1.0)), np.inf
+    else:
+        low, high = train.rating_scale or train.observed_range
     outside = ~extra["rating"].between(low, high)
     extra = extra[~outside]
     sides = {"train": train.to_frame(titles=False)[columns]}
@@ -64,17 +72,24 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
             for name, frame in sides.items():
                 sides[name] = frame.assign(**{side: frame[side].astype(str)})
         extra[side] = stored.to_numpy()
-    trained = pd.concat([sides["train"], extra], ignore_index=True)
-    trained = trained.drop_duplicates(["user", "item"], keep="last")
-    validated = sides["valid"]
     fed = pd.MultiIndex.from_frame(extra[["user", "item"]])
-    validated = validated[~pd.MultiIndex.from_frame(validated[["user", "item"]]).isin(fed)]
+    refed = pd.MultiIndex.from_frame(sides["valid"][["user", "item"]]).isin(fed)
+    validated = sides["valid"][~refed]
+    if train.interactions:  # events add to the pair's weight, wherever the data holds it
+        moved = sides["valid"][refed]
+        trained = _summed(pd.concat([sides["train"], moved, extra], ignore_index=True))
+        added = f"{len(extra):,} stored interactions added to the training data's weights"
+    else:  # a rating given again replaces the first
+        trained = pd.concat([sides["train"], extra], ignore_index=True)
+        trained = trained.drop_duplicates(["user", "item"], keep="last")
+        added = f"{len(extra):,} stored ratings added to the training data"
     joined = pd.concat([trained, validated], ignore_index=True)
     full = ratings_from_frame(
         joined,
         user_col="user",
         item_col="item",
-        rating_col="rating",
+        rating_col=None if train.interactions else "rating",
+        weight_col="rating" if train.interactions else None,
         timestamp_col="timestamp" if "timestamp" in columns else None,
         rating_scale=train.rating_scale,
         where=Where(f"{train.source} + {len(feedback):,} stored ratings"),
@@ -83,13 +98,22 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     assert len(full) == len(joined), "duplicate pairs in a split"
     full.titles = _aligned(train.titles, train.item_map, full.item_map)
     full.genres = _aligned(train.genres, train.item_map, full.item_map)
-    full.notes = [f"{len(extra):,} stored ratings added to the training data"]
+    full.notes = [added]
     if outside.any():
         full.notes.append(
             f"{int(outside.sum()):,} stored ratings outside the scale {low:g}-{high:g} left out"
+            if not train.interactions
+            else f"{int(outside.sum()):,} stored weights of 0 or less left out (no interaction)"
         )
     is_train = np.arange(len(full)) < len(trained)
     return Split(full.subset(is_train), full.subset(~is_train), f"{split.name}+feedback")
+
+
+def _summed(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per (user, item), in order of first appearance: the weights summed, the latest
+    timestamp kept (as the loader merges a log's repeated plays)."""
+    how = {"rating": "sum", **({"timestamp": "max"} if "timestamp" in rows else {})}
+    return rows.groupby(["user", "item"], sort=False, as_index=False).agg(how)
 
 
 # what a stored value must be, by column: (what it is called, the largest magnitude it may

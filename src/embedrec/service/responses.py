@@ -84,7 +84,7 @@ def recommendations(
     if user is not None:
         known = embedrec.known_user(rec, user)
         stored_as = user_key(rec, user, known)
-        feedback = service.feedback_of(stored_as)
+        feedback = service.feedback_of(stored_as, summed=rec.interactions)
         if feedback is None:
             if known is None:  # nothing but the store knows them: no list to give
                 raise ApiError(

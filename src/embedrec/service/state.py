@@ -218,14 +218,17 @@ class Service:
                     self._rated_through = latest
         return user_key in self._raters
 
-    def feedback_of(self, user_key: str) -> dict[str, float] | None:
-        """A user's stored ratings {item: rating}, or None while the database cannot be read
-        (then asked again at most every STORE_RETRY_SECONDS): the caller serves the model's
-        list instead, as a recommender degrades to what it has."""
+    def feedback_of(self, user_key: str, summed: bool = False) -> dict[str, float] | None:
+        """A user's stored ratings {item: rating} (`summed`: each item's events added up, for a
+        model trained on interactions), or None while the database cannot be read (then asked
+        again at most every STORE_RETRY_SECONDS): the caller serves the model's list instead,
+        as a recommender degrades to what it has."""
         if time.monotonic() < self._store_down_until:
             return None
         try:
-            return self.store.ratings_of(user_key) if self.has_feedback(user_key) else {}
+            if not self.has_feedback(user_key):
+                return {}
+            return self.store.ratings_of(user_key, summed=summed)
         except SQLAlchemyError as exc:
             self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
             log.warning(

@@ -6,9 +6,10 @@ model directory) runs in WAL mode with `synchronous=FULL`, so a rating is on dis
 and readers never wait for a writer; several worker processes share the file. PostgreSQL
 (`postgresql://...`) lets servers on several machines share one store. Ids are stored as text
 (the model's raw id, or the path's text for a user the model never saw); ratings keep every row
-in arrival order, and the latest rating of an item counts. Writes go through one writer thread
-per process that commits whatever is waiting in one transaction (group commit), so a thousand
-concurrent ratings pay for a few fsyncs, not a thousand, and still each 2xx follows its commit.
+in arrival order, and the latest rating of an item counts (for a model trained on interactions,
+its events add up). Writes go through one writer thread per process that commits whatever is
+waiting in one transaction (group commit), so a thousand concurrent ratings pay for a few
+fsyncs, not a thousand, and still each 2xx follows its commit.
 A batch the database refuses is committed again request by request, so one request's bad values
 fail that request alone (RejectedWrite), never its neighbours.
 """
@@ -286,15 +287,22 @@ class FeedbackStore:
             self._writer.write(values)
         return len(values)
 
-    def ratings_of(self, user: str) -> dict[str, float]:
-        """A user's stored ratings {item: rating}, the latest rating of each item."""
+    def ratings_of(self, user: str, summed: bool = False) -> dict[str, float]:
+        """A user's stored ratings {item: rating}: the latest rating of each item, or with
+        `summed` the sum of its rows (events of a model trained on interactions add up)."""
         query = (
             select(ratings_table.c.item_id, ratings_table.c.rating)
             .where(ratings_table.c.user_id == user)
             .order_by(ratings_table.c.id)
         )
         with self.engine.connect() as connection:
-            return {item: rating for item, rating in connection.execute(query)}
+            rows = connection.execute(query).all()
+        if not summed:
+            return {item: rating for item, rating in rows}
+        totals: dict[str, float] = {}
+        for item, weight in rows:
+            totals[item] = totals.get(item, 0.0) + weight
+        return totals
 
     def latest_id(self) -> int:
         """The id of the newest stored rating (0: none): one indexed lookup through the driver,
@@ -327,10 +335,12 @@ class FeedbackStore:
         with self.engine.connect() as connection:
             return {row[0] for row in connection.execute(query)}
 
-    def all_ratings(self) -> pd.DataFrame:
-        """Every stored rating (the latest per user and item), columns user, item, rating,
-        timestamp and row (the database's row id, what an error about a stored rating names):
-        what a retrain adds to the original data, as stored (`with_feedback` checks it)."""
+    def all_ratings(self, latest: bool = True) -> pd.DataFrame:
+        """Every stored rating, columns user, item, rating, timestamp and row (the database's
+        row id, what an error about a stored rating names): what a retrain adds to the original
+        data, as stored (`with_feedback` checks it). `latest`: only the latest row per user and
+        item (a rating given again replaces the first); else every row in arrival order (the
+        events a model trained on interactions adds up)."""
         query = select(
             ratings_table.c.user_id,
             ratings_table.c.item_id,
@@ -347,6 +357,8 @@ class FeedbackStore:
                 f"({database_message(exc)})"
             ) from None
         frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp", "row"])
+        if not latest:
+            return frame
         return frame.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
 
     def count(self) -> int:

@@ -37,8 +37,9 @@ def add_ratings(service: ServiceDep, user: s.UserPath, body: s.FeedbackRequest) 
 
 @router.get("/users/{user}/ratings", response_model=s.StoredRatings)
 async def stored_ratings(service: ServiceDep, user: s.UserPath) -> s.StoredRatings:
-    """The ratings stored for a user through the service (not their training ratings)."""
+    """The ratings stored for a user through the service (not their training ratings); for a
+    model trained on interactions, each item's events added up."""
     rec = service.serving().rec
-    stored = service.store.ratings_of(user_key(rec, user))
+    stored = service.store.ratings_of(user_key(rec, user), summed=rec.interactions)
     rated = [s.RatingIn(item=plain_id(item), rating=value) for item, value in stored.items()]
     return s.StoredRatings(user=rec.user_map.canonical(user), ratings=rated)
