@@ -84,9 +84,7 @@ def train(
         try:
             split = data.load_split(config.seed)
             if store is not None:
-                # events of interactions add up, so each counts; a rating replaces the last
-                stored = store.all_ratings(latest=not split.train.interactions)
-                split = embedrec.with_feedback(split, stored)
+                split = embedrec.with_feedback(split, store.all_ratings())
         finally:
             if store is not None:
                 store.close()

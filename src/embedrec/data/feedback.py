@@ -14,8 +14,7 @@ note: they would widen the scale the model learns and accepts.
 
 Interactions (plays, clicks) are events, not opinions: each stored one adds its weight to the
 pair's weight in the data (a validation pair moves to training with it), as the loader sums a
-log's repeated rows, so a 501st play never turns 500 plays into 1. Give them every stored row
-(`FeedbackStore.all_ratings(latest=False)`), not the latest of each pair.
+log's repeated rows, so a 501st play never turns 500 plays into 1.
 """
 
 from __future__ import annotations
@@ -36,9 +35,10 @@ FEEDBACK_COLUMNS = ("user", "item", "rating")
 
 def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
     """`split` with `feedback` (columns user, item, rating and optionally timestamp and row,
-    the store's row id that errors name; ids as text or as in the data) added to its training
-    side. A stored rating of a pair the data has replaces it (in training; a validation row of
-    that pair leaves the validation side); on interactions, the stored weights add to it.
+    the store's row id that errors name; ids as text or as in the data; every stored row, in
+    the order stored) added to its training side. The latest stored rating of a pair counts,
+    and replaces the data's (in training; a validation row of that pair leaves the validation
+    side); on interactions, every stored weight adds to the data's.
 
     >>> store = FeedbackStore("sqlite:///models/ml-100k.feedback.db")  # doctest: +SKIP
     >>> split = with_feedback(split, store.all_ratings())               # doctest: +SKIP
@@ -49,6 +49,8 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
             replace(split.train, notes=[*split.train.notes, none]), split.valid, split.name
         )
     train, valid = split.train, split.valid
+    if not train.interactions:  # a rating given again replaces the first (as the text says)
+        feedback = feedback.drop_duplicates(["user", "item"], keep="last")
     columns = list(FEEDBACK_COLUMNS)
     if train.timestamps is not None and "timestamp" in feedback:
         columns.append("timestamp")

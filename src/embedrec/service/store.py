@@ -335,12 +335,11 @@ class FeedbackStore:
         with self.engine.connect() as connection:
             return {row[0] for row in connection.execute(query)}
 
-    def all_ratings(self, latest: bool = True) -> pd.DataFrame:
-        """Every stored rating, columns user, item, rating, timestamp and row (the database's
-        row id, what an error about a stored rating names): what a retrain adds to the original
-        data, as stored (`with_feedback` checks it). `latest`: only the latest row per user and
-        item (a rating given again replaces the first); else every row in arrival order (the
-        events a model trained on interactions adds up)."""
+    def all_ratings(self) -> pd.DataFrame:
+        """Every stored rating in arrival order, columns user, item, rating, timestamp and row
+        (the database's row id, what an error about a stored rating names): what a retrain adds
+        to the original data, as stored. `with_feedback` checks it and keeps the latest rating
+        of a user and item, or adds up the events of interactions."""
         query = select(
             ratings_table.c.user_id,
             ratings_table.c.item_id,
@@ -356,10 +355,7 @@ class FeedbackStore:
                 f"feedback database {self.safe_url}: its ratings cannot be read "
                 f"({database_message(exc)})"
             ) from None
-        frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp", "row"])
-        if not latest:
-            return frame
-        return frame.drop_duplicates(["user", "item"], keep="last").reset_index(drop=True)
+        return pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp", "row"])
 
     def count(self) -> int:
         with self.engine.connect() as connection:
