@@ -184,7 +184,8 @@ def test_cli_train_on_a_plays_file_says_what_it_chose(plays_file, tmp_path):
     result = invoke("train", "--data", plays_file, "--out", tmp_path / "m")
     assert result.exit_code == 0, result.output
     shown = " ".join(result.output.split())
-    assert "carved out for validation" in shown and "most popular items" in shown
+    assert "training interactions carved out for validation" in shown
+    assert "valid interactions" in shown and "most popular items" in shown
     kept = [t["label"] for t in embedrec.load(tmp_path / "m").selection if t["kept"]]
     name = kept[0].split()[0].replace("most", "popular")  # "most popular items", "ease l2 500"
     assert len(kept) == 1 and f"saved {name} model" in shown

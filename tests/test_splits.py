@@ -1,10 +1,12 @@
 """Splits are disjoint, complete and seeded (property tests), and report cold rows."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import embedrec
 from embedrec import (
     DataError,
     kfold_splits,
@@ -80,6 +82,24 @@ def test_cold_rows_are_those_unseen_in_training():
         for u, i in zip(split.valid.users.tolist(), split.valid.items.tolist())
     ]
     assert cold.tolist() == expected
+
+
+def test_describe_counts_the_sides_in_the_datas_words():
+    frame = pd.DataFrame({"user": [1, 1, 2, 3], "item": [5, 6, 5, 7], "plays": [3, 1, 2, 9]})
+    plays = embedrec.ratings_from_frame(frame)
+    in_train = np.array([True, True, False, False])
+    split = embedrec.Split(plays.subset(in_train), plays.subset(~in_train), "by hand")
+    assert split.describe() == (
+        "by hand: 2 train / 2 valid interactions; 2 valid rows have a user or item with no "
+        "training interaction (a new user gets the fallback list; a new item cannot be "
+        "recommended)"
+    )
+    rated = random_split(RATINGS, 0.5, 0)
+    cold = int(rated.cold_rows().sum())
+    assert rated.describe().startswith(
+        f"{rated.name}: {len(rated.train):,} train / {len(rated.valid):,} valid ratings"
+    )
+    assert (f"; {cold:,} valid rows" in rated.describe()) == (cold > 0)
 
 
 @pytest.mark.parametrize("spec, n_valid", [("random:0.1:7", 0.1), ("kfold:4:1", 0.25)])

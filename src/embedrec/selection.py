@@ -107,10 +107,12 @@ class Choice:
     budget: float = 0.0
     seconds: float = 0.0
     carved: int = 0
+    carved_what: str = "ratings"  # or "interactions": the data's own word
 
     def lines(self) -> list[str]:
         head = (
-            f"default chosen on {self.carved:,} training ratings carved out for validation "
+            f"default chosen on {self.carved:,} training {self.carved_what} carved out for "
+            "validation "
             f"({CARVE_SHARE:.0%}, seed {self.config.seed}; budget {self.budget:.0f} s, "
             f"took {self.seconds:.0f} s):"
         )
@@ -188,7 +190,8 @@ def choose_default(
             carved, rating_rec, not data.interactions, chosen, trainer, budget, trials, scale
         )
     seconds = time.perf_counter() - start
-    return Choice(chosen, trials, budget.seconds, seconds, len(carved.valid))
+    what = "interactions" if data.interactions else "ratings"
+    return Choice(chosen, trials, budget.seconds, seconds, len(carved.valid), what)
 
 
 def _rating_candidates(data: Ratings, config: TrainConfig) -> Iterator[tuple[str, TrainConfig]]:

@@ -61,12 +61,16 @@ class Split:
         return html_table(rows, caption=f"Split {self.name}")
 
     def describe(self) -> str:
+        """The line `train` prints: the sides' sizes and the cold validation rows, in the words
+        of the data (ratings are scored, interactions ranked)."""
         cold = int(self.cold_rows().sum())
-        text = f"{self.name}: {len(self.train):,} train / {len(self.valid):,} valid ratings"
+        what = "interaction" if self.train.interactions else "rating"
+        text = f"{self.name}: {len(self.train):,} train / {len(self.valid):,} valid {what}s"
         if cold:
-            text += (
-                f"; {cold} valid rows have a user or item with no training rating "
-                "(scored by the bias baseline, not by an untrained embedding)"
+            text += f"; {cold:,} valid rows have a user or item with no training {what} " + (
+                "(a new user gets the fallback list; a new item cannot be recommended)"
+                if self.train.interactions
+                else "(scored by the bias baseline, not by an untrained embedding)"
             )
         return text
 
