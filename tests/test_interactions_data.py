@@ -202,6 +202,17 @@ def test_recommend_and_similar_work_on_an_interaction_model(plays_model):
     assert {row["item"] for row in json.loads(result.output)["similar"]} <= set(GROUPS["a"])
 
 
+def test_the_tables_and_notes_speak_of_interactions(plays_model, plays_file):
+    table = invoke("recommend", plays_model, "--user", "1", "-n", "2")
+    assert table.exit_code == 0, table.output
+    header = table.output.splitlines()[2]  # after the table's title and top border
+    assert "item" in header and "score" in header and "title" not in header  # no titles here
+    scored = invoke("evaluate", plays_model, "--test", plays_file, "--ranking")
+    assert scored.exit_code == 0, scored.output
+    shown = " ".join(scored.output.split())
+    assert f"{len(plays_rows())} of {len(plays_rows())} test rows are interactions" in shown
+
+
 def test_a_new_user_folds_in_from_the_items_they_chose(plays_model):
     rec = embedrec.load(plays_model)
     top = rec.recommend(liked=["b1", "b2"], n=2)

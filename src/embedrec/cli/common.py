@@ -136,7 +136,10 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def show(frame: pd.DataFrame, title: str | None = None, digits: int = 3) -> None:
-    """A DataFrame as a rich table on stdout."""
+    """A DataFrame as a rich table on stdout; a title column is left out where the model has
+    no titles (a column of None says nothing)."""
+    if "title" in frame and (frame["title"].isna() | frame["title"].eq("")).all():
+        frame = frame.drop(columns="title")
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
         table.add_column(str(column), justify="right" if column != "title" else "left")

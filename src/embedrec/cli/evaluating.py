@@ -68,7 +68,8 @@ def evaluate(
     overlap = int(rec.trained_on(encoded).sum())
     if overlap:
         note(
-            f"{overlap:,} of {len(test):,} test rows are ratings this model trained on: "
+            f"{overlap:,} of {len(test):,} test rows are "
+            f"{'interactions' if rec.interactions else 'ratings'} this model trained on: "
             "its scores on them are optimistic (and in a ranking, never listed); evaluate on "
             "the split it was trained with (leave out --split/--valid-pct/--seed, or give the "
             "same ones as to train)"
