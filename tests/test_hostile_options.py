@@ -254,6 +254,8 @@ USE = [
     ("explain-top-0", ["explain", "--top", "0"], ["--top"]),
     ("explain-n-items-0", ["explain", "--n-items", "0"], ["--n-items"]),
     ("export-format-unknown", ["export", "--out", "{tmp}/x", "--format", "xls"], ["xls"]),
+    ("export-folder-named-csv", ["export", "--out", "{tmp}/f.csv"], ["f.csv", "--format csv"]),
+    ("export-folder-named-parquet", ["export", "--out", "{tmp}/f.parquet"], ["folder name"]),
     ("predict-missing-pairs", ["predict", "--pairs", "{tmp}/absent.csv"], ["absent.csv"]),
     ("predict-pairs-no-item", ["predict", "--pairs", "{tmp}/pairs.csv"], ["pairs.csv", "item"]),
     ("predict-pairs-a-directory", ["predict", "--pairs", "{tmp}"], ["directory"]),

@@ -155,6 +155,13 @@ def export_factors(
     path = Path(path)
     if fmt == "npz" and path.suffix != ".npz":
         raise ModelError("the npz format writes one file: give a path ending in .npz")
+    named = path.suffix.lower().lstrip(".")
+    if fmt != "npz" and named in EXPORT_FORMATS:  # `--out factors.csv` with parquet: a slip
+        raise ModelError(
+            f"{path}: the {fmt} format writes a folder of {fmt} files (items.{fmt}, "
+            f"users.{fmt}), not a .{named} file; give a folder name"
+            + ("" if named == fmt else f", or the format {named} (--format {named})")
+        )
     tables = learned_tables(rec)
     if fmt == "npz":
         arrays: dict[str, Any] = {}
