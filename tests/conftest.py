@@ -44,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
 SHARED_MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"
 ML100K = SHARED_MOVIELENS / "ml-100k"
 NO_ML100K = "needs the full MovieLens 100k at ../shared/data/movielens/ml-100k (absent here)"
+MOVIETWEETINGS_100K = SHARED_MOVIELENS.parent / "movietweetings" / "snapshots" / "100K"
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +52,15 @@ def ml100k_dir() -> Path:
     if not (ML100K / "u.data").is_file():
         pytest.skip(NO_ML100K)
     return ML100K
+
+
+@pytest.fixture(scope="session")
+def movietweetings_dir() -> Path:
+    if not (MOVIETWEETINGS_100K / "ratings.dat").is_file():
+        pytest.skip(
+            "needs MovieTweetings 100K at ../shared/data/movietweetings/snapshots/100K (absent)"
+        )
+    return MOVIETWEETINGS_100K
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,45 @@ def test_1m_layout(tmp_path):
     assert ratings.rating_scale == (1.0, 5.0)
 
 
+def test_a_movietweetings_folder_rates_0_to_10_with_titles(tmp_path):
+    """The 1m layout, told apart by users.dat (`user_id::twitter_id`); 0 is a rating there."""
+    folder = tmp_path / "100K"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text(
+        "1::1074638::7::1365029107\n1::2844::0::1366576639\n2::1074638::10::1364767253\n"
+    )
+    (folder / "movies.dat").write_text(
+        "0002844::Fantômas - À l'ombre de la guillotine (1913)::Crime|Drama\n"
+        "1074638::Skyfall (2012)::Action|Adventure|Thriller\n"
+    )
+    (folder / "users.dat").write_text("1::18405182\n2::31260677\n")
+    ratings = load_ratings(folder)
+    assert ratings.rating_scale == (0.0, 10.0) and sorted(ratings.ratings) == [0.0, 7.0, 10.0]
+    assert ratings.titles.tolist() == [
+        "Fantômas - À l'ombre de la guillotine (1913)",
+        "Skyfall (2012)",
+    ]
+    assert ratings.genres.tolist() == ["Crime|Drama", "Action|Adventure|Thriller"]
+    (folder / "users.dat").write_text("1::F::1::10::48067\n")  # MovieLens 1m's users.dat
+    with pytest.raises(DataError, match="outside the declared rating range 1..5"):
+        load_ratings(folder)
+
+
+def test_real_movietweetings_folder_loads_every_row_with_its_title(movietweetings_dir):
+    ratings = load_ratings(movietweetings_dir)
+    lines = (movietweetings_dir / "ratings.dat").read_text().splitlines()
+    films = (movietweetings_dir / "movies.dat").read_text(encoding="utf-8").splitlines()
+    assert len(ratings) == len(lines) and ratings.n_items == len(films)
+    assert ratings.rating_scale == (0.0, 10.0)
+    assert ratings.observed_range == (
+        min(int(line.split("::")[2]) for line in lines),
+        max(int(line.split("::")[2]) for line in lines),
+    )
+    titles = {int(film.split("::")[0]): film.split("::")[1] for film in films}
+    rated = ratings.item_map.decode(ratings.items[:50])
+    assert [ratings.titles[i] for i in ratings.items[:50]] == [titles[i] for i in rated]
+
+
 def test_10m_layout_by_name_with_half_stars(tmp_path):
     folder = tmp_path / "ml-10M100K"  # the folder name inside the official zip
     folder.mkdir()

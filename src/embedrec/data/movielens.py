@@ -5,6 +5,10 @@ Layouts (told apart by the files in the folder):
 - 1m, 10m: `ratings.dat` / `movies.dat` with '::' separators;
 - 20m, 25m, 32m, latest, latest-small: `ratings.csv` / `movies.csv` with headers.
 
+A MovieTweetings folder (sidooms/MovieTweetings: IMDb's 0-10 stars from tweets) shares the 1m
+layout, and is told from it by its `users.dat` (`user_id::twitter_id`, where 1m has five
+fields): read the same way, its scale is 0-10.
+
 A name such as `movielens-100k` resolves to `<root>/ml-100k`, where root is `data_dir`, else
 `$EMBEDREC_DATA`, else the folder saved by `embedrec data set-dir` (`embedrec.data.settings`),
 else `~/.cache/embedrec`.
@@ -155,7 +159,8 @@ def movielens_folder(name: str, data_dir: str | Path | None = None, download: bo
 def load_movielens(
     name_or_path: str | Path, data_dir: str | Path | None = None, download: bool = True
 ) -> Ratings:
-    """All ratings of a MovieLens release (by name or folder), with titles joined.
+    """All ratings of a MovieLens release (by name or folder) or a MovieTweetings folder, with
+    titles joined.
 
     >>> ratings = load_movielens("movielens-100k")  # doctest: +SKIP
     >>> ratings.crosstab(5, 5)  # doctest: +SKIP
@@ -236,9 +241,23 @@ def _folder(name_or_path: str | Path, data_dir: str | Path | None, download: boo
     raise DataError(f"{name_or_path}: neither a MovieLens folder nor a release name")
 
 
+def is_movietweetings(folder: Path) -> bool:
+    """Whether a '::' folder is MovieTweetings: its users.dat holds `user_id::twitter_id`."""
+    users = folder / "users.dat"
+    if not users.is_file():
+        return False
+    with users.open("rb") as handle:
+        return handle.readline().count(b"::") == 1
+
+
+MOVIETWEETINGS_SCALE = (0.0, 10.0)  # IMDb's stars, 0 included (README of sidooms/MovieTweetings)
+
+
 def _scale(folder: Path, layout: str) -> tuple[float, float]:
     if layout == "100k" or folder.name == "ml-1m":
         return (1.0, 5.0)
+    if layout == "dat" and is_movietweetings(folder):
+        return MOVIETWEETINGS_SCALE
     if layout == "dat":
         head = (folder / "ratings.dat").read_bytes()[:200_000]
         whole_stars = b".5::" not in head
