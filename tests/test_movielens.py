@@ -46,15 +46,22 @@ def test_100k_fold_shares_the_full_id_maps(tmp_path):
     assert split.cold_rows().tolist() == [True]  # user 3 has no training rating
 
 
-def test_1m_layout(tmp_path):
-    folder = tmp_path / "ml-1m"
+def write_dat(folder, ratings: str, movies: bytes, users: str | None = None):
+    """A folder in the '::' layout of MovieLens 1m (and MovieTweetings, with its users.dat)."""
     folder.mkdir()
-    (folder / "ratings.dat").write_text(
-        "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n"
-    )
-    (folder / "movies.dat").write_bytes(
+    (folder / "ratings.dat").write_text(ratings)
+    (folder / "movies.dat").write_bytes(movies)
+    if users is not None:
+        (folder / "users.dat").write_text(users)
+    return folder
+
+
+def test_1m_layout(tmp_path):
+    folder = write_dat(
+        tmp_path / "ml-1m",
+        "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n",
         "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::James and the Giant Peach "
-        "(1996)::Animation|Children's|Musical\n9::Señor (2000)::Drama\n".encode("latin-1")
+        "(1996)::Animation|Children's|Musical\n9::Señor (2000)::Drama\n".encode("latin-1"),
     )
     ratings = load_movielens(folder)
     assert (len(ratings), ratings.n_users, ratings.n_items) == (3, 2, 2)
@@ -67,16 +74,13 @@ def test_1m_layout(tmp_path):
 
 def test_a_movietweetings_folder_rates_0_to_10_with_titles(tmp_path):
     """The 1m layout, told apart by users.dat (`user_id::twitter_id`); 0 is a rating there."""
-    folder = tmp_path / "100K"
-    folder.mkdir()
-    (folder / "ratings.dat").write_text(
-        "1::1074638::7::1365029107\n1::2844::0::1366576639\n2::1074638::10::1364767253\n"
-    )
-    (folder / "movies.dat").write_text(
+    folder = write_dat(
+        tmp_path / "100K",
+        "1::1074638::7::1365029107\n1::2844::0::1366576639\n2::1074638::10::1364767253\n",
         "0002844::Fantômas - À l'ombre de la guillotine (1913)::Crime|Drama\n"
-        "1074638::Skyfall (2012)::Action|Adventure|Thriller\n"
+        "1074638::Skyfall (2012)::Action|Adventure|Thriller\n".encode(),
+        users="1::18405182\n2::31260677\n",
     )
-    (folder / "users.dat").write_text("1::18405182\n2::31260677\n")
     ratings = load_ratings(folder)
     assert ratings.rating_scale == (0.0, 10.0) and sorted(ratings.ratings) == [0.0, 7.0, 10.0]
     assert ratings.titles.tolist() == [
