@@ -140,3 +140,14 @@ def test_stored_ratings_outside_the_datas_scale_never_widen_it():
     assert joined.train.observed_range == (1.0, 5.0)
     assert len(joined.train) == len(split.train) + 1  # the newcomer's 4 only
     assert any("1 stored ratings outside the scale 1-5 left out" in n for n in joined.train.notes)
+
+
+def test_a_bad_stored_rating_is_named_by_its_place_in_the_frame_given():
+    """A frame without the store's row ids names a bad rating by its place in that frame, also
+    after a pair rated twice before it kept only its latest rating."""
+    split = embedrec.random_split(embedrec.ratings_from_frame(low_rank_frame()), seed=0)
+    feedback = pd.DataFrame(
+        {"user": ["u1", "u1", "u2"], "item": ["100", "100", "101"], "rating": [4.0, 3.0, "abc"]}
+    )
+    with pytest.raises(embedrec.DataError, match=r"stored rating 2 \(user 'u2', item '101'\)"):
+        embedrec.with_feedback(split, feedback)

@@ -49,6 +49,7 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
             replace(split.train, notes=[*split.train.notes, none]), split.valid, split.name
         )
     train, valid = split.train, split.valid
+    feedback = feedback.reset_index(drop=True)  # its labels: each row's place, for errors
     if not train.interactions:  # a rating given again replaces the first (as the text says)
         feedback = feedback.drop_duplicates(["user", "item"], keep="last")
     columns = list(FEEDBACK_COLUMNS)
@@ -156,7 +157,8 @@ def _stored_place(feedback: pd.DataFrame, position: int) -> str:
     """A stored rating as its owner finds it: the database's row id (when the feedback came
     from `FeedbackStore.all_ratings`), its user and its item."""
     stored = feedback.iloc[position]
-    row = f"row {stored['row']}" if "row" in feedback else f"stored rating {position}"
+    place = feedback.index[position]  # in the frame given, before a re-rated pair's older rows went
+    row = f"row {stored['row']}" if "row" in feedback else f"stored rating {place}"
     return f"feedback database {row} (user {stored['user']!r}, item {stored['item']!r})"
 
 
