@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
+from embedrec.data import paired_split
 from embedrec.service import FeedbackStore, create_app
 from tests.conftest import low_rank_frame
 from tests.service_support import AUTH, TOKEN, new_database, training_rows
@@ -140,3 +141,34 @@ def test_stored_ratings_outside_the_datas_scale_never_widen_it():
     assert joined.train.observed_range == (1.0, 5.0)
     assert len(joined.train) == len(split.train) + 1  # the newcomer's 4 only
     assert any("1 stored ratings outside the scale 1-5 left out" in n for n in joined.train.notes)
+
+
+def test_a_bad_stored_rating_is_named_by_its_place_in_the_frame_given():
+    """A frame without the store's row ids names a bad rating by its place in that frame, also
+    after a pair rated twice before it kept only its latest rating."""
+    split = embedrec.random_split(embedrec.ratings_from_frame(low_rank_frame()), seed=0)
+    feedback = pd.DataFrame(
+        {"user": ["u1", "u1", "u2"], "item": ["100", "100", "101"], "rating": [4.0, 3.0, "abc"]}
+    )
+    with pytest.raises(embedrec.DataError, match=r"stored rating 2 \(user 'u2', item '101'\)"):
+        embedrec.with_feedback(split, feedback)
+
+
+@pytest.mark.parametrize("value", ["rating", "plays"])
+def test_a_pair_on_both_sides_of_a_split_made_as_two_files_stays_on_both(value):
+    """A validation file may hold a pair the training file has too (a log split by time):
+    with feedback on another pair, each side keeps its rows (before: an AssertionError, a
+    traceback from `train --valid ... --feedback`)."""
+    frame = pd.DataFrame({"user": ["a", "a", "b"], "item": [1, 2, 1], value: [5, 3, 2]})
+    train = embedrec.ratings_from_frame(frame)
+    valid = embedrec.ratings_from_frame(frame.iloc[:1].assign(**{value: [4]}))
+    split = paired_split(train, valid)
+    feedback = pd.DataFrame({"user": ["b"], "item": ["2"], "rating": [3.0]})
+    joined = embedrec.with_feedback(split, feedback)
+
+    def rows(side: embedrec.Ratings) -> list[list]:
+        return sorted(side.to_frame(titles=False)[["user", "item", "rating"]].values.tolist())
+
+    assert rows(joined.train) == [["a", 1, 5.0], ["a", 2, 3.0], ["b", 1, 2.0], ["b", 2, 3.0]]
+    assert rows(joined.valid) == [["a", 1, 4.0]]
+    assert joined.train.interactions == (value == "plays") == joined.valid.interactions

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import embedrec
 from embedrec.cli import app
-from embedrec.service import create_app
+from embedrec.service import FeedbackStore, create_app
 from tests.conftest import plays_frame
 from tests.service_support import AUTH, TOKEN, training_rows
 
@@ -117,3 +117,28 @@ def test_stored_weights_of_zero_or_less_are_no_interaction():
     joined = embedrec.with_feedback(split, feedback)
     assert joined.train.interactions and len(joined.train) == len(split.train) + 1
     assert "2 stored weights of 0 or less left out (no interaction)" in joined.train.notes
+
+
+def test_a_stored_weight_of_zero_or_less_cancels_no_event_in_a_list_or_a_retrain(
+    plays_model, tmp_path
+):
+    """An older version stored any number: a -5 beside three events of a listener's training
+    artist is no event. The stored sum, the list and a retrain all count the three events."""
+    rec = embedrec.load(plays_model)
+    item, plays = next(iter(embedrec.user_ratings(rec, "u1").items()))
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    old = FeedbackStore(url)
+    old.add("u1", [(str(item), -5.0)])
+    old.close()
+    with TestClient(create_app(plays_model, url, TOKEN)) as client:
+        for _ in range(3):
+            assert client.post("/users/u1/ratings", json={"item": item}, headers=AUTH).is_success
+        assert client.get("/users/u1/ratings").json()["ratings"] == [{"item": item, "rating": 3.0}]
+        assert client.get("/users/u1/recommendations?n=3").json()["n_feedback"] == 1  # folded in
+    store = FeedbackStore(url)
+    split = embedrec.random_split(embedrec.ratings_from_frame(plays_frame()), 0.0)
+    retrained = embedrec.with_feedback(split, store.all_ratings()).train
+    store.close()
+    frame = retrained.to_frame(titles=False)
+    pair = frame[(frame["user"] == "u1") & (frame["item"] == item)]
+    assert pair["rating"].tolist() == [plays + 3]

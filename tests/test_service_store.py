@@ -67,6 +67,20 @@ def open_together(url: str, openers: int) -> tuple[list[FeedbackStore], list[str
     return opened, failed
 
 
+def test_summed_events_leave_out_weights_of_zero_or_less(store_url):
+    """Events of a model trained on interactions add up per item, in order of its first; a row
+    of weight 0 or less (an older version stored any number) is no event, as in a retrain, so
+    a -5 never cancels the events beside it nor hides the item."""
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    store = FeedbackStore(store_url)
+    try:
+        store.add(user, [("50", -5.0), ("100", 1.0), ("50", 1.0), ("7", 0.0), ("50", 2.0)])
+        assert list(store.ratings_of(user, summed=True).items()) == [("100", 1.0), ("50", 3.0)]
+        assert store.ratings_of(user) == {"50": 2.0, "100": 1.0, "7": 0.0}  # the latest
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_servers_opening_one_new_store_together_all_open_it(backend, request, tmp_path):
     """Servers (or `train --feedback` beside a server) opening a store that does not exist yet

@@ -20,13 +20,14 @@ log's repeated rows, so a 501st play never turns 500 plays into 1.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from embedrec.data.files import Where
 from embedrec.data.ratings import IdMap
-from embedrec.data.splits import Split
+from embedrec.data.splits import Split, union_map
 from embedrec.data.validate import ratings_from_frame
 from embedrec.errors import DataError
 
@@ -49,6 +50,7 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
             replace(split.train, notes=[*split.train.notes, none]), split.valid, split.name
         )
     train, valid = split.train, split.valid
+    feedback = feedback.reset_index(drop=True)  # its labels: each row's place, for errors
     if not train.interactions:  # a rating given again replaces the first (as the text says)
         feedback = feedback.drop_duplicates(["user", "item"], keep="last")
     columns = list(FEEDBACK_COLUMNS)
@@ -85,9 +87,8 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
         trained = pd.concat([sides["train"], extra], ignore_index=True)
         trained = trained.drop_duplicates(["user", "item"], keep="last")
         added = f"{len(extra):,} stored ratings added to the training data"
-    joined = pd.concat([trained, validated], ignore_index=True)
-    full = ratings_from_frame(
-        joined,
+    read = partial(
+        ratings_from_frame,
         user_col="user",
         item_col="item",
         rating_col=None if train.interactions else "rating",
@@ -96,19 +97,26 @@ def with_feedback(split: Split, feedback: pd.DataFrame) -> Split:
         rating_scale=train.rating_scale,
         where=Where(f"{train.source} + {len(feedback):,} stored ratings"),
     )
-    # one row per pair went in, so every row came out, in order: the first len(trained) train
-    assert len(full) == len(joined), "duplicate pairs in a split"
-    full.titles = _aligned(train.titles, train.item_map, full.item_map)
-    full.genres = _aligned(train.genres, train.item_map, full.item_map)
-    full.notes = [added]
+    # each side read alone, then both given the ids of either (as `paired_split` does): a split
+    # made as two files may hold a pair on both sides, which one table would merge
+    learned = read(trained)
+    checked = read(validated) if len(validated) else learned.subset(np.zeros(0, dtype=np.int64))
+    users = union_map(learned.user_map, checked.user_map)
+    items = union_map(learned.item_map, checked.item_map)
+    titles = _aligned(train.titles, train.item_map, items)
+    genres = _aligned(train.genres, train.item_map, items)
+    notes = [added]
     if outside.any():
-        full.notes.append(
+        notes.append(
             f"{int(outside.sum()):,} stored ratings outside the scale {low:g}-{high:g} left out"
             if not train.interactions
             else f"{int(outside.sum()):,} stored weights of 0 or less left out (no interaction)"
         )
-    is_train = np.arange(len(full)) < len(trained)
-    return Split(full.subset(is_train), full.subset(~is_train), f"{split.name}+feedback")
+    joined = [
+        replace(side.with_maps(users, items, titles)[0], genres=genres, notes=notes)
+        for side in (learned, checked)
+    ]
+    return Split(joined[0], joined[1], f"{split.name}+feedback")
 
 
 def _summed(rows: pd.DataFrame) -> pd.DataFrame:
@@ -156,7 +164,8 @@ def _stored_place(feedback: pd.DataFrame, position: int) -> str:
     """A stored rating as its owner finds it: the database's row id (when the feedback came
     from `FeedbackStore.all_ratings`), its user and its item."""
     stored = feedback.iloc[position]
-    row = f"row {stored['row']}" if "row" in feedback else f"stored rating {position}"
+    place = feedback.index[position]  # in the frame given, before a re-rated pair's older rows went
+    row = f"row {stored['row']}" if "row" in feedback else f"stored rating {place}"
     return f"feedback database {row} (user {stored['user']!r}, item {stored['item']!r})"
 
 

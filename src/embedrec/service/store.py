@@ -289,20 +289,17 @@ class FeedbackStore:
 
     def ratings_of(self, user: str, summed: bool = False) -> dict[str, float]:
         """A user's stored ratings {item: rating}: the latest rating of each item, or with
-        `summed` the sum of its rows (events of a model trained on interactions add up)."""
-        query = (
-            select(ratings_table.c.item_id, ratings_table.c.rating)
-            .where(ratings_table.c.user_id == user)
-            .order_by(ratings_table.c.id)
-        )
+        `summed` (a model trained on interactions) the sum of its events, leaving out rows of
+        weight 0 or less as a retrain does (an older version stored any number)."""
+        rows = ratings_table.c
+        if summed:  # in the database: one row per item, in order of its first event
+            query = select(rows.item_id, func.sum(rows.rating)).where(rows.rating > 0)
+            query = query.group_by(rows.item_id).order_by(func.min(rows.id))
+        else:
+            query = select(rows.item_id, rows.rating).order_by(rows.id)
+        query = query.where(rows.user_id == user)
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
-        if not summed:
-            return {item: rating for item, rating in rows}
-        totals: dict[str, float] = {}
-        for item, weight in rows:
-            totals[item] = totals.get(item, 0.0) + weight
-        return totals
+            return {item: rating for item, rating in connection.execute(query)}
 
     def latest_id(self) -> int:
         """The id of the newest stored rating (0: none): one indexed lookup through the driver,
