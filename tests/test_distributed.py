@@ -297,13 +297,17 @@ def test_a_parquet_directory_with_sparse_tables_trains_on_two_processes(tmp_path
             table.slice(k * n // 2, n // 2), folder / f"part-{k}.parquet", row_group_size=500
         )
     out = tmp_path / "model"
+    names = tmp_path / "items.csv"  # rank 0's model names the items from it
+    names.write_text("item,title\n" + "".join(f"{i},Item {i}\n" for i in range(9_000)))
     args = ("--data", str(folder), "--model", "dot-bias", "--n-factors", "320", "--epochs", "1")
-    run = torchrun(*args, "--out", str(out), "--json")
+    run = torchrun(*args, "--item-table", str(names), "--out", str(out), "--json")
     assert run.returncode == 0, run.stderr[-3000:]
     assert one_json(run.stdout)["n_train"] == 3_200
     saved = embedrec.load(out)
     assert (saved.model.n_users + saved.model.n_items) * 320 > SPARSE_ROWS_X_WIDTH  # the premise
     assert len(saved.recommend(0, n=5)) == 5
+    assert saved.titles is not None
+    assert saved.titles.tolist() == [f"Item {i}" for i in saved.item_map.ids.tolist()]
 
 
 @pytest.fixture(scope="module")
@@ -312,9 +316,14 @@ def nproc_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path,
     small CSV, read by two tests: three processes that each import torch are the costly part."""
     folder = tmp_path_factory.mktemp("nproc")
     data = folder / "ratings.csv"
-    low_rank_frame(n_users=80, n_items=50, seed=3).to_csv(data, index=False)
+    frame = low_rank_frame(n_users=80, n_items=50, seed=3)
+    frame.to_csv(data, index=False)
+    items = sorted(set(frame["item"]))
+    names = folder / "items.tsv"  # passed on to the ranks as --item-table
+    names.write_text("id\tname\n" + "".join(f"{i}\tItem {i}\n" for i in items))
     out = folder / "model"
     args = ("--data", str(data), "--model", "dot-bias", "--epochs", "2", "--bs", "64")
+    args += ("--item-table", str(names))
     run = subprocess.run(
         nproc_command(*args, "--valid-pct", "0.25", "--out", str(out), "--json"),
         env=environment(), capture_output=True, text=True, timeout=120,
@@ -332,6 +341,9 @@ def test_nproc_trains_in_processes_and_saves_a_model_that_recommends(nproc_run):
     assert saved.engine == "torch"
     user = saved.user_map.decode([0])[0]
     assert len(saved.recommend(user, n=3)) == 3
+    assert saved.recommend(user, n=3)["title"].tolist() == [
+        f"Item {i}" for i in saved.recommend(user, n=3)["item"]
+    ]
 
 
 @pytest.mark.parametrize(

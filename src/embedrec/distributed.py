@@ -35,6 +35,7 @@ import numpy as np
 from embedrec.config import TrainConfig
 from embedrec.data import load_ratings, movielens_folder
 from embedrec.data.files import Where
+from embedrec.data.item_table import read_item_table, split_with_item_table
 from embedrec.data.movielens import is_movielens_name
 from embedrec.data.ratings import Ratings
 from embedrec.data.shards import (
@@ -153,6 +154,8 @@ def train_distributed(
     """
     check_config(config, world)
     seed = config.seed if seed is None else seed
+    items = columns.pop("item_table", None)  # names items for rank 0's model only
+    table = None if items is None else read_item_table(items)
     with process_group(world):
         shard = load_shard(
             data, world, valid_pct=valid_pct, seed=seed, data_dir=data_dir, **columns
@@ -162,6 +165,7 @@ def train_distributed(
         def set_up() -> tuple[Any, ...]:
             assert shard.whole_split is not None
             split = shard.whole_split()
+            split = split if table is None else split_with_item_table(split, table)
             run = start(split, config, progress=progress)
             leader.append((run, split))
             m = run.rec.model

@@ -67,6 +67,7 @@ class DataOptions:
     weight_col: str | None
     timestamp_col: str | None
     title_col: str | None
+    item_table: str | None
     sep: str | None
     header: bool | None
     columns: str | None
@@ -165,6 +166,16 @@ DATA_OPTIONS: dict[str, Any] = {
     ),
     "timestamp_col": (option("--timestamp-col", "Timestamp column [default: guessed]."), None),
     "title_col": (option("--title-col", "Item title column [default: guessed]."), None),
+    "item_table": (
+        option(
+            "--item-table",
+            "A file of the items' titles (and genres) beside the ratings, joined by item id: "
+            "Last.fm's artists.dat, a shop's products.csv. Its columns are found by name (id "
+            "or item, title or name, genres), else by position [default: none; a MovieLens "
+            "folder has its own].",
+        ),
+        None,
+    ),
     "sep": (
         option(
             "--sep",
@@ -237,6 +248,7 @@ LAYOUT_OPTIONS = (
     "weight_col",
     "timestamp_col",
     "title_col",
+    "item_table",
     "sep",
     "header",
     "columns",

@@ -14,6 +14,7 @@ import pandas as pd
 
 from embedrec.data.feedback import with_feedback
 from embedrec.data.interactions import InteractionRule, Interactions
+from embedrec.data.item_table import read_item_table, split_with_item_table, with_item_table
 from embedrec.data.movielens import (
     FOLDS_100K,
     is_movielens_name,
@@ -55,7 +56,9 @@ __all__ = [
     "load_movielens_fold",
     "load_ratings",
     "load_split",
+    "read_item_table",
     "with_feedback",
+    "with_item_table",
     "movielens_folder",
     "paired_split",
     "random_split",
@@ -74,16 +77,28 @@ def load_ratings(
     data: str | Path | pd.DataFrame,
     *,
     data_dir: str | Path | None = None,
+    item_table: str | Path | pd.DataFrame | None = None,
     **columns: Any,
 ) -> Ratings:
     """Ratings from a MovieLens name (`movielens-100k`), a MovieLens folder, a ratings file or a
     DataFrame. Keyword arguments (`user_col=`, `sep=`, `header=`, `columns=`, `rating_scale=`,
-    ...) go to the file or DataFrame reader.
+    ...) go to the file or DataFrame reader. `item_table=` (a file or a DataFrame of item ids
+    with their titles, and genres) names the items (`embedrec.data.item_table`).
 
     >>> ratings = load_ratings("movielens-100k")  # doctest: +SKIP
     >>> ratings = load_ratings("my.csv", user_col="customer", item_col="sku")  # doctest: +SKIP
     >>> ratings = load_ratings("r.txt.gz", columns="user,item,rating")  # doctest: +SKIP
+    >>> ratings = load_ratings("user_artists.dat", item_table="artists.dat")  # doctest: +SKIP
     """
+    ratings = _load_ratings(data, data_dir, columns)
+    if item_table is None:
+        return ratings
+    return with_item_table(ratings, read_item_table(item_table))
+
+
+def _load_ratings(
+    data: str | Path | pd.DataFrame, data_dir: str | Path | None, columns: dict[str, Any]
+) -> Ratings:
     if isinstance(data, pd.DataFrame):
         for file_only in ("sep", "header", "columns"):
             columns.pop(file_only, None)
@@ -111,15 +126,31 @@ def load_split(
     seed: int | None = None,
     data_dir: str | Path | None = None,
     valid: str | Path | pd.DataFrame | None = None,
+    item_table: str | Path | pd.DataFrame | None = None,
     **columns: Any,
 ) -> Split:
     """Load and split in one step: `split` is a MovieLens 100k fold (`u1`), a spec such as
     `random:0.1:7` or `temporal:5`, or None for a random `valid_pct` split (seeded by `seed`,
     None: the default seed, 42, as the training config's); or `valid`
     names a validation (test) file of the same layout, and all of `data` trains.
+    `item_table=` names the items of both sides, as in `load_ratings`.
 
     >>> load_split("train.csv", valid="test.csv", user_col="customer")  # doctest: +SKIP
     """
+    table = None if item_table is None else read_item_table(item_table)  # its errors first
+    made = _split(data, split, valid_pct, seed, data_dir, valid, columns)
+    return made if table is None else split_with_item_table(made, table)
+
+
+def _split(
+    data: str | Path | pd.DataFrame,
+    split: str | None,
+    valid_pct: float,
+    seed: int | None,
+    data_dir: str | Path | None,
+    valid: str | Path | pd.DataFrame | None,
+    columns: dict[str, Any],
+) -> Split:
     if valid is not None:
         if split is not None:
             raise DataError("give a split or a validation file, not both")

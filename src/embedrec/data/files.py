@@ -123,7 +123,7 @@ def read_table(
     header: bool | None = ...,
     encoding: str = ...,
     as_strings: bool = ...,
-    quoted: bool = ...,
+    quoted: bool | None = ...,
     arrow: Literal[False] = ...,
 ) -> tuple[pd.DataFrame, Where]: ...
 
@@ -137,7 +137,7 @@ def read_table(
     header: bool | None = ...,
     encoding: str = ...,
     as_strings: bool = ...,
-    quoted: bool = ...,
+    quoted: bool | None = ...,
     arrow: Literal[True],
 ) -> tuple[pa.Table | ParquetColumns, Where]: ...
 
@@ -151,7 +151,7 @@ def read_table(
     header: bool | None = ...,
     encoding: str = ...,
     as_strings: bool = ...,
-    quoted: bool = ...,
+    quoted: bool | None = ...,
     arrow: bool = ...,
 ) -> tuple[Table, Where]: ...
 
@@ -164,7 +164,7 @@ def read_table(
     header: bool | None = None,
     encoding: str = "utf-8",
     as_strings: bool = False,
-    quoted: bool = True,
+    quoted: bool | None = True,
     arrow: bool = False,
 ) -> tuple[Table, Where]:
     """A delimited text or Parquet file (plain, .gz, .bz2, .zst or a one-file .zip) as a
@@ -176,7 +176,8 @@ def read_table(
     `names` gets `headerless_names`. `as_strings` reads every column as text, which the
     validator uses to find the exact line of a value pyarrow could not convert. `arrow=True`
     returns the pyarrow Table (or, for Parquet, a `ParquetColumns`), so a caller converts only
-    the columns it uses.
+    the columns it uses. `quoted=None`: quotes enclose fields only where the separator is a
+    comma or a semicolon (a CSV's); a tab-separated file's quotes are text ('"Weird Al"').
 
     >>> frame, where = read_table("ratings.csv")  # doctest: +SKIP
     """
@@ -218,6 +219,8 @@ def read_table(
     if sep is None:
         sep = detect_separator(raw[:65536].decode(encoding, errors="replace"), str(path))
     file_sep = sep  # what a second, line-exact pass must split on
+    if quoted is None:
+        quoted = sep in (",", ";")
     if sep == WHITESPACE:
         raw, sep = split_whitespace(raw), "\t"
     if sep == "::":  # pyarrow takes one-character delimiters; ids and titles never hold a tab

@@ -250,14 +250,11 @@ def is_movietweetings(folder: Path) -> bool:
         return handle.readline().count(b"::") == 1
 
 
-MOVIETWEETINGS_SCALE = (0.0, 10.0)  # IMDb's stars, 0 included (README of sidooms/MovieTweetings)
-
-
 def _scale(folder: Path, layout: str) -> tuple[float, float]:
     if layout == "100k" or folder.name == "ml-1m":
         return (1.0, 5.0)
     if layout == "dat" and is_movietweetings(folder):
-        return MOVIETWEETINGS_SCALE
+        return (0.0, 10.0)  # IMDb's stars, 0 included (sidooms/MovieTweetings's README)
     if layout == "dat":
         head = (folder / "ratings.dat").read_bytes()[:200_000]
         whole_stars = b".5::" not in head

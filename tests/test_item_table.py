@@ -1,0 +1,112 @@
+"""An item table beside the ratings (`--item-table`, `item_table=`): titles and genres joined by
+item id, found by column name or by position, on both sides of a split and in a trained model;
+a table that names none of the rated items, or lacks the columns, is an error naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import embedrec
+from embedrec import DataError
+from tests.hostile import assert_refused, invoke
+from tests.test_interactions_data import LASTFM
+
+PLAYS = [(1, 10, 5), (1, 11, 2), (2, 10, 7), (2, 12, 1), (3, 11, 4), (3, 12, 9), (4, 10, 3)]
+ARTISTS = {10: "Pet Shop Boys", 11: "a-ha", 12: "Erasure", 99: "Nobody Played Us"}
+
+
+@pytest.fixture
+def files(tmp_path) -> tuple[Path, Path]:
+    plays = tmp_path / "user_artists.tsv"
+    plays.write_text(
+        "userID\tartistID\tweight\n" + "".join(f"{u}\t{a}\t{w}\n" for u, a, w in PLAYS)
+    )
+    artists = tmp_path / "artists.tsv"
+    artists.write_text(
+        "id\tname\turl\n" + "".join(f"{i}\t{n}\thttp://x/{i}\n" for i, n in ARTISTS.items())
+    )
+    return plays, artists
+
+
+def named(ratings: embedrec.Ratings) -> dict:
+    return dict(zip(ratings.item_map.ids.tolist(), ratings.titles.tolist()))
+
+
+def test_titles_join_by_the_id_column_found_by_name(files):
+    plays, artists = files
+    ratings = embedrec.load_ratings(plays, item_table=artists)
+    assert named(ratings) == {10: "Pet Shop Boys", 11: "a-ha", 12: "Erasure"}
+    assert ratings.genres is None  # the table has none
+    assert any("3 of 3 items named" in note and "title 'name'" in note for note in ratings.notes)
+
+
+def test_a_headerless_table_is_id_title_genres_by_position(tmp_path):
+    frame = pd.DataFrame({"user": [1, 1, 2], "item": [2844, 1074638, 2844], "rating": [7, 0, 10]})
+    (tmp_path / "movies.dat").write_text(
+        "0002844::Fantômas (1913)::Crime|Drama\n1074638::Skyfall (2012)::Action\n"
+    )
+    ratings = embedrec.load_ratings(frame, item_table=tmp_path / "movies.dat")
+    assert named(ratings) == {2844: "Fantômas (1913)", 1074638: "Skyfall (2012)"}
+    assert ratings.genres.tolist() == ["Crime|Drama", "Action"]
+
+
+def test_both_sides_of_a_split_are_named_from_files_or_a_frame(files, tmp_path):
+    plays, artists = files
+    test = tmp_path / "test.tsv"
+    test.write_text("userID\tartistID\tweight\n4\t12\t6\n5\t99\t1\n")
+    table = pd.DataFrame({"artist": list(ARTISTS), "title": list(ARTISTS.values())})
+    split = embedrec.load_split(plays, valid=test, item_table=table)
+    for side in (split.train, split.valid):
+        assert named(side) == {i: ARTISTS[i] for i in side.item_map.ids.tolist()}
+    random = embedrec.load_split(plays, valid_pct=0.3, seed=0, item_table=artists)
+    assert named(random.valid) == named(random.train) == {i: ARTISTS[i] for i in (10, 11, 12)}
+
+
+def test_a_model_trained_with_an_item_table_speaks_its_names(files, tmp_path):
+    plays, artists = files
+    out = tmp_path / "m"
+    trained = invoke(
+        "train", "--data", plays, "--item-table", artists, "--model", "ease", "--out", out
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "titles from" in trained.output
+    listed = invoke("recommend", out, "--user", 4, "-n", 2, "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.output)["items"]
+    assert {row["item"]: row["title"] for row in rows} == {11: "a-ha", 12: "Erasure"}
+    rec = embedrec.load(out)
+    assert rec.recommend(liked=["pet shop boys"], n=1)["item"].iloc[0] in (11, 12)  # by name
+
+
+def test_a_table_of_other_ids_or_without_the_columns_is_refused(files, tmp_path):
+    plays, _ = files
+    others = tmp_path / "others.csv"
+    others.write_text("id,name\n500,X\n501,Y\n")
+    result = invoke("train", "--data", plays, "--item-table", others, "--out", tmp_path / "m")
+    assert_refused(result, "others.csv", "names none of the rated items", "500")
+    assert not (tmp_path / "m").exists()
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text("code,label\n10,X\n")
+    with pytest.raises(DataError, match=r"unnamed.csv.*columns are: code, label"):
+        embedrec.load_ratings(plays, item_table=unnamed)
+    missing = tmp_path / "absent.csv"
+    refused = invoke("train", "--data", plays, "--item-table", missing, "--out", tmp_path / "m")
+    assert_refused(refused, "absent.csv")
+    with pytest.raises(DataError, match="genres_col"):
+        embedrec.data.read_item_table(pd.DataFrame({"id": [10], "name": ["x"]}), genres_col="kind")
+
+
+def test_real_lastfm_artists_name_every_artist_played():
+    if not LASTFM.is_file():
+        pytest.skip(f"needs Last.fm (HetRec 2011) at {LASTFM.parent} (absent here)")
+    ratings = embedrec.load_ratings(LASTFM, item_table=LASTFM.parent / "artists.dat")
+    played = set(pd.read_csv(LASTFM, sep="\t")["artistID"])
+    listed = pd.read_csv(LASTFM.parent / "artists.dat", sep="\t", quoting=3)
+    names = dict(zip(listed["id"], listed["name"]))
+    assert ratings.n_items == len(played)
+    assert named(ratings) == {artist: names.get(artist, "") for artist in played}
+    assert named(ratings)[1686] == '"Weird Al" Yankovic'  # a tab-separated file's quotes kept
