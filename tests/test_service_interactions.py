@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import embedrec
 from embedrec.cli import app
 from embedrec.service import FeedbackStore, create_app
+from embedrec.service.state import in_scale
 from tests.conftest import plays_frame
 from tests.service_support import AUTH, TOKEN, training_rows
 
@@ -129,12 +130,17 @@ def test_a_stored_weight_of_zero_or_less_cancels_no_event_in_a_list_or_a_retrain
     url = f"sqlite:///{tmp_path / 'feedback.db'}"
     old = FeedbackStore(url)
     old.add("u1", [(str(item), -5.0)])
+    old.add("u2", [("101", -1.0)])  # only a weight of 0 or less: nothing to count
     old.close()
     with TestClient(create_app(plays_model, url, TOKEN)) as client:
         for _ in range(3):
-            assert client.post("/users/u1/ratings", json={"item": item}, headers=AUTH).is_success
+            posted = client.post("/users/u1/ratings", json={"item": item}, headers=AUTH)
+            assert posted.json()["n_feedback"] == 1  # one item: its events, not the -5 row
         assert client.get("/users/u1/ratings").json()["ratings"] == [{"item": item, "rating": 3.0}]
         assert client.get("/users/u1/recommendations?n=3").json()["n_feedback"] == 1  # folded in
+        posted = client.post("/users/u2/ratings", json={"item": 102}, headers=AUTH)
+        assert posted.json()["n_feedback"] == 1  # 102; not 101, whose only weight is -1
+        assert client.get("/users/u2/ratings").json()["ratings"] == [{"item": 102, "rating": 1.0}]
     store = FeedbackStore(url)
     split = embedrec.random_split(embedrec.ratings_from_frame(plays_frame()), 0.0)
     retrained = embedrec.with_feedback(split, store.all_ratings()).train
@@ -142,3 +148,11 @@ def test_a_stored_weight_of_zero_or_less_cancels_no_event_in_a_list_or_a_retrain
     frame = retrained.to_frame(titles=False)
     pair = frame[(frame["user"] == "u1") & (frame["item"] == item)]
     assert pair["rating"].tolist() == [plays + 3]
+
+
+def test_a_stored_count_a_list_cannot_use_is_skipped_with_a_note(plays_model, caplog):
+    """A sum PostgreSQL made NaN from a stored NaN: the list skips it, and the log says why in
+    the words of counts (not a rating scale of 5e-324 to inf)."""
+    rec = embedrec.load(plays_model)
+    assert in_scale(rec, "u1", {"100": float("nan"), "101": 2.0}) == {"101": 2.0}
+    assert "1 stored ratings of user 'u1' skipped: not a count above 0 (items 100)" in caplog.text

@@ -65,13 +65,14 @@ def in_scale(rec: embedrec.Recommender, user: str, feedback: dict[str, float]) -
     low, high = embedrec.accepted_scale(rec)
     outside = {item for item, value in feedback.items() if not low <= value <= high}
     if outside:
+        why = (
+            "not a count above 0"
+            if rec.interactions
+            else f"outside the model's scale {low:g}-{high:g}"
+        )
+        shown = ", ".join(sorted(outside)[:10])
         log.warning(
-            "%d stored ratings of user %r skipped: outside the model's scale %g-%g (items %s)",
-            len(outside),
-            user,
-            low,
-            high,
-            ", ".join(sorted(outside)[:10]),
+            "%d stored ratings of user %r skipped: %s (items %s)", len(outside), user, why, shown
         )
     return {item: value for item, value in feedback.items() if item not in outside}
 

@@ -26,7 +26,7 @@ def add_ratings(service: ServiceDep, user: s.UserPath, body: s.FeedbackRequest) 
     checked = [embedrec.check_rating(rec, row.item, row.rating) for row in body.rows()]
     key = user_key(rec, user)
     stored = service.add_feedback(key, [(str(item), rating) for item, rating in checked])
-    total = len(service.store.ratings_of(key))
+    total = len(service.store.ratings_of(key, summed=rec.interactions))  # as GET counts
     return s.FeedbackStored(
         user=rec.user_map.canonical(user),
         stored=stored,
