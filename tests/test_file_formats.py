@@ -164,3 +164,45 @@ def test_a_movielens_zip_as_downloaded_loads_like_its_folder(ml100k_dir, tmp_pat
     assert len(from_zip) == len(from_folder) == 100_000
     assert from_zip.rating_scale == (1.0, 5.0) and from_zip.titles is not None
     assert np.array_equal(from_zip.ratings, from_folder.ratings)
+
+
+ROWS = [(1, "0012", 4.0), (1, "0013", 2.5), (2, "0012", 5.0)]
+
+
+@pytest.mark.parametrize("name", ["r.jsonl", "r.ndjson", "r.json", "r.jsonl.gz"])
+def test_json_lines_load_with_their_types(tmp_path, name):
+    text = "".join(f'{{"user": {u}, "item": "{i}", "rating": {r}}}\n' for u, i, r in ROWS)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    ratings = load_ratings(path)
+    frame = ratings.to_frame()
+    assert list(zip(frame["user"], frame["item"], frame["rating"])) == ROWS  # "0012" stays text
+
+
+def test_a_json_array_of_objects_loads_and_a_bad_value_names_its_row(tmp_path):
+    objects = ",".join(f'{{"user": {u}, "item": "{i}", "rating": {r}}}' for u, i, r in ROWS)
+    ratings = load_ratings(write(tmp_path, "r.json", f"[{objects}]"))
+    assert len(ratings) == 3 and ratings.n_users == 2
+    lines = write(tmp_path, "bad.jsonl", '{"user": 1, "item": 2, "rating": 3}\n' * 2)
+    lines.write_text(lines.read_text() + '{"user": 2, "item": 2, "rating": "lots"}\n')
+    with pytest.raises(DataError, match=r"bad.jsonl line 3: field 'rating' is 'lots'"):
+        load_ratings(lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("cut.json", '[{"user": 1, "item": 2', "not readable as a JSON array of objects"),
+        ("prose.jsonl", "user item rating\n", "not readable as JSON Lines"),
+        ("r.xlsx", "PK\x03\x04", "an Excel workbook, which is not read; save its sheet as CSV"),
+        ("r.ods", "x", "an OpenDocument spreadsheet"),
+    ],
+)
+def test_unreadable_json_and_spreadsheets_are_named_with_what_to_do(tmp_path, name, text, expected):
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(write(tmp_path, name, text)), "--out", str(tmp_path / "m")]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert name in result.output and expected in result.output
+    with pytest.raises(DataError, match="--columns and --no-header are for text files"):
+        load_ratings(write(tmp_path, "r.jsonl", '{"user": 1}\n'), header=False)

@@ -22,6 +22,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from embedrec.data.compressed import inner_suffix, read_bytes
+from embedrec.data.json_table import JSON_SUFFIXES, read_json_table, refuse_spreadsheet
 from embedrec.data.layout import (
     SEP_NAMES,
     WHITESPACE,
@@ -188,6 +189,11 @@ def read_table(
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
+    refuse_spreadsheet(path, inner_suffix(path))
+    if inner_suffix(path) in JSON_SUFFIXES:
+        _layout_of_text_only(path, names, header, "a JSON file")
+        frame, first_line = read_json_table(path)
+        return frame, Where(str(path), first_line=first_line)
     if inner_suffix(path) in (".parquet", ".pq"):
         _layout_of_text_only(path, names, header)
         try:
@@ -311,11 +317,13 @@ def read_table(
     return (table if arrow else table.to_pandas()), where
 
 
-def _layout_of_text_only(path: Path, names: list[str] | None, header: bool | None) -> None:
-    """A Parquet file names its own columns: --columns or --no-header would be ignored."""
+def _layout_of_text_only(
+    path: Path, names: list[str] | None, header: bool | None, kind: str = "a Parquet file"
+) -> None:
+    """A Parquet or JSON file names its own columns: --columns or --no-header would be ignored."""
     if names is not None or header is False:
         raise DataError(
-            f"{path}: a Parquet file names its own columns; --columns and --no-header are for "
+            f"{path}: {kind} names its own columns; --columns and --no-header are for "
             "text files: pick its columns with --user-col, --item-col, --rating-col"
         )
 
