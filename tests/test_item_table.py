@@ -110,3 +110,36 @@ def test_real_lastfm_artists_name_every_artist_played():
     assert ratings.n_items == len(played)
     assert named(ratings) == {artist: names.get(artist, "") for artist in played}
     assert named(ratings)[1686] == '"Weird Al" Yankovic'  # a tab-separated file's quotes kept
+
+
+def test_a_json_lines_table_is_read_by_its_keys_not_by_position(files, tmp_path):
+    plays, _ = files
+    table = tmp_path / "artists.jsonl"  # keys in no particular order, and a url beside them
+    rows = [{"name": n, "url": f"http://x/{i}", "id": i} for i, n in ARTISTS.items()]
+    table.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ratings = embedrec.load_ratings(plays, item_table=table)
+    assert named(ratings) == {10: "Pet Shop Boys", 11: "a-ha", 12: "Erasure"}
+    assert ratings.genres is None  # the url is no genre
+
+
+def test_ids_written_as_text_or_beside_a_missing_id_still_join(files, tmp_path):
+    plays, _ = files
+    text_ids = tmp_path / "artists.json"  # JSON keeps "10" as text; the plays read 10
+    text_ids.write_text(json.dumps([{"id": str(i), "name": n} for i, n in ARTISTS.items()]))
+    assert named(embedrec.load_ratings(plays, item_table=text_ids))[12] == "Erasure"
+    holed = tmp_path / "holed.csv"  # a row without an id made the column floats: '10.0'
+    holed.write_text("id,name\n10,Pet Shop Boys\n,Unknown\n12,Erasure\n")
+    assert named(embedrec.load_ratings(plays, item_table=holed)) == {
+        10: "Pet Shop Boys",
+        11: "",
+        12: "Erasure",
+    }
+
+
+def test_a_table_without_genres_keeps_a_movielens_folder_s_own(ml100k_dir, tmp_path):
+    table = tmp_path / "names.csv"
+    table.write_text("item,title\n50,Star Wars\n")
+    ratings = embedrec.load_ratings(ml100k_dir, item_table=table)
+    star_wars = ratings.item_map.lookup(50)
+    assert ratings.titles[star_wars] == "Star Wars"
+    assert ratings.genres is not None and "Sci-Fi" in ratings.genres[star_wars]

@@ -111,3 +111,9 @@ def test_user_ratings_need_exactly_one_source(tmp_path):
         read_user_ratings('{"1": 5}', path)
     with pytest.raises(DataError, match="missing.csv: no such file"):
         read_user_ratings(path=tmp_path / "missing.csv")
+
+
+def test_user_ratings_from_json_lines_by_their_keys(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"rating": 5, "item": 50, "when": 1}\n{"rating": 3, "item": 172, "when": 2}\n')
+    assert read_user_ratings(path=path) == {50: 5.0, 172: 3.0}

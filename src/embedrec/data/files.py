@@ -104,6 +104,7 @@ class Where:
     first_line: int | None = None  # file line of data row 0; None for a DataFrame
     notes: tuple[str, ...] = ()  # what reading detected that a user should hear
     first_row: int = 0  # the table's row number of row 0 (a distributed run's shard)
+    headerless: bool = False  # a text file without a header row: its columns go by position
 
     def row(self, index: int) -> str:
         if self.first_line is None:
@@ -262,7 +263,7 @@ def read_table(
             "if that line is data, say --no-header (header=False), and name the columns with "
             "--columns user,item,rating,..."
         )
-    where = Where(str(path), first_line=2 if header else 1, notes=tuple(notes))
+    where = Where(str(path), 2 if header else 1, tuple(notes), headerless=not header)
     bad_rows: list[Any] = []  # pyarrow's InvalidRow records
 
     def remember(row: Any) -> str:

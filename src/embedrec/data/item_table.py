@@ -50,7 +50,7 @@ def read_item_table(
         frame, source, headerless = table, "the item table (DataFrame)", False
     else:
         frame, where = read_table(table, quoted=None)  # a TSV's '"Weird Al" Yankovic' stays
-        source, headerless = str(table), where.first_line == 1
+        source, headerless = str(table), where.headerless
     if headerless:  # by position: id, title, genres
         frame = frame.set_axis([*POSITIONS, *frame.columns[3:]][: frame.shape[1]], axis=1)
     columns = [str(c) for c in frame.columns]
@@ -63,6 +63,7 @@ def read_item_table(
             f"{'id' if item is None else 'title'}; columns are: {', '.join(columns)}. Name them "
             "item and title in the file's header (or item_col=, title_col= in Python)"
         )
+    frame = frame[frame[item].notna()]  # a row without an id names nothing (and made 10.0)
     taken = [("id", item), ("title", title)] + ([("genres", genres)] if genres else [])
     return ItemTable(
         ids=frame[item],
@@ -86,7 +87,11 @@ def with_item_table(ratings: Ratings, table: ItemTable) -> Ratings:
             f"{table.source}: names none of the rated items (its ids start {shown}; the "
             f"ratings' start {raised}); is its {table.columns.split(',')[0]} the item id?"
         )
-    genres = None if table.genres is None else titles_for(ratings.item_map, table.ids, table.genres)
+    genres = (  # a table without genres leaves those the ratings have (a MovieLens folder's)
+        ratings.genres
+        if table.genres is None
+        else titles_for(ratings.item_map, table.ids, table.genres)
+    )
     note = (
         f"titles from {table.source} ({table.columns}): {named:,} of {ratings.n_items:,} "
         "items named"

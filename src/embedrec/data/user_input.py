@@ -162,7 +162,7 @@ def _from_table(path: Path) -> dict[Hashable, float]:
     frame = frame.set_axis(columns, axis=1)
     item = guess_column(columns, "item") or guess_column(columns, "title")
     rating = guess_column(columns, "rating")
-    if where.first_line == 1:  # no header row: two columns are item and rating, in order
+    if where.headerless:  # no header row: two columns are item and rating, in order
         if len(columns) != 2:
             raise DataError(
                 f"{path}: no header row, and {len(columns)} columns; a file of a user's "

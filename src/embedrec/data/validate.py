@@ -207,9 +207,9 @@ def titles_for(
     titles: Sequence | np.ndarray | pd.Series,
 ) -> np.ndarray:
     """Titles aligned with `item_map` ('' where an item has none); ids absent from the map are
-    ignored (a titles file lists movies nobody rated)."""
+    ignored (a titles file lists movies nobody rated); '10' finds 10, as another table's ids."""
     aligned = np.full(len(item_map), "", dtype=object)
-    codes = item_map.indexer(_normalise_ids(pd.Series(item_ids)))
+    codes = item_map.find(_normalise_ids(pd.Series(item_ids)))
     known = codes >= 0
     aligned[codes[known]] = pd.Series(titles).fillna("").astype(str).to_numpy()[known]
     return aligned
