@@ -189,6 +189,16 @@ def test_a_json_array_of_objects_loads_and_a_bad_value_names_its_row(tmp_path):
         load_ratings(lines)
 
 
+@pytest.mark.parametrize("name", ["r.json", "r.jsonl"])
+def test_json_saved_with_a_byte_order_mark_and_windows_line_ends_loads(tmp_path, name):
+    rows = [f'{{"user": {u}, "item": "{i}", "rating": {r}}}' for u, i, r in ROWS]
+    text = f"[{','.join(rows)}]" if name == "r.json" else "\r\n".join(rows) + "\r\n"
+    path = tmp_path / name  # as Notepad or PowerShell's Out-File -Encoding utf8 save it
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    frame = load_ratings(path).to_frame()
+    assert list(zip(frame["user"], frame["item"], frame["rating"])) == ROWS
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [

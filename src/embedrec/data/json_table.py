@@ -40,7 +40,7 @@ def read_json_table(path: Path) -> tuple[pd.DataFrame, int | None]:
     """A JSON Lines file or a JSON array of objects as a DataFrame, and the file line of its
     first row: known for JSON Lines without blank lines between objects, else None (errors
     then name rows)."""
-    raw = read_bytes(path)
+    raw = read_bytes(path).removeprefix(b"\xef\xbb\xbf")  # a UTF-8 mark (Notepad's) is no value
     body = raw.strip()
     lines = not body.startswith(b"[")
     try:
