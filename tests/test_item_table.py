@@ -143,3 +143,14 @@ def test_a_table_without_genres_keeps_a_movielens_folder_s_own(ml100k_dir, tmp_p
     star_wars = ratings.item_map.lookup(50)
     assert ratings.titles[star_wars] == "Star Wars"
     assert ratings.genres is not None and "Sci-Fi" in ratings.genres[star_wars]
+
+
+def test_zero_padded_ids_kept_as_text_by_json_ratings_find_a_text_table(tmp_path):
+    plays = tmp_path / "plays.jsonl"  # JSON keeps "0012" text; a CSV's 0012 was read as 12
+    plays.write_text('{"user": 1, "item": "0012"}\n{"user": 2, "item": "0013"}\n')
+    table = tmp_path / "items.csv"
+    table.write_text("id,title\n0012,Twelve\n0013,Thirteen\n")
+    assert named(embedrec.load_ratings(plays, item_table=table)) == {
+        "0012": "Twelve",
+        "0013": "Thirteen",
+    }

@@ -49,7 +49,8 @@ def read_item_table(
     if isinstance(table, pd.DataFrame):
         frame, source, headerless = table, "the item table (DataFrame)", False
     else:
-        frame, where = read_table(table, quoted=None)  # a TSV's '"Weird Al" Yankovic' stays
+        # a TSV's '"Weird Al" Yankovic' stays; ids as written ('0012' finds text and 12 alike)
+        frame, where = read_table(table, quoted=None, as_strings=True)
         source, headerless = str(table), where.headerless
     if headerless:  # by position: id, title, genres
         frame = frame.set_axis([*POSITIONS, *frame.columns[3:]][: frame.shape[1]], axis=1)
