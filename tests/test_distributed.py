@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -470,3 +471,14 @@ def test_train_with_nproc_keeps_a_model_already_there_unless_forced(tmp_path):
     with pytest.raises(embedrec.EmbedrecError, match="already exists"):
         embedrec.train("r.csv", model="dot-bias", nproc=2, out=tmp_path / "m")
     assert (tmp_path / "m" / "config.json").read_text() == "{}"
+
+
+def test_an_item_table_in_memory_is_refused_before_processes_start(tmp_path):
+    data = tmp_path / "ratings.csv"
+    data.write_text("user,item,rating\n1,2,3\n2,2,4\n")
+    items = pd.DataFrame({"item": [2], "title": ["Two"]})
+    with pytest.raises(embedrec.DistributedError, match=r"item_table=.*a file's path"):
+        embedrec.train(
+            data, model="dot-bias", nproc=2, out=tmp_path / "m", layout={"item_table": items}
+        )
+    assert not (tmp_path / "m").exists()

@@ -218,12 +218,19 @@ def train_in_processes(
 
 
 def layout_arguments(layout: Mapping[str, Any]) -> list[str]:
-    """`load_ratings`'s column, separator and header options as `embedrec train` takes them."""
+    """`load_ratings`'s column, separator and header options as `embedrec train` takes them;
+    a value only text can carry (`item_table=` a DataFrame is not) is refused here, before any
+    process starts."""
     args: list[str] = []
     for key, value in layout.items():
         flag = "--" + key.replace("_", "-")
         if value is None:
             continue
+        if not isinstance(value, (str, Path, int, float, tuple, list)):
+            raise DistributedError(
+                f"layout {key}=: the processes read their options as text, so it takes a "
+                f"file's path, not a {type(value).__name__} in memory"
+            )
         if isinstance(value, bool):
             args.append(flag if value else f"--no-{key}")
         elif isinstance(value, (tuple, list)):
