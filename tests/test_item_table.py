@@ -93,6 +93,10 @@ def test_a_table_of_other_ids_or_without_the_columns_is_refused(files, tmp_path)
     unnamed.write_text("code,label\n10,X\n")
     with pytest.raises(DataError, match=r"unnamed.csv.*columns are: code, label"):
         embedrec.load_ratings(plays, item_table=unnamed)
+    lone = tmp_path / "ids.csv"
+    lone.write_text("id\n10\n11\n")
+    with pytest.raises(DataError, match="ids.csv: an item table holds an id and a title column"):
+        embedrec.load_ratings(plays, item_table=lone)
     missing = tmp_path / "absent.csv"
     refused = invoke("train", "--data", plays, "--item-table", missing, "--out", tmp_path / "m")
     assert_refused(refused, "absent.csv")

@@ -49,8 +49,15 @@ def read_item_table(
     if isinstance(table, pd.DataFrame):
         frame, source, headerless = table, "the item table (DataFrame)", False
     else:
-        # a TSV's '"Weird Al" Yankovic' stays; ids as written ('0012' finds text and 12 alike)
-        frame, where = read_table(table, quoted=None, as_strings=True)
+        try:  # a TSV's '"Weird Al" Yankovic' stays; ids as written ('0012' finds text and 12)
+            frame, where = read_table(table, quoted=None, as_strings=True)
+        except DataError as exc:
+            if "separator" not in str(exc):
+                raise
+            raise DataError(  # one column, or an unusual separator: --sep is the ratings'
+                f"{table}: an item table holds an id and a title column at least, separated by "
+                "a comma, tab, semicolon, pipe, '::' or spaces; this one's first line is not"
+            ) from None
         source, headerless = str(table), where.headerless
     if headerless:  # by position: id, title, genres
         frame = frame.set_axis([*POSITIONS, *frame.columns[3:]][: frame.shape[1]], axis=1)
