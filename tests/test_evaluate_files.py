@@ -230,3 +230,20 @@ def test_the_default_threshold_is_the_same_share_of_any_scale():
     ratings = embedrec.ratings_from_frame(frame, rating_scale=(0.0, 10.0))
     rec = embedrec.train(ratings, model="ease")
     assert embedrec.evaluate_ranking(rec, frame, k=3)["relevant"] == 7.5
+
+
+def test_evaluate_rereads_the_recorded_data_with_the_options_train_was_given(files, tmp_path):
+    """A shop's log names its users `visitorid`: train needs --user-col, and evaluate with no
+    --data reads the recorded file the same way, not asking for the option again."""
+    root, train, _ = files
+    train.rename(columns={"user": "visitorid", "rating": "stars"}).to_csv(
+        tmp_path / "log.csv", index=False
+    )
+    invoke("train", "--data", tmp_path / "log.csv", "--user-col", "visitorid", "--rating-col",
+           "stars", "--model", "dot-bias", "--epochs", "1",
+           "--out", tmp_path / "m", "--json")  # fmt: skip
+    metrics = invoke("evaluate", tmp_path / "m", "--json")
+    assert metrics["n_trained_on"] == 0 and metrics["n"] == round(0.2 * len(train))
+    same = invoke("evaluate", tmp_path / "m", "--data", tmp_path / "log.csv", "--user-col",
+                  "visitorid", "--rating-col", "stars", "--json")  # fmt: skip
+    assert same["rmse"] == pytest.approx(metrics["rmse"])

@@ -121,6 +121,8 @@ def test_rows(
             f"(trained on {source})"
         )
     data = dataclasses.replace(data, data=source)
+    if embedrec.same_source(recorded.get("data"), source):  # read as train read it
+        data = data.with_recorded_layout(recorded.get("layout") or {})
     spec = recorded.get("spec")
     if spec and embedrec.same_source(recorded.get("data"), source):
         if seed is None and not data.names_split():

@@ -3,6 +3,7 @@ that loads ratings shares (`DATA_OPTIONS`, gathered into `DataOptions`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import warnings
@@ -105,6 +106,22 @@ class DataOptions:
         """How to read the file: the column, separator and header options, as `load_ratings`
         takes them."""
         return {key: getattr(self, key) for key in LAYOUT_OPTIONS}
+
+    def recorded_layout(self) -> dict[str, Any]:
+        """The layout options given, as a model records them (an item table's path made
+        absolute) so that `evaluate` reads its data again as `train` did."""
+        given = {key: value for key, value in self.layout().items() if value is not None}
+        if "item_table" in given:
+            given["item_table"] = embedrec.recorded_source(given["item_table"])
+        return given
+
+    def with_recorded_layout(self, recorded: dict[str, Any]) -> DataOptions:
+        """These options, each layout option not given here taken from a model's record."""
+        taken = {key: recorded[key] for key in LAYOUT_OPTIONS if key in recorded}
+        if taken.get("rating_scale") is not None:  # JSON keeps a list
+            taken["rating_scale"] = tuple(taken["rating_scale"])
+        missing = {key: value for key, value in taken.items() if getattr(self, key) is None}
+        return dataclasses.replace(self, **missing)
 
 
 def option(flag: str, text: str, kind: Any = Optional[str]) -> Any:

@@ -96,6 +96,7 @@ def train(
         "name": split.name,
         "spec": data.split_spec(config.seed),
         "data": embedrec.recorded_source(data.data),
+        "layout": data.recorded_layout(),  # how evaluate reads the file again
     }
     rec = dataclasses.replace(rec, split=split_record)
     rec.save(out_dir, force=force)
