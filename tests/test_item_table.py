@@ -158,3 +158,25 @@ def test_zero_padded_ids_kept_as_text_by_json_ratings_find_a_text_table(tmp_path
         "0012": "Twelve",
         "0013": "Thirteen",
     }
+
+
+def test_book_crossing_headers_are_found_by_name(tmp_path):
+    """Book-Crossing writes `"User-ID";"ISBN";"Book-Rating"` and `"ISBN";"Book-Title"`: the
+    hyphenated names are the usual ones, so neither file needs renaming to train."""
+    ratings = tmp_path / "BX-Book-Ratings.csv"
+    ratings.write_text(
+        '"User-ID";"ISBN";"Book-Rating"\n'
+        + "".join(
+            f'"{u}";"{i}";"{r}"\n'
+            for u, i, r in [(7, "034545104X", 8), (7, "0155061224", 5), (9, "034545104X", 9)]
+        )  # fmt: skip
+    )
+    books = tmp_path / "BX-Books.csv"
+    books.write_text(
+        '"ISBN";"Book-Title";"Book-Author"\n'
+        '"034545104X";"Flesh Tones; a Novel";"M. J. Rose"\n'
+        '"0155061224";"Rites of Passage";"Judith"\n'
+    )
+    loaded = embedrec.load_ratings(ratings, item_table=books)
+    assert loaded.n_users == 2 and loaded.ratings.tolist() == [8.0, 5.0, 9.0]
+    assert named(loaded) == {"0155061224": "Rites of Passage", "034545104X": "Flesh Tones; a Novel"}

@@ -27,6 +27,7 @@ from embedrec.data.layout import (
     SEP_NAMES,
     WHITESPACE,
     WHITESPACE_NAMES,
+    column_key,
     detect_separator,
     duplicated_name,
     first_fields,
@@ -361,12 +362,12 @@ def guess_column(columns: Sequence[str], role: str) -> str | None:
     >>> guess_column(["userId", "movieId", "rating"], "item")
     'movieId'
     """
-    lowered = {str(c).lower(): c for c in columns}
+    lowered = {column_key(c): c for c in columns}
     for guess in COLUMN_GUESSES[role]:
         if guess in lowered:
             return lowered[guess]
-    if role == "rating":  # movieRating, user_rating, ...
-        ending = [c for low, c in lowered.items() if low.endswith("rating")]
+    if role in ("rating", "title"):  # movieRating, user_rating, Book-Title, ...
+        ending = [c for low, c in lowered.items() if low.endswith(role)]
         if len(ending) == 1:
             return ending[0]
     return None

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from embedrec.data.files import COLUMN_GUESSES, guess_column, read_table
+from embedrec.data.layout import column_key
 from embedrec.data.ratings import Ratings
 from embedrec.data.splits import Split
 from embedrec.data.validate import titles_for
@@ -124,5 +125,5 @@ def _column(columns: list[str], name: str | None, option: str, source: str) -> s
 
 
 def _guessed(columns: list[str], guesses: tuple[str, ...]) -> str | None:
-    lowered = {c.lower(): c for c in columns}
+    lowered = {column_key(c): c for c in columns}
     return next((lowered[g] for g in guesses if g in lowered), None)

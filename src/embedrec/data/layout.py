@@ -108,3 +108,8 @@ def duplicated_name(names: Sequence[str]) -> str | None:
             return name
         seen.add(name)
     return None
+
+
+def column_key(name: object) -> str:
+    """A column's name as guesses match it: `User-ID` and `user id` are `user_id`."""
+    return str(name).lower().replace("-", "_").replace(" ", "_")
