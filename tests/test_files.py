@@ -6,6 +6,7 @@ import warnings
 import pandas as pd
 import pytest
 
+import embedrec
 from embedrec import (
     DataError,
     DuplicatesWarning,
@@ -203,3 +204,25 @@ def test_double_colon_file_with_a_bad_line(tmp_path):
     path = write(tmp_path, "ratings.dat", "user::item::rating\n1::2::4\n1::x\n")
     with pytest.raises(DataError, match=r"line 3: expected 3 fields separated by '::', found 2"):
         read_ratings(path)
+
+
+def test_ids_in_a_dataframe_s_index_are_its_columns():
+    """`set_index(["user", "item"])` or a `groupby(...).mean()` leaves the ids in the index:
+    they load as the columns they were, and `train` and `evaluate` take such tables too."""
+    frame = pd.DataFrame(
+        {"user": [1, 1, 2, 3], "item": ["a", "b", "a", "c"], "rating": [4.0, 5, 3, 2]}
+    )
+    expected = ratings_from_frame(frame)
+    for indexed in (
+        frame.set_index(["user", "item"]),
+        frame.set_index("user"),
+        frame.set_index(["user", "item"])["rating"],  # a Series
+        frame.groupby(["user", "item"])["rating"].mean(),
+    ):
+        loaded = load_ratings(indexed)
+        assert loaded.user_map.ids.tolist() == [1, 2, 3]
+        assert loaded.item_map.ids.tolist() == ["a", "b", "c"]
+        assert loaded.ratings.tolist() == expected.ratings.tolist()
+    split = load_split(frame.set_index(["user", "item"]), valid_pct=0.25, seed=0)
+    rec = embedrec.train(split, model="bias")
+    assert embedrec.evaluate(rec, frame.set_index(["user", "item"]))["n"] == 4

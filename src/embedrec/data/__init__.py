@@ -99,7 +99,7 @@ def load_ratings(
 def _load_ratings(
     data: str | Path | pd.DataFrame, data_dir: str | Path | None, columns: dict[str, Any]
 ) -> Ratings:
-    if isinstance(data, pd.DataFrame):
+    if isinstance(data, (pd.DataFrame, pd.Series)):  # a Series: ids in its index
         for file_only in ("sep", "header", "columns"):
             columns.pop(file_only, None)
         return ratings_from_frame(data, **columns)

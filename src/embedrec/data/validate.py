@@ -38,7 +38,7 @@ LARGEST_RATING = math.sqrt(FLOAT32_MAX)  # 1.8e19: its square is still a float32
 
 
 def ratings_from_frame(
-    frame: Table,
+    frame: Table | pd.Series,
     *,
     user_col: str | None = None,
     item_col: str | None = None,
@@ -64,6 +64,8 @@ def ratings_from_frame(
     True
     """
     where = where or Where("DataFrame")
+    if isinstance(frame, (pd.DataFrame, pd.Series)):
+        frame = indexed_ids_as_columns(frame)
     if row_count(frame) == 0:
         raise DataError(f"{where.source}: no ratings (the table has no rows)")
     if isinstance(frame, pd.DataFrame):
@@ -184,6 +186,16 @@ def ratings_from_frame(
         notes=notes,
         interactions=interactions,
     )
+
+
+def indexed_ids_as_columns(frame: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """`frame` with its named index levels as columns: `set_index(["user", "item"])` and
+    `groupby(...).mean()` leave the ids there. A Series is its values' column (`rating` when
+    unnamed)."""
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame("rating" if frame.name is None else str(frame.name))
+    named = [name for name in frame.index.names if name is not None and name not in frame]
+    return frame.reset_index(level=named) if named else frame
 
 
 def check_scale(scale: Any) -> tuple[float, float]:

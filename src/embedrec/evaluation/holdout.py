@@ -53,7 +53,7 @@ def held_out(rec: Recommender, data: Ratings | pd.DataFrame) -> HeldOut:
     """`data` (a `Ratings` with any id maps, or a DataFrame with user, item and rating
     columns) in `rec`'s indices; DataError when none of its users or items is one the model
     knows (a wrong file or model scores nothing, not NaN)."""
-    if isinstance(data, pd.DataFrame):
+    if isinstance(data, (pd.DataFrame, pd.Series)):  # a Series: ids in its index
         data = ratings_from_frame(data)
     if not isinstance(data, Ratings):
         raise DataError(
