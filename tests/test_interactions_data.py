@@ -304,3 +304,25 @@ def test_a_ratings_test_file_beside_a_plays_file_is_refused(plays_file, tmp_path
     test_file.write_text("user,artist,rating\n1,a4,5\n")
     with pytest.raises(DataError, match="same columns"):
         embedrec.load_split(plays_file, valid=test_file)
+
+
+def test_an_event_log_with_a_text_event_column_says_how_to_train_on_it(tmp_path):
+    """RetailRocket's events.csv: `timestamp,visitorid,event,itemid`, event one of view,
+    addtocart, transaction. The type is neither a rating nor a count: the error says so and
+    what to do, rather than suggesting --weight-col event, which cannot work."""
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "timestamp,visitorid,event,itemid\n1433221332117,257597,view,355908\n"
+        "1433224214164,992329,addtocart,248676\n1433221999827,111016,transaction,318965\n"
+    )
+    refused = assert_refused(
+        invoke("train", "--data", path, "--user-col", "visitorid", "--out", tmp_path / "m"),
+        "events.csv",
+        "'event' holds text ('view', 'addtocart', 'transaction'), neither a rating nor a count",
+        "drop that column",
+    )
+    assert "--weight-col" in refused  # to weigh the kinds, as a count column
+    path.write_text(path.read_text().replace(",view,", ",3,"))  # one number: could be a rating
+    with pytest.raises(DataError) as numbers:
+        embedrec.load_ratings(path, user_col="visitorid")
+    assert "holds text" not in str(numbers.value)

@@ -6,7 +6,9 @@ found is an error that names the table's columns and the option to name it with.
 
 from __future__ import annotations
 
-from embedrec.data.files import Where, guess_column
+import pandas as pd
+
+from embedrec.data.files import Table, Where, column_names, column_values, guess_column
 from embedrec.errors import DataError
 
 
@@ -44,13 +46,14 @@ def separator_hint(columns: list[str]) -> str:
 
 
 def value_columns(
-    columns: list[str],
+    frame: Table,
     named: dict[str, str | None],
     placed: tuple[str | None, ...],
     where: Where,
 ) -> tuple[str | None, str | None]:
     """(rating column, weight column): at most one of them; neither for a table of id columns
     (and a timestamp or title) only, each row of which weighs 1."""
+    columns = column_names(frame)
     if named["rating"] is not None and named["weight"] is not None:
         raise DataError(
             f"{where.source}: give a rating column (--rating-col) or a weight column "
@@ -63,11 +66,41 @@ def value_columns(
     if rating is not None:
         return rating, None
     weight = guess_column(columns, "weight")
-    if weight is not None or not [c for c in columns if c not in placed]:
+    others = [c for c in columns if c not in placed]
+    if weight is not None or not others:
         return None, weight
+    texts = {column: kinds for column in others if (kinds := text_values(frame, column))}
     raise DataError(
         f"{where.source}: cannot tell which column holds the rating; columns are: "
-        f"{', '.join(columns)}. Name it with rating_col= / --rating-col, or for plays, "
-        "clicks or purchases name their count with weight_col= / --weight-col"
+        f"{', '.join(columns)}. "
+        + (
+            text_hint(*next(iter(texts.items())))
+            if len(texts) == len(others)
+            else "Name it with rating_col= / --rating-col, or for plays, clicks or purchases "
+            "name their count with weight_col= / --weight-col"
+        )
         + separator_hint(columns)
+    )
+
+
+def text_values(frame: Table, column: str) -> list[str]:
+    """The first few distinct values of a column of text none of which is a number (an event
+    type such as view or transaction), else []: such a column is no rating."""
+    values = column_values(frame, column)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return []
+    words = values.dropna().astype(str)
+    if words.empty or pd.to_numeric(words, errors="coerce").notna().any():
+        return []
+    return list(words.drop_duplicates().head(3))
+
+
+def text_hint(column: str, kinds: list[str]) -> str:
+    """What to do with a file of events whose other column names their kind."""
+    shown = ", ".join(repr(kind) for kind in kinds)
+    return (
+        f"{column!r} holds text ({shown}), neither a rating nor a count: to train on the rows "
+        "as events each weighing 1, drop that column (or first keep the rows of one kind); to "
+        "weigh the kinds, write each row's weight in a column and name it with weight_col= / "
+        "--weight-col"
     )

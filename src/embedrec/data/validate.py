@@ -85,7 +85,7 @@ def ratings_from_frame(
     item = require_column(columns, item_col, "item", where)
     timestamp = pick_column(columns, timestamp_col, "timestamp", where)
     title = pick_column(columns, title_col, "title", where)
-    rating, weight = value_columns(columns, named, (user, item, timestamp, title), where)
+    rating, weight = value_columns(frame, named, (user, item, timestamp, title), where)
     interactions = rating is None
     picked = {
         "user": user,
