@@ -180,3 +180,21 @@ def test_book_crossing_headers_are_found_by_name(tmp_path):
     loaded = embedrec.load_ratings(ratings, item_table=books)
     assert loaded.n_users == 2 and loaded.ratings.tolist() == [8.0, 5.0, 9.0]
     assert named(loaded) == {"0155061224": "Rites of Passage", "034545104X": "Flesh Tones; a Novel"}
+
+
+def test_liked_says_how_to_name_a_title_holding_a_comma(files, tmp_path):
+    """A shop's titles hold commas ('Widget, deluxe'): `--liked` splits at them, so the first
+    half is unknown; the error says to give a JSON list, and that list works."""
+    plays, artists = files
+    artists.write_text(artists.read_text().replace("Erasure", "Erasure, live"))
+    out = tmp_path / "m"
+    assert invoke("train", "--data", plays, "--item-table", artists, "--model", "ease",
+                  "--out", out).exit_code == 0  # fmt: skip
+    assert_refused(
+        invoke("recommend", out, "--liked", "Erasure, live", "-n", 1),
+        "unknown item 'Erasure'",
+        "--liked is split at commas",
+        "a JSON list",
+    )
+    listed = invoke("recommend", out, "--liked", '["Erasure, live"]', "-n", 1, "--json")
+    assert listed.exit_code == 0, listed.output

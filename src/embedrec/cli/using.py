@@ -107,7 +107,15 @@ def recommend(
         frame = rec.recommend(user, n=n, exclude_seen=not include_seen)
     elif liked is not None:
         chosen = embedrec.read_liked(liked)
-        frame = rec.recommend(liked=chosen, n=n, exclude_seen=not include_seen)
+        try:
+            frame = rec.recommend(liked=chosen, n=n, exclude_seen=not include_seen)
+        except embedrec.UnknownIdError as exc:
+            if len(chosen) == 1 or liked.lstrip().startswith("["):
+                raise
+            raise embedrec.UnknownIdError(  # a title holding a comma was cut in two
+                f"{exc}. --liked is split at commas: name a title holding one in a JSON list, "
+                """--liked '["Crosby, Stills & Nash", 52]'"""
+            ) from None
     else:
         new = embedrec.read_user_ratings(ratings, ratings_file)
         frame = rec.recommend(ratings=new, n=n, exclude_seen=not include_seen)
