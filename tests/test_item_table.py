@@ -198,3 +198,21 @@ def test_liked_says_how_to_name_a_title_holding_a_comma(files, tmp_path):
     )
     listed = invoke("recommend", out, "--liked", '["Erasure, live"]', "-n", 1, "--json")
     assert listed.exit_code == 0, listed.output
+
+
+def test_a_shops_products_table_is_read_by_its_usual_names(tmp_path):
+    """A shop's products.csv: `product_id,product_name,category`, names holding commas and
+    quotes. The name column is the title (a single column named *_name), category the genre."""
+    orders = tmp_path / "orders.csv"
+    orders.write_text("customer_id,product_id,rating\n1,10,5\n1,11,3\n2,10,4\n")
+    products = tmp_path / "products.csv"
+    pd.DataFrame(
+        {
+            "product_id": [10, 11],
+            "product_name": ['Mug, "big"', "Plate"],
+            "category": ["Cup", "Dish"],
+        }
+    ).to_csv(products, index=False)
+    loaded = embedrec.load_ratings(orders, item_table=products)
+    assert named(loaded) == {10: 'Mug, "big"', 11: "Plate"}
+    assert loaded.genres is not None and list(loaded.genres) == ["Cup", "Dish"]

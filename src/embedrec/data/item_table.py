@@ -64,7 +64,11 @@ def read_item_table(
         frame = frame.set_axis([*POSITIONS, *frame.columns[3:]][: frame.shape[1]], axis=1)
     columns = [str(c) for c in frame.columns]
     item = _column(columns, item_col, "item_col", source) or _guessed(columns, ID_GUESSES)
-    title = _column(columns, title_col, "title_col", source) or guess_column(columns, "title")
+    title = (
+        _column(columns, title_col, "title_col", source)
+        or guess_column(columns, "title")
+        or _named(columns)
+    )
     genres = _column(columns, genres_col, "genres_col", source) or _guessed(columns, GENRE_GUESSES)
     if item is None or title is None:
         raise DataError(
@@ -127,3 +131,9 @@ def _column(columns: list[str], name: str | None, option: str, source: str) -> s
 def _guessed(columns: list[str], guesses: tuple[str, ...]) -> str | None:
     lowered = {column_key(c): c for c in columns}
     return next((lowered[g] for g in guesses if g in lowered), None)
+
+
+def _named(columns: list[str]) -> str | None:
+    """The one column called *_name (a shop's `product_name`): in an item table, its title."""
+    names = [c for c in columns if column_key(c).endswith("_name")]
+    return names[0] if len(names) == 1 else None
