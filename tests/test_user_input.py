@@ -42,6 +42,7 @@ def test_pairs_without_a_user_or_item_column_name_the_file_and_columns(tmp_path)
         read_pairs(path)
     message = str(error.value)
     assert str(path) in message and "who, what" in message
+    assert "name them user and item in its header" in message  # predict has no --user-col
 
 
 def test_pairs_missing_file_is_named(tmp_path):

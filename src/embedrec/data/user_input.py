@@ -57,7 +57,8 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
     user_col, item_col = guess_column(columns, "user"), guess_column(columns, "item")
     if user_col is None or item_col is None:
         raise DataError(
-            f"{path}: needs a user and an item column; columns are: {', '.join(columns)}"
+            f"{path}: needs a user and an item column; columns are: {', '.join(columns)}: "
+            "name them user and item in its header"
         )
     frame = frame.set_axis(columns, axis=1)
     return frame[[user_col, item_col]].set_axis(["user", "item"], axis=1)
