@@ -129,3 +129,22 @@ def test_text_1_stays_a_text_id_where_the_models_ids_are_text(text_ids, tmp_path
             == "1.0"
         )
         assert len(client.get("/users/1/ratings").json()["ratings"]) == 1
+
+
+def test_a_user_id_holding_a_slash_is_served_as_item_ids_are(tmp_path):
+    """Ids such as `team/alice` (a tenant and a name) reach the user endpoints written with
+    %2F, as `/items/{item}` already takes `sku/1`; a new one is stored and read back."""
+    frame = pd.DataFrame(ROWS, columns=["user", "item", "rating"])
+    frame["user"] = "team/" + frame["user"].astype(str)
+    embedrec.train(embedrec.ratings_from_frame(frame), model="dot-bias", epochs=1).save(
+        tmp_path / "m"
+    )
+    with serve(tmp_path / "m", tmp_path) as client:
+        listed = client.get("/users/team%2F1/recommendations?n=2")
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["user"] == "team/1" and not listed.json()["fallback"]
+        stored = client.post("/users/guest%2F9/ratings", json={"item": 101, "rating": 4})
+        assert stored.status_code == 201, stored.text
+        assert client.get("/users/guest%2F9/ratings").json()["ratings"] == [
+            {"item": 101, "rating": 4.0}
+        ]

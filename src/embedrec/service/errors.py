@@ -231,7 +231,8 @@ class Guard:
                 await error_response(exc.status, exc.message)(scope, receive, send)
         finally:
             route = scope.get("route")
-            endpoint = getattr(route, "path", None) or "unmatched"
+            # the template as documented: /users/{user}/ratings, not {user:path}
+            endpoint = getattr(route, "path_format", None) or "unmatched"
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             self.metrics.requests.labels(endpoint, method, str(status["code"])).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

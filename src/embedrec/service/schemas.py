@@ -8,6 +8,7 @@ from typing import Annotated, Union
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
+from starlette.convertors import Convertor, register_url_convertor
 
 MAX_N = 1000  # longest list one request may ask for
 MAX_PAIRS = 10_000  # pairs in one POST /predict
@@ -64,6 +65,23 @@ Id = Annotated[
 Rating = Annotated[float, Strict()]  # an int is a rating; `true` is not
 Count = Annotated[int, Strict()]
 RawId = Union[int, str]  # an id in a response (the model's own: no need to be strict)
+
+
+class IdConvertor(Convertor[str]):
+    """A path parameter `{user:id}`: any characters, `/` (%2F) and line breaks included, so
+    that every id reaches the route and its validator (a control character is a 422 naming
+    the field, not a 404); starlette's `path` stops at a line break."""
+
+    regex = "(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("id", IdConvertor())
 UserPath = Annotated[
     str,
     Path(min_length=1, max_length=MAX_ID_CHARS, description="A user id."),

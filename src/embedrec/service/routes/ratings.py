@@ -14,7 +14,7 @@ router = APIRouter()
 
 
 @router.post(
-    "/users/{user}/ratings",
+    "/users/{user:id}/ratings",
     response_model=s.FeedbackStored,
     status_code=201,
     dependencies=WRITER,
@@ -35,7 +35,7 @@ def add_ratings(service: ServiceDep, user: s.UserPath, body: s.FeedbackRequest) 
     )
 
 
-@router.get("/users/{user}/ratings", response_model=s.StoredRatings)
+@router.get("/users/{user:id}/ratings", response_model=s.StoredRatings)
 async def stored_ratings(service: ServiceDep, user: s.UserPath) -> s.StoredRatings:
     """The ratings stored for a user through the service (not their training ratings); for a
     model trained on interactions, each item's events added up."""

@@ -17,7 +17,7 @@ router = APIRouter()
 # Reads are `async def`: they run on the event loop's thread, one at a time per worker, with
 # that thread's compute-thread limits (torch's and numba's are per thread) and no hop to a
 # thread pool. Writes (a commit waits for the disk) and reloads run in the pool.
-@router.get("/users/{user}/recommendations", response_model=s.Recommendations)
+@router.get("/users/{user:id}/recommendations", response_model=s.Recommendations)
 async def user_recommendations(
     service: ServiceDep, user: s.UserPath, n: N = 10, exclude: Exclude = None, genre: Genre = None
 ) -> JSONBody:
