@@ -247,3 +247,26 @@ def test_evaluate_rereads_the_recorded_data_with_the_options_train_was_given(fil
     same = invoke("evaluate", tmp_path / "m", "--data", tmp_path / "log.csv", "--user-col",
                   "visitorid", "--rating-col", "stars", "--json")  # fmt: skip
     assert same["rmse"] == pytest.approx(metrics["rmse"])
+
+
+def test_a_test_file_whose_isbns_lost_their_leading_zeros_still_finds_the_items(tmp_path):
+    """Book-Crossing's ISBNs: the training file holds some with an X, so its ids are text
+    ('0000034784'); a hold-out without one reads as integers (34784). They are the same
+    books: evaluate scores them warm, not as ids the model never saw."""
+    isbns = ["0000034784", "0000020355", "034545104X", "0155061224"]
+    train = pd.DataFrame(
+        [(u, isbns[(u + k) % 4], float((u * k) % 5 + 1)) for u in range(1, 13) for k in range(3)],
+        columns=["User-ID", "ISBN", "Book-Rating"],
+    )
+    train.to_csv(tmp_path / "train.csv", sep=";", index=False)
+    held = pd.DataFrame({"User-ID": [1, 2, 3], "ISBN": isbns[:2] + ["0155061224"]})
+    held["Book-Rating"] = [4, 2, 5]
+    held.to_csv(tmp_path / "test.csv", sep=";", index=False)
+    invoke("train", "--data", tmp_path / "train.csv", "--model", "bias", "--valid-pct", "0",
+           "--out", tmp_path / "m", "--json")  # fmt: skip
+    metrics = invoke("evaluate", tmp_path / "m", "--test", tmp_path / "test.csv", "--json")
+    assert embedrec.load_ratings(tmp_path / "test.csv").item_map.ids.dtype.kind == "i"
+    assert metrics["n"] == 3 and metrics["n_unknown"] == 0 and metrics["n_cold"] == 0
+    # an integer that two text ids both read as ('7' and '007') names neither
+    ids = embedrec.IdMap(["007", "7", "0042"])
+    assert ids.lookup(42) == 0 and ids.lookup(7) == 2 and ids.lookup(8) == -1

@@ -35,6 +35,7 @@ class IdMap:
             self.ids = np.sort(self.ids)
         self._index = pd.Index(self.ids)
         self._positions: dict[Any, int] | None = None
+        self._unpadded: dict[int, int] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -85,13 +86,30 @@ class IdMap:
             if found >= 0:
                 return found
             coerced = _coerce(raw_id, self.ids.dtype)
-            return -1 if coerced is None else positions.get(coerced, -1)
+            found = -1 if coerced is None else positions.get(coerced, -1)
+            if found < 0 and isinstance(raw_id, (int, np.integer)) and self.ids.dtype.kind in "OU":
+                found = self._zero_padded().get(int(raw_id), -1)
+            return found
         index = self._index.get_indexer([raw_id])[0]
         if index < 0:
             coerced = _coerce(raw_id, self.ids.dtype)
             if coerced is not None:
                 index = self._index.get_indexer([coerced])[0]
         return int(index)
+
+    def _zero_padded(self) -> dict[int, int]:
+        """Text ids of digits with leading zeros ('0000034784', an ISBN) by their number: a
+        file of such ids alone reads as integers (34784), and names the same items. A number
+        two ids share ('007', '0007') names neither."""
+        if self._unpadded is None:
+            padded = pd.Series(self.ids.tolist(), dtype=object)
+            padded = padded[
+                padded.map(lambda v: isinstance(v, str) and ZERO_PADDED.fullmatch(v) is not None)
+            ]
+            numbers = padded.map(int)
+            unique = ~numbers.duplicated(keep=False)
+            self._unpadded = dict(zip(numbers[unique].tolist(), padded.index[unique].tolist()))
+        return self._unpadded
 
     def canonical(self, raw_id: Hashable) -> Any:
         """One id however it was written, as this map would hold it: the map's own id where it
@@ -121,6 +139,7 @@ def _as_array(raw_ids: Iterable) -> np.ndarray:
 
 
 INTEGER_TEXT = re.compile(r"[-+]?[0-9]+")
+ZERO_PADDED = re.compile(r"0[0-9]+")  # an id whose leading zeros an integer column drops
 
 
 def _coerce(raw_id: Any, dtype: np.dtype) -> int | float | str | None:
