@@ -108,12 +108,11 @@ class DataOptions:
         return {key: getattr(self, key) for key in LAYOUT_OPTIONS}
 
     def recorded_layout(self) -> dict[str, Any]:
-        """The layout options given, as a model records them (an item table's path made
-        absolute) so that `evaluate` reads its data again as `train` did."""
-        given = {key: value for key, value in self.layout().items() if value is not None}
-        if "item_table" in given:
-            given["item_table"] = embedrec.recorded_source(given["item_table"])
-        return given
+        """The layout options given, as a model records them so that `evaluate` reads its
+        data again as `train` did (not the item table: titles score nothing, and a table
+        moved since must not stop an evaluation)."""
+        layout = self.layout().items()
+        return {key: value for key, value in layout if value is not None and key != "item_table"}
 
     def with_recorded_layout(self, recorded: dict[str, Any]) -> DataOptions:
         """These options, each layout option not given here taken from a model's record."""
