@@ -223,6 +223,12 @@ def test_ids_in_a_dataframe_s_index_are_its_columns():
         assert loaded.user_map.ids.tolist() == [1, 2, 3]
         assert loaded.item_map.ids.tolist() == ["a", "b", "c"]
         assert loaded.ratings.tolist() == expected.ratings.tolist()
+    # ids already columns: an index of its own (an event id) stays out of the table, so plays
+    # stay interactions weighing 1, not a table asking which column is the rating
+    plays = frame[["user", "item"]].rename_axis("event_id")
+    assert load_ratings(plays).interactions
+    positional = frame.set_index("rating").rename_axis("score")
+    assert load_ratings(positional, user_col="0", item_col="1").interactions
     split = load_split(frame.set_index(["user", "item"]), valid_pct=0.25, seed=0)
     rec = embedrec.train(split, model="bias")
     assert embedrec.evaluate(rec, frame.set_index(["user", "item"]))["n"] == 4

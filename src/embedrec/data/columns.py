@@ -104,3 +104,25 @@ def text_hint(column: str, kinds: list[str]) -> str:
         "weigh the kinds, write each row's weight in a column and name it with weight_col= / "
         "--weight-col"
     )
+
+
+def indexed_ids_as_columns(
+    frame: pd.DataFrame | pd.Series, user_col: str | None, item_col: str | None
+) -> pd.DataFrame:
+    """`frame` with its named index levels as columns where its columns lack the user or the
+    item: `set_index(["user", "item"])` and `groupby(...).mean()` leave the ids there (a table
+    whose ids are columns keeps its index out of the way, and positions stay positions). A
+    Series is its values' column (`rating` when unnamed)."""
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame("rating" if frame.name is None else str(frame.name))
+    named = [name for name in frame.index.names if name is not None and name not in frame]
+    columns = [str(c) for c in frame.columns]
+
+    def present(name: str | None, role: str) -> bool:
+        if name is None:
+            return guess_column(columns, role) is not None
+        return name in columns or name.strip().isdigit()  # a position counts the columns
+
+    if not named or (present(user_col, "user") and present(item_col, "item")):
+        return frame
+    return frame.reset_index(level=named)

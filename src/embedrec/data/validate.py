@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedrec.data.columns import pick_column, require_column, value_columns
+from embedrec.data.columns import (
+    indexed_ids_as_columns,
+    pick_column,
+    require_column,
+    value_columns,
+)
 from embedrec.data.encode import duplicate_rows, encode_ids
 from embedrec.data.files import (
     Table,
@@ -65,7 +70,7 @@ def ratings_from_frame(
     """
     where = where or Where("DataFrame")
     if isinstance(frame, (pd.DataFrame, pd.Series)):
-        frame = indexed_ids_as_columns(frame)
+        frame = indexed_ids_as_columns(frame, user_col, item_col)
     if row_count(frame) == 0:
         raise DataError(f"{where.source}: no ratings (the table has no rows)")
     if isinstance(frame, pd.DataFrame):
@@ -186,16 +191,6 @@ def ratings_from_frame(
         notes=notes,
         interactions=interactions,
     )
-
-
-def indexed_ids_as_columns(frame: pd.DataFrame | pd.Series) -> pd.DataFrame:
-    """`frame` with its named index levels as columns: `set_index(["user", "item"])` and
-    `groupby(...).mean()` leave the ids there. A Series is its values' column (`rating` when
-    unnamed)."""
-    if isinstance(frame, pd.Series):
-        frame = frame.to_frame("rating" if frame.name is None else str(frame.name))
-    named = [name for name in frame.index.names if name is not None and name not in frame]
-    return frame.reset_index(level=named) if named else frame
 
 
 def check_scale(scale: Any) -> tuple[float, float]:
