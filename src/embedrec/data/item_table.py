@@ -113,8 +113,13 @@ def with_item_table(ratings: Ratings, table: ItemTable) -> Ratings:
 
 
 def split_with_item_table(split: Split, table: ItemTable) -> Split:
-    """Both sides of `split` with the table's titles and genres (they share one item map)."""
-    train, valid = with_item_table(split.train, table), with_item_table(split.valid, table)
+    """Both sides of `split` with the table's titles and genres, joined once where the sides
+    share one item map (as every split embedrec makes does)."""
+    train = with_item_table(split.train, table)
+    if split.valid.item_map is split.train.item_map:
+        valid = replace(split.valid, titles=train.titles, genres=train.genres)
+    else:
+        valid = with_item_table(split.valid, table)
     return Split(train, valid, split.name)
 
 
